@@ -1,0 +1,388 @@
+//! Aggregations over the rows of a set of groups.
+//!
+//! A column used as a map key is first *coded*: every row gets a dense code per distinct
+//! value (dictionary strings are coded from their keys, deduplicating the dictionary once),
+//! so counting is array indexing, and the value is rendered to its string key once per
+//! distinct value, not per row. LIST columns count each distinct element of a row once.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use arrow::error::ArrowError;
+use hashbrown::HashMap;
+
+use super::groups::{Groups, Timestamps};
+use crate::partial::{top_entries, PartialAggregation, PartialValue};
+use crate::query::{Aggregation, AggregationType};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Code of a null cell.
+const NULL: u32 = u32::MAX;
+
+/// A column as dense value codes.
+pub(crate) struct Coded {
+    /// For LIST columns, row `r`'s codes are `codes[offsets[r]..offsets[r + 1]]` (distinct);
+    /// for scalar columns `None` and `codes[r]` is the row's code (or [`NULL`]).
+    offsets: Option<Vec<u32>>,
+    codes: Vec<u32>,
+    /// Key (rendered value) of every code.
+    keys: Vec<String>,
+}
+
+impl Coded {
+    #[inline]
+    fn row_codes(&self, r: usize) -> &[u32] {
+        match &self.offsets {
+            None => {
+                let c = &self.codes[r..r + 1];
+                if c[0] == NULL {
+                    &[]
+                } else {
+                    c
+                }
+            }
+            Some(o) => &self.codes[o[r] as usize..o[r + 1] as usize],
+        }
+    }
+}
+
+/// Renders a float like Python's `repr` for the common cases (`10.0`, `2.5`).
+pub(crate) fn render_f64(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e16 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Codes a scalar column (values of a LIST are coded the same way).
+fn code_scalar(arr: &ArrayRef) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
+    let n = arr.len();
+    let mut keys: Vec<String> = Vec::new();
+    let mut codes = Vec::with_capacity(n);
+    match arr.data_type() {
+        DataType::Boolean => {
+            let a = arr.as_boolean();
+            keys = vec!["false".into(), "true".into()];
+            for i in 0..n {
+                codes.push(if a.is_null(i) { NULL } else { a.value(i) as u32 });
+            }
+        }
+        DataType::Int64 => {
+            let a = arr.as_primitive::<Int64Type>();
+            let mut map: FastMap<i64, u32> = FastMap::default();
+            for (i, &v) in a.values().iter().enumerate() {
+                if a.is_null(i) {
+                    codes.push(NULL);
+                    continue;
+                }
+                let c = *map.entry(v).or_insert_with(|| {
+                    keys.push(v.to_string());
+                    (keys.len() - 1) as u32
+                });
+                codes.push(c);
+            }
+        }
+        DataType::Float64 => {
+            let a = arr.as_primitive::<Float64Type>();
+            let mut map: FastMap<u64, u32> = FastMap::default();
+            for (i, &v) in a.values().iter().enumerate() {
+                if a.is_null(i) || v.is_nan() {
+                    codes.push(NULL);
+                    continue;
+                }
+                let v = if v == 0.0 { 0.0 } else { v };
+                let c = *map.entry(v.to_bits()).or_insert_with(|| {
+                    keys.push(render_f64(v));
+                    (keys.len() - 1) as u32
+                });
+                codes.push(c);
+            }
+        }
+        DataType::Utf8 => {
+            let a = arr.as_string::<i32>();
+            let mut map: FastMap<&str, u32> = FastMap::default();
+            for i in 0..n {
+                if a.is_null(i) {
+                    codes.push(NULL);
+                    continue;
+                }
+                let v = a.value(i);
+                let c = *map.entry(v).or_insert_with(|| {
+                    keys.push(v.to_string());
+                    (keys.len() - 1) as u32
+                });
+                codes.push(c);
+            }
+        }
+        DataType::Dictionary(_, _) => {
+            let d = arr.as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            let mut by_key = vec![NULL; values.len()];
+            let mut map: FastMap<&str, u32> = FastMap::default();
+            let keys_arr = d.keys();
+            for (i, &k) in keys_arr.values().iter().enumerate() {
+                if keys_arr.is_null(i) || values.is_null(k as usize) {
+                    codes.push(NULL);
+                    continue;
+                }
+                let k = k as usize;
+                let mut c = by_key[k];
+                if c == NULL {
+                    let v = values.value(k);
+                    c = *map.entry(v).or_insert_with(|| {
+                        keys.push(v.to_string());
+                        (keys.len() - 1) as u32
+                    });
+                    by_key[k] = c;
+                }
+                codes.push(c);
+            }
+        }
+        other => {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "cannot aggregate values of type {other}"
+            )))
+        }
+    }
+    Ok((codes, keys))
+}
+
+/// Codes a normalized column.
+pub(crate) fn code_column(arr: &ArrayRef) -> Result<Coded, ArrowError> {
+    if let DataType::List(_) = arr.data_type() {
+        let l = arr.as_list::<i32>();
+        let (elem_codes, keys) = code_scalar(l.values())?;
+        let offsets_in = l.value_offsets();
+        let mut offsets = Vec::with_capacity(l.len() + 1);
+        let mut codes = Vec::with_capacity(elem_codes.len());
+        offsets.push(0u32);
+        for r in 0..l.len() {
+            let start = codes.len();
+            if l.is_valid(r) {
+                for &c in &elem_codes[offsets_in[r] as usize..offsets_in[r + 1] as usize] {
+                    if c != NULL && !codes[start..].contains(&c) {
+                        codes.push(c);
+                    }
+                }
+            }
+            offsets.push(codes.len() as u32);
+        }
+        return Ok(Coded {
+            offsets: Some(offsets),
+            codes,
+            keys,
+        });
+    }
+    let (codes, keys) = code_scalar(arr)?;
+    Ok(Coded {
+        offsets: None,
+        codes,
+        keys,
+    })
+}
+
+/// Sums of a numeric column per code.
+enum Sums {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
+}
+
+/// Everything an aggregation needs from the part.
+pub(crate) struct AggInput<'a> {
+    pub groups: &'a Groups,
+    pub ts: &'a Timestamps,
+    pub column: &'a ArrayRef,
+    pub coded: Option<&'a Coded>,
+    pub other: Option<&'a ArrayRef>,
+    pub max_distinct: usize,
+}
+
+/// Runs one aggregation over the rows of the `selected` groups.
+pub(crate) fn aggregate(
+    agg: &Aggregation,
+    input: &AggInput<'_>,
+    selected: &BooleanBuffer,
+) -> Result<PartialAggregation, ArrowError> {
+    let of_row = &input.groups.of_row;
+    if agg.agg_type == AggregationType::Count {
+        let col = input.column;
+        let count = match col.logical_nulls() {
+            None => of_row.iter().filter(|&&g| selected.value(g as usize)).count(),
+            Some(nulls) => of_row
+                .iter()
+                .enumerate()
+                .filter(|(r, &g)| nulls.is_valid(*r) && selected.value(g as usize))
+                .count(),
+        };
+        return Ok(PartialAggregation {
+            value: PartialValue::Count(count as u64),
+            approximate: false,
+        });
+    }
+    let coded = input
+        .coded
+        .ok_or_else(|| ArrowError::InvalidArgumentError("column not coded".into()))?;
+    let k = coded.keys.len();
+    let mut rows_per_code = vec![0u64; k];
+    let mut approximate = false;
+    let value = match agg.agg_type {
+        AggregationType::Count => unreachable!("handled above"),
+        AggregationType::CountPerValue => {
+            for (r, &g) in of_row.iter().enumerate() {
+                if selected.value(g as usize) {
+                    for &c in coded.row_codes(r) {
+                        rows_per_code[c as usize] += 1;
+                    }
+                }
+            }
+            PartialValue::Counts(collect(
+                &coded.keys,
+                &rows_per_code,
+                input.max_distinct,
+                &mut approximate,
+            ))
+        }
+        AggregationType::GroupsPerValue => {
+            let (rows, offsets) = input.groups.order(input.ts);
+            let mut last = vec![u32::MAX; k];
+            for g in 0..input.groups.count {
+                if !selected.value(g) {
+                    continue;
+                }
+                for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
+                    for &c in coded.row_codes(r as usize) {
+                        if last[c as usize] != g as u32 {
+                            last[c as usize] = g as u32;
+                            rows_per_code[c as usize] += 1;
+                        }
+                    }
+                }
+            }
+            PartialValue::Counts(collect(
+                &coded.keys,
+                &rows_per_code,
+                input.max_distinct,
+                &mut approximate,
+            ))
+        }
+        AggregationType::SumPerValue | AggregationType::MeanPerValue => {
+            let other = input
+                .other
+                .ok_or_else(|| ArrowError::InvalidArgumentError("otherColumn not read".into()))?;
+            let mut nonnull = vec![0u64; k];
+            let sums = match other.data_type() {
+                DataType::Int64 => {
+                    let o = other.as_primitive::<Int64Type>();
+                    let mut s = vec![0i64; k];
+                    for (r, &g) in of_row.iter().enumerate() {
+                        if selected.value(g as usize) {
+                            let valid = o.is_valid(r);
+                            for &c in coded.row_codes(r) {
+                                rows_per_code[c as usize] += 1;
+                                if valid {
+                                    s[c as usize] = s[c as usize].wrapping_add(o.value(r));
+                                    nonnull[c as usize] += 1;
+                                }
+                            }
+                        }
+                    }
+                    Sums::Int(s)
+                }
+                DataType::Float64 => {
+                    let o = other.as_primitive::<Float64Type>();
+                    let mut s = vec![0f64; k];
+                    for (r, &g) in of_row.iter().enumerate() {
+                        if selected.value(g as usize) {
+                            let valid = o.is_valid(r);
+                            for &c in coded.row_codes(r) {
+                                rows_per_code[c as usize] += 1;
+                                if valid {
+                                    s[c as usize] += o.value(r);
+                                    nonnull[c as usize] += 1;
+                                }
+                            }
+                        }
+                    }
+                    Sums::Float(s)
+                }
+                other => {
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "otherColumn must be numeric, is {other}"
+                    )))
+                }
+            };
+            let present = |c: usize| {
+                if agg.agg_type == AggregationType::MeanPerValue {
+                    nonnull[c]
+                } else {
+                    rows_per_code[c]
+                }
+            };
+            let keep: Vec<u64> = (0..k).map(present).collect();
+            let value = match (agg.agg_type, sums) {
+                (AggregationType::SumPerValue, Sums::Int(s)) => PartialValue::IntSums(collect_with(
+                    &coded.keys,
+                    &keep,
+                    |c| s[c],
+                    |a, b| a.cmp(b),
+                    input.max_distinct,
+                    &mut approximate,
+                )),
+                (AggregationType::SumPerValue, Sums::Float(s)) => PartialValue::FloatSums(collect_with(
+                    &coded.keys,
+                    &keep,
+                    |c| s[c],
+                    |a, b| a.total_cmp(b),
+                    input.max_distinct,
+                    &mut approximate,
+                )),
+                (_, Sums::Int(s)) => PartialValue::IntMeans(collect_with(
+                    &coded.keys,
+                    &keep,
+                    |c| (s[c], nonnull[c]),
+                    |a, b| (a.0 as f64 / a.1 as f64).total_cmp(&(b.0 as f64 / b.1 as f64)),
+                    input.max_distinct,
+                    &mut approximate,
+                )),
+                (_, Sums::Float(s)) => PartialValue::FloatMeans(collect_with(
+                    &coded.keys,
+                    &keep,
+                    |c| (s[c], nonnull[c]),
+                    |a, b| (a.0 / a.1 as f64).total_cmp(&(b.0 / b.1 as f64)),
+                    input.max_distinct,
+                    &mut approximate,
+                )),
+            };
+            return Ok(PartialAggregation { value, approximate });
+        }
+    };
+    Ok(PartialAggregation { value, approximate })
+}
+
+/// Keys with a non-zero count, cut to the `max` largest.
+fn collect(keys: &[String], counts: &[u64], max: usize, approximate: &mut bool) -> BTreeMap<String, u64> {
+    collect_with(keys, counts, |c| counts[c], |a, b| a.cmp(b), max, approximate)
+}
+
+fn collect_with<V: Copy>(
+    keys: &[String],
+    keep: &[u64],
+    value: impl Fn(usize) -> V,
+    cmp: impl Fn(&V, &V) -> std::cmp::Ordering,
+    max: usize,
+    approximate: &mut bool,
+) -> BTreeMap<String, V> {
+    let entries: Vec<(String, V)> = (0..keys.len())
+        .filter(|&c| keep[c] > 0)
+        .map(|c| (keys[c].clone(), value(c)))
+        .collect();
+    if entries.len() > max {
+        *approximate = true;
+        return top_entries(entries, max, cmp).into_iter().collect();
+    }
+    entries.into_iter().collect()
+}

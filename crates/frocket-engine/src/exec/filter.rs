@@ -1,0 +1,177 @@
+//! Evaluating filters column-at-a-time into row masks.
+//!
+//! Comparisons on numbers use Arrow's vectorized kernels; string predicates on dictionary
+//! columns are evaluated once per distinct dictionary value and mapped through the keys.
+//! Null cells match nothing, except for the negated operators (`!=`, `not contains`,
+//! `not includes`), which are the complement of their positive form and so match nulls.
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, Scalar, StringArray};
+use arrow::buffer::BooleanBuffer;
+use arrow::compute::kernels::cmp;
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
+use arrow::error::ArrowError;
+
+use crate::query::{CmpOp, Filter, FilterOp, Literal};
+
+/// A string predicate, compiled once per filter.
+enum StrPred<'a> {
+    Cmp(CmpOp, &'a str),
+    Contains(&'a str),
+    Regex(regex::Regex),
+}
+
+impl StrPred<'_> {
+    #[inline]
+    fn eval(&self, s: &str) -> bool {
+        match self {
+            StrPred::Cmp(op, v) => op.apply(&s, v),
+            StrPred::Contains(v) => s.contains(v),
+            StrPred::Regex(r) => r.is_match(s),
+        }
+    }
+}
+
+fn type_err(f: &Filter, dt: &DataType) -> ArrowError {
+    ArrowError::InvalidArgumentError(format!(
+        "filter on column '{}' ({:?}) cannot use a value {:?}",
+        f.column, dt, f.value
+    ))
+}
+
+/// Drops the validity of a kernel result: null → false.
+fn nulls_false(a: BooleanArray) -> BooleanBuffer {
+    match a.nulls() {
+        Some(n) => a.values() & n.inner(),
+        None => a.values().clone(),
+    }
+}
+
+/// Evaluates `f` on `arr` (a normalized column): one bit per row, nulls resolved.
+pub(crate) fn filter_mask(arr: &ArrayRef, f: &Filter) -> Result<BooleanBuffer, ArrowError> {
+    let (op, negate) = match f.op {
+        FilterOp::Cmp(CmpOp::Ne) => (FilterOp::Cmp(CmpOp::Eq), true),
+        FilterOp::NotContains => (FilterOp::Contains, true),
+        FilterOp::NotIncludes => (FilterOp::Includes, true),
+        op => (op, false),
+    };
+    let positive = positive_mask(arr, f, op)?;
+    Ok(if negate { !&positive } else { positive })
+}
+
+fn positive_mask(arr: &ArrayRef, f: &Filter, op: FilterOp) -> Result<BooleanBuffer, ArrowError> {
+    let n = arr.len();
+    match (arr.data_type(), op) {
+        (DataType::Int64 | DataType::Float64 | DataType::Boolean, FilterOp::Cmp(c)) => {
+            let rhs: ArrayRef = match (arr.data_type(), &f.value) {
+                (DataType::Int64, Literal::Int(v)) => std::sync::Arc::new(Int64Array::from(vec![*v])),
+                (DataType::Float64, v) => match v.as_f64() {
+                    Some(x) => std::sync::Arc::new(Float64Array::from(vec![x])),
+                    None => return Err(type_err(f, arr.data_type())),
+                },
+                (DataType::Boolean, Literal::Bool(b)) => std::sync::Arc::new(BooleanArray::from(vec![*b])),
+                _ => return Err(type_err(f, arr.data_type())),
+            };
+            let rhs = Scalar::new(rhs);
+            let res = match c {
+                CmpOp::Eq => cmp::eq(arr, &rhs),
+                CmpOp::Ne => cmp::neq(arr, &rhs),
+                CmpOp::Gt => cmp::gt(arr, &rhs),
+                CmpOp::Ge => cmp::gt_eq(arr, &rhs),
+                CmpOp::Lt => cmp::lt(arr, &rhs),
+                CmpOp::Le => cmp::lt_eq(arr, &rhs),
+            }?;
+            Ok(nulls_false(res))
+        }
+        (DataType::Utf8, _) => {
+            let pred = str_pred(f, op)?;
+            let a = arr.as_string::<i32>();
+            Ok(str_mask(a, &pred))
+        }
+        (DataType::Dictionary(_, _), _) => {
+            let pred = str_pred(f, op)?;
+            let d = arr.as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            let on_values = str_mask(values, &pred);
+            let keys = d.keys();
+            let kv = keys.values();
+            Ok(match keys.nulls() {
+                Some(nulls) => BooleanBuffer::collect_bool(n, |i| nulls.is_valid(i) && on_values.value(kv[i] as usize)),
+                None => BooleanBuffer::collect_bool(n, |i| on_values.value(kv[i] as usize)),
+            })
+        }
+        (DataType::List(_), FilterOp::Includes) => {
+            let l = arr.as_list::<i32>();
+            let values = l.values();
+            let elem: BooleanBuffer = match (values.data_type(), &f.value) {
+                (DataType::Utf8, Literal::Str(s)) => {
+                    let v = values.as_string::<i32>();
+                    str_mask(v, &StrPred::Cmp(CmpOp::Eq, s))
+                }
+                (DataType::Int64, Literal::Int(x)) => {
+                    let v = values.as_primitive::<Int64Type>();
+                    nulls_false(cmp::eq(v, &Scalar::new(Int64Array::from(vec![*x])))?)
+                }
+                (dt, _) => return Err(type_err(f, dt)),
+            };
+            let offsets = l.value_offsets();
+            let nulls = l.nulls();
+            Ok(BooleanBuffer::collect_bool(n, |i| {
+                if nulls.is_some_and(|nl| nl.is_null(i)) {
+                    return false;
+                }
+                let (s, e) = (offsets[i] as usize, offsets[i + 1] as usize);
+                (s..e).any(|j| elem.value(j))
+            }))
+        }
+        (dt, _) => Err(type_err(f, dt)),
+    }
+}
+
+fn str_pred(f: &Filter, op: FilterOp) -> Result<StrPred<'_>, ArrowError> {
+    let Literal::Str(v) = &f.value else {
+        return Err(ArrowError::InvalidArgumentError(format!(
+            "filter on string column '{}' needs a string value",
+            f.column
+        )));
+    };
+    Ok(match op {
+        FilterOp::Cmp(c) => StrPred::Cmp(c, v),
+        FilterOp::Contains => StrPred::Contains(v),
+        FilterOp::Regex => StrPred::Regex(
+            regex::Regex::new(v)
+                .map_err(|e| ArrowError::InvalidArgumentError(format!("invalid regex on '{}': {e}", f.column)))?,
+        ),
+        other => {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "operator {other:?} cannot apply to string column '{}'",
+                f.column
+            )))
+        }
+    })
+}
+
+fn str_mask(a: &StringArray, pred: &StrPred<'_>) -> BooleanBuffer {
+    match a.nulls() {
+        Some(nulls) => BooleanBuffer::collect_bool(a.len(), |i| nulls.is_valid(i) && pred.eval(a.value(i))),
+        None => BooleanBuffer::collect_bool(a.len(), |i| pred.eval(a.value(i))),
+    }
+}
+
+/// AND of several filters on the same row.
+pub(crate) fn filters_mask(
+    columns: &dyn Fn(&str) -> Option<ArrayRef>,
+    filters: &[Filter],
+    n: usize,
+) -> Result<BooleanBuffer, ArrowError> {
+    let mut acc: Option<BooleanBuffer> = None;
+    for f in filters {
+        let arr = columns(&f.column)
+            .ok_or_else(|| ArrowError::InvalidArgumentError(format!("column '{}' was not read", f.column)))?;
+        let m = filter_mask(&arr, f)?;
+        acc = Some(match acc {
+            Some(a) => &a & &m,
+            None => m,
+        });
+    }
+    Ok(acc.unwrap_or_else(|| BooleanBuffer::new_set(n)))
+}

@@ -1,0 +1,160 @@
+//! Dense group numbering for one part, and the rows of each group in time order.
+
+use std::cell::OnceCell;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use hashbrown::HashMap;
+
+use crate::error::EngineError;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Timestamps of a part's rows, never null.
+#[derive(Debug, Clone)]
+pub(crate) enum Timestamps {
+    /// Integer timestamps.
+    Int(ScalarBuffer<i64>),
+    /// Float timestamps.
+    Float(ScalarBuffer<f64>),
+}
+
+impl Timestamps {
+    pub(crate) fn from_array(file: &str, column: &str, arr: &ArrayRef) -> Result<Self, EngineError> {
+        if arr.null_count() > 0 {
+            return Err(EngineError::BadData {
+                file: file.to_string(),
+                column: column.to_string(),
+                message: format!(
+                    "{} null timestamps (the timestamp column may not have nulls)",
+                    arr.null_count()
+                ),
+            });
+        }
+        match arr.data_type() {
+            DataType::Int64 => Ok(Timestamps::Int(arr.as_primitive::<Int64Type>().values().clone())),
+            DataType::Float64 => Ok(Timestamps::Float(arr.as_primitive::<Float64Type>().values().clone())),
+            other => Err(EngineError::ColumnType {
+                file: file.to_string(),
+                column: column.to_string(),
+                found: other.to_string(),
+                expected: "INT or FLOAT".into(),
+            }),
+        }
+    }
+}
+
+/// Each row's group as a dense index `0..count`, group sizes, and (built on first use) the
+/// rows ordered by group then timestamp.
+pub(crate) struct Groups {
+    /// Group index of every row.
+    pub of_row: Vec<u32>,
+    /// Number of groups.
+    pub count: usize,
+    /// Rows per group.
+    pub sizes: Vec<u32>,
+    order: OnceCell<(Vec<u32>, Vec<u32>)>,
+}
+
+impl Groups {
+    /// Numbers the groups of a group id column (INT or STRING, no nulls).
+    pub(crate) fn build(file: &str, column: &str, arr: &ArrayRef) -> Result<Self, EngineError> {
+        if arr.null_count() > 0 {
+            return Err(EngineError::BadData {
+                file: file.to_string(),
+                column: column.to_string(),
+                message: format!(
+                    "{} null group ids (the group id column may not have nulls)",
+                    arr.null_count()
+                ),
+            });
+        }
+        let n = arr.len();
+        let mut of_row = Vec::with_capacity(n);
+        let mut sizes: Vec<u32> = Vec::new();
+        let next = |sizes: &mut Vec<u32>| {
+            sizes.push(0);
+            (sizes.len() - 1) as u32
+        };
+        match arr.data_type() {
+            DataType::Int64 => {
+                let mut map: FastMap<i64, u32> = FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default());
+                for &v in arr.as_primitive::<Int64Type>().values().iter() {
+                    let g = *map.entry(v).or_insert_with(|| next(&mut sizes));
+                    sizes[g as usize] += 1;
+                    of_row.push(g);
+                }
+            }
+            DataType::Utf8 => {
+                let a = arr.as_string::<i32>();
+                let mut map: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default());
+                for i in 0..n {
+                    let g = *map.entry(a.value(i)).or_insert_with(|| next(&mut sizes));
+                    sizes[g as usize] += 1;
+                    of_row.push(g);
+                }
+            }
+            DataType::Dictionary(_, _) => {
+                let d = arr.as_dictionary::<Int32Type>();
+                let values = d.values().as_string::<i32>();
+                let mut by_key = vec![u32::MAX; values.len()];
+                let mut map: FastMap<&str, u32> = FastMap::default();
+                for &k in d.keys().values().iter() {
+                    let k = k as usize;
+                    let mut g = by_key[k];
+                    if g == u32::MAX {
+                        g = *map.entry(values.value(k)).or_insert_with(|| next(&mut sizes));
+                        by_key[k] = g;
+                    }
+                    sizes[g as usize] += 1;
+                    of_row.push(g);
+                }
+            }
+            other => {
+                return Err(EngineError::ColumnType {
+                    file: file.to_string(),
+                    column: column.to_string(),
+                    found: other.to_string(),
+                    expected: "INT or STRING".into(),
+                })
+            }
+        }
+        Ok(Groups {
+            of_row,
+            count: sizes.len(),
+            sizes,
+            order: OnceCell::new(),
+        })
+    }
+
+    /// Rows ordered by group, then timestamp; and each group's range in that order
+    /// (`offsets[g]..offsets[g + 1]`).
+    pub(crate) fn order(&self, ts: &Timestamps) -> (&[u32], &[u32]) {
+        let (rows, offsets) = self.order.get_or_init(|| {
+            let mut offsets = Vec::with_capacity(self.count + 1);
+            let mut acc = 0u32;
+            offsets.push(0);
+            for &s in &self.sizes {
+                acc += s;
+                offsets.push(acc);
+            }
+            let mut fill: Vec<u32> = offsets[..self.count].to_vec();
+            let mut rows = vec![0u32; self.of_row.len()];
+            for (r, &g) in self.of_row.iter().enumerate() {
+                let slot = &mut fill[g as usize];
+                rows[*slot as usize] = r as u32;
+                *slot += 1;
+            }
+            for g in 0..self.count {
+                let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
+                match ts {
+                    Timestamps::Int(t) => slice.sort_by_key(|&r| t[r as usize]),
+                    Timestamps::Float(t) => slice.sort_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize])),
+                }
+            }
+            (rows, offsets)
+        });
+        (rows, offsets)
+    }
+}

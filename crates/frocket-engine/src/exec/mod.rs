@@ -1,0 +1,392 @@
+//! Running a validated query over one part.
+//!
+//! Data flows one way: [`read_part`] (Parquet → one normalized Arrow batch, timeframe
+//! applied) → group numbering → condition masks → relation → aggregations and funnel →
+//! [`PartialResult`].
+
+mod aggregate;
+mod filter;
+mod groups;
+mod read;
+mod sequence;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::buffer::BooleanBuffer;
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::error::ArrowError;
+use parquet::file::reader::ChunkReader;
+
+pub use read::{read_columns, read_part};
+
+use self::aggregate::{aggregate, code_column, AggInput, Coded};
+use self::filter::filters_mask;
+use self::groups::{Groups, Timestamps};
+use self::sequence::SequenceMatcher;
+use crate::error::EngineError;
+use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
+use crate::query::{
+    Aggregation, CmpOp, Condition, ConditionKind, Literal, Relation, RelationExpr, Sequence, Target, ValidatedQuery,
+};
+
+/// Execution settings.
+///
+/// ```
+/// let opts = frocket_engine::ExecOptions::default();
+/// assert_eq!(opts.max_distinct_values, 100_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// Per part and aggregation, the most distinct values a partial map may hold; beyond it
+    /// the part keeps the largest and the result is marked `approximate`.
+    pub max_distinct_values: usize,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            max_distinct_values: 100_000,
+        }
+    }
+}
+
+/// Reads one Parquet part and runs the query over it.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use frocket_engine::{run_part, validate_query, ExecOptions, DatasetSchema};
+/// # let schema: DatasetSchema = unimplemented!();
+/// let q = validate_query("{}", &schema, 10)?;
+/// let file = std::fs::File::open("part-00000.parquet")?;
+/// let partial = run_part("part-00000.parquet", file, &q, &ExecOptions::default())?;
+/// println!("{}", partial.query.groups);
+/// # Ok(()) }
+/// ```
+pub fn run_part<R: ChunkReader + 'static>(
+    file: &str,
+    reader: R,
+    query: &ValidatedQuery,
+    opts: &ExecOptions,
+) -> Result<PartialResult, EngineError> {
+    let batch = read_part(file, reader, query)?;
+    execute(file, &batch, query, opts)
+}
+
+/// Runs the query over an in-memory batch holding one part's rows (the timeframe is applied
+/// here). `file` names the data in errors.
+pub fn run_batch(
+    file: &str,
+    batch: &RecordBatch,
+    query: &ValidatedQuery,
+    opts: &ExecOptions,
+) -> Result<PartialResult, EngineError> {
+    let bad = |e: ArrowError| EngineError::PartRead {
+        file: file.to_string(),
+        message: e.to_string(),
+    };
+    let mut cols = Vec::with_capacity(query.columns.len());
+    for c in &query.columns {
+        let idx = batch.schema().index_of(c).map_err(|_| EngineError::MissingColumn {
+            file: file.to_string(),
+            column: c.clone(),
+        })?;
+        cols.push(idx);
+    }
+    let batch = read::normalize_batch(&batch.project(&cols).map_err(bad)?).map_err(bad)?;
+    let batch = if query.timeframe.is_unbounded() {
+        batch
+    } else {
+        let ts = batch
+            .column_by_name(&query.timestamp_column)
+            .cloned()
+            .ok_or_else(|| EngineError::MissingColumn {
+                file: file.to_string(),
+                column: query.timestamp_column.clone(),
+            })?;
+        let mask = read::timeframe_mask(&ts, &query.timeframe).map_err(bad)?;
+        filter_record_batch(&batch, &mask).map_err(bad)?
+    };
+    execute(file, &batch, query, opts)
+}
+
+/// One part's data, ready for execution.
+struct Part<'a> {
+    file: &'a str,
+    columns: HashMap<&'a str, ArrayRef>,
+    groups: Groups,
+    ts: Timestamps,
+    coded: RefCell<HashMap<String, Rc<Coded>>>,
+    opts: &'a ExecOptions,
+}
+
+impl Part<'_> {
+    fn column(&self, name: &str) -> Result<&ArrayRef, EngineError> {
+        self.columns.get(name).ok_or_else(|| EngineError::MissingColumn {
+            file: self.file.to_string(),
+            column: name.to_string(),
+        })
+    }
+
+    fn arrow_err(&self, e: ArrowError) -> EngineError {
+        EngineError::PartRead {
+            file: self.file.to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    fn row_mask(&self, filters: &[crate::query::Filter]) -> Result<BooleanBuffer, EngineError> {
+        let lookup = |c: &str| self.columns.get(c).cloned();
+        filters_mask(&lookup, filters, self.groups.of_row.len()).map_err(|e| self.arrow_err(e))
+    }
+
+    fn all_groups(&self) -> BooleanBuffer {
+        BooleanBuffer::new_set(self.groups.count)
+    }
+
+    fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
+        let steps = seq
+            .steps
+            .iter()
+            .map(|s| Ok((self.row_mask(&s.filters)?, s.row_found)))
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        Ok(SequenceMatcher::new(steps, seq.max_duration))
+    }
+
+    /// Groups whose rows satisfy the condition.
+    fn condition(&self, cond: &Condition) -> Result<BooleanBuffer, EngineError> {
+        let of_row = &self.groups.of_row;
+        let ng = self.groups.count;
+        match &cond.kind {
+            ConditionKind::Filters {
+                filters,
+                target,
+                include_zero,
+            } => {
+                let rows = self.row_mask(filters)?;
+                match target {
+                    Target::Count { op, value } => {
+                        let mut counts = vec![0i64; ng];
+                        for r in rows.set_indices() {
+                            counts[of_row[r] as usize] += 1;
+                        }
+                        Ok(BooleanBuffer::collect_bool(ng, |g| {
+                            if counts[g] == 0 {
+                                *include_zero
+                            } else {
+                                op.apply(&counts[g], value)
+                            }
+                        }))
+                    }
+                    Target::Sum { column, op, value } => {
+                        let col = self.column(column)?;
+                        let mut has = vec![false; ng];
+                        for r in rows.set_indices() {
+                            has[of_row[r] as usize] = true;
+                        }
+                        match (col.data_type(), value) {
+                            (DataType::Int64, Literal::Int(v)) => {
+                                let a = col.as_primitive::<Int64Type>();
+                                let mut sums = vec![0i128; ng];
+                                for r in rows.set_indices() {
+                                    if a.is_valid(r) {
+                                        sums[of_row[r] as usize] += a.value(r) as i128;
+                                    }
+                                }
+                                let v = *v as i128;
+                                Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
+                            }
+                            (DataType::Int64, v) => {
+                                let a = col.as_primitive::<Int64Type>();
+                                let mut sums = vec![0i128; ng];
+                                for r in rows.set_indices() {
+                                    if a.is_valid(r) {
+                                        sums[of_row[r] as usize] += a.value(r) as i128;
+                                    }
+                                }
+                                let v = v.as_f64().unwrap_or(f64::NAN);
+                                Ok(BooleanBuffer::collect_bool(ng, |g| {
+                                    has[g] && op.apply(&(sums[g] as f64), &v)
+                                }))
+                            }
+                            (DataType::Float64, v) => {
+                                let a = col.as_primitive::<Float64Type>();
+                                let mut sums = vec![0f64; ng];
+                                for r in rows.set_indices() {
+                                    if a.is_valid(r) {
+                                        sums[of_row[r] as usize] += a.value(r);
+                                    }
+                                }
+                                let v = v.as_f64().unwrap_or(f64::NAN);
+                                Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
+                            }
+                            (dt, _) => Err(EngineError::ColumnType {
+                                file: self.file.to_string(),
+                                column: column.clone(),
+                                found: dt.to_string(),
+                                expected: "INT or FLOAT".into(),
+                            }),
+                        }
+                    }
+                }
+            }
+            ConditionKind::Sequence(seq) => {
+                let m = self.sequence_matcher(seq)?;
+                let (rows, offsets) = self.groups.order(&self.ts);
+                let reached = m.reached_per_group(&self.ts, rows, offsets, None);
+                let need = m.len() as u32;
+                Ok(BooleanBuffer::collect_bool(ng, |g| reached[g] == need))
+            }
+        }
+    }
+
+    fn stage(&self, selected: &BooleanBuffer, aggs: &[Aggregation]) -> Result<PartialStage, EngineError> {
+        let mut rows = 0u64;
+        for g in selected.set_indices() {
+            rows += self.groups.sizes[g] as u64;
+        }
+        Ok(PartialStage {
+            groups: selected.count_set_bits() as u64,
+            rows,
+            aggregations: self.aggregations(selected, aggs)?,
+        })
+    }
+
+    fn aggregations(
+        &self,
+        selected: &BooleanBuffer,
+        aggs: &[Aggregation],
+    ) -> Result<Vec<PartialAggregation>, EngineError> {
+        aggs.iter()
+            .map(|a| {
+                let column = self.column(&a.column)?;
+                let coded = if a.agg_type == crate::query::AggregationType::Count {
+                    None
+                } else {
+                    let mut cache = self.coded.borrow_mut();
+                    let c = match cache.get(&a.column) {
+                        Some(c) => c.clone(),
+                        None => {
+                            let c = Rc::new(code_column(column).map_err(|e| self.arrow_err(e))?);
+                            cache.insert(a.column.clone(), c.clone());
+                            c
+                        }
+                    };
+                    Some(c)
+                };
+                let other = a.other_column.as_deref().map(|o| self.column(o)).transpose()?;
+                let input = AggInput {
+                    groups: &self.groups,
+                    ts: &self.ts,
+                    column,
+                    coded: coded.as_deref(),
+                    other,
+                    max_distinct: self.opts.max_distinct_values.max(1),
+                };
+                aggregate(a, &input, selected).map_err(|e| self.arrow_err(e))
+            })
+            .collect()
+    }
+}
+
+fn eval_relation(e: &RelationExpr, masks: &[BooleanBuffer]) -> BooleanBuffer {
+    match e {
+        RelationExpr::Cond(i) => masks[*i].clone(),
+        RelationExpr::Not(x) => !&eval_relation(x, masks),
+        RelationExpr::And(a, b) => &eval_relation(a, masks) & &eval_relation(b, masks),
+        RelationExpr::Or(a, b) => &eval_relation(a, masks) | &eval_relation(b, masks),
+    }
+}
+
+/// Runs the query over one part's normalized, timeframe-filtered batch.
+fn execute(
+    file: &str,
+    batch: &RecordBatch,
+    query: &ValidatedQuery,
+    opts: &ExecOptions,
+) -> Result<PartialResult, EngineError> {
+    let mut columns = HashMap::new();
+    for c in &query.columns {
+        let a = batch.column_by_name(c).ok_or_else(|| EngineError::MissingColumn {
+            file: file.to_string(),
+            column: c.clone(),
+        })?;
+        columns.insert(c.as_str(), a.clone());
+    }
+    let gcol = &columns[query.group_id_column.as_str()];
+    let groups = Groups::build(file, &query.group_id_column, gcol)?;
+    let ts = Timestamps::from_array(file, &query.timestamp_column, &columns[query.timestamp_column.as_str()])?;
+    let part = Part {
+        file,
+        columns,
+        groups,
+        ts,
+        coded: RefCell::new(HashMap::new()),
+        opts,
+    };
+
+    // Conditions and relation → matching groups.
+    let matching = if query.conditions.is_empty() {
+        part.all_groups()
+    } else {
+        let needed: Vec<bool> = match &query.relation {
+            Relation::Expr(e) => {
+                let mut refs = Vec::new();
+                e.references(&mut refs);
+                (0..query.conditions.len()).map(|i| refs.contains(&i)).collect()
+            }
+            _ => vec![true; query.conditions.len()],
+        };
+        let masks: Vec<BooleanBuffer> = query
+            .conditions
+            .iter()
+            .zip(&needed)
+            .map(|(c, &n)| {
+                if n {
+                    part.condition(c)
+                } else {
+                    Ok(BooleanBuffer::new_unset(part.groups.count))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        match &query.relation {
+            Relation::And => masks.iter().skip(1).fold(masks[0].clone(), |a, b| &a & b),
+            Relation::Or => masks.iter().skip(1).fold(masks[0].clone(), |a, b| &a | b),
+            Relation::Expr(e) => eval_relation(e, &masks),
+        }
+    };
+    let query_stage = part.stage(&matching, &query.aggregations)?;
+
+    let funnel = match &query.funnel {
+        None => None,
+        Some(f) => {
+            let m = part.sequence_matcher(&f.sequence)?;
+            let (rows, offsets) = part.groups.order(&part.ts);
+            let reached = m.reached_per_group(&part.ts, rows, offsets, Some(&matching));
+            let mut steps = Vec::with_capacity(m.len());
+            let mut last = matching.clone();
+            for k in 0..m.len() {
+                let sel = BooleanBuffer::collect_bool(part.groups.count, |g| reached[g] > k as u32);
+                steps.push(part.stage(&sel, &f.step_aggregations)?);
+                last = sel;
+            }
+            let end_aggregations = part.aggregations(&last, &f.end_aggregations)?;
+            Some(PartialFunnel {
+                steps,
+                end_aggregations,
+            })
+        }
+    };
+    Ok(PartialResult {
+        query: query_stage,
+        funnel,
+        scanned_rows: part.groups.of_row.len() as u64,
+        scanned_groups: part.groups.count as u64,
+    })
+}
+
+#[allow(dead_code)]
+fn _assert_cmp_op_used(_: CmpOp) {}

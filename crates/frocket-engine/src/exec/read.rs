@@ -1,0 +1,262 @@
+//! Reading one Parquet part: only the columns a query uses, the timeframe pushed down to the
+//! reader (row groups pruned by statistics, rows filtered before other columns are decoded),
+//! dictionary-encoded strings kept as Arrow dictionaries, and types normalized for execution.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, Datum, Float64Array, Int64Array, RecordBatch, Scalar};
+use arrow::compute::kernels::cmp;
+use arrow::compute::{and, cast, concat_batches};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowFilter,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::file::reader::ChunkReader;
+
+use crate::error::EngineError;
+use crate::query::{Timeframe, ValidatedQuery};
+use crate::schema::ColumnType;
+
+/// The canonical dictionary type strings are read as.
+pub(crate) fn dict_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// Casts a column to the representation execution works on: INT → Int64, FLOAT → Float64,
+/// STRING → Utf8 or Dictionary(Int32, Utf8), LIST → List of Utf8 / Int64, BOOL unchanged.
+pub(crate) fn normalize(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let dt = array.data_type();
+    let target = match ColumnType::from_arrow(dt) {
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::String => match dt {
+            DataType::Dictionary(_, _) => dict_type(),
+            _ => DataType::Utf8,
+        },
+        ColumnType::ListString => DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+        ColumnType::ListInt => DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+        ColumnType::Unsupported => return Ok(array.clone()),
+    };
+    if dt == &target {
+        return Ok(array.clone());
+    }
+    cast(array, &target)
+}
+
+/// Normalizes every column of a batch (see [`normalize`]).
+pub(crate) fn normalize_batch(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let columns: Vec<ArrayRef> = batch.columns().iter().map(normalize).collect::<Result<_, _>>()?;
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// Rows of `ts` inside the timeframe, as a boolean mask (no nulls).
+pub(crate) fn timeframe_mask(ts: &ArrayRef, tf: &Timeframe) -> Result<BooleanArray, ArrowError> {
+    let ts = normalize(ts)?;
+    let mut mask: Option<BooleanArray> = None;
+    let mut add = |m: BooleanArray| -> Result<(), ArrowError> {
+        mask = Some(match mask.take() {
+            Some(prev) => and(&prev, &m)?,
+            None => m,
+        });
+        Ok(())
+    };
+    let scalar = |v: f64| -> Box<dyn Datum> {
+        if ts.data_type() == &DataType::Int64 {
+            Box::new(Scalar::new(Int64Array::from(vec![v.ceil() as i64])))
+        } else {
+            Box::new(Scalar::new(Float64Array::from(vec![v])))
+        }
+    };
+    if let Some(from) = tf.from {
+        add(cmp::gt_eq(&ts, scalar(from).as_ref())?)?;
+    }
+    if let Some(to) = tf.to {
+        add(cmp::lt(&ts, scalar(to).as_ref())?)?;
+    }
+    let m = mask.unwrap_or_else(|| BooleanArray::from(vec![true; ts.len()]));
+    // Null timestamps are never inside a timeframe.
+    Ok(match m.nulls() {
+        Some(n) => BooleanArray::new(m.values() & n.inner(), None),
+        None => m,
+    })
+}
+
+/// Reads the columns `query` uses from one Parquet part, applying its timeframe.
+///
+/// `file` names the part in errors. The returned batch has the columns in the order of
+/// `query.columns`, normalized (see [`normalize`]).
+pub fn read_part<R: ChunkReader + 'static>(
+    file: &str,
+    reader: R,
+    query: &ValidatedQuery,
+) -> Result<RecordBatch, EngineError> {
+    read_columns(file, reader, &query.columns, &query.timestamp_column, &query.timeframe)
+}
+
+/// Reads `columns` of a part, keeping rows whose `timestamp_column` is inside `timeframe`.
+pub fn read_columns<R: ChunkReader + 'static>(
+    file: &str,
+    reader: R,
+    columns: &[String],
+    timestamp_column: &str,
+    timeframe: &Timeframe,
+) -> Result<RecordBatch, EngineError> {
+    let read_err = |e: &dyn std::fmt::Display| EngineError::PartRead {
+        file: file.to_string(),
+        message: e.to_string(),
+    };
+    let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| read_err(&e))?;
+    let file_schema = meta.schema().clone();
+    let parquet_meta = meta.metadata().clone();
+
+    // Column indexes (roots) in the file, in the order the query lists them.
+    let mut roots = Vec::with_capacity(columns.len());
+    for c in columns {
+        let idx = file_schema.index_of(c).map_err(|_| EngineError::MissingColumn {
+            file: file.to_string(),
+            column: c.clone(),
+        })?;
+        roots.push(idx);
+    }
+
+    // Keep strings that are dictionary-encoded in every row group as Arrow dictionaries.
+    let hinted = dictionary_hints(&file_schema, &parquet_meta);
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(hinted.clone()));
+    let meta = ArrowReaderMetadata::try_new(parquet_meta.clone(), options).map_err(|e| read_err(&e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta);
+    let parquet_schema = builder.parquet_schema().clone();
+
+    if !timeframe.is_unbounded() {
+        let (row_groups, partial) =
+            prune_row_groups(&hinted, &parquet_schema, &parquet_meta, timestamp_column, timeframe)
+                .map_err(|e| read_err(&e))?;
+        builder = builder.with_row_groups(row_groups);
+        if partial {
+            let ts_idx = file_schema
+                .index_of(timestamp_column)
+                .map_err(|_| EngineError::MissingColumn {
+                    file: file.to_string(),
+                    column: timestamp_column.to_string(),
+                })?;
+            let tf = *timeframe;
+            let pred = ArrowPredicateFn::new(
+                ProjectionMask::roots(&parquet_schema, [ts_idx]),
+                move |batch: RecordBatch| timeframe_mask(batch.column(0), &tf),
+            );
+            builder = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
+        }
+    }
+    let reader = builder
+        .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| read_err(&e))?;
+    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| read_err(&e))?;
+
+    // The reader returns projected columns in file order; put them in query order.
+    let mut sorted_roots = roots.clone();
+    sorted_roots.sort_unstable();
+    let projected_schema: SchemaRef = Arc::new(hinted.project(&sorted_roots).map_err(|e| read_err(&e))?);
+    let batch = concat_batches(&projected_schema, &batches).map_err(|e| read_err(&e))?;
+    let order: Vec<usize> = roots
+        .iter()
+        .map(|r| sorted_roots.iter().position(|s| s == r).unwrap_or(0))
+        .collect();
+    let batch = batch.project(&order).map_err(|e| read_err(&e))?;
+    normalize_batch(&batch).map_err(|e| read_err(&e))
+}
+
+fn dictionary_hints(schema: &Schema, meta: &parquet::file::metadata::ParquetMetaData) -> Schema {
+    let pschema = meta.file_metadata().schema_descr();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let f = f.as_ref().clone();
+            if !matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+                return f;
+            }
+            // Find the leaf column of this top-level field.
+            let leaf = (0..pschema.num_columns()).find(|&i| pschema.column(i).path().parts() == [f.name().as_str()]);
+            let Some(leaf) = leaf else { return f };
+            let all_dict = meta.num_row_groups() > 0
+                && meta
+                    .row_groups()
+                    .iter()
+                    .all(|rg| rg.column(leaf).dictionary_page_offset().is_some());
+            if all_dict {
+                f.with_data_type(dict_type())
+            } else {
+                f
+            }
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+/// Row groups that may hold rows inside the timeframe, and whether any of them may also hold
+/// rows outside it (then rows must be filtered).
+fn prune_row_groups(
+    schema: &Schema,
+    parquet_schema: &parquet::schema::types::SchemaDescriptor,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    ts_column: &str,
+    tf: &Timeframe,
+) -> Result<(Vec<usize>, bool), ArrowError> {
+    let n = meta.num_row_groups();
+    let conv = StatisticsConverter::try_new(ts_column, schema, parquet_schema)
+        .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+    let mins = conv
+        .row_group_mins(meta.row_groups().iter())
+        .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+    let maxes = conv
+        .row_group_maxes(meta.row_groups().iter())
+        .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+    let mins = cast(&mins, &DataType::Float64)?;
+    let maxes = cast(&maxes, &DataType::Float64)?;
+    let (mins, maxes) = (
+        mins.as_any().downcast_ref::<Float64Array>().cloned(),
+        maxes.as_any().downcast_ref::<Float64Array>().cloned(),
+    );
+    let (from, to) = (tf.from.unwrap_or(f64::NEG_INFINITY), tf.to.unwrap_or(f64::INFINITY));
+    let mut keep = Vec::with_capacity(n);
+    let mut partial = false;
+    for i in 0..n {
+        let lo = mins
+            .as_ref()
+            .filter(|a| a.len() == n && a.is_valid(i))
+            .map(|a| a.value(i));
+        let hi = maxes
+            .as_ref()
+            .filter(|a| a.len() == n && a.is_valid(i))
+            .map(|a| a.value(i));
+        match (lo, hi) {
+            (Some(lo), Some(hi)) => {
+                if hi < from || lo >= to {
+                    continue;
+                }
+                // Statistics are f64 here; stay conservative near the bounds.
+                if !(lo > from && hi < to) {
+                    partial = true;
+                }
+                keep.push(i);
+            }
+            _ => {
+                partial = true;
+                keep.push(i);
+            }
+        }
+    }
+    Ok((keep, partial))
+}

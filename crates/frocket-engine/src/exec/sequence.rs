@@ -1,0 +1,281 @@
+//! Matching a sequence of steps against each group's rows in time order.
+//!
+//! Semantics (query-language.md, Sequences): a group reaches positive step `k` when rows
+//! `r0..rk` match steps `0..k` with strictly increasing timestamps, no row matching a negative
+//! step lies strictly between the rows around it (a leading negative forbids a match strictly
+//! before `r0`, a trailing one strictly after the last row, within `maxDuration` of `r0` when
+//! set), and `ts(rk) - ts(r0) <= maxDuration`.
+//!
+//! The scan walks a group's rows once, batch by batch of equal timestamps, keeping for every
+//! positive step the latest start (`ts(r0)`) of any valid chain ending at that step that is
+//! still usable (no blocking negative row since). The latest start is the best start for
+//! every extension, so one pass is exact. Only a trailing negative step together with
+//! `maxDuration` needs more: a later start also widens the forbidden window after the last
+//! row, so there every candidate start is tried in turn (bounded by the window).
+
+use arrow::buffer::BooleanBuffer;
+
+use super::groups::Timestamps;
+
+/// A timestamp value: integer or float.
+pub(crate) trait TsValue: Copy + PartialOrd {
+    /// `self - start` as f64.
+    fn span(self, start: Self) -> f64;
+}
+
+impl TsValue for i64 {
+    #[inline]
+    fn span(self, start: Self) -> f64 {
+        self.saturating_sub(start) as f64
+    }
+}
+
+impl TsValue for f64 {
+    #[inline]
+    fn span(self, start: Self) -> f64 {
+        self - start
+    }
+}
+
+/// A sequence compiled to row masks: `positives[k]` is positive step `k`; `gaps[k]` is the
+/// OR of the negative steps just before positive step `k` (`gaps[m]`: trailing ones).
+pub(crate) struct SequenceMatcher {
+    pub positives: Vec<BooleanBuffer>,
+    pub gaps: Vec<Option<BooleanBuffer>>,
+    pub max_duration: Option<f64>,
+}
+
+struct Scratch<T> {
+    best: Vec<Option<T>>,
+    new_best: Vec<Option<T>>,
+    starts: Vec<T>,
+}
+
+#[inline]
+fn max_opt<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y > x { y } else { x }),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+struct ScanResult<T> {
+    /// Positive steps reached, ignoring a trailing negative step.
+    reached: usize,
+    /// Latest timestamp of a valid row for the last positive step.
+    last_final: Option<T>,
+    /// Latest timestamp of a row matching the trailing negative step.
+    last_trailing: Option<T>,
+}
+
+impl SequenceMatcher {
+    /// Builds a matcher from step masks in sequence order (`row_found` per step).
+    pub(crate) fn new(steps: Vec<(BooleanBuffer, bool)>, max_duration: Option<f64>) -> Self {
+        let mut positives = Vec::new();
+        let mut gaps: Vec<Option<BooleanBuffer>> = vec![None];
+        for (mask, row_found) in steps {
+            if row_found {
+                positives.push(mask);
+                gaps.push(None);
+            } else {
+                let slot = gaps.last_mut().expect("gaps is never empty");
+                *slot = Some(match slot.take() {
+                    Some(prev) => &prev | &mask,
+                    None => mask,
+                });
+            }
+        }
+        SequenceMatcher {
+            positives,
+            gaps,
+            max_duration,
+        }
+    }
+
+    /// Number of positive steps.
+    pub(crate) fn len(&self) -> usize {
+        self.positives.len()
+    }
+
+    /// For every group in `selected` (all when `None`): how many positive steps it reached
+    /// (`0..=len()`); groups not selected get 0.
+    pub(crate) fn reached_per_group(
+        &self,
+        ts: &Timestamps,
+        rows: &[u32],
+        offsets: &[u32],
+        selected: Option<&BooleanBuffer>,
+    ) -> Vec<u32> {
+        match ts {
+            Timestamps::Int(t) => self.reached_generic::<i64>(t, rows, offsets, selected),
+            Timestamps::Float(t) => self.reached_generic::<f64>(t, rows, offsets, selected),
+        }
+    }
+
+    fn reached_generic<T: TsValue>(
+        &self,
+        ts: &[T],
+        rows: &[u32],
+        offsets: &[u32],
+        selected: Option<&BooleanBuffer>,
+    ) -> Vec<u32> {
+        let groups = offsets.len().saturating_sub(1);
+        let m = self.len();
+        let mut out = vec![0u32; groups];
+        let mut scratch = Scratch {
+            best: vec![None; m],
+            new_best: vec![None; m],
+            starts: Vec::new(),
+        };
+        for (g, slot) in out.iter_mut().enumerate() {
+            if selected.is_some_and(|s| !s.value(g)) {
+                continue;
+            }
+            let grows = &rows[offsets[g] as usize..offsets[g + 1] as usize];
+            *slot = self.reached_group(ts, grows, &mut scratch) as u32;
+        }
+        out
+    }
+
+    fn reached_group<T: TsValue>(&self, ts: &[T], rows: &[u32], sc: &mut Scratch<T>) -> usize {
+        let m = self.len();
+        let trailing = self.gaps[m].as_ref();
+        let res = self.scan(ts, rows, None, sc);
+        if res.reached < m || trailing.is_none() {
+            return res.reached;
+        }
+        let Some(d) = self.max_duration else {
+            // Without a window the latest valid last row leaves the least room after it.
+            let ok = match (res.last_final, res.last_trailing) {
+                (Some(f), Some(t)) => t <= f,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            return if ok { m } else { m - 1 };
+        };
+        // Trailing negative within the window of r0: try every start.
+        sc.starts.clear();
+        let lead = self.gaps[0].as_ref();
+        let mut lead_blocked_at: Option<T> = None;
+        for &r in rows {
+            let t = ts[r as usize];
+            if lead_blocked_at.is_some_and(|b| t > b) {
+                break;
+            }
+            if self.positives[0].value(r as usize) && sc.starts.last().is_none_or(|&l| l < t) {
+                sc.starts.push(t);
+            }
+            if lead_blocked_at.is_none() && lead.is_some_and(|l| l.value(r as usize)) {
+                lead_blocked_at = Some(t);
+            }
+        }
+        let starts = std::mem::take(&mut sc.starts);
+        let mut found = false;
+        for &s in &starts {
+            let first = rows.partition_point(|&r| ts[r as usize] < s);
+            let window = &rows[first..];
+            let end = window.partition_point(|&r| ts[r as usize].span(s) <= d);
+            let r = self.scan(ts, &window[..end], Some(s), sc);
+            let ok = r.reached == m
+                && match (r.last_final, r.last_trailing) {
+                    (Some(f), Some(t)) => t <= f,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+            if ok {
+                found = true;
+                break;
+            }
+        }
+        sc.starts = starts;
+        if found {
+            m
+        } else {
+            m - 1
+        }
+    }
+
+    /// One pass over rows sorted by time. With `fixed_start`, step 0 only matches rows at
+    /// that timestamp (and the leading negative step is assumed checked by the caller).
+    fn scan<T: TsValue>(&self, ts: &[T], rows: &[u32], fixed_start: Option<T>, sc: &mut Scratch<T>) -> ScanResult<T> {
+        let m = self.len();
+        sc.best.iter_mut().for_each(|b| *b = None);
+        let mut lead_blocked = false;
+        let mut reached = 0usize;
+        let mut last_final = None;
+        let mut last_trailing = None;
+        let trailing_only = self.gaps[m].is_some();
+        let mut i = 0;
+        while i < rows.len() {
+            let t = ts[rows[i] as usize];
+            let mut j = i + 1;
+            while j < rows.len() && ts[rows[j] as usize] == t {
+                j += 1;
+            }
+            let batch = &rows[i..j];
+            sc.new_best.iter_mut().for_each(|b| *b = None);
+            for &r in batch {
+                let r = r as usize;
+                for k in 0..m {
+                    if !self.positives[k].value(r) {
+                        continue;
+                    }
+                    let start = if k == 0 {
+                        match fixed_start {
+                            Some(s) => (t == s).then_some(t),
+                            None => (!lead_blocked).then_some(t),
+                        }
+                    } else {
+                        sc.best[k - 1]
+                    };
+                    let Some(s) = start else { continue };
+                    if self.max_duration.is_some_and(|d| t.span(s) > d) {
+                        continue;
+                    }
+                    sc.new_best[k] = max_opt(sc.new_best[k], Some(s));
+                }
+            }
+            for k in 0..m {
+                if sc.new_best[k].is_some() {
+                    reached = reached.max(k + 1);
+                }
+            }
+            if sc.new_best[m - 1].is_some() {
+                last_final = Some(t);
+            }
+            for &r in batch {
+                let r = r as usize;
+                if let Some(g) = &self.gaps[0] {
+                    if g.value(r) {
+                        lead_blocked = true;
+                    }
+                }
+                for k in 1..m {
+                    if let Some(g) = &self.gaps[k] {
+                        if g.value(r) {
+                            sc.best[k - 1] = None;
+                        }
+                    }
+                }
+                if let Some(g) = &self.gaps[m] {
+                    if g.value(r) {
+                        last_trailing = Some(t);
+                    }
+                }
+            }
+            for k in 0..m {
+                sc.best[k] = max_opt(sc.best[k], sc.new_best[k]);
+            }
+            if reached == m && !trailing_only {
+                break;
+            }
+            i = j;
+        }
+        ScanResult {
+            reached,
+            last_final,
+            last_trailing,
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! The validated query, in verbose form. Produced by [`crate::validate_query`]; serializes
+//! back to the verbose JSON form of the language.
+
+use serde::{Deserialize, Serialize};
+
+use super::relation::RelationExpr;
+
+/// A literal value in a filter or target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Literal {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A non-integer number.
+    Float(f64),
+    /// A string.
+    Str(String),
+}
+
+impl Literal {
+    /// The value as f64, for numbers.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Literal::Int(i) => Some(*i as f64),
+            Literal::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+/// A comparison operator (filters on scalars and targets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    /// `==`
+    #[serde(rename = "==")]
+    Eq,
+    /// `!=`
+    #[serde(rename = "!=")]
+    Ne,
+    /// `>`
+    #[serde(rename = ">")]
+    Gt,
+    /// `>=`
+    #[serde(rename = ">=")]
+    Ge,
+    /// `<`
+    #[serde(rename = "<")]
+    Lt,
+    /// `<=`
+    #[serde(rename = "<=")]
+    Le,
+}
+
+impl CmpOp {
+    /// The operator as written in queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+        }
+    }
+
+    /// Parses `==`, `!=`, `>`, `>=`, `<`, `<=`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "==" => CmpOp::Eq,
+            "!=" => CmpOp::Ne,
+            ">" => CmpOp::Gt,
+            ">=" => CmpOp::Ge,
+            "<" => CmpOp::Lt,
+            "<=" => CmpOp::Le,
+            _ => return None,
+        })
+    }
+
+    /// Applies the operator to two ordered values.
+    ///
+    /// ```
+    /// use frocket_engine::query::CmpOp;
+    /// assert!(CmpOp::Ge.apply(&3, &3));
+    /// assert!(!CmpOp::Lt.apply(&3.0, &1.0));
+    /// ```
+    pub fn apply<T: PartialOrd>(self, a: &T, b: &T) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+        }
+    }
+}
+
+/// A filter operator. Serializes as written in queries (`"=="`, `"not contains"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    /// A comparison (all scalar types; BOOL only `==` / `!=`).
+    Cmp(CmpOp),
+    /// Substring (STRING).
+    Contains,
+    /// Not a substring (STRING; true for nulls).
+    NotContains,
+    /// Unanchored regular expression search (STRING).
+    Regex,
+    /// Element membership (LIST).
+    Includes,
+    /// No element equals the value (LIST; true for nulls).
+    NotIncludes,
+}
+
+impl Serialize for FilterOp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FilterOp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        FilterOp::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown filter operator '{s}'")))
+    }
+}
+
+impl FilterOp {
+    /// The operator as written in queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterOp::Cmp(c) => c.as_str(),
+            FilterOp::Contains => "contains",
+            FilterOp::NotContains => "not contains",
+            FilterOp::Regex => "regex",
+            FilterOp::Includes => "includes",
+            FilterOp::NotIncludes => "not includes",
+        }
+    }
+
+    /// Parses an operator as written in a query.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(c) = CmpOp::parse(s) {
+            return Some(FilterOp::Cmp(c));
+        }
+        Some(match s {
+            "contains" => FilterOp::Contains,
+            "not contains" => FilterOp::NotContains,
+            "regex" => FilterOp::Regex,
+            "includes" => FilterOp::Includes,
+            "not includes" => FilterOp::NotIncludes,
+            _ => return None,
+        })
+    }
+}
+
+/// One column compared with one literal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    /// Column name.
+    pub column: String,
+    /// Operator.
+    pub op: FilterOp,
+    /// Literal (typed to match the column: INT column → `Int`, FLOAT → `Float`, …).
+    pub value: Literal,
+}
+
+/// A condition's target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Target {
+    /// Number of matching rows compared with `value`.
+    Count {
+        /// Operator.
+        op: CmpOp,
+        /// Non-negative integer.
+        value: i64,
+    },
+    /// Sum of `column` over matching rows compared with `value`.
+    Sum {
+        /// A numeric column.
+        column: String,
+        /// Operator.
+        op: CmpOp,
+        /// A number.
+        value: Literal,
+    },
+}
+
+/// One step of a sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// Filters AND-ed on one row.
+    pub filters: Vec<Filter>,
+    /// False for a negative step ("did not happen").
+    pub row_found: bool,
+}
+
+/// An ordered list of steps with an optional time window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sequence {
+    /// The steps (at least one positive).
+    pub steps: Vec<Step>,
+    /// Maximum time between the first and last positive rows used, in timestamp units.
+    pub max_duration: Option<f64>,
+}
+
+impl Sequence {
+    /// Indexes (into `steps`) of the positive steps.
+    pub fn positive_steps(&self) -> impl Iterator<Item = usize> + '_ {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.row_found)
+            .map(|(i, _)| i)
+    }
+}
+
+/// What a condition tests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConditionKind {
+    /// Rows matching all `filters`, counted or summed per group.
+    Filters {
+        /// Filters AND-ed on one row.
+        filters: Vec<Filter>,
+        /// The target (default: count >= 1).
+        target: Target,
+        /// Whether groups with zero matching rows match.
+        include_zero: bool,
+    },
+    /// A sequence of steps in time order.
+    Sequence(Sequence),
+}
+
+/// A condition: a set of groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    /// Optional name for the relation.
+    pub name: Option<String>,
+    /// What it tests.
+    pub kind: ConditionKind,
+}
+
+/// Aggregation types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AggregationType {
+    /// Number of rows with a non-null value.
+    Count,
+    /// Value → rows.
+    CountPerValue,
+    /// Value → distinct groups.
+    GroupsPerValue,
+    /// Value → sum of `otherColumn`.
+    SumPerValue,
+    /// Value → mean of `otherColumn`.
+    MeanPerValue,
+}
+
+impl AggregationType {
+    /// Parses a type name as written in a query.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "count" => AggregationType::Count,
+            "countPerValue" => AggregationType::CountPerValue,
+            "groupsPerValue" => AggregationType::GroupsPerValue,
+            "sumPerValue" => AggregationType::SumPerValue,
+            "meanPerValue" => AggregationType::MeanPerValue,
+            _ => return None,
+        })
+    }
+
+    /// The name as written in queries and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggregationType::Count => "count",
+            AggregationType::CountPerValue => "countPerValue",
+            AggregationType::GroupsPerValue => "groupsPerValue",
+            AggregationType::SumPerValue => "sumPerValue",
+            AggregationType::MeanPerValue => "meanPerValue",
+        }
+    }
+
+    /// Whether the type needs `otherColumn`.
+    pub fn needs_other_column(self) -> bool {
+        matches!(self, AggregationType::SumPerValue | AggregationType::MeanPerValue)
+    }
+}
+
+/// One aggregation (after expansion of the default into three).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Aggregation {
+    /// The column aggregated (map keys come from it).
+    pub column: String,
+    /// The type.
+    #[serde(rename = "type")]
+    pub agg_type: AggregationType,
+    /// The numeric column summed / averaged.
+    pub other_column: Option<String>,
+    /// How many map entries to keep (None for `count`).
+    pub top: Option<usize>,
+    /// Optional name.
+    pub name: Option<String>,
+}
+
+/// The funnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Funnel {
+    /// The steps and window.
+    pub sequence: Sequence,
+    /// Aggregations after every positive step.
+    pub step_aggregations: Vec<Aggregation>,
+    /// Aggregations over the last step's groups.
+    pub end_aggregations: Vec<Aggregation>,
+}
+
+/// Timeframe `[from, to)` in timestamp units; either bound may be absent.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timeframe {
+    /// Inclusive lower bound.
+    pub from: Option<f64>,
+    /// Exclusive upper bound.
+    pub to: Option<f64>,
+}
+
+impl Timeframe {
+    /// True when neither bound is set.
+    pub fn is_unbounded(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+}
+
+/// How the conditions combine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Relation {
+    /// All conditions must match (the default).
+    And,
+    /// Any condition matches.
+    Or,
+    /// An expression over condition indexes.
+    Expr(RelationExpr),
+}
+
+/// A validated query in verbose form, with the list of columns it reads.
+///
+/// ```
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use frocket_engine::{validate_query, DatasetSchema};
+/// let arrow = Schema::new(vec![
+///     Field::new("uid", DataType::Int64, false),
+///     Field::new("ts", DataType::Int64, false),
+///     Field::new("event", DataType::Utf8, true),
+/// ]);
+/// let schema = DatasetSchema::from_arrow(&arrow, "uid", "ts").unwrap();
+/// let q = validate_query(r#"{"query": {"conditions": [{"filter": ["event", "==", "buy"]}]}}"#, &schema, 10).unwrap();
+/// assert_eq!(q.columns, vec!["uid", "ts", "event"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidatedQuery {
+    /// Rows outside are dropped first.
+    pub timeframe: Timeframe,
+    /// The conditions.
+    pub conditions: Vec<Condition>,
+    /// How conditions combine.
+    pub relation: Relation,
+    /// Query aggregations.
+    pub aggregations: Vec<Aggregation>,
+    /// The funnel, if any.
+    pub funnel: Option<Funnel>,
+    /// Group id column (from the schema).
+    pub group_id_column: String,
+    /// Timestamp column (from the schema).
+    pub timestamp_column: String,
+    /// Every column the query reads: group id, timestamp, then the others in order of use.
+    pub columns: Vec<String>,
+}

@@ -1,0 +1,309 @@
+//! The relation expression: `$0 and ($1 or not $bigSpender)`.
+//!
+//! Grammar (keywords case-insensitive; `not` binds tighter than `and`, `and` tighter than `or`):
+//!
+//! ```text
+//! expr    := and (("or" | "||") and)*
+//! and     := unary (("and" | "&&") unary)*
+//! unary   := ("not" | "!") unary | primary
+//! primary := "$" (digits | identifier) | "(" expr ")"
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// A parsed relation expression with references resolved to condition indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RelationExpr {
+    /// The condition at this index.
+    Cond(usize),
+    /// Negation.
+    Not(Box<RelationExpr>),
+    /// Conjunction.
+    And(Box<RelationExpr>, Box<RelationExpr>),
+    /// Disjunction.
+    Or(Box<RelationExpr>, Box<RelationExpr>),
+}
+
+impl RelationExpr {
+    /// Evaluates the expression given each condition's truth value.
+    ///
+    /// ```
+    /// use frocket_engine::query::{parse_relation, RelationExpr};
+    /// let e = parse_relation("$0 and not $1", &[None, None]).unwrap();
+    /// assert!(e.eval(&|i| i == 0));
+    /// assert!(!e.eval(&|_| true));
+    /// ```
+    pub fn eval(&self, cond: &dyn Fn(usize) -> bool) -> bool {
+        match self {
+            RelationExpr::Cond(i) => cond(*i),
+            RelationExpr::Not(e) => !e.eval(cond),
+            RelationExpr::And(a, b) => a.eval(cond) && b.eval(cond),
+            RelationExpr::Or(a, b) => a.eval(cond) || b.eval(cond),
+        }
+    }
+
+    /// Condition indexes referenced, in order of appearance (may repeat).
+    pub fn references(&self, out: &mut Vec<usize>) {
+        match self {
+            RelationExpr::Cond(i) => out.push(*i),
+            RelationExpr::Not(e) => e.references(out),
+            RelationExpr::And(a, b) | RelationExpr::Or(a, b) => {
+                a.references(out);
+                b.references(out);
+            }
+        }
+    }
+}
+
+/// A relation syntax or reference error, with the character position it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationError {
+    /// 0-based character offset into the expression.
+    pub position: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ref(String),
+    And,
+    Or,
+    Not,
+    LParen,
+    RParen,
+}
+
+fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, RelationError> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        match c {
+            '(' => {
+                out.push((start, Tok::LParen));
+                i += 1;
+            }
+            ')' => {
+                out.push((start, Tok::RParen));
+                i += 1;
+            }
+            '!' => {
+                out.push((start, Tok::Not));
+                i += 1;
+            }
+            '&' | '|' => {
+                if chars.get(i + 1) != Some(&c) {
+                    return Err(RelationError {
+                        position: start,
+                        message: format!("'{c}' must be doubled ('{c}{c}')"),
+                    });
+                }
+                out.push((start, if c == '&' { Tok::And } else { Tok::Or }));
+                i += 2;
+            }
+            '$' => {
+                i += 1;
+                let s0 = i;
+                while i < chars.len() && is_word(chars[i]) {
+                    i += 1;
+                }
+                if s0 == i {
+                    return Err(RelationError {
+                        position: start,
+                        message: "'$' must be followed by a condition index or name".into(),
+                    });
+                }
+                out.push((start, Tok::Ref(chars[s0..i].iter().collect())));
+            }
+            c if c.is_ascii_alphabetic() => {
+                while i < chars.len() && is_word(chars[i]) {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let tok = match word.to_ascii_lowercase().as_str() {
+                    "and" => Tok::And,
+                    "or" => Tok::Or,
+                    "not" => Tok::Not,
+                    _ => {
+                        return Err(RelationError {
+                            position: start,
+                            message: format!(
+                                "unexpected word '{word}': use and/or/not/&&/||/! and $<index> or $<name>"
+                            ),
+                        })
+                    }
+                };
+                out.push((start, tok));
+            }
+            other => {
+                return Err(RelationError {
+                    position: start,
+                    message: format!("unexpected character '{other}'"),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser<'a> {
+    toks: Vec<(usize, Tok)>,
+    pos: usize,
+    end: usize,
+    names: &'a [Option<String>],
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|t| &t.1)
+    }
+    fn here(&self) -> usize {
+        self.toks.get(self.pos).map(|t| t.0).unwrap_or(self.end)
+    }
+    fn or(&mut self) -> Result<RelationExpr, RelationError> {
+        let mut lhs = self.and()?;
+        while self.peek() == Some(&Tok::Or) {
+            self.pos += 1;
+            let rhs = self.and()?;
+            lhs = RelationExpr::Or(Box::new(lhs), Box::new(rhs));
+        }
+        Ok(lhs)
+    }
+    fn and(&mut self) -> Result<RelationExpr, RelationError> {
+        let mut lhs = self.unary()?;
+        while self.peek() == Some(&Tok::And) {
+            self.pos += 1;
+            let rhs = self.unary()?;
+            lhs = RelationExpr::And(Box::new(lhs), Box::new(rhs));
+        }
+        Ok(lhs)
+    }
+    fn unary(&mut self) -> Result<RelationExpr, RelationError> {
+        if self.peek() == Some(&Tok::Not) {
+            self.pos += 1;
+            return Ok(RelationExpr::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+    fn primary(&mut self) -> Result<RelationExpr, RelationError> {
+        let at = self.here();
+        match self.toks.get(self.pos).map(|t| t.1.clone()) {
+            Some(Tok::Ref(r)) => {
+                self.pos += 1;
+                self.resolve(&r, at).map(RelationExpr::Cond)
+            }
+            Some(Tok::LParen) => {
+                self.pos += 1;
+                let e = self.or()?;
+                if self.peek() != Some(&Tok::RParen) {
+                    return Err(RelationError {
+                        position: self.here(),
+                        message: "expected ')'".into(),
+                    });
+                }
+                self.pos += 1;
+                Ok(e)
+            }
+            Some(t) => Err(RelationError {
+                position: at,
+                message: format!(
+                    "expected a condition ($<index> or $<name>) or '(', found {}",
+                    describe(&t)
+                ),
+            }),
+            None => Err(RelationError {
+                position: at,
+                message: "unexpected end: expected a condition ($<index> or $<name>) or '('".into(),
+            }),
+        }
+    }
+    fn resolve(&self, r: &str, at: usize) -> Result<usize, RelationError> {
+        let n = self.names.len();
+        if r.chars().all(|c| c.is_ascii_digit()) {
+            return match r.parse::<usize>() {
+                Ok(i) if i < n => Ok(i),
+                _ => Err(RelationError {
+                    position: at,
+                    message: format!(
+                        "unknown condition ${r}: there {} {n} condition{} (indexes 0..{})",
+                        if n == 1 { "is" } else { "are" },
+                        if n == 1 { "" } else { "s" },
+                        n.saturating_sub(1)
+                    ),
+                }),
+            };
+        }
+        self.names
+            .iter()
+            .position(|nm| nm.as_deref().is_some_and(|nm| nm.eq_ignore_ascii_case(r)))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.names.iter().flatten().map(String::as_str).collect();
+                RelationError {
+                    position: at,
+                    message: format!(
+                        "unknown condition name ${r} (named conditions: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                }
+            })
+    }
+}
+
+fn describe(t: &Tok) -> String {
+    match t {
+        Tok::Ref(r) => format!("${r}"),
+        Tok::And => "'and'".into(),
+        Tok::Or => "'or'".into(),
+        Tok::Not => "'not'".into(),
+        Tok::LParen => "'('".into(),
+        Tok::RParen => "')'".into(),
+    }
+}
+
+/// Parses a relation expression; `names[i]` is condition `i`'s name, if any.
+///
+/// ```
+/// use frocket_engine::query::{parse_relation, RelationExpr};
+/// let names = [None, Some("big".to_string())];
+/// let e = parse_relation("not $0 || $BIG", &names).unwrap();
+/// assert_eq!(e, RelationExpr::Or(Box::new(RelationExpr::Not(Box::new(RelationExpr::Cond(0)))), Box::new(RelationExpr::Cond(1))));
+/// assert_eq!(parse_relation("$0 and", &names).unwrap_err().position, 6);
+/// ```
+pub fn parse_relation(s: &str, names: &[Option<String>]) -> Result<RelationExpr, RelationError> {
+    let toks = tokenize(s)?;
+    let end = s.chars().count();
+    if toks.is_empty() {
+        return Err(RelationError {
+            position: 0,
+            message: "empty relation expression".into(),
+        });
+    }
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        end,
+        names,
+    };
+    let e = p.or()?;
+    if p.pos < p.toks.len() {
+        let t = p.toks[p.pos].1.clone();
+        return Err(RelationError {
+            position: p.here(),
+            message: format!("unexpected {} after a complete expression", describe(&t)),
+        });
+    }
+    Ok(e)
+}

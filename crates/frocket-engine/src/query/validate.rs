@@ -1,0 +1,918 @@
+//! Validation of a query (JSON) against a dataset's schema.
+//!
+//! The validator walks the JSON once, collects every problem it can find (each with its JSON
+//! path), expands shorthands into the verbose model and lists the columns the query reads.
+
+use serde_json::{Map, Value};
+
+use super::model::*;
+use super::relation::parse_relation;
+use crate::error::{ValidationError, ValidationErrors};
+use crate::schema::{ColumnType, DatasetSchema};
+
+/// Words that cannot be condition names.
+const KEYWORDS: [&str; 3] = ["and", "or", "not"];
+
+/// Parses and validates a query given as JSON text.
+///
+/// `top_default` is the `top` used by per-value aggregations that do not set one.
+///
+/// ```
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use frocket_engine::{validate_query, DatasetSchema};
+/// let schema = DatasetSchema::from_arrow(&Schema::new(vec![
+///     Field::new("uid", DataType::Int64, false),
+///     Field::new("ts", DataType::Int64, false),
+/// ]), "uid", "ts").unwrap();
+/// let err = validate_query(r#"{"query": {"conditions": [{"filter": ["nope", "==", 1]}]}}"#, &schema, 10).unwrap_err();
+/// assert_eq!(err.0[0].path, "query.conditions[0].filter");
+/// ```
+pub fn validate_query(
+    text: &str,
+    schema: &DatasetSchema,
+    top_default: usize,
+) -> Result<ValidatedQuery, ValidationErrors> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        ValidationErrors(vec![ValidationError::new(
+            "",
+            format!("malformed JSON at line {} column {}: {}", e.line(), e.column(), e),
+        )])
+    })?;
+    validate_value(&value, schema, top_default)
+}
+
+/// Validates a query already parsed into a JSON value. See [`validate_query`].
+pub fn validate_value(
+    value: &Value,
+    schema: &DatasetSchema,
+    top_default: usize,
+) -> Result<ValidatedQuery, ValidationErrors> {
+    let mut v = Validator {
+        schema,
+        errors: Vec::new(),
+        columns: Vec::new(),
+        top_default,
+    };
+    v.use_column(&schema.group_id_column);
+    v.use_column(&schema.timestamp_column);
+    let q = v.root(value);
+    if v.errors.is_empty() {
+        if let Some(mut q) = q {
+            q.columns = v.columns;
+            return Ok(q);
+        }
+    }
+    if v.errors.is_empty() {
+        v.errors.push(ValidationError::new("", "invalid query"));
+    }
+    Err(ValidationErrors(v.errors))
+}
+
+struct Validator<'a> {
+    schema: &'a DatasetSchema,
+    errors: Vec<ValidationError>,
+    columns: Vec<String>,
+    top_default: usize,
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn idx(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// An integral JSON number as i64 (accepts `5` and `5.0`).
+fn as_integer(v: &Value) -> Option<i64> {
+    let n = v.as_number()?;
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+}
+
+fn digits(x: f64) -> usize {
+    let a = x.abs().trunc();
+    if a < 1.0 {
+        1
+    } else {
+        a.log10().floor() as usize + 1
+    }
+}
+
+impl Validator<'_> {
+    fn err(&mut self, path: impl Into<String>, msg: impl Into<String>) {
+        self.errors.push(ValidationError::new(path, msg));
+    }
+
+    fn use_column(&mut self, c: &str) {
+        if !self.columns.iter().any(|x| x == c) {
+            self.columns.push(c.to_string());
+        }
+    }
+
+    /// Checks `v` is an object with only `allowed` keys.
+    fn object<'v>(&mut self, v: &'v Value, path: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
+        let Some(m) = v.as_object() else {
+            self.err(path, format!("expected an object, found {}", json_type(v)));
+            return None;
+        };
+        for k in m.keys() {
+            if !allowed.contains(&k.as_str()) {
+                self.err(
+                    join(path, k),
+                    format!("unknown key '{k}'; allowed keys: {}", allowed.join(", ")),
+                );
+            }
+        }
+        Some(m)
+    }
+
+    fn root(&mut self, v: &Value) -> Option<ValidatedQuery> {
+        let m = self.object(v, "", &["timeframe", "query", "funnel"])?;
+        let timeframe = match m.get("timeframe") {
+            Some(t) => self.timeframe(t, "timeframe"),
+            None => Some(Timeframe::default()),
+        };
+        let (conditions, relation, aggregations) = match m.get("query") {
+            Some(q) => self.query(q, "query"),
+            None => (Some(vec![]), Some(Relation::And), Some(vec![])),
+        };
+        let funnel = match m.get("funnel") {
+            Some(f) => self.funnel(f, "funnel").map(Some),
+            None => Some(None),
+        };
+        Some(ValidatedQuery {
+            timeframe: timeframe?,
+            conditions: conditions?,
+            relation: relation?,
+            aggregations: aggregations?,
+            funnel: funnel?,
+            group_id_column: self.schema.group_id_column.clone(),
+            timestamp_column: self.schema.timestamp_column.clone(),
+            columns: vec![],
+        })
+    }
+
+    fn timeframe(&mut self, v: &Value, path: &str) -> Option<Timeframe> {
+        let m = self.object(v, path, &["from", "to"])?;
+        let mut tf = Timeframe::default();
+        let mut ok = true;
+        for (key, slot) in [("from", &mut tf.from), ("to", &mut tf.to)] {
+            let p = join(path, key);
+            match m.get(key) {
+                None | Some(Value::Null) => {}
+                Some(x) => match x.as_f64() {
+                    Some(f) if f.is_finite() => {
+                        if let (Some(min), Some(max)) = (self.schema.min_timestamp, self.schema.max_timestamp) {
+                            let (dmin, dmax) = (digits(min), digits(max));
+                            let d = digits(f);
+                            if d < dmin.min(dmax) || d > dmax.max(dmin) {
+                                self.errors.push(ValidationError::new(
+                                    p.clone(),
+                                    format!(
+                                        "{f} has {d} digits but the dataset's timestamps ({min}..{max}) have {}: use the same unit as the timestamp column",
+                                        if dmin == dmax { dmin.to_string() } else { format!("{dmin} to {dmax}") }
+                                    ),
+                                ));
+                                ok = false;
+                            }
+                        }
+                        *slot = Some(f);
+                    }
+                    _ => {
+                        self.err(p, format!("expected a number (timestamp), found {}", json_type(x)));
+                        ok = false;
+                    }
+                },
+            }
+        }
+        if let (Some(f), Some(t)) = (tf.from, tf.to) {
+            if f >= t {
+                self.err(path, format!("'from' ({f}) must be less than 'to' ({t})"));
+                ok = false;
+            }
+        }
+        ok.then_some(tf)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn query(&mut self, v: &Value, path: &str) -> (Option<Vec<Condition>>, Option<Relation>, Option<Vec<Aggregation>>) {
+        let Some(m) = self.object(v, path, &["relation", "conditions", "aggregations"]) else {
+            return (None, None, None);
+        };
+        let conditions = match m.get("conditions") {
+            None => Some(vec![]),
+            Some(c) => self.conditions(c, &join(path, "conditions")),
+        };
+        let relation = match (m.get("relation"), &conditions) {
+            (None, _) => Some(Relation::And),
+            (Some(r), Some(conds)) => self.relation(r, &join(path, "relation"), conds),
+            (Some(r), None) => {
+                // Still check the syntax, references cannot be resolved.
+                if !r.is_string() {
+                    self.err(
+                        join(path, "relation"),
+                        format!("expected a string, found {}", json_type(r)),
+                    );
+                }
+                None
+            }
+        };
+        let aggregations = match m.get("aggregations") {
+            None => Some(vec![]),
+            Some(a) => self.aggregations(a, &join(path, "aggregations")),
+        };
+        (conditions, relation, aggregations)
+    }
+
+    fn relation(&mut self, v: &Value, path: &str, conds: &[Condition]) -> Option<Relation> {
+        let Some(s) = v.as_str() else {
+            self.err(
+                path,
+                format!(
+                    "expected a string ('and', 'or' or an expression such as '$0 and not $1'), found {}",
+                    json_type(v)
+                ),
+            );
+            return None;
+        };
+        match s.trim().to_ascii_lowercase().as_str() {
+            "and" | "&&" => return Some(Relation::And),
+            "or" | "||" => return Some(Relation::Or),
+            _ => {}
+        }
+        let names: Vec<Option<String>> = conds.iter().map(|c| c.name.clone()).collect();
+        match parse_relation(s, &names) {
+            Ok(e) => Some(Relation::Expr(e)),
+            Err(e) => {
+                self.err(path, format!("{} at position {} in \"{s}\"", e.message, e.position));
+                None
+            }
+        }
+    }
+
+    fn conditions(&mut self, v: &Value, path: &str) -> Option<Vec<Condition>> {
+        let Some(arr) = v.as_array() else {
+            self.err(path, format!("expected an array of conditions, found {}", json_type(v)));
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        let mut names: Vec<(String, usize)> = Vec::new();
+        for (i, c) in arr.iter().enumerate() {
+            let p = idx(path, i);
+            match self.condition(c, &p) {
+                Some(cond) => {
+                    if let Some(n) = &cond.name {
+                        if let Some((_, j)) = names.iter().find(|(m, _)| m.eq_ignore_ascii_case(n)) {
+                            self.err(join(&p, "name"), format!("duplicate condition name '{n}' (also used by condition {j}; names are case-insensitive)"));
+                            ok = false;
+                        } else {
+                            names.push((n.clone(), i));
+                        }
+                    }
+                    out.push(cond);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn name(&mut self, v: &Value, path: &str) -> Option<String> {
+        let Some(s) = v.as_str() else {
+            self.err(path, format!("expected a string, found {}", json_type(v)));
+            return None;
+        };
+        let mut chars = s.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.err(
+                path,
+                format!("invalid name '{s}': use a letter followed by letters, digits or '_'"),
+            );
+            return None;
+        }
+        if KEYWORDS.contains(&s.to_ascii_lowercase().as_str()) {
+            self.err(path, format!("'{s}' is a relation keyword and cannot be a name"));
+            return None;
+        }
+        Some(s.to_string())
+    }
+
+    fn condition(&mut self, v: &Value, path: &str) -> Option<Condition> {
+        let m = self.object(
+            v,
+            path,
+            &[
+                "filter",
+                "filters",
+                "target",
+                "includeZero",
+                "name",
+                "sequence",
+                "maxDuration",
+            ],
+        )?;
+        let name = match m.get("name") {
+            None | Some(Value::Null) => Some(None),
+            Some(n) => self.name(n, &join(path, "name")).map(Some),
+        };
+        let present: Vec<&str> = ["filter", "filters", "sequence"]
+            .into_iter()
+            .filter(|k| m.contains_key(*k))
+            .collect();
+        if present.len() != 1 {
+            self.err(
+                path,
+                if present.is_empty() {
+                    "a condition needs one of 'filter', 'filters' or 'sequence'".to_string()
+                } else {
+                    format!(
+                        "a condition takes only one of 'filter', 'filters' or 'sequence' (found {})",
+                        present.join(", ")
+                    )
+                },
+            );
+            return None;
+        }
+        if present[0] == "sequence" {
+            for k in ["target", "includeZero"] {
+                if m.contains_key(k) {
+                    self.err(join(path, k), format!("'{k}' is not allowed on a sequence condition"));
+                }
+            }
+            let seq = self.sequence(&m["sequence"], m.get("maxDuration"), path);
+            return Some(Condition {
+                name: name?,
+                kind: ConditionKind::Sequence(seq?),
+            });
+        }
+        if m.contains_key("maxDuration") {
+            self.err(
+                join(path, "maxDuration"),
+                "'maxDuration' is only allowed on a sequence condition",
+            );
+        }
+        let filters = self.filter_or_filters(m, path);
+        let target = match m.get("target") {
+            None => Some(Target::Count {
+                op: CmpOp::Ge,
+                value: 1,
+            }),
+            Some(t) => self.target(t, &join(path, "target")),
+        };
+        let include_zero = match (m.get("includeZero"), &target) {
+            (Some(iz), Some(t)) => self.include_zero(iz, &join(path, "includeZero"), t),
+            (None, Some(Target::Count { op, value })) => Some(zero_only(*op, *value)),
+            (None, Some(Target::Sum { .. })) => Some(false),
+            (_, None) => None,
+        };
+        Some(Condition {
+            name: name?,
+            kind: ConditionKind::Filters {
+                filters: filters?,
+                target: target?,
+                include_zero: include_zero?,
+            },
+        })
+    }
+
+    fn include_zero(&mut self, v: &Value, path: &str, target: &Target) -> Option<bool> {
+        let Some(b) = v.as_bool() else {
+            self.err(path, format!("expected a boolean, found {}", json_type(v)));
+            return None;
+        };
+        match target {
+            Target::Sum { .. } => {
+                self.err(path, "'includeZero' is only allowed with a count target");
+                None
+            }
+            Target::Count { op, value } => {
+                if !b && zero_only(*op, *value) {
+                    self.err(
+                        path,
+                        format!(
+                            "target count {} {value} can only match zero rows, so includeZero cannot be false",
+                            op_str(*op)
+                        ),
+                    );
+                    return None;
+                }
+                if b && !op.apply(&0, value) {
+                    self.err(path, format!("includeZero is true but target count {} {value} excludes zero; use an op that admits zero (e.g. '<', '<=', '==' 0)", op_str(*op)));
+                    return None;
+                }
+                Some(b)
+            }
+        }
+    }
+
+    fn filter_or_filters(&mut self, m: &Map<String, Value>, path: &str) -> Option<Vec<Filter>> {
+        if let Some(f) = m.get("filter") {
+            return self.filter(f, &join(path, "filter")).map(|f| vec![f]);
+        }
+        let p = join(path, "filters");
+        let v = m.get("filters")?;
+        let Some(arr) = v.as_array() else {
+            self.err(p, format!("expected an array of filters, found {}", json_type(v)));
+            return None;
+        };
+        if arr.is_empty() {
+            self.err(p, "'filters' must contain at least one filter");
+            return None;
+        }
+        let all: Vec<Option<Filter>> = arr
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.filter(f, &idx(&p, i)))
+            .collect();
+        all.into_iter().collect()
+    }
+
+    fn column(&mut self, v: &Value, path: &str) -> Option<(String, ColumnType)> {
+        let Some(c) = v.as_str() else {
+            self.err(path, format!("expected a column name (string), found {}", json_type(v)));
+            return None;
+        };
+        match self.schema.column_type(c) {
+            None => {
+                let known: Vec<&str> = self.schema.columns.keys().map(String::as_str).collect();
+                self.err(path, format!("unknown column '{c}' (columns: {})", known.join(", ")));
+                None
+            }
+            Some(ColumnType::Unsupported) => {
+                self.err(
+                    path,
+                    format!("column '{c}' has a type the query language does not support"),
+                );
+                None
+            }
+            Some(t) => Some((c.to_string(), t)),
+        }
+    }
+
+    fn filter(&mut self, v: &Value, path: &str) -> Option<Filter> {
+        let (col_v, op_v, val_v) = match v {
+            Value::Array(a) if a.len() == 3 => (&a[0], &a[1], &a[2]),
+            Value::Array(a) => {
+                self.err(
+                    path,
+                    format!("a filter array has 3 elements [column, op, value], found {}", a.len()),
+                );
+                return None;
+            }
+            Value::Object(_) => {
+                let m = self.object(v, path, &["column", "op", "value"])?;
+                let mut missing = false;
+                for k in ["column", "op", "value"] {
+                    if !m.contains_key(k) {
+                        self.err(path, format!("filter is missing '{k}'"));
+                        missing = true;
+                    }
+                }
+                if missing {
+                    return None;
+                }
+                (&m["column"], &m["op"], &m["value"])
+            }
+            other => {
+                self.err(
+                    path,
+                    format!(
+                        "expected a filter ([column, op, value] or {{\"column\", \"op\", \"value\"}}), found {}",
+                        json_type(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let (column, ty) = self.column(col_v, path)?;
+        let Some(op_s) = op_v.as_str() else {
+            self.err(path, format!("filter op must be a string, found {}", json_type(op_v)));
+            return None;
+        };
+        let allowed: &[&str] = match ty {
+            ColumnType::Int | ColumnType::Float => &["==", "!=", ">", ">=", "<", "<="],
+            ColumnType::Bool => &["==", "!="],
+            ColumnType::String => &["==", "!=", ">", ">=", "<", "<=", "contains", "not contains", "regex"],
+            ColumnType::ListString | ColumnType::ListInt => &["includes", "not includes"],
+            ColumnType::Unsupported => &[],
+        };
+        let Some(op) = FilterOp::parse(op_s).filter(|_| allowed.contains(&op_s)) else {
+            self.err(
+                path,
+                format!(
+                    "operator '{op_s}' is not allowed on {ty} column '{column}'; allowed: {}",
+                    allowed.join(", ")
+                ),
+            );
+            return None;
+        };
+        let value = match ty {
+            ColumnType::Int | ColumnType::ListInt => as_integer(val_v).map(Literal::Int),
+            ColumnType::Float => val_v.as_f64().map(Literal::Float),
+            ColumnType::Bool => val_v.as_bool().map(Literal::Bool),
+            ColumnType::String | ColumnType::ListString => val_v.as_str().map(|s| Literal::Str(s.to_string())),
+            ColumnType::Unsupported => None,
+        };
+        let Some(value) = value else {
+            let want = match ty {
+                ColumnType::Int | ColumnType::ListInt => "an integer",
+                ColumnType::Float => "a number",
+                ColumnType::Bool => "a boolean",
+                _ => "a string",
+            };
+            self.err(
+                path,
+                format!(
+                    "value for {ty} column '{column}' must be {want}, found {}",
+                    describe_value(val_v)
+                ),
+            );
+            return None;
+        };
+        if op == FilterOp::Regex {
+            if let Literal::Str(p) = &value {
+                if let Err(e) = regex::Regex::new(p) {
+                    self.err(path, format!("invalid regex: {}", e.to_string().replace('\n', " ")));
+                    return None;
+                }
+            }
+        }
+        self.use_column(&column);
+        Some(Filter { column, op, value })
+    }
+
+    fn target(&mut self, v: &Value, path: &str) -> Option<Target> {
+        let (kind, col, op, val) = match v {
+            Value::Array(a) => match (a.first().and_then(Value::as_str), a.len()) {
+                (Some("count"), 3) => ("count", None, &a[1], &a[2]),
+                (Some("sum"), 4) => ("sum", Some(&a[1]), &a[2], &a[3]),
+                _ => {
+                    self.err(path, "a target array is [\"count\", op, n] or [\"sum\", column, op, n]");
+                    return None;
+                }
+            },
+            Value::Object(m) => {
+                let ty = m.get("type").and_then(Value::as_str);
+                let allowed: &[&str] = if ty == Some("sum") {
+                    &["type", "column", "op", "value"]
+                } else {
+                    &["type", "op", "value"]
+                };
+                self.object(v, path, allowed)?;
+                let (Some(ty @ ("count" | "sum")), Some(op), Some(val)) = (ty, m.get("op"), m.get("value")) else {
+                    self.err(path, "a target object is {\"type\": \"count\", \"op\", \"value\"} or {\"type\": \"sum\", \"column\", \"op\", \"value\"}");
+                    return None;
+                };
+                if ty == "sum" && !m.contains_key("column") {
+                    self.err(path, "a sum target needs 'column'");
+                    return None;
+                }
+                (ty, m.get("column"), op, val)
+            }
+            other => {
+                self.err(
+                    path,
+                    format!(
+                        "expected a target ([\"count\", op, n] or [\"sum\", column, op, n]), found {}",
+                        json_type(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let op = match op.as_str().and_then(CmpOp::parse) {
+            Some(op) => op,
+            None => {
+                self.err(
+                    path,
+                    format!(
+                        "target op must be one of ==, !=, >, >=, <, <=; found {}",
+                        describe_value(op)
+                    ),
+                );
+                return None;
+            }
+        };
+        if kind == "count" {
+            let Some(n) = as_integer(val).filter(|n| *n >= 0) else {
+                self.err(
+                    path,
+                    format!(
+                        "a count target's value must be a non-negative integer, found {}",
+                        describe_value(val)
+                    ),
+                );
+                return None;
+            };
+            if ![0, n.saturating_sub(1), n, n.saturating_add(1)]
+                .iter()
+                .any(|c| op.apply(c, &n))
+            {
+                self.err(path, format!("target count {} {n} can never be satisfied", op_str(op)));
+                return None;
+            }
+            return Some(Target::Count { op, value: n });
+        }
+        let (column, ty) = self.column(col?, path)?;
+        if !ty.is_numeric() {
+            self.err(
+                path,
+                format!("a sum target needs a numeric (INT or FLOAT) column; '{column}' is {ty}"),
+            );
+            return None;
+        }
+        let value = match (ty, as_integer(val), val.as_f64()) {
+            (ColumnType::Int, Some(i), _) => Literal::Int(i),
+            (_, _, Some(f)) => Literal::Float(f),
+            _ => {
+                self.err(
+                    path,
+                    format!("a sum target's value must be a number, found {}", describe_value(val)),
+                );
+                return None;
+            }
+        };
+        self.use_column(&column);
+        Some(Target::Sum { column, op, value })
+    }
+
+    fn sequence(&mut self, v: &Value, max_duration: Option<&Value>, parent: &str) -> Option<Sequence> {
+        let path = join(parent, "sequence");
+        let max_duration = match max_duration {
+            None | Some(Value::Null) => Some(None),
+            Some(d) => match d.as_f64() {
+                Some(x) if x > 0.0 && x.is_finite() => Some(Some(x)),
+                _ => {
+                    self.err(
+                        join(parent, "maxDuration"),
+                        format!(
+                            "must be a positive number (timestamp units), found {}",
+                            describe_value(d)
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let Some(arr) = v.as_array() else {
+            self.err(&path, format!("expected an array of steps, found {}", json_type(v)));
+            return None;
+        };
+        let mut steps = Vec::new();
+        let mut ok = true;
+        for (i, s) in arr.iter().enumerate() {
+            let p = idx(&path, i);
+            let Some(m) = self.object(s, &p, &["filter", "filters", "rowFound"]) else {
+                ok = false;
+                continue;
+            };
+            let row_found = match m.get("rowFound") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(x) => {
+                    self.err(
+                        join(&p, "rowFound"),
+                        format!("expected a boolean, found {}", json_type(x)),
+                    );
+                    ok = false;
+                    true
+                }
+            };
+            let n = ["filter", "filters"].iter().filter(|k| m.contains_key(**k)).count();
+            if n != 1 {
+                self.err(&p, "a step needs exactly one of 'filter' or 'filters'");
+                ok = false;
+                continue;
+            }
+            match self.filter_or_filters(m, &p) {
+                Some(filters) => steps.push(Step { filters, row_found }),
+                None => ok = false,
+            }
+        }
+        if ok && !steps.iter().any(|s| s.row_found) {
+            self.err(&path, "a sequence needs at least one positive step (rowFound true)");
+            ok = false;
+        }
+        if ok && arr.is_empty() {
+            self.err(&path, "a sequence needs at least one step");
+            ok = false;
+        }
+        let max_duration = max_duration?;
+        ok.then_some(Sequence { steps, max_duration })
+    }
+
+    fn aggregations(&mut self, v: &Value, path: &str) -> Option<Vec<Aggregation>> {
+        let Some(arr) = v.as_array() else {
+            self.err(
+                path,
+                format!("expected an array of aggregations, found {}", json_type(v)),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        let mut names: Vec<(String, usize)> = Vec::new();
+        for (i, a) in arr.iter().enumerate() {
+            let p = idx(path, i);
+            match self.aggregation(a, &p) {
+                Some(aggs) => {
+                    if let Some(n) = aggs.first().and_then(|a| a.name.clone()) {
+                        if let Some((_, j)) = names.iter().find(|(m, _)| *m == n) {
+                            self.err(
+                                join(&p, "name"),
+                                format!("duplicate aggregation name '{n}' (also used by aggregation {j})"),
+                            );
+                            ok = false;
+                        } else {
+                            names.push((n, i));
+                        }
+                    }
+                    out.extend(aggs)
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn aggregation(&mut self, v: &Value, path: &str) -> Option<Vec<Aggregation>> {
+        let m = self.object(v, path, &["column", "type", "otherColumn", "top", "name"])?;
+        let Some(col_v) = m.get("column") else {
+            self.err(path, "an aggregation needs 'column'");
+            return None;
+        };
+        let column = self.column(col_v, &join(path, "column"));
+        let agg_type = match m.get("type") {
+            None | Some(Value::Null) => Some(None),
+            Some(t) => match t.as_str().and_then(AggregationType::parse) {
+                Some(t) => Some(Some(t)),
+                None => {
+                    self.err(join(path, "type"), format!("unknown aggregation type {}; allowed: count, countPerValue, groupsPerValue, sumPerValue, meanPerValue", describe_value(t)));
+                    None
+                }
+            },
+        };
+        let other = match (m.get("otherColumn"), agg_type) {
+            (None, Some(Some(t))) if t.needs_other_column() => {
+                self.err(path, format!("'{}' needs 'otherColumn' (a numeric column)", t.name()));
+                None
+            }
+            (None, _) => Some(None),
+            (Some(o), Some(Some(t))) if t.needs_other_column() => {
+                let p = join(path, "otherColumn");
+                match self.column(o, &p) {
+                    Some((c, ty)) if ty.is_numeric() => Some(Some(c)),
+                    Some((c, ty)) => {
+                        self.err(
+                            p,
+                            format!("'otherColumn' must be numeric (INT or FLOAT); '{c}' is {ty}"),
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            }
+            (Some(_), Some(t)) => {
+                self.err(
+                    join(path, "otherColumn"),
+                    format!(
+                        "'otherColumn' is only allowed with sumPerValue and meanPerValue, not {}",
+                        t.map_or("the default aggregation", |t| t.name())
+                    ),
+                );
+                None
+            }
+            (Some(_), None) => None,
+        };
+        let top = match m.get("top") {
+            None | Some(Value::Null) => Some(None),
+            Some(t) => match as_integer(t) {
+                Some(n) if n > 0 => Some(Some(n as usize)),
+                _ => {
+                    self.err(
+                        join(path, "top"),
+                        format!("must be a positive integer, found {}", describe_value(t)),
+                    );
+                    None
+                }
+            },
+        };
+        let name = match m.get("name") {
+            None | Some(Value::Null) => Some(None),
+            Some(n) => match n.as_str() {
+                Some(s) if !s.is_empty() => Some(Some(s.to_string())),
+                _ => {
+                    self.err(
+                        join(path, "name"),
+                        format!("must be a non-empty string, found {}", describe_value(n)),
+                    );
+                    None
+                }
+            },
+        };
+        if let (Some(None), Some(Some(_))) = (agg_type, &name) {
+            self.err(join(path, "name"), "an aggregation without 'type' expands into count, countPerValue and groupsPerValue and cannot have a name; set 'type' to name it");
+            return None;
+        }
+        let (column, _) = column?;
+        let (agg_type, other, top, name) = (agg_type?, other?, top?, name?);
+        let top_default = self.top_default;
+        let top_for = |t: AggregationType| (t != AggregationType::Count).then_some(top.unwrap_or(top_default));
+        if let Some(o) = &other {
+            self.use_column(o);
+        }
+        self.use_column(&column);
+        let types = match agg_type {
+            Some(t) => vec![t],
+            None => vec![
+                AggregationType::Count,
+                AggregationType::CountPerValue,
+                AggregationType::GroupsPerValue,
+            ],
+        };
+        Some(
+            types
+                .into_iter()
+                .map(|t| Aggregation {
+                    column: column.clone(),
+                    agg_type: t,
+                    other_column: other.clone(),
+                    top: top_for(t),
+                    name: name.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    fn funnel(&mut self, v: &Value, path: &str) -> Option<Funnel> {
+        let m = self.object(
+            v,
+            path,
+            &["sequence", "maxDuration", "stepAggregations", "endAggregations"],
+        )?;
+        let sequence = match m.get("sequence") {
+            Some(s) => self.sequence(s, m.get("maxDuration"), path),
+            None => {
+                self.err(path, "a funnel needs 'sequence'");
+                None
+            }
+        };
+        let step = match m.get("stepAggregations") {
+            None => Some(vec![]),
+            Some(a) => self.aggregations(a, &join(path, "stepAggregations")),
+        };
+        let end = match m.get("endAggregations") {
+            None => Some(vec![]),
+            Some(a) => self.aggregations(a, &join(path, "endAggregations")),
+        };
+        Some(Funnel {
+            sequence: sequence?,
+            step_aggregations: step?,
+            end_aggregations: end?,
+        })
+    }
+}
+
+/// True when a count target is satisfiable only by zero rows.
+fn zero_only(op: CmpOp, value: i64) -> bool {
+    op.apply(&0, &value)
+        && [1, value.saturating_sub(1).max(1), value.max(1), value.saturating_add(1)]
+            .iter()
+            .all(|c| !op.apply(c, &value))
+}
+
+fn op_str(op: CmpOp) -> &'static str {
+    op.as_str()
+}
+
+fn describe_value(v: &Value) -> String {
+    let s = v.to_string();
+    let s = if s.len() > 40 {
+        format!("{}…", &s[..s.char_indices().nth(40).map_or(s.len(), |c| c.0)])
+    } else {
+        s
+    };
+    format!("{} {}", json_type(v), s)
+}
