@@ -1,0 +1,374 @@
+//! One test per semantic rule of query-language.md, on tiny hand-made datasets.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+use frocket_engine::{run_batch, validate_query, DatasetSchema, ExecOptions, PartialResult};
+use serde_json::{json, Value};
+
+/// A row: user, timestamp, event, device, price, tags.
+type Row<'a> = (i64, i64, &'a str, Option<&'a str>, Option<f64>, Option<&'a [&'a str]>);
+
+fn batch(rows: &[Row<'_>]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("uid", DataType::Int64, false),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("device", DataType::Utf8, true),
+        Field::new("price", DataType::Float64, true),
+        Field::new(
+            "tags",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            true,
+        ),
+    ]));
+    let mut tags = ListBuilder::new(StringBuilder::new());
+    for r in rows {
+        match r.5 {
+            Some(t) => {
+                for s in t {
+                    tags.values().append_value(s);
+                }
+                tags.append(true);
+            }
+            None => tags.append(false),
+        }
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+        Arc::new(Float64Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
+        Arc::new(tags.finish()),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+/// Events of one user (uid 1) as `(ts, event)`.
+fn events(evts: &[(i64, &'static str)]) -> RecordBatch {
+    let rows: Vec<Row<'_>> = evts.iter().map(|&(t, e)| (1, t, e, None, None, None)).collect();
+    batch(&rows)
+}
+
+fn run(b: &RecordBatch, q: Value) -> Value {
+    let schema = DatasetSchema::from_arrow(&b.schema(), "uid", "ts").unwrap();
+    let q = validate_query(&q.to_string(), &schema, 10).unwrap();
+    let p = run_batch("test", b, &q, &ExecOptions::default()).unwrap();
+    serde_json::to_value(PartialResult::merge_all([p]).unwrap().finish(&q).unwrap()).unwrap()
+}
+
+fn step(e: &str) -> Value {
+    json!({"filter": ["event", "==", e]})
+}
+
+fn not_step(e: &str) -> Value {
+    json!({"filter": ["event", "==", e], "rowFound": false})
+}
+
+/// Whether user 1 matches a sequence condition.
+fn seq_matches(evts: &[(i64, &'static str)], steps: Vec<Value>, max_duration: Option<i64>) -> bool {
+    let mut cond = json!({"sequence": steps});
+    if let Some(d) = max_duration {
+        cond["maxDuration"] = json!(d);
+    }
+    let r = run(&events(evts), json!({"query": {"conditions": [cond]}}));
+    r["query"]["matchingGroups"] == json!(1)
+}
+
+/// Groups reaching each funnel step (user 1 only, so 0 or 1 each).
+fn funnel(evts: &[(i64, &'static str)], steps: Vec<Value>, max_duration: Option<i64>) -> Vec<u64> {
+    let mut f = json!({"sequence": steps});
+    if let Some(d) = max_duration {
+        f["maxDuration"] = json!(d);
+    }
+    let r = run(&events(evts), json!({"funnel": f}));
+    r["funnel"]["sequence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["matchingGroups"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn negative_middle_step_uses_a_later_start() {
+    let steps = || vec![step("A"), not_step("B"), step("C")];
+    assert!(seq_matches(&[(1, "A"), (2, "B"), (3, "A"), (4, "C")], steps(), None));
+    assert!(!seq_matches(&[(1, "A"), (2, "B"), (3, "C")], steps(), None));
+}
+
+#[test]
+fn equal_timestamps_do_not_chain() {
+    assert!(!seq_matches(&[(1, "A"), (1, "B")], vec![step("A"), step("B")], None));
+    assert!(seq_matches(
+        &[(1, "A"), (1, "B"), (2, "B")],
+        vec![step("A"), step("B")],
+        None
+    ));
+    // Rows arrive in any order: time order decides.
+    assert!(!seq_matches(&[(5, "A"), (3, "B")], vec![step("A"), step("B")], None));
+}
+
+#[test]
+fn negative_row_at_the_same_timestamp_is_not_between() {
+    assert!(seq_matches(
+        &[(1, "A"), (1, "X"), (2, "B")],
+        vec![step("A"), not_step("X"), step("B")],
+        None
+    ));
+    assert!(seq_matches(
+        &[(1, "A"), (2, "X"), (2, "B")],
+        vec![step("A"), not_step("X"), step("B")],
+        None
+    ));
+    assert!(!seq_matches(
+        &[(1, "A"), (2, "X"), (3, "B")],
+        vec![step("A"), not_step("X"), step("B")],
+        None
+    ));
+}
+
+#[test]
+fn max_duration_later_start_fits_the_window() {
+    let evts = [(0, "A"), (10, "A"), (12, "B")];
+    assert!(seq_matches(&evts, vec![step("A"), step("B")], Some(5)));
+    assert!(!seq_matches(
+        &[(0, "A"), (12, "B")],
+        vec![step("A"), step("B")],
+        Some(5)
+    ));
+    // Inclusive bound.
+    assert!(seq_matches(&[(0, "A"), (5, "B")], vec![step("A"), step("B")], Some(5)));
+}
+
+#[test]
+fn leading_negative_step() {
+    let steps = || vec![not_step("X"), step("A"), step("B")];
+    assert!(!seq_matches(&[(0, "X"), (1, "A"), (2, "B")], steps(), None));
+    assert!(seq_matches(&[(1, "A"), (2, "X"), (3, "B")], steps(), None));
+    assert!(seq_matches(&[(1, "X"), (1, "A"), (3, "B")], steps(), None));
+}
+
+#[test]
+fn trailing_negative_step() {
+    let steps = || vec![step("A"), step("B"), not_step("X")];
+    assert!(!seq_matches(&[(1, "A"), (2, "B"), (3, "X")], steps(), None));
+    assert!(seq_matches(&[(1, "A"), (2, "B"), (3, "X"), (4, "B")], steps(), None));
+    // Within the window of r0 only.
+    assert!(seq_matches(&[(1, "A"), (2, "B"), (10, "X")], steps(), Some(5)));
+    assert!(!seq_matches(&[(1, "A"), (2, "B"), (6, "X")], steps(), Some(5)));
+    // An earlier start leaves a shorter forbidden window: A@0 works where A@3 does not.
+    assert!(seq_matches(&[(0, "A"), (3, "A"), (4, "B"), (7, "X")], steps(), Some(5)));
+}
+
+#[test]
+fn adjacent_negative_steps_are_ored() {
+    let steps = || vec![step("A"), not_step("X"), not_step("Y"), step("B")];
+    assert!(!seq_matches(&[(1, "A"), (2, "Y"), (3, "B")], steps(), None));
+    assert!(!seq_matches(&[(1, "A"), (2, "X"), (3, "B")], steps(), None));
+    assert!(seq_matches(&[(1, "A"), (2, "Z"), (3, "B")], steps(), None));
+}
+
+#[test]
+fn funnel_steps_and_negative_constraints() {
+    assert_eq!(
+        funnel(
+            &[(1, "A"), (2, "B"), (3, "C")],
+            vec![step("A"), step("B"), step("C")],
+            None
+        ),
+        vec![1, 1, 1]
+    );
+    assert_eq!(
+        funnel(&[(1, "A"), (3, "C")], vec![step("A"), step("B"), step("C")], None),
+        vec![1, 0, 0]
+    );
+    // A trailing negative constrains only the last step.
+    assert_eq!(
+        funnel(
+            &[(1, "A"), (2, "B"), (3, "X")],
+            vec![step("A"), step("B"), not_step("X")],
+            None
+        ),
+        vec![1, 0]
+    );
+    // A middle negative constrains the step after it.
+    assert_eq!(
+        funnel(
+            &[(1, "A"), (2, "X"), (3, "B")],
+            vec![step("A"), not_step("X"), step("B")],
+            None
+        ),
+        vec![1, 0]
+    );
+    // The window applies to every step.
+    assert_eq!(
+        funnel(
+            &[(1, "A"), (3, "B"), (9, "C")],
+            vec![step("A"), step("B"), step("C")],
+            Some(5)
+        ),
+        vec![1, 1, 0]
+    );
+}
+
+fn users() -> RecordBatch {
+    batch(&[
+        (1, 1, "view", Some("mobile"), Some(10.0), Some(&["sale", "new"])),
+        (1, 2, "buy", Some("mobile"), Some(30.0), Some(&[])),
+        (1, 3, "buy", None, None, None),
+        (2, 1, "view", Some("desktop"), Some(5.0), Some(&["new"])),
+        (2, 2, "view", Some("desktop"), None, Some(&["sale"])),
+        (3, 5, "view", None, Some(100.0), None),
+        (4, 7, "buy", Some("tv"), Some(2.5), Some(&["premium", "premium"])),
+    ])
+}
+
+fn groups(q: Value) -> u64 {
+    run(&users(), q)["query"]["matchingGroups"].as_u64().unwrap()
+}
+
+#[test]
+fn count_targets_and_include_zero() {
+    let c = |cond: Value| groups(json!({"query": {"conditions": [cond]}}));
+    assert_eq!(c(json!({"filter": ["event", "==", "buy"]})), 2);
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["count", ">=", 2]})),
+        1
+    );
+    // Zero matching rows: only with includeZero.
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["count", "<", 2]})),
+        1
+    );
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["count", "<", 2], "includeZero": true})),
+        3
+    );
+    // A target only satisfiable at zero implies includeZero.
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["count", "==", 0]})),
+        2
+    );
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": {"type": "count", "op": "<=", "value": 0}})),
+        2
+    );
+}
+
+#[test]
+fn sum_targets() {
+    let c = |cond: Value| groups(json!({"query": {"conditions": [cond]}}));
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["sum", "price", ">=", 30]})),
+        1
+    );
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["sum", "price", ">", 1]})),
+        2
+    );
+    // Group 3 has no buy rows: no match even for a target 0 would satisfy.
+    assert_eq!(
+        c(json!({"filter": ["event", "==", "buy"], "target": ["sum", "price", "<", 1000]})),
+        2
+    );
+}
+
+#[test]
+fn nulls_match_only_negated_operators() {
+    let c = |f: Value| groups(json!({"query": {"conditions": [{"filter": f}]}}));
+    assert_eq!(c(json!(["device", "==", "mobile"])), 1);
+    // user 1 has a null-device row, user 3 only null devices, user 2 and 4 other devices.
+    assert_eq!(c(json!(["device", "!=", "mobile"])), 4);
+    assert_eq!(c(json!(["device", "not contains", "o"])), 3); // users 1 and 3 (null rows), 4 (tv)
+    assert_eq!(c(json!(["device", "contains", "sk"])), 1);
+    assert_eq!(c(json!(["price", "<", 1000.0])), 4);
+    assert_eq!(c(json!(["price", ">", 20])), 2);
+    assert_eq!(c(json!(["device", "regex", "^(tv|desk)"])), 2);
+    assert_eq!(c(json!(["device", ">", "m"])), 2); // mobile, tv
+}
+
+#[test]
+fn list_includes() {
+    let c = |f: Value| groups(json!({"query": {"conditions": [{"filter": f}]}}));
+    assert_eq!(c(json!(["tags", "includes", "sale"])), 2);
+    assert_eq!(c(json!(["tags", "includes", "premium"])), 1);
+    // Empty and null lists include nothing; `not includes` is true for them.
+    assert_eq!(c(json!(["tags", "not includes", "new"])), 4);
+    assert_eq!(c(json!(["tags", "not includes", "premium"])), 3);
+}
+
+#[test]
+fn relation_precedence_names_and_not() {
+    // $0: buyer (1, 4); $1: desktop (2); $2: has null price (1, 2)
+    let conds = json!([
+        {"filter": ["event", "==", "buy"], "name": "buyer"},
+        {"filter": ["device", "==", "desktop"]},
+        {"filter": ["price", "==", 2.5], "name": "cheap"}
+    ]);
+    let g = |rel: &str| groups(json!({"query": {"conditions": conds, "relation": rel}}));
+    assert_eq!(g("$buyer or $1 and not $2"), 3);
+    assert_eq!(g("($0 || $1) && !$CHEAP"), 2);
+    assert_eq!(g("not $0"), 2);
+    assert_eq!(g("or"), 3);
+    assert_eq!(g("and"), 0);
+}
+
+#[test]
+fn aggregations_order_ties_top_and_nulls() {
+    let r = run(
+        &users(),
+        json!({"query": {"aggregations": [
+            {"column": "device", "top": 2},
+            {"column": "event", "type": "sumPerValue", "otherColumn": "price"},
+            {"column": "event", "type": "meanPerValue", "otherColumn": "price", "name": "avg"},
+            {"column": "tags", "type": "countPerValue"},
+            {"column": "tags", "type": "groupsPerValue"}
+        ]}}),
+    );
+    let aggs = &r["query"]["aggregations"];
+    assert_eq!(
+        aggs[0],
+        json!({"column": "device", "type": "count", "value": 5, "top": null, "name": null})
+    );
+    assert_eq!(aggs[1]["value"], json!({"desktop": 2, "mobile": 2}));
+    assert_eq!(aggs[1]["top"], json!(2));
+    assert_eq!(aggs[2]["value"], json!({"desktop": 1, "mobile": 1}));
+    assert_eq!(aggs[3]["value"], json!({"view": 115.0, "buy": 32.5}));
+    assert_eq!(aggs[4]["value"], json!({"view": 115.0 / 3.0, "buy": 16.25}));
+    assert_eq!(aggs[4]["name"], json!("avg"));
+    // "premium" twice in one row counts once.
+    assert_eq!(aggs[5]["value"], json!({"new": 2, "sale": 2, "premium": 1}));
+    assert_eq!(aggs[6]["value"], json!({"new": 2, "sale": 2, "premium": 1}));
+}
+
+#[test]
+fn query_aggregations_cover_all_rows_of_matching_groups() {
+    let r = run(
+        &users(),
+        json!({"query": {"conditions": [{"filter": ["event", "==", "buy"]}],
+                          "aggregations": [{"column": "event", "type": "countPerValue"}]}}),
+    );
+    assert_eq!(r["query"]["matchingGroupRows"], json!(4));
+    assert_eq!(r["query"]["aggregations"][0]["value"], json!({"buy": 3, "view": 1}));
+}
+
+#[test]
+fn timeframe_drops_rows_first() {
+    let r = run(&users(), json!({"timeframe": {"from": 2, "to": 6}}));
+    assert_eq!(r["query"]["matchingGroups"], json!(3));
+    assert_eq!(r["query"]["matchingGroupRows"], json!(4));
+    let r = run(&users(), json!({"timeframe": {"to": 2}}));
+    assert_eq!(r["query"]["matchingGroupRows"], json!(2));
+}
+
+#[test]
+fn empty_query_counts_everything() {
+    let r = run(&users(), json!({}));
+    assert_eq!(
+        r,
+        json!({"query": {"matchingGroups": 4, "matchingGroupRows": 7, "aggregations": null}, "funnel": null})
+    );
+}
