@@ -112,6 +112,33 @@ pub fn read_columns<R: ChunkReader + 'static>(
     timestamp_column: &str,
     timeframe: &Timeframe,
 ) -> Result<RecordBatch, EngineError> {
+    // The Parquet reader panics on some corrupt files instead of returning an error (e.g. a
+    // negative column chunk offset in the footer, bad definition levels in a page; see
+    // apache/arrow-rs#9742). A damaged part must fail with an error naming it, not take the
+    // process down. Nothing is reused after a panic: the reader is consumed here.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_columns_unguarded(file, reader, columns, timestamp_column, timeframe)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown error".into());
+        Err(EngineError::PartRead {
+            file: file.to_string(),
+            message: format!("corrupt Parquet data: {what}"),
+        })
+    })
+}
+
+fn read_columns_unguarded<R: ChunkReader + 'static>(
+    file: &str,
+    reader: R,
+    columns: &[String],
+    timestamp_column: &str,
+    timeframe: &Timeframe,
+) -> Result<RecordBatch, EngineError> {
     let read_err = |e: &dyn std::fmt::Display| EngineError::PartRead {
         file: file.to_string(),
         message: e.to_string(),

@@ -5,5 +5,5 @@ mod relation;
 mod validate;
 
 pub use model::*;
-pub use relation::{parse_relation, RelationError, RelationExpr};
+pub use relation::{parse_relation, RelationError, RelationExpr, MAX_RELATION_DEPTH};
 pub use validate::{validate_query, validate_value};

@@ -155,11 +155,16 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>, RelationError> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses and `not` accepted. The parser is recursive: without a
+/// bound, a relation such as `"((((…$0))))"` would overflow the stack and abort the process.
+pub const MAX_RELATION_DEPTH: usize = 100;
+
 struct Parser<'a> {
     toks: Vec<(usize, Tok)>,
     pos: usize,
     end: usize,
     names: &'a [Option<String>],
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -168,6 +173,19 @@ impl Parser<'_> {
     }
     fn here(&self) -> usize {
         self.toks.get(self.pos).map(|t| t.0).unwrap_or(self.end)
+    }
+    /// Enters one level of nesting (a `not` or a `(` at `at`).
+    fn enter(&mut self, at: usize) -> Result<(), RelationError> {
+        self.depth += 1;
+        if self.depth > MAX_RELATION_DEPTH {
+            return Err(RelationError {
+                position: at,
+                message: format!(
+                    "expression nested too deeply (at most {MAX_RELATION_DEPTH} levels of parentheses and 'not')"
+                ),
+            });
+        }
+        Ok(())
     }
     fn or(&mut self) -> Result<RelationExpr, RelationError> {
         let mut lhs = self.and()?;
@@ -189,8 +207,11 @@ impl Parser<'_> {
     }
     fn unary(&mut self) -> Result<RelationExpr, RelationError> {
         if self.peek() == Some(&Tok::Not) {
+            self.enter(self.here())?;
             self.pos += 1;
-            return Ok(RelationExpr::Not(Box::new(self.unary()?)));
+            let e = self.unary()?;
+            self.depth -= 1;
+            return Ok(RelationExpr::Not(Box::new(e)));
         }
         self.primary()
     }
@@ -202,6 +223,7 @@ impl Parser<'_> {
                 self.resolve(&r, at).map(RelationExpr::Cond)
             }
             Some(Tok::LParen) => {
+                self.enter(at)?;
                 self.pos += 1;
                 let e = self.or()?;
                 if self.peek() != Some(&Tok::RParen) {
@@ -211,6 +233,7 @@ impl Parser<'_> {
                     });
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 Ok(e)
             }
             Some(t) => Err(RelationError {
@@ -296,6 +319,7 @@ pub fn parse_relation(s: &str, names: &[Option<String>]) -> Result<RelationExpr,
         pos: 0,
         end,
         names,
+        depth: 0,
     };
     let e = p.or()?;
     if p.pos < p.toks.len() {

@@ -224,14 +224,27 @@ impl Validator<'_> {
         };
         let relation = match (m.get("relation"), &conditions) {
             (None, _) => Some(Relation::And),
-            (Some(r), Some(conds)) => self.relation(r, &join(path, "relation"), conds),
+            (Some(r), Some(conds)) => {
+                let names: Vec<Option<String>> = conds.iter().map(|c| c.name.clone()).collect();
+                self.relation(r, &join(path, "relation"), &names)
+            }
             (Some(r), None) => {
-                // Still check the syntax, references cannot be resolved.
-                if !r.is_string() {
-                    self.err(
-                        join(path, "relation"),
-                        format!("expected a string, found {}", json_type(r)),
-                    );
+                // Still check the syntax and references, against the conditions as written.
+                match m.get("conditions").and_then(Value::as_array) {
+                    Some(raw) => {
+                        let names: Vec<Option<String>> = raw
+                            .iter()
+                            .map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                            .collect();
+                        self.relation(r, &join(path, "relation"), &names);
+                    }
+                    None if !r.is_string() => {
+                        self.err(
+                            join(path, "relation"),
+                            format!("expected a string, found {}", json_type(r)),
+                        );
+                    }
+                    None => {}
                 }
                 None
             }
@@ -243,7 +256,7 @@ impl Validator<'_> {
         (conditions, relation, aggregations)
     }
 
-    fn relation(&mut self, v: &Value, path: &str, conds: &[Condition]) -> Option<Relation> {
+    fn relation(&mut self, v: &Value, path: &str, names: &[Option<String>]) -> Option<Relation> {
         let Some(s) = v.as_str() else {
             self.err(
                 path,
@@ -259,8 +272,7 @@ impl Validator<'_> {
             "or" | "||" => return Some(Relation::Or),
             _ => {}
         }
-        let names: Vec<Option<String>> = conds.iter().map(|c| c.name.clone()).collect();
-        match parse_relation(s, &names) {
+        match parse_relation(s, names) {
             Ok(e) => Some(Relation::Expr(e)),
             Err(e) => {
                 self.err(path, format!("{} at position {} in \"{s}\"", e.message, e.position));
@@ -385,7 +397,16 @@ impl Validator<'_> {
             (Some(iz), Some(t)) => self.include_zero(iz, &join(path, "includeZero"), t),
             (None, Some(Target::Count { op, value })) => Some(zero_only(*op, *value)),
             (None, Some(Target::Sum { .. })) => Some(false),
-            (_, None) => None,
+            (Some(iz), None) => {
+                if !iz.is_boolean() {
+                    self.err(
+                        join(path, "includeZero"),
+                        format!("expected a boolean, found {}", json_type(iz)),
+                    );
+                }
+                None
+            }
+            (None, None) => None,
         };
         Some(Condition {
             name: name?,
@@ -626,7 +647,8 @@ impl Validator<'_> {
                 );
                 return None;
             };
-            if ![0, n.saturating_sub(1), n, n.saturating_add(1)]
+            // Counts are never negative: candidates are 0, n - 1 (when >= 0), n and n + 1.
+            if ![0, n.saturating_sub(1).max(0), n, n.saturating_add(1)]
                 .iter()
                 .any(|c| op.apply(c, &n))
             {
@@ -711,12 +733,12 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
-        if ok && !steps.iter().any(|s| s.row_found) {
-            self.err(&path, "a sequence needs at least one positive step (rowFound true)");
-            ok = false;
-        }
         if ok && arr.is_empty() {
             self.err(&path, "a sequence needs at least one step");
+            ok = false;
+        }
+        if ok && !steps.iter().any(|s| s.row_found) {
+            self.err(&path, "a sequence needs at least one positive step (rowFound true)");
             ok = false;
         }
         let max_duration = max_duration?;
