@@ -3,7 +3,17 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/frocket-target
 CARGO ?= cargo
 
-.PHONY: test lint fmt build bench clean
+.PHONY: test lint fmt build bench clean demo
+
+DEMO_DIR ?= $(CURDIR)/.demo
+FROCKET = $(CARGO_TARGET_DIR)/debug/frocket
+
+## demo: build, generate a sample dataset, register it and run a funnel query (embedded mode)
+demo:
+	$(CARGO) build -p frocket-cli
+	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table dataprep generate --out $(DEMO_DIR)/data --users 100000 --parts 4
+	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table register demo $(DEMO_DIR)/data userid timestamp
+	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table run demo --file docs/queries/demo-funnel.json
 
 ## test: run every test of the workspace (unit, golden, differential, validation)
 test:
@@ -23,3 +33,8 @@ build:
 
 clean:
 	$(CARGO) clean
+
+## bench: engine vs. Parquet decode floor vs. DuckDB on generated data (release build)
+bench:
+	python3 -c "import duckdb" 2>/dev/null || pip install duckdb
+	$(CARGO) run --release -p frocket-bench -- $(BENCH_ARGS)

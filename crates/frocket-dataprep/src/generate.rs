@@ -74,7 +74,11 @@ pub fn schema() -> SchemaRef {
         Field::new("available", DataType::Boolean, false),
         Field::new("transactionid", DataType::Int64, true),
         Field::new("device", dict(), false),
-        Field::new("tags", DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))), true),
+        Field::new(
+            "tags",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+            true,
+        ),
     ]))
 }
 
@@ -153,8 +157,14 @@ fn item_price(item: u64) -> f64 {
 
 /// Generates one part's users into `path`.
 fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64, DataprepError> {
-    let perr = |e: &dyn std::fmt::Display| DataprepError::Parquet { path: path.display().to_string(), message: e.to_string() };
-    let file = File::create(path).map_err(|e| DataprepError::Io { path: path.display().to_string(), source: e })?;
+    let perr = |e: &dyn std::fmt::Display| DataprepError::Parquet {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let file = File::create(path).map_err(|e| DataprepError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
@@ -210,7 +220,8 @@ fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64
                 b.ts.append_value(ts);
                 b.event.append_value(event);
                 b.item.append_value(item as i64);
-                b.category.append_value(&categories[((item * 7919) % CATEGORIES) as usize]);
+                b.category
+                    .append_value(&categories[((item * 7919) % CATEGORIES) as usize]);
                 if rng.random_bool(0.02) {
                     b.price.append_null();
                 } else {
@@ -261,9 +272,16 @@ pub fn generate(opts: &GenerateOptions, out_dir: &Path) -> Result<GenerateSummar
     if opts.users == 0 {
         return Err(DataprepError::Invalid("users must be at least 1".into()));
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| DataprepError::Io { path: out_dir.display().to_string(), source: e })?;
-    let files: Vec<PathBuf> = (0..opts.parts).map(|p| out_dir.join(format!("part-{p:05}.parquet"))).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(opts.parts);
+    std::fs::create_dir_all(out_dir).map_err(|e| DataprepError::Io {
+        path: out_dir.display().to_string(),
+        source: e,
+    })?;
+    let files: Vec<PathBuf> = (0..opts.parts)
+        .map(|p| out_dir.join(format!("part-{p:05}.parquet")))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(opts.parts);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<u64, DataprepError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)

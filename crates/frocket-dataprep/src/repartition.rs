@@ -43,7 +43,10 @@ pub struct RepartitionSummary {
 
 /// Parquet files of `input`: the file itself, or the `.parquet` files of a folder, sorted.
 pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, DataprepError> {
-    let io = |e| DataprepError::Io { path: input.display().to_string(), source: e };
+    let io = |e| DataprepError::Io {
+        path: input.display().to_string(),
+        source: e,
+    };
     let meta = std::fs::metadata(input).map_err(io)?;
     if meta.is_file() {
         return Ok(vec![input.to_path_buf()]);
@@ -55,7 +58,10 @@ pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, DataprepError> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(DataprepError::Invalid(format!("no .parquet files in {}", input.display())));
+        return Err(DataprepError::Invalid(format!(
+            "no .parquet files in {}",
+            input.display()
+        )));
     }
     Ok(files)
 }
@@ -96,21 +102,36 @@ fn part_of_rows(col: &ArrayRef, parts: usize, path: &Path, column: &str) -> Resu
 }
 
 /// Repartitions `input` (a Parquet file or folder) into `out_dir/part-00000.parquet`….
-pub fn repartition(input: &Path, out_dir: &Path, opts: &RepartitionOptions) -> Result<RepartitionSummary, DataprepError> {
+pub fn repartition(
+    input: &Path,
+    out_dir: &Path,
+    opts: &RepartitionOptions,
+) -> Result<RepartitionSummary, DataprepError> {
     if opts.parts == 0 {
         return Err(DataprepError::Invalid("parts must be at least 1".into()));
     }
     let files = input_files(input)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| DataprepError::Io { path: out_dir.display().to_string(), source: e })?;
-    let perr = |p: &Path, e: &dyn std::fmt::Display| DataprepError::Parquet { path: p.display().to_string(), message: e.to_string() };
+    std::fs::create_dir_all(out_dir).map_err(|e| DataprepError::Io {
+        path: out_dir.display().to_string(),
+        source: e,
+    })?;
+    let perr = |p: &Path, e: &dyn std::fmt::Display| DataprepError::Parquet {
+        path: p.display().to_string(),
+        message: e.to_string(),
+    };
 
     let mut out_schema: Option<SchemaRef> = None;
     let mut dict_cols: Vec<String> = Vec::new();
     let mut writers: Vec<ArrowWriter<File>> = Vec::new();
-    let out_files: Vec<PathBuf> = (0..opts.parts).map(|p| out_dir.join(format!("part-{p:05}.parquet"))).collect();
+    let out_files: Vec<PathBuf> = (0..opts.parts)
+        .map(|p| out_dir.join(format!("part-{p:05}.parquet")))
+        .collect();
     let mut rows = 0u64;
     for path in &files {
-        let f = File::open(path).map_err(|e| DataprepError::Io { path: path.display().to_string(), source: e })?;
+        let f = File::open(path).map_err(|e| DataprepError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         let reader = ParquetRecordBatchReaderBuilder::try_new(f)
             .map_err(|e| perr(path, &e))?
             .with_batch_size(64 * 1024)
@@ -122,15 +143,25 @@ pub fn repartition(input: &Path, out_dir: &Path, opts: &RepartitionOptions) -> R
                 let (schema, cols) = output_schema(&batch, opts.dictionary_ratio);
                 dict_cols = cols;
                 for of in &out_files {
-                    let file = File::create(of).map_err(|e| DataprepError::Io { path: of.display().to_string(), source: e })?;
+                    let file = File::create(of).map_err(|e| DataprepError::Io {
+                        path: of.display().to_string(),
+                        source: e,
+                    })?;
                     let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
                     writers.push(ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| perr(of, &e))?);
                 }
                 out_schema = Some(schema);
             }
-            let schema = out_schema.clone().ok_or_else(|| DataprepError::Invalid("no schema".into()))?;
+            let schema = out_schema
+                .clone()
+                .ok_or_else(|| DataprepError::Invalid("no schema".into()))?;
             if batch.schema().fields().len() != schema.fields().len()
-                || batch.schema().fields().iter().zip(schema.fields()).any(|(a, b)| a.name() != b.name())
+                || batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .zip(schema.fields())
+                    .any(|(a, b)| a.name() != b.name())
             {
                 return Err(DataprepError::Invalid(format!(
                     "{}: columns differ from the first input file's",
@@ -141,12 +172,22 @@ pub fn repartition(input: &Path, out_dir: &Path, opts: &RepartitionOptions) -> R
                 .columns()
                 .iter()
                 .zip(schema.fields())
-                .map(|(c, f)| if c.data_type() == f.data_type() { Ok(c.clone()) } else { cast(c, f.data_type()) })
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        Ok(c.clone())
+                    } else {
+                        cast(c, f.data_type())
+                    }
+                })
                 .collect::<Result<_, _>>()
                 .map_err(|e| perr(path, &e))?;
             let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| perr(path, &e))?;
             let gcol = batch.column_by_name(&opts.group_id_column).ok_or_else(|| {
-                DataprepError::Invalid(format!("{}: no group id column '{}'", path.display(), opts.group_id_column))
+                DataprepError::Invalid(format!(
+                    "{}: no group id column '{}'",
+                    path.display(),
+                    opts.group_id_column
+                ))
             })?;
             let part_of = part_of_rows(gcol, opts.parts, path, &opts.group_id_column)?;
             let mut idx: Vec<Vec<u32>> = vec![Vec::new(); opts.parts];
@@ -171,12 +212,19 @@ pub fn repartition(input: &Path, out_dir: &Path, opts: &RepartitionOptions) -> R
         }
     }
     if writers.is_empty() {
-        return Err(DataprepError::Invalid(format!("{}: no rows to repartition", input.display())));
+        return Err(DataprepError::Invalid(format!(
+            "{}: no rows to repartition",
+            input.display()
+        )));
     }
     for (w, of) in writers.into_iter().zip(&out_files) {
         w.close().map_err(|e| perr(of, &e))?;
     }
-    Ok(RepartitionSummary { files: out_files, rows, dictionary_columns: dict_cols })
+    Ok(RepartitionSummary {
+        files: out_files,
+        rows,
+        dictionary_columns: dict_cols,
+    })
 }
 
 fn output_schema(first: &RecordBatch, ratio: Option<f64>) -> (SchemaRef, Vec<String>) {
@@ -194,15 +242,18 @@ fn output_schema(first: &RecordBatch, ratio: Option<f64>) -> (SchemaRef, Vec<Str
                     let distinct: std::collections::HashSet<&str> = s.iter().flatten().collect();
                     if !s.is_empty() && (distinct.len() as f64) / (s.len() as f64) < r {
                         converted.push(f.name().clone());
-                        return f
-                            .as_ref()
-                            .clone()
-                            .with_data_type(DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)));
+                        return f.as_ref().clone().with_data_type(DataType::Dictionary(
+                            Box::new(DataType::Int32),
+                            Box::new(DataType::Utf8),
+                        ));
                     }
                 }
             }
             f.as_ref().clone()
         })
         .collect();
-    (Arc::new(Schema::new_with_metadata(fields, first.schema().metadata().clone())), converted)
+    (
+        Arc::new(Schema::new_with_metadata(fields, first.schema().metadata().clone())),
+        converted,
+    )
 }

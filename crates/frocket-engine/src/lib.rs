@@ -40,7 +40,7 @@ pub mod result;
 pub mod schema;
 
 pub use error::{EngineError, ValidationError, ValidationErrors};
-pub use exec::{read_part, run_batch, run_part, ExecOptions};
+pub use exec::{read_part, run_batch, run_loaded, run_part, ExecOptions};
 pub use partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage, PartialValue};
 pub use query::{validate_query, validate_value, ValidatedQuery};
 pub use result::{AggregationResult, AggregationValue, FunnelResult, QueryResult, StageResult, ValueMap};

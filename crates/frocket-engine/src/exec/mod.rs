@@ -76,6 +76,17 @@ pub fn run_part<R: ChunkReader + 'static>(
     execute(file, &batch, query, opts)
 }
 
+/// Runs the query over a batch returned by [`read_part`] for the same query (columns read,
+/// normalized, timeframe applied). Lets a caller time loading and running separately.
+pub fn run_loaded(
+    file: &str,
+    batch: &RecordBatch,
+    query: &ValidatedQuery,
+    opts: &ExecOptions,
+) -> Result<PartialResult, EngineError> {
+    execute(file, batch, query, opts)
+}
+
 /// Runs the query over an in-memory batch holding one part's rows (the timeframe is applied
 /// here). `file` names the data in errors.
 pub fn run_batch(

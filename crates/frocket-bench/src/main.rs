@@ -1,0 +1,288 @@
+//! `make bench`: the engine on generated data, beside the Parquet decode floor and DuckDB.
+//!
+//! For each benchmark query it runs every part on one thread, one part at a time, and reports
+//! rows per second per core and the peak heap of one part's run; the floor decodes the same
+//! columns with the `parquet` crate alone; DuckDB runs the equivalent SQL with one thread.
+//!
+//! Usage: `frocket-bench [--users N] [--parts N] [--data DIR] [--repeats N] [--no-duckdb]`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use frocket_engine::{run_part, validate_query, DatasetSchema, ExecOptions, PartialResult, ValidatedQuery};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+/// Counts live heap bytes and their peak.
+struct PeakAlloc;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for PeakAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size > layout.size() {
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: PeakAlloc = PeakAlloc;
+
+const QUERIES: [(&str, &str); 4] = [
+    ("empty", "{}"),
+    (
+        "funnel3_step_aggs",
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]},
+                                   {"filter": ["event", "==", "transaction"]}],
+                      "stepAggregations": [{"column": "device", "type": "countPerValue"},
+                                           {"column": "category", "type": "groupsPerValue"}]}}"#,
+    ),
+    (
+        "conditions_relation",
+        r#"{"query": {"relation": "$0 and ($1 or not $2)",
+                     "conditions": [{"filter": ["event", "==", "transaction"]},
+                                    {"filter": ["event", "==", "addtocart"], "target": ["sum", "price", ">=", 100]},
+                                    {"filter": ["device", "==", "tv"]}],
+                     "aggregations": [{"column": "category", "type": "countPerValue"}]}}"#,
+    ),
+    (
+        "sequence_window_negative",
+        r#"{"query": {"conditions": [{"sequence": [{"filter": ["event", "==", "addtocart"]},
+                                                   {"filter": ["event", "==", "view"], "rowFound": false},
+                                                   {"filter": ["event", "==", "transaction"]}],
+                                      "maxDuration": 3600000}]}}"#,
+    ),
+];
+
+struct Args {
+    users: u64,
+    parts: usize,
+    data: PathBuf,
+    repeats: usize,
+    duckdb: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        users: 300_000,
+        parts: 4,
+        data: PathBuf::from("/var/tmp/frocket-bench-data"),
+        repeats: 3,
+        duckdb: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut val = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match k.as_str() {
+            "--users" => a.users = val("--users")?.parse().map_err(|e| format!("--users: {e}"))?,
+            "--parts" => a.parts = val("--parts")?.parse().map_err(|e| format!("--parts: {e}"))?,
+            "--data" => a.data = PathBuf::from(val("--data")?),
+            "--repeats" => a.repeats = val("--repeats")?.parse().map_err(|e| format!("--repeats: {e}"))?,
+            "--no-duckdb" => a.duckdb = false,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn summarize(q: &str, r: &frocket_engine::QueryResult) -> serde_json::Value {
+    match q {
+        "funnel3_step_aggs" => {
+            serde_json::json!({"stepGroups": r.funnel.as_ref().map(|f| f.sequence.iter().map(|s| s.matching_groups).collect::<Vec<_>>())})
+        }
+        "empty" => serde_json::json!({"groups": r.query.matching_groups, "rows": r.query.matching_group_rows}),
+        _ => serde_json::json!({"groups": r.query.matching_groups}),
+    }
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("frocket-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<(), String> {
+    let args = parse_args()?;
+    let dir = args.data.join(format!("u{}-p{}", args.users, args.parts));
+    let mut files: Vec<PathBuf> = (0..args.parts)
+        .map(|p| dir.join(format!("part-{p:05}.parquet")))
+        .collect();
+    if !files.iter().all(|f| f.exists()) {
+        eprintln!(
+            "generating {} users in {} parts into {} ...",
+            args.users,
+            args.parts,
+            dir.display()
+        );
+        let t = Instant::now();
+        let opts = frocket_dataprep::GenerateOptions {
+            users: args.users,
+            parts: args.parts,
+            ..Default::default()
+        };
+        let s = frocket_dataprep::generate(&opts, &dir).map_err(|e| e.to_string())?;
+        eprintln!("generated {} rows in {:.1}s", s.rows, t.elapsed().as_secs_f64());
+        files = s.files;
+    }
+    let first = File::open(&files[0]).map_err(|e| e.to_string())?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(first).map_err(|e| e.to_string())?;
+    let schema = DatasetSchema::from_arrow(b.schema(), "userid", "timestamp").map_err(|e| e.to_string())?;
+    let total_rows: u64 = files
+        .iter()
+        .map(|f| {
+            File::open(f)
+                .ok()
+                .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).ok())
+                .map_or(0, |b| b.metadata().file_metadata().num_rows() as u64)
+        })
+        .sum();
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let max_part = *sizes.iter().max().unwrap_or(&1);
+    println!(
+        "dataset: {} rows, {} parts, {:.1} MiB in all, largest part {:.1} MiB",
+        total_rows,
+        files.len(),
+        sizes.iter().sum::<u64>() as f64 / 1048576.0,
+        max_part as f64 / 1048576.0
+    );
+
+    let duck: Vec<serde_json::Value> = if args.duckdb {
+        run_duckdb(&dir, args.repeats)?
+    } else {
+        vec![]
+    };
+
+    println!();
+    println!("| query | engine s | engine Mrows/s/core | decode floor s | engine / floor | DuckDB s (1 thread) | DuckDB / engine | peak heap per part | peak / part size | groups (engine / DuckDB) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, text) in QUERIES {
+        let q = validate_query(text, &schema, 10).map_err(|e| e.to_string())?;
+        let (secs, peak, result) = best_of(args.repeats, || run_engine(&files, &q))?;
+        let floor = best_of(args.repeats, || decode_floor(&files, &q.columns)).map(|(s, _, _)| s)?;
+        let d = duck.iter().find(|d| d["name"] == name);
+        let dsecs = d.and_then(|d| d["seconds"].as_f64());
+        let mine = summarize(name, &result);
+        println!(
+            "| {name} | {secs:.3} | {:.1} | {floor:.3} | {:.2}× | {} | {} | {:.1} MiB | {:.2}× | {} / {} |",
+            total_rows as f64 / secs / 1e6,
+            secs / floor,
+            dsecs.map_or("-".into(), |s| format!("{s:.3}")),
+            dsecs.map_or("-".into(), |s| format!("{:.1}×", s / secs)),
+            peak as f64 / 1048576.0,
+            peak as f64 / max_part as f64,
+            mine,
+            d.map_or("-".to_string(), |d| d["summary"].to_string()),
+        );
+    }
+    Ok(())
+}
+
+/// Runs `f` `n` times; the fastest time, the highest peak and the last value.
+fn best_of<T>(n: usize, mut f: impl FnMut() -> Result<(f64, usize, T), String>) -> Result<(f64, usize, T), String> {
+    let mut best = f64::INFINITY;
+    let mut peak = 0;
+    let mut last = None;
+    for _ in 0..n.max(1) {
+        let (s, p, v) = f()?;
+        best = best.min(s);
+        peak = peak.max(p);
+        last = Some(v);
+    }
+    last.map(|v| (best, peak, v)).ok_or_else(|| "no run".into())
+}
+
+/// Total seconds over parts (one thread), the highest per-part heap peak, and the result.
+fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, frocket_engine::QueryResult), String> {
+    let mut secs = 0.0;
+    let mut peak = 0;
+    let mut partials = Vec::new();
+    for f in files {
+        let file = File::open(f).map_err(|e| e.to_string())?;
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let t = Instant::now();
+        let p = run_part(&f.display().to_string(), file, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
+        secs += t.elapsed().as_secs_f64();
+        peak = peak.max(PEAK.load(Ordering::Relaxed).saturating_sub(base));
+        partials.push(p);
+    }
+    let r = PartialResult::merge_all(partials)
+        .and_then(|p| p.finish(q))
+        .map_err(|e| e.to_string())?;
+    Ok((secs, peak, r))
+}
+
+/// Decoding the same columns with `parquet` alone: the physical floor.
+fn decode_floor(files: &[PathBuf], columns: &[String]) -> Result<(f64, usize, ()), String> {
+    let mut secs = 0.0;
+    for f in files {
+        let t = Instant::now();
+        let file = File::open(f).map_err(|e| e.to_string())?;
+        let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+        let idx: Vec<usize> = columns.iter().filter_map(|c| b.schema().index_of(c).ok()).collect();
+        let mask = ProjectionMask::roots(b.parquet_schema(), idx);
+        let reader = b
+            .with_projection(mask)
+            .with_batch_size(64 * 1024)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut rows = 0;
+        for batch in reader {
+            rows += batch.map_err(|e| e.to_string())?.num_rows();
+        }
+        std::hint::black_box(rows);
+        secs += t.elapsed().as_secs_f64();
+    }
+    Ok((secs, 0, ()))
+}
+
+fn run_duckdb(dir: &Path, repeats: usize) -> Result<Vec<serde_json::Value>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("duckdb_bench.py");
+    let glob = dir.join("*.parquet");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(glob.display().to_string())
+        .arg("1")
+        .arg(repeats.to_string())
+        .output()
+        .map_err(|e| format!("cannot run python3 for DuckDB: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "DuckDB script failed (pip install duckdb, or pass --no-duckdb): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("DuckDB output: {e}: {l}")))
+        .collect()
+}

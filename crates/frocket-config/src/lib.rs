@@ -1,0 +1,361 @@
+//! # frocket-config
+//!
+//! All configuration is `FROCKET_*` environment variables (operations.md), parsed once into
+//! [`Config`]. Every variable has a default that works; a value that does not parse is an error
+//! naming the variable, never a silent default.
+//!
+//! ```
+//! use frocket_config::Config;
+//! let cfg = Config::from_vars([("FROCKET_REDIS_PORT", "6380")]).unwrap();
+//! assert_eq!(cfg.redis.port, 6380);
+//! let err = Config::from_vars([("FROCKET_REDIS_PORT", "sixty")]).unwrap_err();
+//! assert!(err.to_string().contains("FROCKET_REDIS_PORT"));
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A configuration variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration variable {var}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: String,
+    /// Its value.
+    pub value: String,
+    /// Why it is wrong and what is allowed.
+    pub reason: String,
+}
+
+/// Which invoker runs tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokerKind {
+    /// In-process threads over local files.
+    Local,
+    /// Long-running workers on a Redis queue.
+    WorkQueue,
+    /// Worker Lambdas.
+    AwsLambda,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Redis connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    /// Host; `None` means embedded local mode for the CLI.
+    pub host: Option<String>,
+    /// Port.
+    pub port: u16,
+    /// Database number.
+    pub db: u32,
+    /// TLS in transit.
+    pub tls: bool,
+    /// AUTH token.
+    pub auth_token: Option<String>,
+    /// Resolve the endpoint from this ElastiCache replication group when no host is set.
+    pub elasticache_replication_group: Option<String>,
+    /// Key prefix.
+    pub prefix: String,
+}
+
+/// The invoker's job settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvokerConfig {
+    /// Explicit invoker kind, when set.
+    pub kind: Option<InvokerKind>,
+    /// Worker function name.
+    pub lambda_name: String,
+    /// Concurrent Invoke calls.
+    pub lambda_concurrency: usize,
+    /// Seconds for a whole job.
+    pub run_timeout_secs: f64,
+    /// Poll interval.
+    pub poll_interval_ms: u64,
+    /// Attempts per task.
+    pub retry_max_attempts: u32,
+    /// Seconds before retrying a failed task.
+    pub retry_failed_interval_secs: f64,
+    /// Seconds without a status update before a task counts as lost.
+    pub retry_lost_interval_secs: f64,
+}
+
+/// Worker settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerConfig {
+    /// Requests older than this (seconds) are rejected.
+    pub reject_age_secs: f64,
+    /// Self-select mode.
+    pub self_select_enabled: bool,
+    /// Preflight window for cached-part claims.
+    pub part_selection_preflight_ms: u64,
+    /// Disk cache bound.
+    pub disk_cache_size_mb: u64,
+}
+
+/// Everything configurable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Redis.
+    pub redis: RedisConfig,
+    /// Blobstore default TTL (seconds).
+    pub blobstore_default_ttl_secs: u64,
+    /// Blobstore max TTL (seconds).
+    pub blobstore_max_ttl_secs: u64,
+    /// Invoker.
+    pub invoker: InvokerConfig,
+    /// Worker.
+    pub worker: WorkerConfig,
+    /// Default `top` of per-value aggregations.
+    pub aggregations_top_default: usize,
+    /// Share of parts sampled at registration (SAMPLE mode).
+    pub validation_sample_ratio: f64,
+    /// Cap of sampled parts.
+    pub validation_sample_max: usize,
+    /// Unique/rows ratio under which a string column is categorical.
+    pub dataset_categorical_ratio: f64,
+    /// Seconds within which a used dataset may not be unregistered without force.
+    pub unregister_last_used_interval_secs: f64,
+    /// Allow register/unregister through the API.
+    pub apiserver_admin_actions: bool,
+    /// Include internal error details in 500 responses.
+    pub apiserver_error_details: bool,
+    /// Endpoint override for S3.
+    pub s3_endpoint_url: Option<String>,
+    /// Endpoint override for Lambda.
+    pub lambda_endpoint_url: Option<String>,
+    /// Log level.
+    pub log_level: String,
+    /// Log format, when set (Lambda defaults to JSON).
+    pub log_format: Option<LogFormat>,
+    /// Data directory of the embedded catalog and caches (`FROCKET_HOME`).
+    pub home: Option<PathBuf>,
+}
+
+struct Vars(HashMap<String, String>);
+
+impl Vars {
+    fn raw(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+    fn parse<T: FromStr>(&self, k: &str, default: T, what: &str) -> Result<T, ConfigError> {
+        match self.raw(k) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| ConfigError {
+                var: k.into(),
+                value: v.into(),
+                reason: format!("expected {what}"),
+            }),
+        }
+    }
+    fn positive(&self, k: &str, default: f64) -> Result<f64, ConfigError> {
+        let v: f64 = self.parse(k, default, "a positive number")?;
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(ConfigError {
+                var: k.into(),
+                value: v.to_string(),
+                reason: "expected a positive number".into(),
+            })
+        }
+    }
+    fn ratio(&self, k: &str, default: f64) -> Result<f64, ConfigError> {
+        let v: f64 = self.parse(k, default, "a number between 0 and 1")?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(ConfigError {
+                var: k.into(),
+                value: v.to_string(),
+                reason: "expected a number between 0 and 1".into(),
+            })
+        }
+    }
+    fn boolean(&self, k: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(k).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) => match v.as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError {
+                    var: k.into(),
+                    value: v,
+                    reason: "expected true or false".into(),
+                }),
+            },
+        }
+    }
+    fn string(&self, k: &str) -> Option<String> {
+        self.raw(k).map(str::to_string)
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the given variables (others are ignored); unset or empty means the default.
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let v = Vars(
+            vars.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .filter(|(k, _)| k.starts_with("FROCKET_"))
+                .collect(),
+        );
+        let kind = match v.raw("FROCKET_INVOKER").map(|s| s.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(s) => Some(match s.as_str() {
+                "local" => InvokerKind::Local,
+                "work_queue" => InvokerKind::WorkQueue,
+                "aws_lambda" => InvokerKind::AwsLambda,
+                _ => {
+                    return Err(ConfigError {
+                        var: "FROCKET_INVOKER".into(),
+                        value: s,
+                        reason: "expected aws_lambda, work_queue or local".into(),
+                    })
+                }
+            }),
+        };
+        let log_format = match v.raw("FROCKET_LOG_FORMAT").map(|s| s.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(s) if s == "json" => Some(LogFormat::Json),
+            Some(s) if s == "text" => Some(LogFormat::Text),
+            Some(s) => {
+                return Err(ConfigError {
+                    var: "FROCKET_LOG_FORMAT".into(),
+                    value: s,
+                    reason: "expected text or json".into(),
+                })
+            }
+        };
+        let log_level = v
+            .string("FROCKET_LOG_LEVEL")
+            .unwrap_or_else(|| "info".into())
+            .to_ascii_lowercase();
+        if !["trace", "debug", "info", "warn", "error", "off"].contains(&log_level.as_str()) {
+            return Err(ConfigError {
+                var: "FROCKET_LOG_LEVEL".into(),
+                value: log_level,
+                reason: "expected trace, debug, info, warn, error or off".into(),
+            });
+        }
+        let run_timeout = v.positive("FROCKET_INVOKER_RUN_TIMEOUT", 60.0)?;
+        let aws_endpoint = v.string("FROCKET_AWS_ENDPOINT_URL");
+        let top: usize = v.parse("FROCKET_AGGREGATIONS_TOP_DEFAULT_COUNT", 10, "a positive integer")?;
+        if top == 0 {
+            return Err(ConfigError {
+                var: "FROCKET_AGGREGATIONS_TOP_DEFAULT_COUNT".into(),
+                value: "0".into(),
+                reason: "expected a positive integer".into(),
+            });
+        }
+        Ok(Config {
+            redis: RedisConfig {
+                host: v.string("FROCKET_REDIS_HOST"),
+                port: v.parse("FROCKET_REDIS_PORT", 6379, "a port number (1-65535)")?,
+                db: v.parse("FROCKET_REDIS_DB", 0, "a database number")?,
+                tls: v.boolean("FROCKET_REDIS_TLS", false)?,
+                auth_token: v.string("FROCKET_REDIS_AUTH_TOKEN"),
+                elasticache_replication_group: v.string("FROCKET_ELASTICACHE_REPLICATION_GROUP"),
+                prefix: v
+                    .string("FROCKET_DATASTORE_REDIS_PREFIX")
+                    .unwrap_or_else(|| "frocket:".into()),
+            },
+            blobstore_default_ttl_secs: v.parse("FROCKET_BLOBSTORE_DEFAULT_TTL", 600, "seconds (an integer)")?,
+            blobstore_max_ttl_secs: v.parse("FROCKET_BLOBSTORE_MAX_TTL", 86_400, "seconds (an integer)")?,
+            invoker: InvokerConfig {
+                kind,
+                lambda_name: v
+                    .string("FROCKET_INVOKER_LAMBDA_NAME")
+                    .unwrap_or_else(|| "frocket-worker".into()),
+                lambda_concurrency: v.parse("FROCKET_INVOKER_LAMBDA_CONCURRENCY", 64, "a positive integer")?,
+                run_timeout_secs: run_timeout,
+                poll_interval_ms: v.parse(
+                    "FROCKET_INVOKER_ASYNC_POLL_INTERVAL_MS",
+                    25,
+                    "milliseconds (an integer)",
+                )?,
+                retry_max_attempts: v.parse("FROCKET_INVOKER_RETRY_MAX_ATTEMPTS", 3, "a positive integer")?,
+                retry_failed_interval_secs: v.positive("FROCKET_INVOKER_RETRY_FAILED_INTERVAL", 3.0)?,
+                retry_lost_interval_secs: v.positive("FROCKET_INVOKER_RETRY_LOST_INTERVAL", 20.0)?,
+            },
+            worker: WorkerConfig {
+                reject_age_secs: v.positive("FROCKET_WORKER_REJECT_AGE", 60.0)?,
+                self_select_enabled: v.boolean("FROCKET_WORKER_SELF_SELECT_ENABLED", true)?,
+                part_selection_preflight_ms: v.parse(
+                    "FROCKET_PART_SELECTION_PREFLIGHT_MS",
+                    200,
+                    "milliseconds (an integer)",
+                )?,
+                disk_cache_size_mb: v.parse("FROCKET_WORKER_DISK_CACHE_SIZE_MB", 256, "megabytes (an integer)")?,
+            },
+            aggregations_top_default: top,
+            validation_sample_ratio: v.ratio("FROCKET_VALIDATION_SAMPLE_RATIO", 0.1)?,
+            validation_sample_max: v.parse("FROCKET_VALIDATION_SAMPLE_MAX", 10, "a non-negative integer")?,
+            dataset_categorical_ratio: v.ratio("FROCKET_DATASET_CATEGORICAL_RATIO", 0.1)?,
+            unregister_last_used_interval_secs: v
+                .positive("FROCKET_UNREGISTER_LAST_USED_INTERVAL", 2.0 * run_timeout)?,
+            apiserver_admin_actions: v.boolean("FROCKET_APISERVER_ADMIN_ACTIONS", true)?,
+            apiserver_error_details: v.boolean("FROCKET_APISERVER_ERROR_DETAILS", true)?,
+            s3_endpoint_url: v.string("FROCKET_S3_AWS_ENDPOINT_URL").or_else(|| aws_endpoint.clone()),
+            lambda_endpoint_url: v.string("FROCKET_LAMBDA_AWS_ENDPOINT_URL").or(aws_endpoint),
+            log_level,
+            log_format,
+            home: v.string("FROCKET_HOME").map(PathBuf::from),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_operations_md() {
+        let c = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(c.redis.host, None);
+        assert_eq!(c.redis.prefix, "frocket:");
+        assert_eq!(c.invoker.run_timeout_secs, 60.0);
+        assert_eq!(c.invoker.retry_max_attempts, 3);
+        assert_eq!(c.unregister_last_used_interval_secs, 120.0);
+        assert_eq!(c.aggregations_top_default, 10);
+        assert_eq!(c.worker.disk_cache_size_mb, 256);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("FROCKET_REDIS_PORT", "70000"),
+            ("FROCKET_INVOKER", "carrier_pigeon"),
+            ("FROCKET_REDIS_TLS", "maybe"),
+            ("FROCKET_VALIDATION_SAMPLE_RATIO", "2"),
+            ("FROCKET_INVOKER_RUN_TIMEOUT", "-1"),
+            ("FROCKET_AGGREGATIONS_TOP_DEFAULT_COUNT", "0"),
+            ("FROCKET_LOG_FORMAT", "xml"),
+        ] {
+            let e = Config::from_vars([(k, v)]).unwrap_err();
+            assert_eq!(e.var, k, "{e}");
+        }
+    }
+
+    #[test]
+    fn endpoint_fallback_and_other_vars_ignored() {
+        let c = Config::from_vars([("FROCKET_AWS_ENDPOINT_URL", "http://127.0.0.1:9000"), ("PATH", "/bin")]).unwrap();
+        assert_eq!(c.s3_endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(c.lambda_endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+    }
+}

@@ -1,0 +1,17 @@
+//! # frocket-dataset
+//!
+//! Everything about a dataset except running queries on it: listing its parts, inspecting and
+//! validating parts at registration, the short and full schema, and where registered datasets
+//! are kept ([`Catalog`]; [`FileCatalog`] is the embedded, file-backed one).
+
+pub mod catalog;
+pub mod info;
+pub mod inspect;
+pub mod listing;
+pub mod register;
+
+pub use catalog::{Catalog, CatalogError, FileCatalog};
+pub use info::{ColumnDetails, DatasetInfo, FullSchema, PartRef, ShortSchema};
+pub use inspect::{inspect_part, PartInspection};
+pub use listing::list_parts;
+pub use register::{register, RegisterError, RegisterOptions, RegisterRequest, ValidationMode};

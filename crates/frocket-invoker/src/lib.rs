@@ -1,0 +1,39 @@
+//! # frocket-invoker
+//!
+//! Runs a job as one task per part and merges what the tasks return. [`local`] runs tasks on
+//! in-process threads over local files (the embedded default); the response envelope and the
+//! stats object of api.md live in [`response`] and [`stats`].
+
+pub mod local;
+pub mod response;
+pub mod stats;
+
+pub use local::{run_local, LocalOptions, Progress, TaskCounts};
+pub use response::{new_request_id, ErrorResponse, QueryResponse};
+pub use stats::{Percentiles, Stats};
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokerError {
+    /// A task failed (after its attempts); the message names the part.
+    #[error("task for part '{part}' failed: {message}")]
+    TaskFailed {
+        /// The part.
+        part: String,
+        /// The last error.
+        message: String,
+    },
+    /// The job did not finish within the run timeout.
+    #[error("query timed out after {secs:.1}s ({done} of {total} tasks done)")]
+    Timeout {
+        /// The timeout.
+        secs: f64,
+        /// Tasks finished.
+        done: usize,
+        /// Tasks in all.
+        total: usize,
+    },
+    /// Merging or finishing results failed.
+    #[error(transparent)]
+    Engine(#[from] frocket_engine::EngineError),
+}

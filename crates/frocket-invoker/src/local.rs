@@ -1,0 +1,235 @@
+//! The embedded invoker: one task per part on in-process threads (all cores), no services.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use frocket_dataset::DatasetInfo;
+use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, QueryResult, ValidatedQuery};
+
+use crate::stats::{success_over_time, CacheStats, DatasetStats, InvokerStats, Percentiles, Stats, WorkerStats};
+use crate::InvokerError;
+
+/// Task counts by status (api.md statuses), always summing to the task count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskCounts {
+    /// Waiting.
+    pub queued: usize,
+    /// Reading the part.
+    pub loading_data: usize,
+    /// Running the query.
+    pub running_query: usize,
+    /// Done.
+    pub ended_success: usize,
+    /// Failed.
+    pub ended_failed: usize,
+}
+
+/// A progress report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Counts per status.
+    pub tasks: TaskCounts,
+    /// Tasks in all.
+    pub total: usize,
+}
+
+/// Settings of a local run.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalOptions {
+    /// Threads (0: all cores).
+    pub threads: usize,
+    /// Engine settings.
+    pub exec: ExecOptions,
+    /// Whole-job timeout in seconds (checked between tasks).
+    pub run_timeout_secs: f64,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            threads: 0,
+            exec: ExecOptions::default(),
+            run_timeout_secs: 60.0,
+        }
+    }
+}
+
+struct TaskOutcome {
+    partial: PartialResult,
+    load_secs: f64,
+    total_secs: f64,
+    done_at: f64,
+}
+
+/// Runs `query` over every part of `dataset` on local threads, calling `progress` as tasks
+/// move, and returns the merged result with its stats.
+pub fn run_local(
+    dataset: &DatasetInfo,
+    query: &ValidatedQuery,
+    opts: &LocalOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(QueryResult, Stats), InvokerError> {
+    let start = Instant::now();
+    let n = dataset.parts.len();
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |t| t.get())
+    } else {
+        opts.threads
+    }
+    .min(n.max(1));
+    let next = AtomicUsize::new(0);
+    let counts = Mutex::new(TaskCounts {
+        queued: n,
+        ..Default::default()
+    });
+    let failed = AtomicBool::new(false);
+    let report = |f: &dyn Fn(&mut TaskCounts)| {
+        let snapshot = {
+            let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut c);
+            *c
+        };
+        progress(Progress {
+            tasks: snapshot,
+            total: n,
+        });
+    };
+    report(&|_| {});
+    let results: Vec<(usize, Result<TaskOutcome, InvokerError>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        if failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            break;
+                        }
+                        if start.elapsed().as_secs_f64() > opts.run_timeout_secs {
+                            failed.store(true, Ordering::Relaxed);
+                            out.push((
+                                i,
+                                Err(InvokerError::Timeout {
+                                    secs: opts.run_timeout_secs,
+                                    done: i,
+                                    total: n,
+                                }),
+                            ));
+                            break;
+                        }
+                        let part = &dataset.parts[i].path;
+                        report(&|c| {
+                            c.queued -= 1;
+                            c.loading_data += 1;
+                        });
+                        let t0 = Instant::now();
+                        let r = std::fs::File::open(part)
+                            .map_err(|e| frocket_engine::EngineError::PartRead {
+                                file: part.clone(),
+                                message: e.to_string(),
+                            })
+                            .and_then(|f| read_part(part, f, query))
+                            .and_then(|batch| {
+                                let load = t0.elapsed().as_secs_f64();
+                                report(&|c| {
+                                    c.loading_data -= 1;
+                                    c.running_query += 1;
+                                });
+                                run_loaded(part, &batch, query, &opts.exec).map(|p| (p, load))
+                            });
+                        match r {
+                            Ok((partial, load_secs)) => {
+                                report(&|c| {
+                                    c.running_query -= 1;
+                                    c.ended_success += 1;
+                                });
+                                out.push((
+                                    i,
+                                    Ok(TaskOutcome {
+                                        partial,
+                                        load_secs,
+                                        total_secs: t0.elapsed().as_secs_f64(),
+                                        done_at: start.elapsed().as_secs_f64(),
+                                    }),
+                                ));
+                            }
+                            Err(e) => {
+                                report(&|c| {
+                                    if c.running_query > 0 {
+                                        c.running_query -= 1;
+                                    } else {
+                                        c.loading_data -= 1;
+                                    }
+                                    c.ended_failed += 1;
+                                });
+                                failed.store(true, Ordering::Relaxed);
+                                out.push((
+                                    i,
+                                    Err(InvokerError::TaskFailed {
+                                        part: part.clone(),
+                                        message: e.to_string(),
+                                    }),
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    let mut outcomes: Vec<(usize, TaskOutcome)> = Vec::with_capacity(n);
+    for (i, r) in results {
+        outcomes.push((i, r?));
+    }
+    if outcomes.len() != n {
+        return Err(InvokerError::TaskFailed {
+            part: "(unknown)".into(),
+            message: "a worker thread stopped unexpectedly".into(),
+        });
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    let loads: Vec<f64> = outcomes.iter().map(|(_, o)| o.load_secs).collect();
+    let totals: Vec<f64> = outcomes.iter().map(|(_, o)| o.total_secs).collect();
+    let done_at: Vec<f64> = outcomes.iter().map(|(_, o)| o.done_at).collect();
+    let merged = PartialResult::merge_all(outcomes.into_iter().map(|(_, o)| o.partial))?;
+    let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
+    let result = merged.finish(query)?;
+    let stats = Stats {
+        total_time: start.elapsed().as_secs_f64(),
+        invoker: InvokerStats {
+            enqueue_time: 0.0,
+            poll_time: start.elapsed().as_secs_f64(),
+            total_tasks: n,
+            failed_tasks: 0,
+            retried_tasks: 0,
+            task_success_over_time: success_over_time(&done_at),
+        },
+        worker: WorkerStats {
+            cold_tasks: 0,
+            warm_tasks: n,
+            invoke_latency: None,
+            load_time: Percentiles::of(&loads),
+            total_time: Percentiles::of(&totals),
+            scanned_rows,
+            scanned_groups,
+            peak_memory_bytes: None,
+            cache: CacheStats {
+                source: n,
+                disk_cache: 0,
+            },
+        },
+        dataset: DatasetStats {
+            total_size: dataset.total_size(),
+            parts: n,
+        },
+        cost: None,
+    };
+    Ok((result, stats))
+}

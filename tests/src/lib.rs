@@ -1,0 +1,136 @@
+//! Helpers for the end-to-end tests: run the built `frocket` binary with its own data
+//! directory, compare JSON results.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The `frocket` binary built by this `cargo test` run.
+pub fn frocket_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let bin = dir.join(format!("frocket{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not built: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// A `frocket` with an isolated catalog (`FROCKET_HOME`).
+pub struct Frocket {
+    /// The data directory.
+    pub home: tempfile::TempDir,
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Stdout as JSON (panics with the output when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+impl Default for Frocket {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Frocket {
+    /// A fresh, empty catalog.
+    pub fn new() -> Self {
+        Frocket {
+            home: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Runs `frocket --output json ARGS…`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(frocket_bin())
+            .arg("--output")
+            .arg("json")
+            .args(args)
+            .env("FROCKET_HOME", self.home.path())
+            .env_remove("FROCKET_REDIS_HOST")
+            .output()
+            .expect("run frocket");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
+    }
+
+    /// Runs and requires success; returns stdout as JSON.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let r = self.run(args);
+        assert_eq!(r.code, 0, "frocket {args:?} failed: {}", r.stderr);
+        r.json()
+    }
+
+    /// Runs and requires a failure with a one-line error; returns the error line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert_ne!(r.code, 0, "frocket {args:?} should fail but printed {}", r.stdout);
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected a one-line error, got: {}", r.stderr);
+        assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+        lines[0].to_string()
+    }
+}
+
+/// The golden directory: `FROCKET_GOLDEN_DIR`, or `shared/golden` beside the repository.
+pub fn golden_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("FROCKET_GOLDEN_DIR") {
+        return PathBuf::from(d);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden")
+}
+
+/// Compares JSON: integers exactly, floats within `rel`, object keys in the same order.
+pub fn json_diff(a: &Value, b: &Value, path: &str, rel: f64) -> Option<String> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if x.is_f64() || y.is_f64() {
+                let (x, y) = (x.as_f64()?, y.as_f64()?);
+                let tol = rel * x.abs().max(y.abs()).max(1e-300);
+                ((x - y).abs() > tol).then(|| format!("{path}: {x} != {y}"))
+            } else {
+                (x != y).then(|| format!("{path}: {x} != {y}"))
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let kx: Vec<&String> = x.keys().collect();
+            let ky: Vec<&String> = y.keys().collect();
+            if kx != ky {
+                return Some(format!("{path}: keys {kx:?} != {ky:?}"));
+            }
+            x.iter()
+                .find_map(|(k, v)| json_diff(v, &y[k], &format!("{path}.{k}"), rel))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return Some(format!("{path}: length {} != {}", x.len(), y.len()));
+            }
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (v, w))| json_diff(v, w, &format!("{path}[{i}]"), rel))
+        }
+        _ => (a != b).then(|| format!("{path}: {a} != {b}")),
+    }
+}
