@@ -45,6 +45,15 @@ impl Timestamps {
     }
 }
 
+/// `(min, max - min + 1)` of `values` when that span is small enough (at most 4 slots per row,
+/// and under 2^28) for a direct lookup table.
+fn dense_range(values: &[i64], n: usize) -> Option<(i64, usize)> {
+    let lo = *values.iter().min()?;
+    let hi = *values.iter().max()?;
+    let span = (hi as i128 - lo as i128 + 1) as u128;
+    (span <= (4 * n as u128).max(1024) && span < (1 << 28)).then_some((lo, span as usize))
+}
+
 /// Each row's group as a dense index `0..count`, group sizes, and (built on first use) the
 /// rows ordered by group then timestamp.
 pub(crate) struct Groups {
@@ -78,10 +87,33 @@ impl Groups {
             (sizes.len() - 1) as u32
         };
         match arr.data_type() {
+            DataType::Int64 if dense_range(arr.as_primitive::<Int64Type>().values(), n).is_some() => {
+                // Ids in a small range: a direct table instead of a hash map.
+                let values = arr.as_primitive::<Int64Type>().values();
+                let (lo, span) = dense_range(values, n).unwrap_or((0, 0));
+                let mut table = vec![u32::MAX; span];
+                for &v in values.iter() {
+                    let slot = &mut table[(v - lo) as usize];
+                    if *slot == u32::MAX {
+                        *slot = next(&mut sizes);
+                    }
+                    let g = *slot;
+                    sizes[g as usize] += 1;
+                    of_row.push(g);
+                }
+            }
             DataType::Int64 => {
                 let mut map: FastMap<i64, u32> = FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default());
+                // Rows of a group are usually adjacent: reuse the previous row's group.
+                let (mut last_v, mut last_g) = (None, 0u32);
                 for &v in arr.as_primitive::<Int64Type>().values().iter() {
-                    let g = *map.entry(v).or_insert_with(|| next(&mut sizes));
+                    let g = if last_v == Some(v) {
+                        last_g
+                    } else {
+                        let g = *map.entry(v).or_insert_with(|| next(&mut sizes));
+                        (last_v, last_g) = (Some(v), g);
+                        g
+                    };
                     sizes[g as usize] += 1;
                     of_row.push(g);
                 }
@@ -148,9 +180,18 @@ impl Groups {
             }
             for g in 0..self.count {
                 let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
+                // Often already in time order; sorting in place never allocates.
                 match ts {
-                    Timestamps::Int(t) => slice.sort_by_key(|&r| t[r as usize]),
-                    Timestamps::Float(t) => slice.sort_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize])),
+                    Timestamps::Int(t) => {
+                        if !slice.is_sorted_by_key(|&r| t[r as usize]) {
+                            slice.sort_unstable_by_key(|&r| t[r as usize]);
+                        }
+                    }
+                    Timestamps::Float(t) => {
+                        if !slice.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) {
+                            slice.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+                        }
+                    }
                 }
             }
             (rows, offsets)

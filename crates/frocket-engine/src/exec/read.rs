@@ -184,18 +184,24 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
         }
     }
+    // One batch per row group: each batch keeps its row group's dictionary as it is.
+    let rg_rows: i64 = builder.metadata().row_groups().iter().map(|rg| rg.num_rows()).max().unwrap_or(1);
     let reader = builder
         .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
-        .with_batch_size(64 * 1024)
+        .with_batch_size((rg_rows.max(1) as usize).min(i32::MAX as usize))
         .build()
         .map_err(|e| read_err(&e))?;
-    let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| read_err(&e))?;
+    let mut batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| read_err(&e))?;
 
     // The reader returns projected columns in file order; put them in query order.
     let mut sorted_roots = roots.clone();
     sorted_roots.sort_unstable();
     let projected_schema: SchemaRef = Arc::new(hinted.project(&sorted_roots).map_err(|e| read_err(&e))?);
-    let batch = concat_batches(&projected_schema, &batches).map_err(|e| read_err(&e))?;
+    let batch = if batches.len() == 1 {
+        batches.remove(0)
+    } else {
+        concat_batches(&projected_schema, &batches).map_err(|e| read_err(&e))?
+    };
     let order: Vec<usize> = roots
         .iter()
         .map(|r| sorted_roots.iter().position(|s| s == r).unwrap_or(0))

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Regenerates docs/query-guide.md with real outputs of the frocket CLI.
+
+Usage (from the repository root, after `make build`):
+    python3 docs/guide/make_query_guide.py [path/to/frocket]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", "/var/tmp/frocket-target"), "debug", "frocket")
+WORK = tempfile.mkdtemp(prefix="frocket-guide-")
+ENV = dict(os.environ, FROCKET_HOME=os.path.join(WORK, "home"))
+DATA = os.path.join(WORK, "data")
+
+out = []
+
+
+def sh(args, show=None, output="table"):
+    cmd = [BIN, "--output", output] + args
+    r = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
+    shown = show or "frocket " + " ".join(args)
+    text = (r.stdout + r.stderr).replace(WORK, "/tmp/guide").rstrip()
+    out.append(f"```console\n$ {shown}\n{text}\n```\n")
+    return r
+
+
+def query(title, text, q, output="table"):
+    out.append(f"## {title}\n\n{text}\n")
+    out.append("```json\n" + json.dumps(q, indent=2) + "\n```\n")
+    path = os.path.join(WORK, "q.json")
+    with open(path, "w") as f:
+        json.dump(q, f)
+    sh(["run", "retail", "--file", path], show="frocket run retail --file q.json", output=output)
+
+
+def p(text):
+    out.append(text + "\n")
+
+
+p("""# Query guide
+
+A walk through the query language (`../shared/spec/query-language.md` is the contract) on the
+generated retail dataset, with real outputs of the `frocket` CLI. Regenerate this page with
+`python3 docs/guide/make_query_guide.py` after `make build`.
+
+## The dataset
+
+`frocket dataprep generate` writes a deterministic retail-like activity dataset: users with a
+heavy-tailed number of sessions, events `view` → `addtocart` → `transaction` with realistic
+drop-off, item ids, a low-cardinality `category`, `price` (2% null), `available`, a
+`transactionid` (null unless a transaction), the user's `device`, and a small `tags` list.""")
+sh(["dataprep", "generate", "--out", DATA, "--users", "20000", "--parts", "2"],
+   show="frocket dataprep generate --out /tmp/guide/data --users 20000 --parts 2")
+p("Register it: the group id column is `userid`, the timestamp column `timestamp` (ms).")
+sh(["register", "retail", DATA, "userid", "timestamp"], show="frocket register retail /tmp/guide/data userid timestamp")
+sh(["schema", "retail"])
+
+query("The empty query", "`{}` counts every group (user) and row.", {})
+
+query("Conditions with count targets",
+      "A filter condition matches users with at least one matching row by default; a target changes "
+      "the count. Here: users with 3 or more add-to-carts.",
+      {"query": {"conditions": [{"filter": ["event", "==", "addtocart"], "target": ["count", ">=", 3]}]}})
+
+query("Zero counts: includeZero",
+      "Users with *fewer than 2* transactions, including users with none (`includeZero`). A target "
+      "that only zero satisfies (`[\"count\", \"==\", 0]`) implies it.",
+      {"query": {"conditions": [{"filter": ["event", "==", "transaction"], "target": ["count", "<", 2],
+                                 "includeZero": True}]}})
+
+query("Sum targets and several filters on one row",
+      "`filters` are AND-ed on the same row; a sum target sums a numeric column over the matching rows. "
+      "Users who added more than 500 worth of available items to their cart:",
+      {"query": {"conditions": [{"filters": [["event", "==", "addtocart"], ["available", "==", True]],
+                                 "target": ["sum", "price", ">", 500]}]}})
+
+query("Relations: and, or, not, names",
+      "Conditions combine with `and` (default), `or`, or an expression over `$index` and `$name` "
+      "with `not` binding tightest. Buyers, or mobile users with many views, but never a TV user:",
+      {"query": {"relation": "($buyer or ($1 and $2)) and not $tv",
+                 "conditions": [{"filter": ["event", "==", "transaction"], "name": "buyer"},
+                                {"filter": ["device", "==", "mobile"]},
+                                {"filter": ["event", "==", "view"], "target": ["count", ">=", 20]},
+                                {"filter": ["device", "==", "tv"], "name": "tv"}]}})
+
+query("Aggregations",
+      "Aggregations run over *all rows* of the matching users. Omitting `type` gives `count`, "
+      "`countPerValue` and `groupsPerValue`; maps are ordered by value, cut to `top` (default 10).",
+      {"query": {"conditions": [{"filter": ["event", "==", "transaction"]}],
+                 "aggregations": [{"column": "device"},
+                                  {"column": "category", "type": "sumPerValue", "otherColumn": "price", "top": 3},
+                                  {"column": "device", "type": "meanPerValue", "otherColumn": "price", "name": "avgPrice"},
+                                  {"column": "tags", "type": "countPerValue"}]}})
+
+query("Strings: contains, regex; lists: includes",
+      "`contains` is a case-sensitive substring, `regex` an unanchored search; `includes` tests list "
+      "membership. Users who viewed a category ending in 5 and have a row tagged `premium` twice:",
+      {"query": {"conditions": [{"filters": [["event", "==", "view"], ["category", "regex", "5$"]]},
+                                {"filter": ["tags", "includes", "premium"], "target": ["count", ">=", 2]}]}})
+
+query("Sequences",
+      "A sequence condition matches users whose rows match the steps in time order (strictly "
+      "increasing timestamps). With `maxDuration` the whole sequence must fit the window (here one "
+      "hour); a step with `rowFound: false` must *not* happen between its neighbours. Users who added "
+      "to cart and bought within an hour without viewing anything in between:",
+      {"query": {"conditions": [{"sequence": [{"filter": ["event", "==", "addtocart"]},
+                                              {"filter": ["event", "==", "view"], "rowFound": False},
+                                              {"filter": ["event", "==", "transaction"]}],
+                                 "maxDuration": 3600000}]}})
+
+query("The funnel",
+      "The funnel reports, for each step, the users who reached it and all their rows; "
+      "`stepAggregations` run per step, `endAggregations` once on the last step's users.",
+      {"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                               {"filter": ["event", "==", "addtocart"]},
+                               {"filter": ["event", "==", "transaction"]}],
+                  "maxDuration": 86400000,
+                  "stepAggregations": [{"column": "device", "type": "countPerValue"}],
+                  "endAggregations": [{"column": "category", "type": "countPerValue", "top": 3}]}})
+
+query("Timeframe",
+      "`timeframe` drops rows outside `[from, to)` before anything else (and is pushed down to the "
+      "Parquet reader). Its unit must be the timestamp column's: a bound with the wrong number of "
+      "digits is rejected.",
+      {"timeframe": {"from": 1600500000000, "to": 1601000000000},
+       "funnel": {"sequence": [{"filter": ["event", "==", "addtocart"]}, {"filter": ["event", "==", "transaction"]}]}})
+
+p("## Results as JSON\n\n`--output json` prints the API's response envelope (`success`, `requestId`, `query`, "
+  "`funnel`, `stats`):")
+sh(["run", "retail", "--string", '{"query": {"aggregations": [{"column": "event", "type": "countPerValue"}]}}'],
+   show="frocket --output json run retail --string '{\"query\": {\"aggregations\": [{\"column\": \"event\", \"type\": \"countPerValue\"}]}}'",
+   output="json")
+
+p("## Errors\n\nA query is validated in full before it runs; every error names its JSON path:")
+sh(["run", "retail", "--string",
+    '{"query": {"conditions": [{"filter": ["evnt", "==", "view"]}, {"filter": ["price", "contains", "x"]}], "relation": "$0 and $2"}}'],
+   show="frocket run retail --string '{\"query\": {\"conditions\": [{\"filter\": [\"evnt\", \"==\", \"view\"]}, "
+        "{\"filter\": [\"price\", \"contains\", \"x\"]}], \"relation\": \"$0 and $2\"}}'")
+
+with open(os.path.join(ROOT, "docs", "query-guide.md"), "w") as f:
+    f.write("\n".join(out))
+print("wrote docs/query-guide.md")
