@@ -8,12 +8,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+import shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("CARGO_TARGET_DIR", "/var/tmp/frocket-target"), "debug", "frocket")
-WORK = tempfile.mkdtemp(prefix="frocket-guide-")
+WORK = "/tmp/frocket-guide"
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
 ENV = dict(os.environ, FROCKET_HOME=os.path.join(WORK, "home"))
 DATA = os.path.join(WORK, "data")
 
@@ -24,18 +26,34 @@ def sh(args, show=None, output="table"):
     cmd = [BIN, "--output", output] + args
     r = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
     shown = show or "frocket " + " ".join(args)
-    text = (r.stdout + r.stderr).replace(WORK, "/tmp/guide").rstrip()
+    text = (r.stdout + r.stderr).rstrip()
     out.append(f"```console\n$ {shown}\n{text}\n```\n")
     return r
 
 
 def query(title, text, q, output="table"):
     out.append(f"## {title}\n\n{text}\n")
-    out.append("```json\n" + json.dumps(q, indent=2) + "\n```\n")
+    out.append("```json\n" + compact(q) + "\n```\n")
     path = os.path.join(WORK, "q.json")
     with open(path, "w") as f:
         json.dump(q, f)
     sh(["run", "retail", "--file", path], show="frocket run retail --file q.json", output=output)
+
+
+def compact(v, ind=0):
+    """JSON with arrays of scalars (filters, targets) kept on one line."""
+    pad = "  " * (ind + 1)
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        items = [f'{pad}{json.dumps(k)}: {compact(x, ind + 1)}' for k, x in v.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * ind + "}"
+    if isinstance(v, list):
+        if all(not isinstance(x, (dict, list)) for x in v) or all(isinstance(x, list) for x in v):
+            return json.dumps(v)
+        items = [pad + compact(x, ind + 1) for x in v]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * ind + "]"
+    return json.dumps(v)
 
 
 def p(text):
@@ -55,9 +73,9 @@ heavy-tailed number of sessions, events `view` → `addtocart` → `transaction`
 drop-off, item ids, a low-cardinality `category`, `price` (2% null), `available`, a
 `transactionid` (null unless a transaction), the user's `device`, and a small `tags` list.""")
 sh(["dataprep", "generate", "--out", DATA, "--users", "20000", "--parts", "2"],
-   show="frocket dataprep generate --out /tmp/guide/data --users 20000 --parts 2")
+   show="frocket dataprep generate --out /tmp/frocket-guide/data --users 20000 --parts 2")
 p("Register it: the group id column is `userid`, the timestamp column `timestamp` (ms).")
-sh(["register", "retail", DATA, "userid", "timestamp"], show="frocket register retail /tmp/guide/data userid timestamp")
+sh(["register", "retail", DATA, "userid", "timestamp"], show="frocket register retail /tmp/frocket-guide/data userid timestamp")
 sh(["schema", "retail"])
 
 query("The empty query", "`{}` counts every group (user) and row.", {})

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: run the built `frocket` binary with its own data
 //! directory, compare JSON results.
 
+pub mod services;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

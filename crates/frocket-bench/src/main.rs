@@ -13,7 +13,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use frocket_engine::{read_part, run_loaded, validate_query, DatasetSchema, ExecOptions, PartialResult, ValidatedQuery};
+use frocket_engine::{
+    read_part, run_loaded, validate_query, DatasetSchema, ExecOptions, PartialResult, ValidatedQuery,
+};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 

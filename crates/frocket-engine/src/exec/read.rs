@@ -185,7 +185,13 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
         }
     }
     // One batch per row group: each batch keeps its row group's dictionary as it is.
-    let rg_rows: i64 = builder.metadata().row_groups().iter().map(|rg| rg.num_rows()).max().unwrap_or(1);
+    let rg_rows: i64 = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| rg.num_rows())
+        .max()
+        .unwrap_or(1);
     let reader = builder
         .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
         .with_batch_size((rg_rows.max(1) as usize).min(i32::MAX as usize))

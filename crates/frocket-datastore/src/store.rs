@@ -1,0 +1,391 @@
+//! The Redis datastore.
+
+use frocket_config::RedisConfig;
+use frocket_dataset::{Catalog, CatalogError, DatasetInfo};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+
+/// Datastore failures.
+#[derive(Debug, thiserror::Error)]
+pub enum DatastoreError {
+    /// Connecting or talking to Redis failed.
+    #[error("redis at {endpoint}: {message}")]
+    Redis {
+        /// host:port.
+        endpoint: String,
+        /// What failed.
+        message: String,
+    },
+    /// A stored value is not what it should be.
+    #[error("redis key '{key}': {message}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// The parse error.
+        message: String,
+    },
+    /// Bad arguments (e.g. a TTL above the maximum).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Task statuses (api.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is reading the part.
+    LoadingData,
+    /// A worker is running the query.
+    RunningQuery,
+    /// Generic running state (registration tasks).
+    Running,
+    /// Done; the result is stored.
+    EndedSuccess,
+    /// Failed; the message says why.
+    EndedFailed,
+}
+
+impl TaskStatus {
+    /// True for the ended statuses.
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::EndedSuccess | TaskStatus::EndedFailed)
+    }
+}
+
+/// One attempt's status, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptStatus {
+    /// The status.
+    pub status: TaskStatus,
+    /// When it was set (unix seconds, fractional).
+    pub updated_at: f64,
+    /// Which worker set it.
+    pub worker: Option<String>,
+    /// Failure message, for `EndedFailed`.
+    pub message: Option<String>,
+}
+
+/// A connection to the datastore. Cheap to clone (one multiplexed connection).
+#[derive(Clone)]
+pub struct Datastore {
+    con: MultiplexedConnection,
+    prefix: String,
+    endpoint: String,
+    default_ttl: u64,
+    max_ttl: u64,
+}
+
+fn now_secs_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Datastore {
+    /// Connects using the Redis configuration (host, port, db, TLS, AUTH token, prefix).
+    pub async fn connect(cfg: &RedisConfig, blob_default_ttl: u64, blob_max_ttl: u64) -> Result<Self, DatastoreError> {
+        let host = cfg
+            .host
+            .clone()
+            .ok_or_else(|| DatastoreError::Invalid("FROCKET_REDIS_HOST is not set".into()))?;
+        let endpoint = format!("{host}:{}", cfg.port);
+        let scheme = if cfg.tls { "rediss" } else { "redis" };
+        let auth = cfg
+            .auth_token
+            .as_deref()
+            .map(|t| format!(":{}@", urlencode(t)))
+            .unwrap_or_default();
+        let url = format!("{scheme}://{auth}{host}:{}/{}", cfg.port, cfg.db);
+        let err = |e: redis::RedisError| DatastoreError::Redis {
+            endpoint: endpoint.clone(),
+            message: e.to_string(),
+        };
+        let client = redis::Client::open(url.as_str()).map_err(err)?;
+        let con = client.get_multiplexed_async_connection().await.map_err(err)?;
+        Ok(Datastore {
+            con,
+            prefix: cfg.prefix.clone(),
+            endpoint,
+            default_ttl: blob_default_ttl,
+            max_ttl: blob_max_ttl,
+        })
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        k.push_str(&parts.join(":"));
+        k
+    }
+
+    fn err(&self, e: redis::RedisError) -> DatastoreError {
+        DatastoreError::Redis {
+            endpoint: self.endpoint.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// PING: whether the datastore answers.
+    pub async fn ping(&self) -> Result<(), DatastoreError> {
+        let mut c = self.con.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    // ------------------------------------------------------------------ queue
+
+    /// Appends task requests to the work queue.
+    pub async fn enqueue(&self, tasks: &[String]) -> Result<(), DatastoreError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.con.clone();
+        let _: usize = c.lpush(self.key(&["queue"]), tasks).await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Takes the oldest task request, waiting up to `timeout_secs` (None when none came).
+    pub async fn dequeue(&self, timeout_secs: f64) -> Result<Option<String>, DatastoreError> {
+        let mut c = self.con.clone();
+        let v: Option<(String, String)> = c
+            .brpop(self.key(&["queue"]), timeout_secs)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(v.map(|(_, t)| t))
+    }
+
+    /// Number of queued task requests.
+    pub async fn queue_len(&self) -> Result<usize, DatastoreError> {
+        let mut c = self.con.clone();
+        c.llen(self.key(&["queue"])).await.map_err(|e| self.err(e))
+    }
+
+    // ------------------------------------------------------------------ tasks
+
+    /// Sets an attempt's status (with a TTL).
+    pub async fn set_status(
+        &self,
+        request: &str,
+        task: usize,
+        attempt: u32,
+        status: TaskStatus,
+        worker: Option<&str>,
+        message: Option<&str>,
+        ttl_secs: u64,
+    ) -> Result<(), DatastoreError> {
+        let v = AttemptStatus {
+            status,
+            updated_at: now_secs_f64(),
+            worker: worker.map(str::to_string),
+            message: message.map(str::to_string),
+        };
+        let json = serde_json::to_string(&v).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
+        let mut c = self.con.clone();
+        let _: () = c
+            .set_ex(
+                self.key(&["task", request, &task.to_string(), &attempt.to_string()]),
+                json,
+                ttl_secs.max(1),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Statuses of `(task, attempt)` pairs, in order (None where unset or expired).
+    pub async fn statuses(
+        &self,
+        request: &str,
+        attempts: &[(usize, u32)],
+    ) -> Result<Vec<Option<AttemptStatus>>, DatastoreError> {
+        if attempts.is_empty() {
+            return Ok(vec![]);
+        }
+        let keys: Vec<String> = attempts
+            .iter()
+            .map(|(t, a)| self.key(&["task", request, &t.to_string(), &a.to_string()]))
+            .collect();
+        let mut c = self.con.clone();
+        let raw: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        raw.into_iter()
+            .zip(&keys)
+            .map(|(v, k)| {
+                v.map(|s| {
+                    serde_json::from_str(&s).map_err(|e| DatastoreError::Corrupt {
+                        key: k.clone(),
+                        message: e.to_string(),
+                    })
+                })
+                .transpose()
+            })
+            .collect()
+    }
+
+    /// Stores an attempt's result (with a TTL).
+    pub async fn put_result(
+        &self,
+        request: &str,
+        task: usize,
+        attempt: u32,
+        json: &str,
+        ttl_secs: u64,
+    ) -> Result<(), DatastoreError> {
+        let mut c = self.con.clone();
+        let _: () = c
+            .set_ex(
+                self.key(&["result", request, &task.to_string(), &attempt.to_string()]),
+                json,
+                ttl_secs.max(1),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// An attempt's result.
+    pub async fn result(&self, request: &str, task: usize, attempt: u32) -> Result<Option<String>, DatastoreError> {
+        let mut c = self.con.clone();
+        c.get(self.key(&["result", request, &task.to_string(), &attempt.to_string()]))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    // ------------------------------------------------------------------ blobs
+
+    /// Stores a blob under `id` for `ttl_secs` (default TTL when None; never above the max).
+    pub async fn put_blob(&self, id: &str, data: &[u8], ttl_secs: Option<u64>) -> Result<(), DatastoreError> {
+        let ttl = ttl_secs.unwrap_or(self.default_ttl);
+        if ttl == 0 || ttl > self.max_ttl {
+            return Err(DatastoreError::Invalid(format!(
+                "blob TTL {ttl}s is outside 1..={} (FROCKET_BLOBSTORE_MAX_TTL)",
+                self.max_ttl
+            )));
+        }
+        let mut c = self.con.clone();
+        let _: () = c
+            .set_ex(self.key(&["blob", id]), data, ttl)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// A blob, if it has not expired.
+    pub async fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, DatastoreError> {
+        let mut c = self.con.clone();
+        c.get(self.key(&["blob", id])).await.map_err(|e| self.err(e))
+    }
+
+    /// Seconds a key has left (for tests and diagnostics): None if it has no TTL or is absent.
+    pub async fn ttl_of(&self, key_without_prefix: &str) -> Result<Option<i64>, DatastoreError> {
+        let mut c = self.con.clone();
+        let t: i64 = c
+            .ttl(format!("{}{key_without_prefix}", self.prefix))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok((t >= 0).then_some(t))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn cat_err(e: DatastoreError) -> CatalogError {
+    CatalogError::Io {
+        path: "redis".into(),
+        message: e.to_string(),
+    }
+}
+
+impl Catalog for Datastore {
+    async fn put(&self, info: &DatasetInfo) -> Result<(), CatalogError> {
+        let json = serde_json::to_string(info).map_err(|e| CatalogError::Io {
+            path: "redis".into(),
+            message: e.to_string(),
+        })?;
+        let mut c = self.con.clone();
+        // One MULTI/EXEC: the dataset and its index entry appear (or are replaced) together.
+        redis::pipe()
+            .atomic()
+            .set(self.key(&["dataset", &info.name]), json)
+            .ignore()
+            .sadd(self.key(&["datasets"]), &info.name)
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| cat_err(self.err(e)))
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<DatasetInfo>, CatalogError> {
+        let key = self.key(&["dataset", name]);
+        let mut c = self.con.clone();
+        let v: Option<String> = c.get(&key).await.map_err(|e| cat_err(self.err(e)))?;
+        v.map(|s| {
+            serde_json::from_str(&s).map_err(|e| CatalogError::Corrupt {
+                path: key.clone(),
+                message: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<DatasetInfo>, CatalogError> {
+        let mut c = self.con.clone();
+        let mut names: Vec<String> = c
+            .smembers(self.key(&["datasets"]))
+            .await
+            .map_err(|e| cat_err(self.err(e)))?;
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            if let Some(d) = self.get(&n).await? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn remove(&self, name: &str) -> Result<bool, CatalogError> {
+        let mut c = self.con.clone();
+        let (deleted, _, _): (usize, usize, usize) = redis::pipe()
+            .atomic()
+            .del(self.key(&["dataset", name]))
+            .srem(self.key(&["datasets"]), name)
+            .del(self.key(&["last-used", name]))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| cat_err(self.err(e)))?;
+        Ok(deleted > 0)
+    }
+
+    async fn touch(&self, name: &str, unix_secs: u64) -> Result<(), CatalogError> {
+        let mut c = self.con.clone();
+        let _: () = c
+            .set(self.key(&["last-used", name]), unix_secs)
+            .await
+            .map_err(|e| cat_err(self.err(e)))?;
+        Ok(())
+    }
+
+    async fn last_used(&self, name: &str) -> Result<Option<u64>, CatalogError> {
+        let mut c = self.con.clone();
+        c.get(self.key(&["last-used", name]))
+            .await
+            .map_err(|e| cat_err(self.err(e)))
+    }
+}
