@@ -10,7 +10,7 @@ FROCKET = $(CARGO_TARGET_DIR)/debug/frocket
 
 ## demo: build, generate a sample dataset, register it and run a funnel query (embedded mode)
 demo:
-	$(CARGO) build -p frocket-cli
+	$(CARGO) build -p frocket-cli --no-default-features
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table dataprep generate --out $(DEMO_DIR)/data --users 100000 --parts 4
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table register demo $(DEMO_DIR)/data userid timestamp
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table run demo --file docs/queries/demo-funnel.json

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use frocket_config::Config;
 use frocket_dataset::{Catalog, DatasetInfo, FullSchema, PartRef, ShortSchema};
-use frocket_datastore::{Datastore, TaskStatus};
+use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_tests::services::RedisServer;
 
 async fn connect(port: u16, prefix: &str) -> Datastore {
@@ -86,10 +86,15 @@ async fn queue_statuses_results_and_blobs_have_ttls() {
     assert_eq!(d.dequeue(1.0).await.unwrap().as_deref(), Some("t1"));
     assert_eq!(d.dequeue(0.1).await.unwrap(), None);
 
-    d.set_status("req1", 0, 1, TaskStatus::LoadingData, Some("w1"), None, 30)
+    let k = |t: usize, a: u32| AttemptKey {
+        request: "req1".into(),
+        task: t,
+        attempt: a,
+    };
+    d.set_status(&k(0, 1), TaskStatus::LoadingData, Some("w1"), None, 30)
         .await
         .unwrap();
-    d.set_status("req1", 0, 1, TaskStatus::EndedFailed, Some("w1"), Some("boom"), 30)
+    d.set_status(&k(0, 1), TaskStatus::EndedFailed, Some("w1"), Some("boom"), 30)
         .await
         .unwrap();
     let s = d.statuses("req1", &[(0, 1), (1, 1)]).await.unwrap();
@@ -99,8 +104,8 @@ async fn queue_statuses_results_and_blobs_have_ttls() {
     let ttl = d.ttl_of("task:req1:0:1").await.unwrap().unwrap();
     assert!(ttl > 0 && ttl <= 30);
 
-    d.put_result("req1", 0, 2, "{\"x\":1}", 30).await.unwrap();
-    assert_eq!(d.result("req1", 0, 2).await.unwrap().as_deref(), Some("{\"x\":1}"));
+    d.put_result(&k(0, 2), "{\"x\":1}", 30).await.unwrap();
+    assert_eq!(d.result(&k(0, 2)).await.unwrap().as_deref(), Some("{\"x\":1}"));
     assert!(d.ttl_of("result:req1:0:2").await.unwrap().is_some());
 
     d.put_blob("b1", b"\x00\x01bytes", None).await.unwrap();

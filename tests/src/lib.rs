@@ -25,6 +25,8 @@ pub fn frocket_bin() -> PathBuf {
 pub struct Frocket {
     /// The data directory.
     pub home: tempfile::TempDir,
+    /// Extra environment (e.g. `FROCKET_REDIS_HOST`).
+    pub env: Vec<(String, String)>,
 }
 
 /// What a command did.
@@ -57,6 +59,15 @@ impl Frocket {
     pub fn new() -> Self {
         Frocket {
             home: tempfile::tempdir().expect("temp dir"),
+            env: vec![],
+        }
+    }
+
+    /// A `frocket` with extra environment variables.
+    pub fn with_env(env: &[(&str, String)]) -> Self {
+        Frocket {
+            home: tempfile::tempdir().expect("temp dir"),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
         }
     }
 
@@ -68,6 +79,7 @@ impl Frocket {
             .args(args)
             .env("FROCKET_HOME", self.home.path())
             .env_remove("FROCKET_REDIS_HOST")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .expect("run frocket");
         Run {

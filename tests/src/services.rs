@@ -83,3 +83,45 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// A `frocket worker` process taking tasks from Redis, killed on drop.
+pub struct WorkerProcess {
+    /// The process.
+    pub child: Child,
+}
+
+impl WorkerProcess {
+    /// Starts `frocket worker` with the given environment (Redis host/port, prefix…).
+    pub fn start(name: &str, env: &[(&str, String)]) -> Self {
+        let child = Command::new(crate::frocket_bin())
+            .args(["worker", "--name", name])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start frocket worker");
+        WorkerProcess { child }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit (true when it exited by itself in time).
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

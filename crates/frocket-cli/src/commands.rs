@@ -30,6 +30,15 @@ fn home(cfg: &Config) -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("no data directory found: set FROCKET_HOME"))
 }
 
+/// Where tasks run.
+enum Backend {
+    /// In-process threads.
+    Local,
+    /// Queue workers through Redis.
+    #[cfg(feature = "distributed")]
+    Queue(frocket_datastore::Datastore),
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let cfg = Config::from_env()?;
@@ -41,89 +50,165 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Command::Dataprep(d) = cli.command {
         return print_output(format, dataprep(d)?);
     }
-    if cfg.redis.host.is_some() || cfg.redis.elasticache_replication_group.is_some() {
-        bail!("FROCKET_REDIS_HOST is set, but this build runs only the embedded local mode; unset it to use the local catalog");
-    }
-    let catalog = FileCatalog::new(home(&cfg)?);
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let distributed = cfg.redis.host.is_some();
     let out = rt.block_on(async {
-        match cli.command {
-            Command::Register { name, basepath, group_id_column, timestamp_column, pattern, validation_mode, no_validate_uniques } => {
-                let validation_mode: ValidationMode = validation_mode.parse().map_err(|e: String| anyhow!(e))?;
-                let basepath = std::path::absolute(&basepath).map(|p| p.display().to_string()).unwrap_or(basepath);
-                let req = RegisterRequest {
-                    name,
-                    basepath,
-                    group_id_column,
-                    timestamp_column,
-                    pattern,
-                    validation_mode,
-                    validate_uniques: !no_validate_uniques,
-                };
-                let opts = RegisterOptions {
-                    sample_ratio: cfg.validation_sample_ratio,
-                    sample_max: cfg.validation_sample_max,
-                    categorical_ratio: cfg.dataset_categorical_ratio,
-                };
-                let info = register(&req, &opts).with_context(|| format!("dataset '{}' not registered", req.name))?;
-                catalog.put(&info).await?;
-                let v = json!({"success": true, "name": info.name, "parts": info.parts.len(), "totalSize": info.total_size(),
-                               "basepath": info.basepath, "registrationId": info.registration_id});
-                Ok::<Rendered, anyhow::Error>(Rendered::Registered(v))
-            }
-            Command::List => {
-                let list = catalog.list().await?;
-                let mut rows = Vec::new();
-                for d in &list {
-                    rows.push(json!({"name": d.name, "basepath": d.basepath, "groupIdColumn": d.group_id_column,
-                        "timestampColumn": d.timestamp_column, "parts": d.parts.len(), "totalSize": d.total_size(),
-                        "registeredAt": d.registered_at, "lastUsed": catalog.last_used(&d.name).await?}));
+        if distributed {
+            #[cfg(feature = "distributed")]
+            {
+                let ds = frocket_datastore::Datastore::connect(&cfg.redis, cfg.blobstore_default_ttl_secs, cfg.blobstore_max_ttl_secs).await?;
+                if let Command::Worker { name } = cli.command {
+                    worker(&cfg, &ds, name).await?;
+                    return Ok(None);
                 }
-                Ok(Rendered::List(Value::Array(rows)))
+                return dispatch(&cfg, &ds, &Backend::Queue(ds.clone()), cli.command).await.map(Some);
             }
-            Command::Schema { name, full } => {
-                let d = get(&catalog, &name).await?;
-                let v = if full { serde_json::to_value(&d.schema)? } else { serde_json::to_value(&d.schema.short)? };
-                Ok(Rendered::Schema(v))
-            }
-            Command::Parts { name } => {
-                let d = get(&catalog, &name).await?;
-                Ok(Rendered::Parts(json!({"name": d.name, "count": d.parts.len(), "totalSize": d.total_size(),
-                    "parts": d.parts.iter().map(|p| json!({"path": p.path, "size": p.size})).collect::<Vec<_>>()})))
-            }
-            Command::Run(args) => run_query(&cfg, &catalog, args).await,
-            Command::Unregister { name, force } => {
-                get(&catalog, &name).await?;
-                if !force {
-                    if let Some(last) = catalog.last_used(&name).await? {
-                        let age = now_secs().saturating_sub(last) as f64;
-                        if age < cfg.unregister_last_used_interval_secs {
-                            bail!(
-                                "dataset '{name}' was used {age:.0}s ago (within {:.0}s): pass --force to unregister it anyway",
-                                cfg.unregister_last_used_interval_secs
-                            );
-                        }
-                    }
-                }
-                catalog.remove(&name).await?;
-                Ok(Rendered::Unregistered(json!({"success": true, "name": name})))
-            }
-            Command::Dataprep(_) => unreachable!("handled above"),
+            #[cfg(not(feature = "distributed"))]
+            bail!("FROCKET_REDIS_HOST is set but this build has no Redis support (build with the 'distributed' feature), or unset it to use the local catalog");
         }
+        if let Command::Worker { .. } = cli.command {
+            bail!("'frocket worker' takes tasks from Redis: set FROCKET_REDIS_HOST (and FROCKET_REDIS_PORT)");
+        }
+        let catalog = FileCatalog::new(home(&cfg)?);
+        dispatch(&cfg, &catalog, &Backend::Local, cli.command).await.map(Some)
     })?;
-    print_output(format, out)
+    match out {
+        Some(o) => print_output(format, o),
+        None => Ok(()),
+    }
 }
 
-async fn get(catalog: &FileCatalog, name: &str) -> Result<frocket_dataset::DatasetInfo> {
+#[cfg(feature = "distributed")]
+async fn worker(cfg: &Config, ds: &frocket_datastore::Datastore, name: Option<String>) -> Result<()> {
+    let name = name.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "worker".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let opts = frocket_worker::WorkerOptions {
+        name: name.clone(),
+        reject_age_secs: cfg.worker.reject_age_secs,
+        exec: ExecOptions::default(),
+    };
+    eprintln!("worker {name}: taking tasks from Redis");
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    frocket_worker::run_queue_worker(ds, &opts, shutdown).await?;
+    eprintln!("worker {name}: stopped");
+    Ok(())
+}
+
+async fn dispatch<C: Catalog>(cfg: &Config, catalog: &C, backend: &Backend, command: Command) -> Result<Rendered> {
+    match command {
+        Command::Register {
+            name,
+            basepath,
+            group_id_column,
+            timestamp_column,
+            pattern,
+            validation_mode,
+            no_validate_uniques,
+        } => {
+            let validation_mode: ValidationMode = validation_mode.parse().map_err(|e: String| anyhow!(e))?;
+            let basepath = std::path::absolute(&basepath)
+                .map(|p| p.display().to_string())
+                .unwrap_or(basepath);
+            let req = RegisterRequest {
+                name,
+                basepath,
+                group_id_column,
+                timestamp_column,
+                pattern,
+                validation_mode,
+                validate_uniques: !no_validate_uniques,
+            };
+            let opts = RegisterOptions {
+                sample_ratio: cfg.validation_sample_ratio,
+                sample_max: cfg.validation_sample_max,
+                categorical_ratio: cfg.dataset_categorical_ratio,
+            };
+            let info = register(&req, &opts).with_context(|| format!("dataset '{}' not registered", req.name))?;
+            catalog.put(&info).await?;
+            let v = json!({"success": true, "name": info.name, "parts": info.parts.len(), "totalSize": info.total_size(),
+                           "basepath": info.basepath, "registrationId": info.registration_id});
+            Ok(Rendered::Registered(v))
+        }
+        Command::List => {
+            let list = catalog.list().await?;
+            let mut rows = Vec::new();
+            for d in &list {
+                rows.push(
+                    json!({"name": d.name, "basepath": d.basepath, "groupIdColumn": d.group_id_column,
+                    "timestampColumn": d.timestamp_column, "parts": d.parts.len(), "totalSize": d.total_size(),
+                    "registeredAt": d.registered_at, "lastUsed": catalog.last_used(&d.name).await?}),
+                );
+            }
+            Ok(Rendered::List(Value::Array(rows)))
+        }
+        Command::Schema { name, full } => {
+            let d = get(catalog, &name).await?;
+            let v = if full {
+                serde_json::to_value(&d.schema)?
+            } else {
+                serde_json::to_value(&d.schema.short)?
+            };
+            Ok(Rendered::Schema(v))
+        }
+        Command::Parts { name } => {
+            let d = get(catalog, &name).await?;
+            Ok(Rendered::Parts(
+                json!({"name": d.name, "count": d.parts.len(), "totalSize": d.total_size(),
+                "parts": d.parts.iter().map(|p| json!({"path": p.path, "size": p.size})).collect::<Vec<_>>()}),
+            ))
+        }
+        Command::Run(args) => run_query(cfg, catalog, backend, args).await,
+        Command::Unregister { name, force } => {
+            get(catalog, &name).await?;
+            if !force {
+                if let Some(last) = catalog.last_used(&name).await? {
+                    let age = now_secs().saturating_sub(last) as f64;
+                    if age < cfg.unregister_last_used_interval_secs {
+                        bail!(
+                            "dataset '{name}' was used {age:.0}s ago (within {:.0}s): pass --force to unregister it anyway",
+                            cfg.unregister_last_used_interval_secs
+                        );
+                    }
+                }
+            }
+            catalog.remove(&name).await?;
+            Ok(Rendered::Unregistered(json!({"success": true, "name": name})))
+        }
+        Command::Dataprep(_) | Command::Worker { .. } => bail!("internal: command handled elsewhere"),
+    }
+}
+
+async fn get<C: Catalog>(catalog: &C, name: &str) -> Result<frocket_dataset::DatasetInfo> {
     catalog
         .get(name)
         .await?
         .ok_or_else(|| anyhow!("dataset '{name}' is not registered (see 'frocket list')"))
 }
 
-async fn run_query(cfg: &Config, catalog: &FileCatalog, args: RunArgs) -> Result<Rendered> {
+async fn run_query<C: Catalog>(cfg: &Config, catalog: &C, backend: &Backend, args: RunArgs) -> Result<Rendered> {
     let d = get(catalog, &args.name).await?;
     let text = match (&args.source.file, &args.source.string, args.source.empty) {
         (Some(f), _, _) => {
@@ -148,15 +233,33 @@ async fn run_query(cfg: &Config, catalog: &FileCatalog, args: RunArgs) -> Result
         bar.set_position(p.tasks.ended_success as u64);
         bar.set_message(format!("({} running)", p.tasks.loading_data + p.tasks.running_query));
     };
-    let opts = LocalOptions {
-        threads: args.threads,
-        exec: ExecOptions::default(),
-        run_timeout_secs: cfg.invoker.run_timeout_secs,
+    let (result, stats, request_id) = match backend {
+        Backend::Local => {
+            let opts = LocalOptions {
+                threads: args.threads,
+                exec: ExecOptions::default(),
+                run_timeout_secs: cfg.invoker.run_timeout_secs,
+            };
+            let request_id = new_request_id();
+            let r = run_local(&d, &q, &opts, &progress);
+            bar.finish_and_clear();
+            let (result, stats) = r?;
+            (result, stats, request_id)
+        }
+        #[cfg(feature = "distributed")]
+        Backend::Queue(ds) => {
+            let opts = frocket_invoker::QueueOptions {
+                run_timeout_secs: cfg.invoker.run_timeout_secs,
+                poll_interval: std::time::Duration::from_millis(cfg.invoker.poll_interval_ms.max(1)),
+                max_attempts: cfg.invoker.retry_max_attempts.max(1),
+                failed_interval_secs: cfg.invoker.retry_failed_interval_secs,
+                lost_interval_secs: cfg.invoker.retry_lost_interval_secs,
+            };
+            let r = frocket_invoker::run_work_queue(ds, &d, &q, &opts, &progress).await;
+            bar.finish_and_clear();
+            r?
+        }
     };
-    let request_id = new_request_id();
-    let r = run_local(&d, &q, &opts, &progress);
-    bar.finish_and_clear();
-    let (result, stats) = r?;
     Ok(Rendered::Query(Box::new(QueryResponse::new(request_id, result, stats))))
 }
 

@@ -85,6 +85,12 @@ pub enum Command {
     /// Make datasets.
     #[command(subcommand)]
     Dataprep(Dataprep),
+    /// Run a long-lived worker taking tasks from the Redis queue (needs FROCKET_REDIS_HOST).
+    Worker {
+        /// Worker name in task statuses (default: host and process id).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `frocket run` arguments.

@@ -19,4 +19,4 @@
 
 mod store;
 
-pub use store::{AttemptStatus, Datastore, DatastoreError, TaskStatus};
+pub use store::{AttemptKey, AttemptStatus, Datastore, DatastoreError, TaskStatus};

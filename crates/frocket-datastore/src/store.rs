@@ -69,10 +69,25 @@ pub struct AttemptStatus {
     pub message: Option<String>,
 }
 
+/// Identifies one attempt of one task of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttemptKey {
+    /// The job's request id.
+    pub request: String,
+    /// Task index.
+    pub task: usize,
+    /// Attempt number (from 1).
+    pub attempt: u32,
+}
+
 /// A connection to the datastore. Cheap to clone (one multiplexed connection).
 #[derive(Clone)]
 pub struct Datastore {
     con: MultiplexedConnection,
+    /// For blocking queue pops: its own connection (a blocking command holds up a connection's
+    /// pipeline) with no client-side response timeout (one shorter than the pop's wait would
+    /// abandon a pop the server still completes, losing the task).
+    queue_con: MultiplexedConnection,
     prefix: String,
     endpoint: String,
     default_ttl: u64,
@@ -106,8 +121,14 @@ impl Datastore {
         };
         let client = redis::Client::open(url.as_str()).map_err(err)?;
         let con = client.get_multiplexed_async_connection().await.map_err(err)?;
+        let blocking = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+        let queue_con = client
+            .get_multiplexed_async_connection_with_config(&blocking)
+            .await
+            .map_err(err)?;
         Ok(Datastore {
             con,
+            queue_con,
             prefix: cfg.prefix.clone(),
             endpoint,
             default_ttl: blob_default_ttl,
@@ -152,7 +173,7 @@ impl Datastore {
 
     /// Takes the oldest task request, waiting up to `timeout_secs` (None when none came).
     pub async fn dequeue(&self, timeout_secs: f64) -> Result<Option<String>, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.queue_con.clone();
         let v: Option<(String, String)> = c
             .brpop(self.key(&["queue"]), timeout_secs)
             .await
@@ -171,9 +192,7 @@ impl Datastore {
     /// Sets an attempt's status (with a TTL).
     pub async fn set_status(
         &self,
-        request: &str,
-        task: usize,
-        attempt: u32,
+        key: &AttemptKey,
         status: TaskStatus,
         worker: Option<&str>,
         message: Option<&str>,
@@ -189,7 +208,7 @@ impl Datastore {
         let mut c = self.con.clone();
         let _: () = c
             .set_ex(
-                self.key(&["task", request, &task.to_string(), &attempt.to_string()]),
+                self.key(&["task", &key.request, &key.task.to_string(), &key.attempt.to_string()]),
                 json,
                 ttl_secs.max(1),
             )
@@ -232,32 +251,18 @@ impl Datastore {
     }
 
     /// Stores an attempt's result (with a TTL).
-    pub async fn put_result(
-        &self,
-        request: &str,
-        task: usize,
-        attempt: u32,
-        json: &str,
-        ttl_secs: u64,
-    ) -> Result<(), DatastoreError> {
+    pub async fn put_result(&self, key: &AttemptKey, json: &str, ttl_secs: u64) -> Result<(), DatastoreError> {
         let mut c = self.con.clone();
-        let _: () = c
-            .set_ex(
-                self.key(&["result", request, &task.to_string(), &attempt.to_string()]),
-                json,
-                ttl_secs.max(1),
-            )
-            .await
-            .map_err(|e| self.err(e))?;
+        let k = self.key(&["result", &key.request, &key.task.to_string(), &key.attempt.to_string()]);
+        let _: () = c.set_ex(k, json, ttl_secs.max(1)).await.map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// An attempt's result.
-    pub async fn result(&self, request: &str, task: usize, attempt: u32) -> Result<Option<String>, DatastoreError> {
+    pub async fn result(&self, key: &AttemptKey) -> Result<Option<String>, DatastoreError> {
         let mut c = self.con.clone();
-        c.get(self.key(&["result", request, &task.to_string(), &attempt.to_string()]))
-            .await
-            .map_err(|e| self.err(e))
+        let k = self.key(&["result", &key.request, &key.task.to_string(), &key.attempt.to_string()]);
+        c.get(k).await.map_err(|e| self.err(e))
     }
 
     // ------------------------------------------------------------------ blobs

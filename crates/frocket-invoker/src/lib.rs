@@ -1,16 +1,21 @@
 //! # frocket-invoker
 //!
 //! Runs a job as one task per part and merges what the tasks return. [`local`] runs tasks on
-//! in-process threads over local files (the embedded default); the response envelope and the
+//! in-process threads over local files (the embedded default), [`work_queue`] through a Redis
+//! queue to `frocket worker` processes; the response envelope and the
 //! stats object of api.md live in [`response`] and [`stats`].
 
 pub mod local;
 pub mod response;
 pub mod stats;
+#[cfg(feature = "work-queue")]
+pub mod work_queue;
 
 pub use local::{run_local, LocalOptions, Progress, TaskCounts};
 pub use response::{new_request_id, ErrorResponse, QueryResponse};
 pub use stats::{Percentiles, Stats};
+#[cfg(feature = "work-queue")]
+pub use work_queue::{run_work_queue, QueueOptions};
 
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +38,10 @@ pub enum InvokerError {
         /// Tasks in all.
         total: usize,
     },
+    /// The datastore failed.
+    #[cfg(feature = "work-queue")]
+    #[error(transparent)]
+    Datastore(#[from] frocket_datastore::DatastoreError),
     /// Merging or finishing results failed.
     #[error(transparent)]
     Engine(#[from] frocket_engine::EngineError),

@@ -1,0 +1,255 @@
+//! The invoker for queue workers: one task per part through the Redis queue, polled until
+//! every task has one successful result, retrying failed and lost tasks.
+//!
+//! - A task that reports `ENDED_FAILED` is sent again (next attempt) after the failed interval.
+//! - A task whose latest attempt is loading or running with no status update for the lost
+//!   interval (its worker died) is sent again at once.
+//! - A task whose attempts are used up fails the job, naming its part; so does the run timeout.
+//! - All attempts of an unfinished task are polled and the first success found is the task's
+//!   one result, so two attempts finishing never count twice.
+
+use std::time::{Duration, Instant};
+
+use frocket_dataset::DatasetInfo;
+use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
+use frocket_engine::{PartialResult, QueryResult, ValidatedQuery};
+use frocket_worker::{TaskRequest, TaskResult};
+
+use crate::local::{Progress, TaskCounts};
+use crate::stats::{success_over_time, CacheStats, DatasetStats, InvokerStats, Percentiles, Stats, WorkerStats};
+use crate::{new_request_id, InvokerError};
+
+/// Settings of a queue job (from `FROCKET_INVOKER_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueOptions {
+    /// Whole-job timeout (seconds).
+    pub run_timeout_secs: f64,
+    /// Poll interval.
+    pub poll_interval: Duration,
+    /// Attempts per task.
+    pub max_attempts: u32,
+    /// Wait before retrying a failed task (seconds).
+    pub failed_interval_secs: f64,
+    /// Silence after which a running task is lost (seconds).
+    pub lost_interval_secs: f64,
+}
+
+struct Task {
+    attempt: u32,
+    failed_at: Option<Instant>,
+    result: Option<TaskResult>,
+    latest: TaskStatus,
+    done_at: f64,
+}
+
+fn epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Runs `query` over every part of `dataset` through the queue; returns the merged result, the
+/// stats and the request id.
+pub async fn run_work_queue(
+    ds: &Datastore,
+    dataset: &DatasetInfo,
+    query: &ValidatedQuery,
+    opts: &QueueOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(QueryResult, Stats, String), InvokerError> {
+    let start = Instant::now();
+    let request_id = new_request_id();
+    let n = dataset.parts.len();
+    let ttl = (opts.run_timeout_secs * 2.0 + 60.0) as u64;
+    let make = |task: usize, attempt: u32| TaskRequest {
+        request_id: request_id.clone(),
+        task,
+        attempt,
+        dataset: dataset.name.clone(),
+        registration_id: dataset.registration_id.clone(),
+        part_path: dataset.parts[task].path.clone(),
+        query: query.clone(),
+        invoke_time: epoch(),
+        ttl_secs: ttl,
+    };
+    let send = |reqs: Vec<TaskRequest>| async move {
+        for r in &reqs {
+            let key = AttemptKey {
+                request: r.request_id.clone(),
+                task: r.task,
+                attempt: r.attempt,
+            };
+            ds.set_status(&key, TaskStatus::Queued, None, None, r.ttl_secs).await?;
+        }
+        let payload: Vec<String> = reqs
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default())
+            .collect();
+        ds.enqueue(&payload).await
+    };
+    let mut tasks: Vec<Task> = (0..n)
+        .map(|_| Task {
+            attempt: 1,
+            failed_at: None,
+            result: None,
+            latest: TaskStatus::Queued,
+            done_at: 0.0,
+        })
+        .collect();
+    send((0..n).map(|i| make(i, 1)).collect()).await?;
+    let enqueue_time = start.elapsed().as_secs_f64();
+    let (mut failed_tasks, mut retried) = (0usize, 0usize);
+    loop {
+        let elapsed = start.elapsed().as_secs_f64();
+        let pending: Vec<usize> = (0..n).filter(|&i| tasks[i].result.is_none()).collect();
+        if pending.is_empty() {
+            break;
+        }
+        if elapsed > opts.run_timeout_secs {
+            return Err(InvokerError::Timeout {
+                secs: opts.run_timeout_secs,
+                done: n - pending.len(),
+                total: n,
+            });
+        }
+        let keys: Vec<(usize, u32)> = pending
+            .iter()
+            .flat_map(|&i| (1..=tasks[i].attempt).map(move |a| (i, a)))
+            .collect();
+        let statuses = ds.statuses(&request_id, &keys).await?;
+        let mut resend = Vec::new();
+        for (&(i, a), st) in keys.iter().zip(&statuses) {
+            let t = &mut tasks[i];
+            if t.result.is_some() {
+                continue;
+            }
+            let Some(st) = st else { continue };
+            if st.status == TaskStatus::EndedSuccess {
+                let key = AttemptKey {
+                    request: request_id.clone(),
+                    task: i,
+                    attempt: a,
+                };
+                if let Some(json) = ds.result(&key).await? {
+                    let r: TaskResult = serde_json::from_str(&json).map_err(|e| InvokerError::TaskFailed {
+                        part: dataset.parts[i].path.clone(),
+                        message: format!("unreadable result: {e}"),
+                    })?;
+                    t.result = Some(r);
+                    t.latest = TaskStatus::EndedSuccess;
+                    t.done_at = start.elapsed().as_secs_f64();
+                }
+                continue;
+            }
+            if a != t.attempt {
+                continue; // only the latest attempt decides on retries
+            }
+            t.latest = st.status;
+            match st.status {
+                TaskStatus::EndedFailed => {
+                    let message = st.message.clone().unwrap_or_else(|| "failed".into());
+                    if t.failed_at.is_none() {
+                        failed_tasks += 1;
+                        t.failed_at = Some(Instant::now());
+                    }
+                    if t.attempt >= opts.max_attempts {
+                        return Err(InvokerError::TaskFailed {
+                            part: dataset.parts[i].path.clone(),
+                            message: format!("{message} (after {} attempts)", t.attempt),
+                        });
+                    }
+                    if t.failed_at
+                        .is_some_and(|f| f.elapsed().as_secs_f64() >= opts.failed_interval_secs)
+                    {
+                        resend.push(i);
+                    }
+                }
+                TaskStatus::LoadingData | TaskStatus::RunningQuery | TaskStatus::Running => {
+                    if epoch() - st.updated_at > opts.lost_interval_secs {
+                        if t.attempt >= opts.max_attempts {
+                            return Err(InvokerError::TaskFailed {
+                                part: dataset.parts[i].path.clone(),
+                                message: format!(
+                                    "lost: no status update for {:.0}s (after {} attempts)",
+                                    opts.lost_interval_secs, t.attempt
+                                ),
+                            });
+                        }
+                        resend.push(i);
+                    }
+                }
+                TaskStatus::Queued | TaskStatus::EndedSuccess => {}
+            }
+        }
+        if !resend.is_empty() {
+            let mut reqs = Vec::new();
+            for i in resend {
+                let t = &mut tasks[i];
+                t.attempt += 1;
+                t.failed_at = None;
+                t.latest = TaskStatus::Queued;
+                retried += 1;
+                reqs.push(make(i, t.attempt));
+            }
+            send(reqs).await?;
+        }
+        let mut c = TaskCounts::default();
+        for t in &tasks {
+            match t.latest {
+                TaskStatus::Queued => c.queued += 1,
+                TaskStatus::LoadingData => c.loading_data += 1,
+                TaskStatus::RunningQuery | TaskStatus::Running => c.running_query += 1,
+                TaskStatus::EndedSuccess => c.ended_success += 1,
+                TaskStatus::EndedFailed => c.ended_failed += 1,
+            }
+        }
+        progress(Progress { tasks: c, total: n });
+        if tasks.iter().any(|t| t.result.is_none()) {
+            tokio::time::sleep(opts.poll_interval).await;
+        }
+    }
+    let poll_time = start.elapsed().as_secs_f64() - enqueue_time;
+    let results: Vec<(TaskResult, f64)> = tasks
+        .into_iter()
+        .filter_map(|t| t.result.map(|r| (r, t.done_at)))
+        .collect();
+    let loads: Vec<f64> = results.iter().map(|(r, _)| r.load_secs).collect();
+    let totals: Vec<f64> = results.iter().map(|(r, _)| r.total_secs).collect();
+    let latencies: Vec<f64> = results.iter().map(|(r, _)| r.invoke_latency_secs).collect();
+    let done_at: Vec<f64> = results.iter().map(|(_, d)| *d).collect();
+    let from_cache = results.iter().filter(|(r, _)| r.from_cache).count();
+    let merged = PartialResult::merge_all(results.into_iter().map(|(r, _)| r.partial))?;
+    let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
+    let result = merged.finish(query)?;
+    let stats = Stats {
+        total_time: start.elapsed().as_secs_f64(),
+        invoker: InvokerStats {
+            enqueue_time,
+            poll_time,
+            total_tasks: n,
+            failed_tasks,
+            retried_tasks: retried,
+            task_success_over_time: success_over_time(&done_at),
+        },
+        worker: WorkerStats {
+            cold_tasks: 0,
+            warm_tasks: n,
+            invoke_latency: Some(Percentiles::of(&latencies)),
+            load_time: Percentiles::of(&loads),
+            total_time: Percentiles::of(&totals),
+            scanned_rows,
+            scanned_groups,
+            peak_memory_bytes: None,
+            cache: CacheStats {
+                source: n - from_cache,
+                disk_cache: from_cache,
+            },
+        },
+        dataset: DatasetStats {
+            total_size: dataset.total_size(),
+            parts: n,
+        },
+        cost: None,
+    };
+    Ok((result, stats, request_id))
+}

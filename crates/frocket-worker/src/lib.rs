@@ -1,0 +1,10 @@
+//! # frocket-worker
+//!
+//! A worker runs one task: one query over one part. It reports `LOADING_DATA`,
+//! `RUNNING_QUERY` and `ENDED_SUCCESS` / `ENDED_FAILED` through the datastore and stores its
+//! partial result there. The same [`handle_task`] serves the queue worker
+//! ([`run_queue_worker`], `frocket worker`) and the worker Lambda.
+
+mod task;
+
+pub use task::{handle_task, run_queue_worker, TaskRequest, TaskResult, WorkerOptions};

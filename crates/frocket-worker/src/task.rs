@@ -1,0 +1,178 @@
+//! Task requests and their handling.
+
+use std::future::Future;
+use std::time::Instant;
+
+use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
+use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, ValidatedQuery};
+use serde::{Deserialize, Serialize};
+
+/// One task: run `query` over one part of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRequest {
+    /// The job's request id.
+    pub request_id: String,
+    /// Task index (the part's index in the dataset).
+    pub task: usize,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// Dataset name.
+    pub dataset: String,
+    /// The dataset's registration id (cache key).
+    pub registration_id: String,
+    /// The part to read.
+    pub part_path: String,
+    /// The validated query (its `columns` are what to read).
+    pub query: ValidatedQuery,
+    /// When the invoker sent it (unix seconds).
+    pub invoke_time: f64,
+    /// TTL of the status and result keys (seconds).
+    pub ttl_secs: u64,
+}
+
+/// What a successful attempt stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// The part's partial result.
+    pub partial: PartialResult,
+    /// Seconds reading the part.
+    pub load_secs: f64,
+    /// Seconds for the whole task.
+    pub total_secs: f64,
+    /// Seconds from invoke to the worker starting the task.
+    pub invoke_latency_secs: f64,
+    /// Which worker ran it.
+    pub worker: String,
+    /// Whether the part came from a local disk cache.
+    pub from_cache: bool,
+}
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This worker's name (in statuses).
+    pub name: String,
+    /// Requests older than this are rejected (seconds).
+    pub reject_age_secs: f64,
+    /// Engine settings.
+    pub exec: ExecOptions,
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Runs one task and reports it. Returns an error only when the datastore itself failed; a
+/// failing task is reported as `ENDED_FAILED` and is not an error of the worker.
+pub async fn handle_task(
+    ds: &Datastore,
+    req: &TaskRequest,
+    opts: &WorkerOptions,
+) -> Result<bool, frocket_datastore::DatastoreError> {
+    let started = now();
+    let key = AttemptKey {
+        request: req.request_id.clone(),
+        task: req.task,
+        attempt: req.attempt,
+    };
+    let status = |s: TaskStatus, msg: Option<String>| {
+        let key = key.clone();
+        async move {
+            ds.set_status(&key, s, Some(&opts.name), msg.as_deref(), req.ttl_secs)
+                .await
+        }
+    };
+    let age = started - req.invoke_time;
+    if age > opts.reject_age_secs {
+        status(
+            TaskStatus::EndedFailed,
+            Some(format!(
+                "rejected: the request is {age:.1}s old (FROCKET_WORKER_REJECT_AGE is {}s)",
+                opts.reject_age_secs
+            )),
+        )
+        .await?;
+        return Ok(false);
+    }
+    status(TaskStatus::LoadingData, None).await?;
+    let t0 = Instant::now();
+    let path = req.part_path.clone();
+    let query = req.query.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path).map_err(|e| format!("cannot open part '{path}': {e}"))?;
+        read_part(&path, f, &query).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("reading the part failed: {e}")));
+    let batch = match loaded {
+        Ok(b) => b,
+        Err(m) => {
+            status(TaskStatus::EndedFailed, Some(m)).await?;
+            return Ok(false);
+        }
+    };
+    let load_secs = t0.elapsed().as_secs_f64();
+    status(TaskStatus::RunningQuery, None).await?;
+    let (path, query, exec) = (req.part_path.clone(), req.query.clone(), opts.exec);
+    let ran = tokio::task::spawn_blocking(move || run_loaded(&path, &batch, &query, &exec).map_err(|e| e.to_string()))
+        .await
+        .unwrap_or_else(|e| Err(format!("running the query failed: {e}")));
+    let partial = match ran {
+        Ok(p) => p,
+        Err(m) => {
+            status(TaskStatus::EndedFailed, Some(m)).await?;
+            return Ok(false);
+        }
+    };
+    let result = TaskResult {
+        partial,
+        load_secs,
+        total_secs: t0.elapsed().as_secs_f64(),
+        invoke_latency_secs: (started - req.invoke_time).max(0.0),
+        worker: opts.name.clone(),
+        from_cache: false,
+    };
+    let json = serde_json::to_string(&result).map_err(|e| frocket_datastore::DatastoreError::Invalid(e.to_string()))?;
+    ds.put_result(&key, &json, req.ttl_secs).await?;
+    status(TaskStatus::EndedSuccess, None).await?;
+    Ok(true)
+}
+
+/// Takes tasks from the queue until `shutdown` completes; the task in hand is always finished
+/// first. A malformed request is skipped (and reported when it names its task); a failing
+/// task never stops the worker.
+pub async fn run_queue_worker(
+    ds: &Datastore,
+    opts: &WorkerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), frocket_datastore::DatastoreError> {
+    tokio::pin!(shutdown);
+    loop {
+        let next = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            t = ds.dequeue(1.0) => t,
+        };
+        let Some(raw) = (match next {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("worker {}: {e}; retrying", opts.name);
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            }
+        }) else {
+            continue;
+        };
+        match serde_json::from_str::<TaskRequest>(&raw) {
+            Ok(req) => {
+                if let Err(e) = handle_task(ds, &req, opts).await {
+                    eprintln!("worker {}: task {} of {}: {e}", opts.name, req.task, req.request_id);
+                }
+            }
+            Err(e) => eprintln!("worker {}: skipping a malformed task request: {e}", opts.name),
+        }
+    }
+}

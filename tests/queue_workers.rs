@@ -1,0 +1,224 @@
+//! Distributed execution through Redis and `frocket worker` processes: same answers as local
+//! mode and the golden set; failed and lost tasks are retried; a task failing every attempt
+//! fails the job naming its part; the run timeout fires when no worker runs; SIGTERM stops a
+//! worker cleanly.
+
+use std::time::Duration;
+
+use frocket_config::Config;
+use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
+use frocket_tests::services::{RedisServer, WorkerProcess};
+use frocket_tests::{golden_dir, json_diff, Frocket};
+use serde_json::{json, Value};
+
+fn redis_env(redis: &RedisServer, prefix: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("FROCKET_REDIS_HOST", "127.0.0.1".to_string()),
+        ("FROCKET_REDIS_PORT", redis.port.to_string()),
+        ("FROCKET_DATASTORE_REDIS_PREFIX", prefix.to_string()),
+        ("FROCKET_INVOKER_RETRY_FAILED_INTERVAL", "0.05".to_string()),
+        ("FROCKET_INVOKER_RETRY_LOST_INTERVAL", "1".to_string()),
+        ("FROCKET_INVOKER_RUN_TIMEOUT", "30".to_string()),
+    ]
+}
+
+fn result_of(v: &Value) -> Value {
+    json!({"query": v["query"], "funnel": v["funnel"]})
+}
+
+#[test]
+fn golden_and_local_equivalence_through_queue_workers() {
+    let redis = RedisServer::start();
+    let env = redis_env(&redis, "e2e:");
+    let _w1 = WorkerProcess::start("w1", &env);
+    let _w2 = WorkerProcess::start("w2", &env);
+    let dist = Frocket::with_env(&env);
+    let local = Frocket::new();
+
+    let dir = golden_dir();
+    let data = dir.join("data").display().to_string();
+    dist.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
+    local.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
+    assert_eq!(dist.ok(&["list"])[0]["name"], json!("golden"));
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
+    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+        let exp: Value = serde_json::from_str(line).unwrap();
+        let file = dir
+            .join("queries")
+            .join(exp["file"].as_str().unwrap())
+            .display()
+            .to_string();
+        let got = dist.ok(&["run", "golden", "--file", &file]);
+        assert_eq!(
+            json_diff(&result_of(&got), &exp["result"], "result", 1e-9),
+            None,
+            "{file}"
+        );
+        assert_eq!(got["stats"]["invoker"]["totalTasks"], json!(2));
+        let loc = local.ok(&["run", "golden", "--file", &file]);
+        assert_eq!(
+            json_diff(&result_of(&got), &result_of(&loc), "result", 1e-12),
+            None,
+            "{file}"
+        );
+    }
+
+    // More parts than workers, generated data.
+    let gen = tempfile::tempdir().unwrap();
+    local.ok(&[
+        "dataprep",
+        "generate",
+        "--out",
+        &gen.path().display().to_string(),
+        "--users",
+        "4000",
+        "--parts",
+        "7",
+    ]);
+    let g = gen.path().display().to_string();
+    dist.ok(&["register", "gen", &g, "userid", "timestamp"]);
+    local.ok(&["register", "gen", &g, "userid", "timestamp"]);
+    let q = r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "transaction"]}],
+                "stepAggregations": [{"column": "category", "type": "groupsPerValue"}]}}"#;
+    let a = dist.ok(&["run", "gen", "--string", q]);
+    let b = local.ok(&["run", "gen", "--string", q]);
+    assert_eq!(json_diff(&result_of(&a), &result_of(&b), "result", 1e-12), None);
+    assert_eq!(a["stats"]["dataset"]["parts"], json!(7));
+
+    // A corrupt part fails every attempt: the job fails naming it, workers survive.
+    let bad = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(gen.path()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, bad.path().join(f.file_name().unwrap())).unwrap();
+    }
+    dist.ok(&[
+        "register",
+        "bad",
+        &bad.path().display().to_string(),
+        "userid",
+        "timestamp",
+        "--validation-mode",
+        "SINGLE",
+    ]);
+    std::fs::write(bad.path().join("part-00003.parquet"), b"no longer parquet").unwrap();
+    let e = dist.fails(&["run", "bad", "--empty"]);
+    assert!(e.contains("part-00003.parquet") && e.contains("3 attempts"), "{e}");
+    // The workers are still serving.
+    assert_eq!(
+        dist.ok(&["run", "gen", "--empty"])["query"]["matchingGroups"],
+        json!(4000)
+    );
+}
+
+#[test]
+fn lost_and_failed_tasks_are_retried() {
+    let redis = RedisServer::start();
+    let env = redis_env(&redis, "retry:");
+    let data = tempfile::tempdir().unwrap();
+    let f = Frocket::with_env(&env);
+    f.ok(&[
+        "dataprep",
+        "generate",
+        "--out",
+        &data.path().display().to_string(),
+        "--users",
+        "2000",
+        "--parts",
+        "3",
+    ]);
+    f.ok(&[
+        "register",
+        "d",
+        &data.path().display().to_string(),
+        "userid",
+        "timestamp",
+    ]);
+    let want = Frocket::new();
+    want.ok(&[
+        "register",
+        "d",
+        &data.path().display().to_string(),
+        "userid",
+        "timestamp",
+    ]);
+    let expected = want.ok(&["run", "d", "--empty"]);
+
+    // A "worker" that takes the first task, reports loading, then dies (as if SIGKILLed), and
+    // fails the second task's first attempt; real workers start afterwards.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
+    let ds = rt.block_on(Datastore::connect(&cfg.redis, 600, 86_400)).unwrap();
+    let runner = std::thread::spawn({
+        let f_env = env.clone();
+        move || {
+            let f = Frocket::with_env(&f_env);
+            f.run(&["run", "d", "--empty"])
+        }
+    });
+    let mut seen = 0;
+    rt.block_on(async {
+        while seen < 2 {
+            if let Some(raw) = ds.dequeue(5.0).await.unwrap() {
+                let req: frocket_worker::TaskRequest = serde_json::from_str(&raw).unwrap();
+                let key = AttemptKey {
+                    request: req.request_id.clone(),
+                    task: req.task,
+                    attempt: req.attempt,
+                };
+                let (status, msg) = if seen == 0 {
+                    (TaskStatus::LoadingData, None)
+                } else {
+                    (TaskStatus::EndedFailed, Some("injected failure"))
+                };
+                ds.set_status(&key, status, Some("doomed"), msg, 60).await.unwrap();
+                seen += 1;
+            }
+        }
+    });
+    let _w = WorkerProcess::start("w", &env);
+    let r = runner.join().unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = r.json();
+    assert_eq!(result_of(&got), result_of(&expected));
+    assert_eq!(got["stats"]["invoker"]["retriedTasks"], json!(2), "{}", got["stats"]);
+    assert_eq!(got["stats"]["invoker"]["failedTasks"], json!(1));
+}
+
+#[test]
+fn timeout_without_workers_and_clean_sigterm() {
+    let redis = RedisServer::start();
+    let mut env = redis_env(&redis, "timeout:");
+    env.retain(|(k, _)| *k != "FROCKET_INVOKER_RUN_TIMEOUT");
+    env.push(("FROCKET_INVOKER_RUN_TIMEOUT", "1".to_string()));
+    let data = tempfile::tempdir().unwrap();
+    let f = Frocket::with_env(&env);
+    f.ok(&[
+        "dataprep",
+        "generate",
+        "--out",
+        &data.path().display().to_string(),
+        "--users",
+        "500",
+        "--parts",
+        "2",
+    ]);
+    f.ok(&[
+        "register",
+        "d",
+        &data.path().display().to_string(),
+        "userid",
+        "timestamp",
+    ]);
+    let e = f.fails(&["run", "d", "--empty"]);
+    assert!(e.contains("timed out"), "{e}");
+
+    let mut w = WorkerProcess::start("w", &env);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        w.terminate(Duration::from_secs(5)),
+        "worker did not stop cleanly on SIGTERM"
+    );
+}
