@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/frocket-target
 CARGO ?= cargo
 
-.PHONY: test lint fmt build bench clean demo
+.PHONY: test lint fmt build bench clean demo setup-test
 
 DEMO_DIR ?= $(CURDIR)/.demo
 FROCKET = $(CARGO_TARGET_DIR)/debug/frocket
@@ -15,8 +15,14 @@ demo:
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table register demo $(DEMO_DIR)/data userid timestamp
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table run demo --file docs/queries/demo-funnel.json
 
-## test: run every test of the workspace (unit, golden, differential, validation)
-test:
+## setup-test: install what the integration tests start (redis-server), if missing
+setup-test:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server; }
+
+## test: run every test of the workspace (unit, golden, differential, CLI and Redis end to end)
+test: setup-test
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

@@ -222,3 +222,51 @@ fn timeout_without_workers_and_clean_sigterm() {
         "worker did not stop cleanly on SIGTERM"
     );
 }
+
+#[test]
+fn workers_survive_bad_tasks_and_auth_is_used() {
+    let redis = RedisServer::start_with(&["--requirepass", "s3cr=t/pass"]);
+    let mut env = redis_env(&redis, "auth:");
+    // Without the token nothing works, and the error names the endpoint.
+    let no_auth = Frocket::with_env(&env);
+    let e = no_auth.fails(&["list"]);
+    assert!(e.contains(&format!("127.0.0.1:{}", redis.port)), "{e}");
+    env.push(("FROCKET_REDIS_AUTH_TOKEN", "s3cr=t/pass".to_string()));
+    let f = Frocket::with_env(&env);
+    let _w = WorkerProcess::start("w", &env);
+    let data = tempfile::tempdir().unwrap();
+    f.ok(&[
+        "dataprep",
+        "generate",
+        "--out",
+        &data.path().display().to_string(),
+        "--users",
+        "300",
+        "--parts",
+        "2",
+    ]);
+    f.ok(&[
+        "register",
+        "d",
+        &data.path().display().to_string(),
+        "userid",
+        "timestamp",
+    ]);
+
+    // Garbage on the queue is skipped; the worker keeps serving.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
+    let ds = rt.block_on(Datastore::connect(&cfg.redis, 600, 86_400)).unwrap();
+    rt.block_on(ds.enqueue(&["{not json".to_string(), "{\"requestId\": 1}".to_string()]))
+        .unwrap();
+    assert_eq!(f.ok(&["run", "d", "--empty"])["query"]["matchingGroups"], json!(300));
+    // A task for a part that vanished fails (after its attempts) without killing the worker.
+    std::fs::remove_file(data.path().join("part-00001.parquet")).unwrap();
+    let e = f.fails(&["run", "d", "--empty"]);
+    assert!(e.contains("part-00001.parquet"), "{e}");
+    f.ok(&["unregister", "d", "--force"]);
+    assert_eq!(f.ok(&["list"]), json!([]));
+}

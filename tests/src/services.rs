@@ -25,6 +25,11 @@ impl RedisServer {
     ///
     /// Panics with a clear message when `redis-server` is not installed (`.ci/run` installs it).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts redis-server with extra arguments (e.g. `["--requirepass", "secret"]`).
+    pub fn start_with(extra: &[&str]) -> Self {
         // Tests run in parallel threads: pick a port and bind it one server at a time, so two
         // servers never race for the same port.
         static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -45,6 +50,7 @@ impl RedisServer {
                 ])
                 .arg("--dir")
                 .arg(dir.path())
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
