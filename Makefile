@@ -15,11 +15,12 @@ demo:
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table register demo $(DEMO_DIR)/data userid timestamp
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table run demo --file docs/queries/demo-funnel.json
 
-## setup-test: install what the integration tests start (redis-server), if missing
+## setup-test: install what the integration tests start (redis-server, moto_server), if missing
 setup-test:
 	@command -v redis-server >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server; }
+	@command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
 
 ## test: run every test of the workspace (unit, golden, differential, CLI and Redis end to end)
 test: setup-test

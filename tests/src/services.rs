@@ -131,3 +131,56 @@ impl Drop for WorkerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// An S3-compatible server (`moto_server`, from `pip install 'moto[server]'`), killed on drop.
+pub struct S3Server {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl S3Server {
+    /// Starts moto_server on a free port and waits until it answers.
+    pub fn start() -> Self {
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server not found: pip install 'moto[server]' (.ci/run does)");
+        let mut server = S3Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = server.child.try_wait() {
+                panic!("moto_server exited at start");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = server.child.kill();
+        panic!("moto_server did not start");
+    }
+
+    /// The environment pointing AWS clients (and frocket) at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FROCKET_S3_AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", self.port)),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -90,10 +90,13 @@ async fn worker(cfg: &Config, ds: &frocket_datastore::Datastore, name: Option<St
             .unwrap_or_else(|_| "worker".into());
         format!("{host}-{}", std::process::id())
     });
+    let cache_dir = home(cfg)?.join("cache").join(&name);
     let opts = frocket_worker::WorkerOptions {
         name: name.clone(),
         reject_age_secs: cfg.worker.reject_age_secs,
         exec: ExecOptions::default(),
+        storage: frocket_storage::Storage::new(cfg.s3_endpoint_url.clone()),
+        cache: frocket_storage::DiskCache::new(cache_dir, cfg.worker.disk_cache_size_mb),
     };
     eprintln!("worker {name}: taking tasks from Redis");
     let shutdown = async {
@@ -129,9 +132,13 @@ async fn dispatch<C: Catalog>(cfg: &Config, catalog: &C, backend: &Backend, comm
             no_validate_uniques,
         } => {
             let validation_mode: ValidationMode = validation_mode.parse().map_err(|e: String| anyhow!(e))?;
-            let basepath = std::path::absolute(&basepath)
-                .map(|p| p.display().to_string())
-                .unwrap_or(basepath);
+            let basepath = if basepath.starts_with("s3://") {
+                basepath
+            } else {
+                std::path::absolute(&basepath)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or(basepath)
+            };
             let req = RegisterRequest {
                 name,
                 basepath,
@@ -146,7 +153,12 @@ async fn dispatch<C: Catalog>(cfg: &Config, catalog: &C, backend: &Backend, comm
                 sample_max: cfg.validation_sample_max,
                 categorical_ratio: cfg.dataset_categorical_ratio,
             };
-            let info = register(&req, &opts).with_context(|| format!("dataset '{}' not registered", req.name))?;
+            let info = if req.basepath.starts_with("s3://") {
+                register_s3(cfg, &req, &opts).await
+            } else {
+                register(&req, &opts).map_err(anyhow::Error::from)
+            }
+            .with_context(|| format!("dataset '{}' not registered", req.name))?;
             catalog.put(&info).await?;
             let v = json!({"success": true, "name": info.name, "parts": info.parts.len(), "totalSize": info.total_size(),
                            "basepath": info.basepath, "registrationId": info.registration_id});
@@ -199,6 +211,33 @@ async fn dispatch<C: Catalog>(cfg: &Config, catalog: &C, backend: &Backend, comm
         }
         Command::Dataprep(_) | Command::Worker { .. } => bail!("internal: command handled elsewhere"),
     }
+}
+
+/// Registration of a dataset in S3: list (paginated), download the sampled parts, inspect them.
+#[cfg(feature = "distributed")]
+async fn register_s3(
+    cfg: &Config,
+    req: &RegisterRequest,
+    opts: &RegisterOptions,
+) -> Result<frocket_dataset::DatasetInfo> {
+    frocket_dataset::check_request(req)?;
+    let storage = frocket_storage::Storage::new(cfg.s3_endpoint_url.clone());
+    let parts = storage.list(&req.basepath, &req.pattern).await?;
+    let picked = frocket_dataset::plan_sample(&parts, req, opts)?;
+    let tmp = std::env::temp_dir().join(format!("frocket-register-{}", std::process::id()));
+    let cache = frocket_storage::DiskCache::new(&tmp, u64::MAX / (1024 * 1024));
+    let mut local = Vec::new();
+    for &i in &picked {
+        local.push(storage.fetch(&parts[i].path, "register", &cache).await?.0);
+    }
+    let r = frocket_dataset::register_parts(req, opts, parts, &picked, &local, false);
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(r?)
+}
+
+#[cfg(not(feature = "distributed"))]
+async fn register_s3(_: &Config, _: &RegisterRequest, _: &RegisterOptions) -> Result<frocket_dataset::DatasetInfo> {
+    bail!("s3:// base paths need a build with the 'distributed' feature")
 }
 
 async fn get<C: Catalog>(catalog: &C, name: &str) -> Result<frocket_dataset::DatasetInfo> {

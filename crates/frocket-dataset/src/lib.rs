@@ -14,4 +14,7 @@ pub use catalog::{Catalog, CatalogError, FileCatalog};
 pub use info::{ColumnDetails, DatasetInfo, FullSchema, PartRef, ShortSchema};
 pub use inspect::{inspect_part, PartInspection};
 pub use listing::list_parts;
-pub use register::{register, RegisterError, RegisterOptions, RegisterRequest, ValidationMode};
+pub use register::{
+    check_request, plan_sample, register, register_parts, RegisterError, RegisterOptions, RegisterRequest,
+    ValidationMode,
+};

@@ -174,6 +174,18 @@ fn describe_types(s: &arrow::datatypes::Schema) -> BTreeMap<String, ColumnType> 
 /// shared between inspected parts, and builds the schema. Nothing is stored: pass the result
 /// to a [`crate::Catalog`].
 pub fn register(req: &RegisterRequest, opts: &RegisterOptions) -> Result<DatasetInfo, RegisterError> {
+    check_request(req)?;
+    let parts: Vec<PartRef> = list_parts(&req.basepath, &req.pattern)?;
+    let picked = plan_sample(&parts, req, opts)?;
+    let local: Vec<std::path::PathBuf> = picked
+        .iter()
+        .map(|&i| std::path::PathBuf::from(&parts[i].path))
+        .collect();
+    register_parts(req, opts, parts, &picked, &local, true)
+}
+
+/// Checks the request's name and columns.
+pub fn check_request(req: &RegisterRequest) -> Result<(), RegisterError> {
     check_name(&req.name)?;
     for (what, v) in [
         ("groupIdColumn", &req.group_id_column),
@@ -183,28 +195,64 @@ pub fn register(req: &RegisterRequest, opts: &RegisterOptions) -> Result<Dataset
             return Err(RegisterError::Invalid(format!("{what} is empty")));
         }
     }
-    let parts: Vec<PartRef> = list_parts(&req.basepath, &req.pattern)?;
+    Ok(())
+}
+
+/// Which of the listed parts to inspect (indexes, first first); an error when there are none.
+pub fn plan_sample(
+    parts: &[PartRef],
+    req: &RegisterRequest,
+    opts: &RegisterOptions,
+) -> Result<Vec<usize>, RegisterError> {
     if parts.is_empty() {
         return Err(RegisterError::Invalid(format!(
             "no files matching '{}' in '{}'",
             req.pattern, req.basepath
         )));
     }
-    let picked = sample_indexes(parts.len(), req.validation_mode, opts);
+    Ok(sample_indexes(parts.len(), req.validation_mode, opts))
+}
+
+/// Registration from listed parts: `picked` are the inspected parts' indexes and `local` their
+/// local copies (same order). With `footers_of_others`, the timestamp range also covers the
+/// footers of the parts not inspected (cheap for local files).
+pub fn register_parts(
+    req: &RegisterRequest,
+    opts: &RegisterOptions,
+    parts: Vec<PartRef>,
+    picked: &[usize],
+    local: &[std::path::PathBuf],
+    footers_of_others: bool,
+) -> Result<DatasetInfo, RegisterError> {
     let inspections: Vec<Result<PartInspection, RegisterError>> = std::thread::scope(|s| {
         let handles: Vec<_> = picked
             .iter()
             .enumerate()
             .map(|(i, &p)| {
-                let path = parts[p].path.clone();
+                let path = local
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| std::path::PathBuf::from(&parts[p].path));
+                let shown = parts[p].path.clone();
                 s.spawn(move || {
-                    inspect_part(
-                        Path::new(&path),
+                    // Messages and results name the part as registered (e.g. its s3:// URL).
+                    match inspect_part(
+                        &path,
                         &req.group_id_column,
                         &req.timestamp_column,
                         req.validate_uniques,
                         i == 0,
-                    )
+                    ) {
+                        Ok(mut r) => {
+                            r.path = shown;
+                            Ok(r)
+                        }
+                        Err(RegisterError::Part { message, .. }) => Err(RegisterError::Part {
+                            message: message.replace(&path.display().to_string(), &shown),
+                            part: shown,
+                        }),
+                        Err(e) => Err(e),
+                    }
                 })
             })
             .collect();
@@ -268,7 +316,7 @@ pub fn register(req: &RegisterRequest, opts: &RegisterOptions) -> Result<Dataset
         }
     }
     for (p, part) in parts.iter().enumerate() {
-        if !picked.contains(&p) {
+        if footers_of_others && !picked.contains(&p) {
             if let Some((a, b)) = timestamp_range_from_footer(Path::new(&part.path), &req.timestamp_column) {
                 lo = lo.min(a);
                 hi = hi.max(b);

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, ValidatedQuery};
+use frocket_storage::{DiskCache, Storage};
 use serde::{Deserialize, Serialize};
 
 /// One task: run `query` over one part of a dataset.
@@ -58,6 +59,10 @@ pub struct WorkerOptions {
     pub reject_age_secs: f64,
     /// Engine settings.
     pub exec: ExecOptions,
+    /// Where parts are read from.
+    pub storage: Storage,
+    /// The local cache of downloaded parts.
+    pub cache: DiskCache,
 }
 
 fn now() -> f64 {
@@ -100,10 +105,21 @@ pub async fn handle_task(
     }
     status(TaskStatus::LoadingData, None).await?;
     let t0 = Instant::now();
+    let (local, from_cache) = match opts
+        .storage
+        .fetch(&req.part_path, &req.registration_id, &opts.cache)
+        .await
+    {
+        Ok(x) => x,
+        Err(e) => {
+            status(TaskStatus::EndedFailed, Some(e.to_string())).await?;
+            return Ok(false);
+        }
+    };
     let path = req.part_path.clone();
     let query = req.query.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&path).map_err(|e| format!("cannot open part '{path}': {e}"))?;
+        let f = std::fs::File::open(&local).map_err(|e| format!("cannot open part '{path}': {e}"))?;
         read_part(&path, f, &query).map_err(|e| e.to_string())
     })
     .await
@@ -134,7 +150,7 @@ pub async fn handle_task(
         total_secs: t0.elapsed().as_secs_f64(),
         invoke_latency_secs: (started - req.invoke_time).max(0.0),
         worker: opts.name.clone(),
-        from_cache: false,
+        from_cache,
     };
     let json = serde_json::to_string(&result).map_err(|e| frocket_datastore::DatastoreError::Invalid(e.to_string()))?;
     ds.put_result(&key, &json, req.ttl_secs).await?;

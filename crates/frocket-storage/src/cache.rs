@@ -1,0 +1,107 @@
+//! The worker's disk cache of parts: a directory bounded in bytes, evicting the least recently
+//! used files first.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// A bounded LRU cache of part files on local disk.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let cache = frocket_storage::DiskCache::new(dir.path(), 1);
+/// assert!(cache.get("reg1", "s3://b/p.parquet").is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct DiskCache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl DiskCache {
+    /// A cache in `dir` holding at most `max_mb` megabytes.
+    pub fn new(dir: impl Into<PathBuf>, max_mb: u64) -> Self {
+        DiskCache {
+            dir: dir.into(),
+            max_bytes: max_mb.saturating_mul(1024 * 1024),
+        }
+    }
+
+    fn path(&self, registration_id: &str, part: &str) -> PathBuf {
+        let name = part.rsplit('/').next().unwrap_or("part");
+        let safe: String = registration_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        self.dir.join(safe).join(format!("{:016x}-{name}", fnv(part)))
+    }
+
+    /// The cached file, if present (marking it recently used).
+    pub fn get(&self, registration_id: &str, part: &str) -> Option<PathBuf> {
+        let p = self.path(registration_id, part);
+        let f = std::fs::File::options().append(true).open(&p).ok()?;
+        let _ = f.set_modified(SystemTime::now());
+        Some(p)
+    }
+
+    /// Where to download a part before [`DiskCache::insert`].
+    pub fn temp_path(&self, registration_id: &str, part: &str) -> std::io::Result<PathBuf> {
+        let p = self.path(registration_id, part);
+        let dir = p.parent().unwrap_or(&self.dir).to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            p.file_name().map_or("x".into(), |f| f.to_string_lossy())
+        )))
+    }
+
+    /// Moves a downloaded file into the cache, then evicts least recently used files until the
+    /// cache fits its bound (never the file just inserted).
+    pub fn insert(&self, registration_id: &str, part: &str, downloaded: &Path) -> std::io::Result<PathBuf> {
+        let p = self.path(registration_id, part);
+        std::fs::rename(downloaded, &p)?;
+        self.evict(&p)?;
+        Ok(p)
+    }
+
+    fn evict(&self, keep: &Path) -> std::io::Result<()> {
+        let mut files: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+        for d in std::fs::read_dir(&self.dir)? {
+            let d = d?.path();
+            if !d.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&d)? {
+                let f = f?;
+                let m = f.metadata()?;
+                let name = f.file_name().to_string_lossy().to_string();
+                if m.is_file() && !name.starts_with(".tmp-") {
+                    files.push((m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len(), f.path()));
+                }
+            }
+        }
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        files.sort_by_key(|f| f.0);
+        for (_, size, path) in files {
+            if total <= self.max_bytes {
+                break;
+            }
+            if path == keep {
+                continue;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total = total.saturating_sub(size);
+            }
+        }
+        Ok(())
+    }
+}

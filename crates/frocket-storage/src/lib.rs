@@ -1,0 +1,113 @@
+//! # frocket-storage
+//!
+//! Where parts live. A base path is a local directory or `s3://bucket/prefix/`; [`Storage`]
+//! lists parts (paginating: no 1,000-file limit) and fetches them to a local file, through the
+//! worker's bounded [`DiskCache`] for S3. S3-compatible stores work through
+//! `FROCKET_S3_AWS_ENDPOINT_URL` (path-style addressing).
+
+mod cache;
+mod s3;
+
+use std::path::{Path, PathBuf};
+
+pub use cache::DiskCache;
+use frocket_dataset::PartRef;
+pub use s3::{parse_s3_url, S3Store};
+
+/// Storage failures, naming the path or URL.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Listing failed.
+    #[error("cannot list '{path}': {message}")]
+    List {
+        /// The base path.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// Fetching a part failed.
+    #[error("cannot fetch '{path}': {message}")]
+    Fetch {
+        /// The part.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A malformed path or pattern.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// True for `s3://` URLs.
+///
+/// ```
+/// assert!(frocket_storage::is_s3("s3://bucket/prefix/"));
+/// assert!(!frocket_storage::is_s3("/data/parts"));
+/// ```
+pub fn is_s3(path: &str) -> bool {
+    path.starts_with("s3://")
+}
+
+/// Local directories and S3.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    s3: S3Store,
+}
+
+impl Storage {
+    /// Storage with an optional S3 endpoint override (S3-compatible stores).
+    pub fn new(s3_endpoint_url: Option<String>) -> Self {
+        Storage {
+            s3: S3Store::new(s3_endpoint_url),
+        }
+    }
+
+    /// The S3 side (for uploads in tests and tools).
+    pub fn s3(&self) -> &S3Store {
+        &self.s3
+    }
+
+    /// Files directly under `basepath` whose name matches `pattern`, sorted.
+    pub async fn list(&self, basepath: &str, pattern: &str) -> Result<Vec<PartRef>, StorageError> {
+        let pat = glob::Pattern::new(pattern)
+            .map_err(|e| StorageError::Invalid(format!("invalid file name pattern '{pattern}': {e}")))?;
+        if is_s3(basepath) {
+            return self.s3.list(basepath, &pat).await;
+        }
+        frocket_dataset::list_parts(basepath, pattern).map_err(|e| StorageError::List {
+            path: basepath.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A local file holding the part, and whether it came from the cache. Local parts are used
+    /// in place; S3 parts are downloaded into `cache` (keyed by registration, so re-registering
+    /// never serves stale parts).
+    pub async fn fetch(
+        &self,
+        part: &str,
+        registration_id: &str,
+        cache: &DiskCache,
+    ) -> Result<(PathBuf, bool), StorageError> {
+        if !is_s3(part) {
+            return Ok((Path::new(part).to_path_buf(), false));
+        }
+        if let Some(p) = cache.get(registration_id, part) {
+            return Ok((p, true));
+        }
+        let tmp = cache
+            .temp_path(registration_id, part)
+            .map_err(|e| StorageError::Fetch {
+                path: part.into(),
+                message: e.to_string(),
+            })?;
+        self.s3.download(part, &tmp).await?;
+        let p = cache
+            .insert(registration_id, part, &tmp)
+            .map_err(|e| StorageError::Fetch {
+                path: part.into(),
+                message: e.to_string(),
+            })?;
+        Ok((p, false))
+    }
+}

@@ -1,0 +1,172 @@
+//! S3 (and S3-compatible stores): listing with pagination, downloads.
+
+use std::path::Path;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::Client;
+use aws_smithy_http_client::tls;
+use frocket_dataset::PartRef;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
+
+use crate::StorageError;
+
+/// Splits `s3://bucket/key` into bucket and key.
+///
+/// ```
+/// assert_eq!(frocket_storage::parse_s3_url("s3://b/a/c.parquet").unwrap(), ("b".to_string(), "a/c.parquet".to_string()));
+/// assert!(frocket_storage::parse_s3_url("s3:///x").is_err());
+/// ```
+pub fn parse_s3_url(url: &str) -> Result<(String, String), StorageError> {
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| StorageError::Invalid(format!("'{url}' is not an s3:// URL")))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(StorageError::Invalid(format!("'{url}' has no bucket")));
+    }
+    Ok((bucket.to_string(), key.to_string()))
+}
+
+/// An S3 client, created on first use.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    endpoint: Option<String>,
+    client: std::sync::Arc<OnceCell<Client>>,
+}
+
+impl S3Store {
+    /// A store using `endpoint` when set (path-style addressing), else AWS.
+    pub fn new(endpoint: Option<String>) -> Self {
+        S3Store {
+            endpoint,
+            client: std::sync::Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The client (credentials and region from the standard AWS environment).
+    pub async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                    .build_https();
+                let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+                if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+                    loader = loader.region(aws_config::Region::new("us-east-1"));
+                }
+                let shared = loader.load().await;
+                let mut b = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
+                if let Some(e) = &self.endpoint {
+                    b = b.endpoint_url(e);
+                }
+                Client::from_conf(b.build())
+            })
+            .await
+    }
+
+    /// Objects directly under `basepath` matching `pattern`, following continuation tokens.
+    pub async fn list(&self, basepath: &str, pattern: &glob::Pattern) -> Result<Vec<PartRef>, StorageError> {
+        let (bucket, mut prefix) = parse_s3_url(basepath)?;
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        let client = self.client().await;
+        let mut token: Option<String> = None;
+        let mut out = Vec::new();
+        loop {
+            let resp = client
+                .list_objects_v2()
+                .bucket(&bucket)
+                .prefix(&prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| StorageError::List {
+                    path: basepath.to_string(),
+                    message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                })?;
+            for o in resp.contents() {
+                let Some(key) = o.key() else { continue };
+                let name = key.rsplit('/').next().unwrap_or(key);
+                if pattern.matches(name) {
+                    out.push(PartRef {
+                        path: format!("s3://{bucket}/{key}"),
+                        size: o.size().unwrap_or(0).max(0) as u64,
+                    });
+                }
+            }
+            match (resp.is_truncated(), resp.next_continuation_token()) {
+                (Some(true), Some(t)) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Downloads `url` to `dest`.
+    pub async fn download(&self, url: &str, dest: &Path) -> Result<(), StorageError> {
+        let (bucket, key) = parse_s3_url(url)?;
+        let err = |m: String| StorageError::Fetch {
+            path: url.to_string(),
+            message: m,
+        };
+        let resp = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+        let mut body = resp.body;
+        let mut f = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| err(format!("{}: {e}", dest.display())))?;
+        while let Some(chunk) = body.try_next().await.map_err(|e| err(e.to_string()))? {
+            f.write_all(&chunk)
+                .await
+                .map_err(|e| err(format!("{}: {e}", dest.display())))?;
+        }
+        f.flush().await.map_err(|e| err(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Uploads bytes to `url` (tools and tests).
+    pub async fn upload(&self, url: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        let (bucket, key) = parse_s3_url(url)?;
+        self.client()
+            .await
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(data.into())
+            .send()
+            .await
+            .map_err(|e| StorageError::Fetch {
+                path: url.to_string(),
+                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// Creates a bucket (tools and tests).
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), StorageError> {
+        self.client()
+            .await
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| {
+                StorageError::Invalid(format!(
+                    "cannot create bucket '{bucket}': {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Parts in an S3-compatible store: registration with more than 1,000 parts, queries through
+//! queue workers equal to the golden answers, the workers' disk cache, and cache invalidation
+//! on re-registration.
+
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch};
+use frocket_storage::Storage;
+use frocket_tests::services::{RedisServer, S3Server, WorkerProcess};
+use frocket_tests::{golden_dir, json_diff, Frocket};
+use serde_json::{json, Value};
+
+fn env(redis: &RedisServer, s3: &S3Server, home: &std::path::Path) -> Vec<(&'static str, String)> {
+    let mut e = vec![
+        ("FROCKET_REDIS_HOST", "127.0.0.1".to_string()),
+        ("FROCKET_REDIS_PORT", redis.port.to_string()),
+        ("FROCKET_INVOKER_RUN_TIMEOUT", "60".to_string()),
+        ("FROCKET_HOME", home.display().to_string()),
+    ];
+    e.extend(s3.env());
+    e
+}
+
+fn tiny_part(uids: &[i64]) -> Vec<u8> {
+    let batch = RecordBatch::try_from_iter([
+        ("uid", Arc::new(Int64Array::from(uids.to_vec())) as _),
+        (
+            "ts",
+            Arc::new(Int64Array::from(vec![1_600_000_000_000i64; uids.len()])) as _,
+        ),
+    ])
+    .unwrap();
+    let mut buf = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    buf
+}
+
+fn upload(rt: &tokio::runtime::Runtime, s3: &S3Server, objects: Vec<(String, Vec<u8>)>, bucket: &str) {
+    for (k, v) in s3.env() {
+        std::env::set_var(k, v);
+    }
+    let storage = Storage::new(Some(format!("http://127.0.0.1:{}", s3.port)));
+    rt.block_on(async {
+        let _ = storage.s3().create_bucket(bucket).await;
+        for (url, data) in objects {
+            storage.s3().upload(&url, data).await.unwrap();
+        }
+    });
+}
+
+fn result_of(v: &Value) -> Value {
+    json!({"query": v["query"], "funnel": v["funnel"]})
+}
+
+#[test]
+fn s3_datasets_through_queue_workers() {
+    let redis = RedisServer::start();
+    let s3 = S3Server::start();
+    let home = tempfile::tempdir().unwrap();
+    let env = env(&redis, &s3, home.path());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // The golden parts in S3.
+    let data = golden_dir().join("data");
+    let mut objects = Vec::new();
+    for f in ["part-00000.parquet", "part-00001.parquet"] {
+        objects.push((format!("s3://frocket/golden/{f}"), std::fs::read(data.join(f)).unwrap()));
+    }
+    // More than 1,000 tiny parts, and two parts sharing a user.
+    for i in 0..1005i64 {
+        objects.push((
+            format!("s3://frocket/many/p{i:05}.parquet"),
+            tiny_part(&[i * 2, i * 2 + 1]),
+        ));
+    }
+    objects.push(("s3://frocket/shared/a.parquet".into(), tiny_part(&[1, 2])));
+    objects.push(("s3://frocket/shared/b.parquet".into(), tiny_part(&[2, 3])));
+    upload(&rt, &s3, objects, "frocket");
+
+    let f = Frocket::with_env(&env);
+    let many = f.ok(&["register", "many", "s3://frocket/many/", "uid", "ts"]);
+    assert_eq!(many["parts"], json!(1005));
+    assert_eq!(f.ok(&["parts", "many"])["count"], json!(1005));
+    let e = f.fails(&["register", "shared", "s3://frocket/shared/", "uid", "ts"]);
+    assert!(
+        e.contains("s3://frocket/shared/a.parquet") && e.contains("s3://frocket/shared/b.parquet"),
+        "{e}"
+    );
+    let e = f.fails(&["register", "none", "s3://frocket/nothing-here/", "uid", "ts"]);
+    assert!(e.contains("s3://frocket/nothing-here/"), "{e}");
+
+    // One worker, so that the second run must hit its cache.
+    let _w = WorkerProcess::start("w1", &env);
+    f.ok(&["register", "golden", "s3://frocket/golden", "visitorid", "timestamp"]);
+    let dir = golden_dir();
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
+    let mut first = true;
+    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+        let exp: Value = serde_json::from_str(line).unwrap();
+        let file = dir
+            .join("queries")
+            .join(exp["file"].as_str().unwrap())
+            .display()
+            .to_string();
+        let got = f.ok(&["run", "golden", "--file", &file]);
+        assert_eq!(
+            json_diff(&result_of(&got), &exp["result"], "result", 1e-9),
+            None,
+            "{file}"
+        );
+        let cache = &got["stats"]["worker"]["cache"];
+        if first {
+            assert_eq!(cache, &json!({"source": 2, "diskCache": 0}));
+            first = false;
+        } else {
+            assert_eq!(cache, &json!({"source": 0, "diskCache": 2}), "{file}");
+        }
+    }
+    // Re-registering invalidates the cached parts.
+    f.ok(&["register", "golden", "s3://frocket/golden/", "visitorid", "timestamp"]);
+    let got = f.ok(&["run", "golden", "--empty"]);
+    assert_eq!(got["stats"]["worker"]["cache"], json!({"source": 2, "diskCache": 0}));
+    assert_eq!(got["query"]["matchingGroups"], json!(5000));
+}
