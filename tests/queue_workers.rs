@@ -158,33 +158,52 @@ fn lost_and_failed_tasks_are_retried() {
             f.run(&["run", "d", "--empty"])
         }
     });
-    let mut seen = 0;
+    // Task 0's first attempt is lost (loading, then silence); task 1 fails twice; everything
+    // else is handed back to the queue once that is done.
     rt.block_on(async {
-        while seen < 2 {
-            if let Some(raw) = ds.dequeue(5.0).await.unwrap() {
-                let req: frocket_worker::TaskRequest = serde_json::from_str(&raw).unwrap();
-                let key = AttemptKey {
-                    request: req.request_id.clone(),
-                    task: req.task,
-                    attempt: req.attempt,
-                };
-                let (status, msg) = if seen == 0 {
-                    (TaskStatus::LoadingData, None)
-                } else {
-                    (TaskStatus::EndedFailed, Some("injected failure"))
-                };
-                ds.set_status(&key, status, Some("doomed"), msg, 60).await.unwrap();
-                seen += 1;
+        let (mut lost, mut failures, mut others) = (false, 0, Vec::new());
+        while !(lost && failures == 2) {
+            let Some(raw) = ds.dequeue(5.0).await.unwrap() else {
+                continue;
+            };
+            let req: frocket_worker::TaskRequest = serde_json::from_str(&raw).unwrap();
+            let key = AttemptKey {
+                request: req.request_id.clone(),
+                task: req.task,
+                attempt: req.attempt,
+            };
+            match req.task {
+                0 if !lost => {
+                    ds.set_status(&key, TaskStatus::LoadingData, Some("doomed"), None, 60)
+                        .await
+                        .unwrap();
+                    lost = true;
+                }
+                1 if failures < 2 => {
+                    ds.set_status(
+                        &key,
+                        TaskStatus::EndedFailed,
+                        Some("doomed"),
+                        Some("injected failure"),
+                        60,
+                    )
+                    .await
+                    .unwrap();
+                    failures += 1;
+                }
+                _ => others.push(raw),
             }
         }
+        ds.enqueue(&others).await.unwrap();
     });
     let _w = WorkerProcess::start("w", &env);
     let r = runner.join().unwrap();
     assert_eq!(r.code, 0, "{}", r.stderr);
     let got = r.json();
     assert_eq!(result_of(&got), result_of(&expected));
-    assert_eq!(got["stats"]["invoker"]["retriedTasks"], json!(2), "{}", got["stats"]);
-    assert_eq!(got["stats"]["invoker"]["failedTasks"], json!(1));
+    // Task 0 retried once (lost), task 1 twice (failed twice, succeeded on attempt 3).
+    assert_eq!(got["stats"]["invoker"]["retriedTasks"], json!(3), "{}", got["stats"]);
+    assert_eq!(got["stats"]["invoker"]["failedTasks"], json!(2));
 }
 
 #[test]
@@ -267,6 +286,9 @@ fn workers_survive_bad_tasks_and_auth_is_used() {
     std::fs::remove_file(data.path().join("part-00001.parquet")).unwrap();
     let e = f.fails(&["run", "d", "--empty"]);
     assert!(e.contains("part-00001.parquet"), "{e}");
+    // Used just now: unregistering needs --force.
+    let e = f.fails(&["unregister", "d"]);
+    assert!(e.contains("--force"), "{e}");
     f.ok(&["unregister", "d", "--force"]);
     assert_eq!(f.ok(&["list"]), json!([]));
 }

@@ -67,7 +67,7 @@ pub struct InvokerStats {
     pub poll_time: f64,
     /// Tasks (parts).
     pub total_tasks: usize,
-    /// Tasks that failed at least once.
+    /// Failed attempts (each `ENDED_FAILED` seen).
     pub failed_tasks: usize,
     /// Retries made.
     pub retried_tasks: usize,
