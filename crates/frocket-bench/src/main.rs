@@ -199,7 +199,7 @@ fn real_main() -> Result<(), String> {
         LOAD_NANOS.store(0, Ordering::Relaxed);
         let (secs, peak, result) = best_of(args.repeats, || run_engine(&files, &q))?;
         let load = LOAD_NANOS.load(Ordering::Relaxed) as f64 / 1e9 / args.repeats.max(1) as f64;
-        let floor = best_of(args.repeats, || decode_floor(&files, &q.columns)).map(|(s, _, _)| s)?;
+        let floor = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read())).map(|(s, _, _)| s)?;
         let d = duck.iter().find(|d| d["name"] == name);
         let dsecs = d.and_then(|d| d["seconds"].as_f64());
         let mine = summarize(name, &result);

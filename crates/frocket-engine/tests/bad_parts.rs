@@ -279,7 +279,11 @@ fn missing_group_id_or_timestamp_column_is_named() {
     let dir = tempfile::tempdir().unwrap();
     for (missing, q) in [
         ("uid", query(json!({}))),
-        ("ts", query(json!({}))),
+        // A query that needs timestamps (a sequence); `{}` does not read them at all.
+        (
+            "ts",
+            query(json!({"funnel": {"sequence": [{"filter": ["uid", ">", 0]}]}})),
+        ),
         ("ts", query(json!({"timeframe": {"from": 1.6e12, "to": 1.601e12}}))),
     ] {
         let p = dir.path().join(format!("no-{missing}.parquet"));

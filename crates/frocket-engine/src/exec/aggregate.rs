@@ -194,7 +194,7 @@ enum Sums {
 /// Everything an aggregation needs from the part.
 pub(crate) struct AggInput<'a> {
     pub groups: &'a Groups,
-    pub ts: &'a Timestamps,
+    pub ts: Option<&'a Timestamps>,
     pub column: &'a ArrayRef,
     pub coded: Option<&'a Coded>,
     pub other: Option<&'a ArrayRef>,

@@ -162,7 +162,8 @@ impl Groups {
 
     /// Rows ordered by group, then timestamp; and each group's range in that order
     /// (`offsets[g]..offsets[g + 1]`).
-    pub(crate) fn order(&self, ts: &Timestamps) -> (&[u32], &[u32]) {
+    /// Without timestamps (queries with no sequence), rows stay in part order within a group.
+    pub(crate) fn order(&self, ts: Option<&Timestamps>) -> (&[u32], &[u32]) {
         let (rows, offsets) = self.order.get_or_init(|| {
             let mut offsets = Vec::with_capacity(self.count + 1);
             let mut acc = 0u32;
@@ -182,12 +183,13 @@ impl Groups {
                 let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
                 // Often already in time order; sorting in place never allocates.
                 match ts {
-                    Timestamps::Int(t) => {
+                    None => {}
+                    Some(Timestamps::Int(t)) => {
                         if !slice.is_sorted_by_key(|&r| t[r as usize]) {
                             slice.sort_unstable_by_key(|&r| t[r as usize]);
                         }
                     }
-                    Timestamps::Float(t) => {
+                    Some(Timestamps::Float(t)) => {
                         if !slice.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) {
                             slice.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
                         }

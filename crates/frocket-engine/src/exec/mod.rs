@@ -100,7 +100,7 @@ pub fn run_batch(
         message: e.to_string(),
     };
     let mut cols = Vec::with_capacity(query.columns.len());
-    for c in &query.columns {
+    for c in &query.columns_to_read() {
         let idx = batch.schema().index_of(c).map_err(|_| EngineError::MissingColumn {
             file: file.to_string(),
             column: c.clone(),
@@ -129,7 +129,8 @@ struct Part<'a> {
     file: &'a str,
     columns: HashMap<&'a str, ArrayRef>,
     groups: Groups,
-    ts: Timestamps,
+    /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`).
+    ts: Option<Timestamps>,
     coded: RefCell<HashMap<String, Rc<Coded>>>,
     opts: &'a ExecOptions,
 }
@@ -152,6 +153,13 @@ impl Part<'_> {
     fn row_mask(&self, filters: &[crate::query::Filter]) -> Result<BooleanBuffer, EngineError> {
         let lookup = |c: &str| self.columns.get(c).cloned();
         filters_mask(&lookup, filters, self.groups.of_row.len()).map_err(|e| self.arrow_err(e))
+    }
+
+    fn timestamps(&self) -> Result<&Timestamps, EngineError> {
+        self.ts.as_ref().ok_or_else(|| EngineError::MissingColumn {
+            file: self.file.to_string(),
+            column: "(timestamps not read)".into(),
+        })
     }
 
     fn all_groups(&self) -> BooleanBuffer {
@@ -246,8 +254,9 @@ impl Part<'_> {
             }
             ConditionKind::Sequence(seq) => {
                 let m = self.sequence_matcher(seq)?;
-                let (rows, offsets) = self.groups.order(&self.ts);
-                let reached = m.reached_per_group(&self.ts, rows, offsets, None);
+                let ts = self.timestamps()?;
+                let (rows, offsets) = self.groups.order(Some(ts));
+                let reached = m.reached_per_group(ts, rows, offsets, None);
                 let need = m.len() as u32;
                 Ok(BooleanBuffer::collect_bool(ng, |g| reached[g] == need))
             }
@@ -291,7 +300,7 @@ impl Part<'_> {
                 let other = a.other_column.as_deref().map(|o| self.column(o)).transpose()?;
                 let input = AggInput {
                     groups: &self.groups,
-                    ts: &self.ts,
+                    ts: self.ts.as_ref(),
                     column,
                     coded: coded.as_deref(),
                     other,
@@ -320,7 +329,8 @@ fn execute(
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
     let mut columns = HashMap::new();
-    for c in &query.columns {
+    let to_read = query.columns_to_read();
+    for c in &to_read {
         let a = batch.column_by_name(c).ok_or_else(|| EngineError::MissingColumn {
             file: file.to_string(),
             column: c.clone(),
@@ -329,7 +339,17 @@ fn execute(
     }
     let gcol = &columns[query.group_id_column.as_str()];
     let groups = Groups::build(file, &query.group_id_column, gcol)?;
-    let ts = Timestamps::from_array(file, &query.timestamp_column, &columns[query.timestamp_column.as_str()])?;
+    let ts = if query.needs_timestamps() {
+        let col = columns
+            .get(query.timestamp_column.as_str())
+            .ok_or_else(|| EngineError::MissingColumn {
+                file: file.to_string(),
+                column: query.timestamp_column.clone(),
+            })?;
+        Some(Timestamps::from_array(file, &query.timestamp_column, col)?)
+    } else {
+        None
+    };
     let part = Part {
         file,
         columns,
@@ -375,8 +395,9 @@ fn execute(
         None => None,
         Some(f) => {
             let m = part.sequence_matcher(&f.sequence)?;
-            let (rows, offsets) = part.groups.order(&part.ts);
-            let reached = m.reached_per_group(&part.ts, rows, offsets, Some(&matching));
+            let ts = part.timestamps()?;
+            let (rows, offsets) = part.groups.order(Some(ts));
+            let reached = m.reached_per_group(ts, rows, offsets, Some(&matching));
             let mut steps = Vec::with_capacity(m.len());
             let mut last = matching.clone();
             for k in 0..m.len() {

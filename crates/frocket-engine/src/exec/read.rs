@@ -101,7 +101,13 @@ pub fn read_part<R: ChunkReader + 'static>(
     reader: R,
     query: &ValidatedQuery,
 ) -> Result<RecordBatch, EngineError> {
-    read_columns(file, reader, &query.columns, &query.timestamp_column, &query.timeframe)
+    read_columns(
+        file,
+        reader,
+        &query.columns_to_read(),
+        &query.timestamp_column,
+        &query.timeframe,
+    )
 }
 
 /// Reads `columns` of a part, keeping rows whose `timestamp_column` is inside `timeframe`.

@@ -350,6 +350,59 @@ pub enum Relation {
     Expr(RelationExpr),
 }
 
+impl ValidatedQuery {
+    /// Whether running the query needs the timestamp column: a bounded timeframe, or a
+    /// sequence (condition or funnel). Without it, parts are read without their timestamps.
+    ///
+    /// ```
+    /// # use arrow::datatypes::{DataType, Field, Schema};
+    /// # use frocket_engine::{validate_query, DatasetSchema};
+    /// # let schema = DatasetSchema::from_arrow(&Schema::new(vec![Field::new("u", DataType::Int64, false), Field::new("t", DataType::Int64, false)]), "u", "t").unwrap();
+    /// assert!(!validate_query("{}", &schema, 10).unwrap().needs_timestamps());
+    /// assert!(validate_query(r#"{"timeframe": {"from": 1}}"#, &schema, 10).unwrap().needs_timestamps());
+    /// ```
+    pub fn needs_timestamps(&self) -> bool {
+        !self.timeframe.is_unbounded()
+            || self.funnel.is_some()
+            || self
+                .conditions
+                .iter()
+                .any(|c| matches!(c.kind, ConditionKind::Sequence(_)))
+    }
+
+    /// The columns to read from a part: [`ValidatedQuery::columns`], without the timestamp
+    /// column when the query does not need it (unless another part of the query uses it).
+    pub fn columns_to_read(&self) -> Vec<String> {
+        if self.needs_timestamps() || self.column_used_outside_time(&self.timestamp_column) {
+            return self.columns.clone();
+        }
+        self.columns
+            .iter()
+            .filter(|c| **c != self.timestamp_column)
+            .cloned()
+            .collect()
+    }
+
+    fn column_used_outside_time(&self, column: &str) -> bool {
+        let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
+        let in_aggs = |aggs: &[Aggregation]| {
+            aggs.iter()
+                .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
+        };
+        self.conditions.iter().any(|c| match &c.kind {
+            ConditionKind::Filters { filters, target, .. } => {
+                in_filters(filters) || matches!(target, Target::Sum { column: c, .. } if c == column)
+            }
+            ConditionKind::Sequence(s) => s.steps.iter().any(|st| in_filters(&st.filters)),
+        }) || in_aggs(&self.aggregations)
+            || self.funnel.as_ref().is_some_and(|f| {
+                in_aggs(&f.step_aggregations)
+                    || in_aggs(&f.end_aggregations)
+                    || f.sequence.steps.iter().any(|st| in_filters(&st.filters))
+            })
+    }
+}
+
 /// A validated query in verbose form, with the list of columns it reads.
 ///
 /// ```
