@@ -24,6 +24,7 @@ setup-test:
 
 ## test: run every test of the workspace (unit, golden, differential, CLI and Redis end to end)
 test: setup-test
+	$(CARGO) build -p frocket-cli
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 
