@@ -5,9 +5,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use frocket_dataset::DatasetInfo;
-use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, QueryResult, ValidatedQuery};
+use frocket_engine::{read_part, run_loaded, ExecOptions, QueryResult, ValidatedQuery};
 
-use crate::stats::{success_over_time, CacheStats, DatasetStats, InvokerStats, Percentiles, Stats, WorkerStats};
+use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
 use crate::InvokerError;
 
 /// Task counts by status (api.md statuses), always summing to the task count.
@@ -53,13 +53,6 @@ impl Default for LocalOptions {
             run_timeout_secs: 60.0,
         }
     }
-}
-
-struct TaskOutcome {
-    partial: PartialResult,
-    load_secs: f64,
-    total_secs: f64,
-    done_at: f64,
 }
 
 /// Runs `query` over every part of `dataset` on local threads, calling `progress` as tasks
@@ -154,6 +147,8 @@ pub fn run_local(
                                         load_secs,
                                         total_secs: t0.elapsed().as_secs_f64(),
                                         done_at: start.elapsed().as_secs_f64(),
+                                        invoke_latency_secs: None,
+                                        from_cache: false,
                                     }),
                                 ));
                             }
@@ -195,41 +190,11 @@ pub fn run_local(
         });
     }
     outcomes.sort_by_key(|(i, _)| *i);
-    let loads: Vec<f64> = outcomes.iter().map(|(_, o)| o.load_secs).collect();
-    let totals: Vec<f64> = outcomes.iter().map(|(_, o)| o.total_secs).collect();
-    let done_at: Vec<f64> = outcomes.iter().map(|(_, o)| o.done_at).collect();
-    let merged = PartialResult::merge_all(outcomes.into_iter().map(|(_, o)| o.partial))?;
-    let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
-    let result = merged.finish(query)?;
-    let stats = Stats {
-        total_time: start.elapsed().as_secs_f64(),
-        invoker: InvokerStats {
-            enqueue_time: 0.0,
-            poll_time: start.elapsed().as_secs_f64(),
-            total_tasks: n,
-            failed_tasks: 0,
-            retried_tasks: 0,
-            task_success_over_time: success_over_time(&done_at),
-        },
-        worker: WorkerStats {
-            cold_tasks: 0,
-            warm_tasks: n,
-            invoke_latency: None,
-            load_time: Percentiles::of(&loads),
-            total_time: Percentiles::of(&totals),
-            scanned_rows,
-            scanned_groups,
-            peak_memory_bytes: None,
-            cache: CacheStats {
-                source: n,
-                disk_cache: 0,
-            },
-        },
-        dataset: DatasetStats {
-            total_size: dataset.total_size(),
-            parts: n,
-        },
-        cost: None,
-    };
-    Ok((result, stats))
+    finish_job(
+        start,
+        dataset,
+        query,
+        outcomes.into_iter().map(|(_, o)| o).collect(),
+        JobCounts::default(),
+    )
 }

@@ -1,6 +1,10 @@
 //! The stats object of api.md.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
+
+use frocket_dataset::DatasetInfo;
+use frocket_engine::{PartialResult, QueryResult, ValidatedQuery};
 
 use serde::{Deserialize, Serialize};
 
@@ -146,4 +150,84 @@ pub fn success_over_time(done_at: &[f64]) -> BTreeMap<String, usize> {
         .into_iter()
         .map(|(k, n)| (format!("{}", k as f64 * 0.25), n))
         .collect()
+}
+
+/// What an invoker knows about one finished task.
+#[derive(Debug, Clone)]
+pub struct TaskOutcome {
+    /// The part's partial result.
+    pub partial: PartialResult,
+    /// Seconds reading the part.
+    pub load_secs: f64,
+    /// Seconds for the task.
+    pub total_secs: f64,
+    /// Seconds since the job started when the invoker saw it finish.
+    pub done_at: f64,
+    /// Invoke-to-start latency, for tasks that travel (None in-process).
+    pub invoke_latency_secs: Option<f64>,
+    /// Whether the part came from a worker's disk cache.
+    pub from_cache: bool,
+}
+
+/// Job-level figures besides the tasks'.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobCounts {
+    /// Seconds to enqueue / invoke all tasks.
+    pub enqueue_time: f64,
+    /// Failed attempts.
+    pub failed_tasks: usize,
+    /// Retries sent.
+    pub retried_tasks: usize,
+}
+
+/// Merges the tasks' partials (one per part, in any order) into the result and builds the
+/// job's stats.
+pub fn finish_job(
+    started: Instant,
+    dataset: &DatasetInfo,
+    query: &ValidatedQuery,
+    outcomes: Vec<TaskOutcome>,
+    job: JobCounts,
+) -> Result<(QueryResult, Stats), crate::InvokerError> {
+    let n = dataset.parts.len();
+    let loads: Vec<f64> = outcomes.iter().map(|o| o.load_secs).collect();
+    let totals: Vec<f64> = outcomes.iter().map(|o| o.total_secs).collect();
+    let done_at: Vec<f64> = outcomes.iter().map(|o| o.done_at).collect();
+    let latencies: Vec<f64> = outcomes.iter().filter_map(|o| o.invoke_latency_secs).collect();
+    let from_cache = outcomes.iter().filter(|o| o.from_cache).count();
+    let merged = PartialResult::merge_all(outcomes.into_iter().map(|o| o.partial))?;
+    let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
+    let result = merged.finish(query)?;
+    let total_time = started.elapsed().as_secs_f64();
+    let stats = Stats {
+        total_time,
+        invoker: InvokerStats {
+            enqueue_time: job.enqueue_time,
+            poll_time: total_time - job.enqueue_time,
+            total_tasks: n,
+            failed_tasks: job.failed_tasks,
+            retried_tasks: job.retried_tasks,
+            task_success_over_time: success_over_time(&done_at),
+        },
+        worker: WorkerStats {
+            cold_tasks: 0,
+            warm_tasks: n,
+            invoke_latency: (!latencies.is_empty()).then(|| Percentiles::of(&latencies)),
+            load_time: Percentiles::of(&loads),
+            total_time: Percentiles::of(&totals),
+            scanned_rows,
+            scanned_groups,
+            peak_memory_bytes: None,
+            cache: CacheStats {
+                source: n.saturating_sub(from_cache),
+                disk_cache: from_cache,
+            },
+        },
+        dataset: DatasetStats {
+            total_size: dataset.total_size(),
+            parts: n,
+        },
+        cost: None,
+    };
+    Ok((result, stats))
 }

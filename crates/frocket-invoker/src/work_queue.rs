@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use frocket_dataset::DatasetInfo;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
-use frocket_engine::{PartialResult, QueryResult, ValidatedQuery};
+use frocket_engine::{QueryResult, ValidatedQuery};
 use frocket_worker::{TaskRequest, TaskResult};
 
 use crate::local::{Progress, TaskCounts};
-use crate::stats::{success_over_time, CacheStats, DatasetStats, InvokerStats, Percentiles, Stats, WorkerStats};
+use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
 use crate::{new_request_id, InvokerError};
 
 /// Settings of a queue job (from `FROCKET_INVOKER_*`).
@@ -208,48 +208,25 @@ pub async fn run_work_queue(
             tokio::time::sleep(opts.poll_interval).await;
         }
     }
-    let poll_time = start.elapsed().as_secs_f64() - enqueue_time;
-    let results: Vec<(TaskResult, f64)> = tasks
+    let outcomes: Vec<TaskOutcome> = tasks
         .into_iter()
-        .filter_map(|t| t.result.map(|r| (r, t.done_at)))
+        .filter_map(|t| {
+            let done_at = t.done_at;
+            t.result.map(|r| TaskOutcome {
+                partial: r.partial,
+                load_secs: r.load_secs,
+                total_secs: r.total_secs,
+                done_at,
+                invoke_latency_secs: Some(r.invoke_latency_secs),
+                from_cache: r.from_cache,
+            })
+        })
         .collect();
-    let loads: Vec<f64> = results.iter().map(|(r, _)| r.load_secs).collect();
-    let totals: Vec<f64> = results.iter().map(|(r, _)| r.total_secs).collect();
-    let latencies: Vec<f64> = results.iter().map(|(r, _)| r.invoke_latency_secs).collect();
-    let done_at: Vec<f64> = results.iter().map(|(_, d)| *d).collect();
-    let from_cache = results.iter().filter(|(r, _)| r.from_cache).count();
-    let merged = PartialResult::merge_all(results.into_iter().map(|(r, _)| r.partial))?;
-    let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
-    let result = merged.finish(query)?;
-    let stats = Stats {
-        total_time: start.elapsed().as_secs_f64(),
-        invoker: InvokerStats {
-            enqueue_time,
-            poll_time,
-            total_tasks: n,
-            failed_tasks,
-            retried_tasks: retried,
-            task_success_over_time: success_over_time(&done_at),
-        },
-        worker: WorkerStats {
-            cold_tasks: 0,
-            warm_tasks: n,
-            invoke_latency: Some(Percentiles::of(&latencies)),
-            load_time: Percentiles::of(&loads),
-            total_time: Percentiles::of(&totals),
-            scanned_rows,
-            scanned_groups,
-            peak_memory_bytes: None,
-            cache: CacheStats {
-                source: n - from_cache,
-                disk_cache: from_cache,
-            },
-        },
-        dataset: DatasetStats {
-            total_size: dataset.total_size(),
-            parts: n,
-        },
-        cost: None,
+    let job = JobCounts {
+        enqueue_time,
+        failed_tasks,
+        retried_tasks: retried,
     };
+    let (result, stats) = finish_job(start, dataset, query, outcomes, job)?;
     Ok((result, stats, request_id))
 }
