@@ -83,8 +83,12 @@ pub async fn run_work_queue(
         }
         let payload: Vec<String> = reqs
             .iter()
-            .map(|r| serde_json::to_string(r).unwrap_or_default())
-            .collect();
+            .map(|r| {
+                serde_json::to_string(r).map_err(|e| {
+                    frocket_datastore::DatastoreError::Invalid(format!("cannot encode task {}: {e}", r.task))
+                })
+            })
+            .collect::<Result<_, _>>()?;
         ds.enqueue(&payload).await
     };
     let mut tasks: Vec<Task> = (0..n)

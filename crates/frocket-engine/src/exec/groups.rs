@@ -86,11 +86,15 @@ impl Groups {
             sizes.push(0);
             (sizes.len() - 1) as u32
         };
+        let dense = match arr.data_type() {
+            DataType::Int64 => dense_range(arr.as_primitive::<Int64Type>().values(), n),
+            _ => None,
+        };
         match arr.data_type() {
-            DataType::Int64 if dense_range(arr.as_primitive::<Int64Type>().values(), n).is_some() => {
+            DataType::Int64 if dense.is_some() => {
                 // Ids in a small range: a direct table instead of a hash map.
                 let values = arr.as_primitive::<Int64Type>().values();
-                let (lo, span) = dense_range(values, n).unwrap_or((0, 0));
+                let (lo, span) = dense.unwrap_or((0, 0));
                 let mut table = vec![u32::MAX; span];
                 for &v in values.iter() {
                     let slot = &mut table[(v - lo) as usize];

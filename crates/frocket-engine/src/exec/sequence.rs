@@ -73,19 +73,21 @@ impl SequenceMatcher {
     /// Builds a matcher from step masks in sequence order (`row_found` per step).
     pub(crate) fn new(steps: Vec<(BooleanBuffer, bool)>, max_duration: Option<f64>) -> Self {
         let mut positives = Vec::new();
-        let mut gaps: Vec<Option<BooleanBuffer>> = vec![None];
+        let mut gaps: Vec<Option<BooleanBuffer>> = Vec::new();
+        // Negative steps seen since the last positive one, OR-ed together.
+        let mut pending: Option<BooleanBuffer> = None;
         for (mask, row_found) in steps {
             if row_found {
+                gaps.push(pending.take());
                 positives.push(mask);
-                gaps.push(None);
             } else {
-                let slot = gaps.last_mut().expect("gaps is never empty");
-                *slot = Some(match slot.take() {
+                pending = Some(match pending.take() {
                     Some(prev) => &prev | &mask,
                     None => mask,
                 });
             }
         }
+        gaps.push(pending);
         SequenceMatcher {
             positives,
             gaps,
