@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Serve the HTTP API (api.md) until SIGTERM / Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on.
+        #[arg(long, default_value_t = 5000)]
+        port: u16,
+    },
     /// Make datasets.
     #[command(subcommand)]
     Dataprep(Dataprep),

@@ -94,6 +94,15 @@ pub struct Datastore {
     max_ttl: u64,
 }
 
+impl std::fmt::Debug for Datastore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Datastore")
+            .field("endpoint", &self.endpoint)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
 fn now_secs_f64() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

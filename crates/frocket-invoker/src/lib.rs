@@ -1,21 +1,26 @@
 //! # frocket-invoker
 //!
 //! Runs a job as one task per part and merges what the tasks return. [`local`] runs tasks on
-//! in-process threads over local files (the embedded default), [`work_queue`] through a Redis
-//! queue to `frocket worker` processes; the response envelope and the
+//! in-process threads over local files (the embedded default), [`remote`] on remote workers
+//! reached through a Redis queue (`frocket worker` processes) or asynchronous Lambda
+//! invocations ([`lambda`]); the response envelope and the
 //! stats object of api.md live in [`response`] and [`stats`].
 
 pub mod local;
 pub mod response;
 pub mod stats;
-#[cfg(feature = "work-queue")]
-pub mod work_queue;
+#[cfg(feature = "aws-lambda")]
+pub mod lambda;
+#[cfg(feature = "remote")]
+pub mod remote;
 
 pub use local::{run_local, LocalOptions, Progress, TaskCounts};
 pub use response::{new_request_id, ErrorResponse, QueryResponse};
 pub use stats::{Percentiles, Stats};
-#[cfg(feature = "work-queue")]
-pub use work_queue::{run_work_queue, QueueOptions};
+#[cfg(feature = "aws-lambda")]
+pub use lambda::LambdaDispatcher;
+#[cfg(feature = "remote")]
+pub use remote::{run_remote, Dispatch, RemoteOptions};
 
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +44,7 @@ pub enum InvokerError {
         total: usize,
     },
     /// The datastore failed.
-    #[cfg(feature = "work-queue")]
+    #[cfg(feature = "remote")]
     #[error(transparent)]
     Datastore(#[from] frocket_datastore::DatastoreError),
     /// Merging or finishing results failed.

@@ -1,5 +1,6 @@
-//! The invoker for queue workers: one task per part through the Redis queue, polled until
-//! every task has one successful result, retrying failed and lost tasks.
+//! The invoker for remote workers: one task per part, sent through the Redis queue (to
+//! `frocket worker` processes) or as asynchronous Lambda invocations, then polled in Redis
+//! until every task has one successful result, retrying failed and lost tasks.
 //!
 //! - A task that reports `ENDED_FAILED` is sent again (next attempt) after the failed interval.
 //! - A task whose latest attempt is loading or running with no status update for the lost
@@ -17,11 +18,21 @@ use frocket_worker::{TaskRequest, TaskResult};
 
 use crate::local::{Progress, TaskCounts};
 use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
-use crate::{new_request_id, InvokerError};
+use crate::InvokerError;
 
-/// Settings of a queue job (from `FROCKET_INVOKER_*`).
+/// How task requests reach the workers.
+#[derive(Debug, Clone)]
+pub enum Dispatch {
+    /// Pushed on the Redis work queue, taken by `frocket worker` processes.
+    Queue,
+    /// Sent as asynchronous invocations of the worker Lambda.
+    #[cfg(feature = "aws-lambda")]
+    Lambda(crate::lambda::LambdaDispatcher),
+}
+
+/// Settings of a remote job (from `FROCKET_INVOKER_*`).
 #[derive(Debug, Clone, Copy)]
-pub struct QueueOptions {
+pub struct RemoteOptions {
     /// Whole-job timeout (seconds).
     pub run_timeout_secs: f64,
     /// Poll interval.
@@ -48,17 +59,19 @@ fn epoch() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Runs `query` over every part of `dataset` through the queue; returns the merged result, the
-/// stats and the request id.
-pub async fn run_work_queue(
+/// Runs `query` over every part of `dataset` on remote workers reached through `dispatch`;
+/// returns the merged result and the stats. `request_id` names the job's Redis keys.
+pub async fn run_remote(
     ds: &Datastore,
+    dispatch: &Dispatch,
     dataset: &DatasetInfo,
     query: &ValidatedQuery,
-    opts: &QueueOptions,
+    request_id: &str,
+    opts: &RemoteOptions,
     progress: &(dyn Fn(Progress) + Sync),
-) -> Result<(QueryResult, Stats, String), InvokerError> {
+) -> Result<(QueryResult, Stats), InvokerError> {
     let start = Instant::now();
-    let request_id = new_request_id();
+    let request_id = request_id.to_string();
     let n = dataset.parts.len();
     let ttl = (opts.run_timeout_secs * 2.0 + 60.0) as u64;
     let make = |task: usize, attempt: u32| TaskRequest {
@@ -89,7 +102,14 @@ pub async fn run_work_queue(
                 })
             })
             .collect::<Result<_, _>>()?;
-        ds.enqueue(&payload).await
+        match dispatch {
+            Dispatch::Queue => ds.enqueue(&payload).await,
+            #[cfg(feature = "aws-lambda")]
+            Dispatch::Lambda(l) => {
+                l.send(ds, reqs.into_iter().zip(payload).collect());
+                Ok(())
+            }
+        }
     };
     let mut tasks: Vec<Task> = (0..n)
         .map(|_| Task {
@@ -231,6 +251,5 @@ pub async fn run_work_queue(
         failed_tasks,
         retried_tasks: retried,
     };
-    let (result, stats) = finish_job(start, dataset, query, outcomes, job)?;
-    Ok((result, stats, request_id))
+    finish_job(start, dataset, query, outcomes, job)
 }

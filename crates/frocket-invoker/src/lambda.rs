@@ -1,0 +1,137 @@
+//! Asynchronous invocations of the worker Lambda (`Invoke` with `InvocationType::Event`).
+//!
+//! Each task request is sent on its own spawned task, fire-and-forget: success is a 202 on AWS
+//! (a local emulator may answer 200 after running the function), and nothing in the response
+//! is used: results come back only through Redis. At most `concurrency` invocations are in
+//! flight. Throttling is retried with exponential backoff; any other error marks the attempt
+//! `ENDED_FAILED` with the error, so the invoker's normal retry path takes it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use aws_smithy_http_client::tls;
+use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
+use frocket_worker::TaskRequest;
+use tokio::sync::Semaphore;
+
+/// Throttling retries before an invocation counts as failed.
+const THROTTLE_RETRIES: u32 = 6;
+
+/// Sends task requests to the worker function.
+#[derive(Clone)]
+pub struct LambdaDispatcher {
+    client: aws_sdk_lambda::Client,
+    function: String,
+    limit: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for LambdaDispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaDispatcher")
+            .field("function", &self.function)
+            .field("available", &self.limit.available_permits())
+            .finish()
+    }
+}
+
+/// The error codes Lambda uses for throttling.
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("TooManyRequestsException" | "ThrottlingException" | "Throttling" | "RequestLimitExceeded")
+    )
+}
+
+impl LambdaDispatcher {
+    /// A dispatcher for `function`, with credentials and region from the standard AWS
+    /// environment and `endpoint` (`FROCKET_LAMBDA_AWS_ENDPOINT_URL`) for emulators.
+    pub async fn new(function: impl Into<String>, endpoint: Option<String>, concurrency: usize) -> Self {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+        let shared = loader.load().await;
+        let mut b = aws_sdk_lambda::config::Builder::from(&shared);
+        if let Some(e) = endpoint {
+            b = b.endpoint_url(e);
+        }
+        LambdaDispatcher {
+            client: aws_sdk_lambda::Client::from_conf(b.build()),
+            function: function.into(),
+            limit: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    /// The worker function's name.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+
+    /// Sends each `(request, payload)` on a spawned task; failures are reported on the
+    /// attempt's status in `ds`.
+    pub fn send(&self, ds: &Datastore, reqs: Vec<(TaskRequest, String)>) {
+        for (req, payload) in reqs {
+            let this = self.clone();
+            let ds = ds.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = this.limit.clone().acquire_owned().await else {
+                    return;
+                };
+                if let Err(message) = this.invoke(payload).await {
+                    let key = AttemptKey {
+                        request: req.request_id.clone(),
+                        task: req.task,
+                        attempt: req.attempt,
+                    };
+                    let _ = ds
+                        .set_status(&key, TaskStatus::EndedFailed, None, Some(&message), req.ttl_secs)
+                        .await;
+                }
+            });
+        }
+    }
+
+    /// One asynchronous invocation with `payload` as the event, retrying throttling.
+    pub async fn invoke(&self, payload: String) -> Result<(), String> {
+        let mut delay = Duration::from_millis(100);
+        let mut tries = 0;
+        loop {
+            let r = self
+                .client
+                .invoke()
+                .function_name(&self.function)
+                .invocation_type(InvocationType::Event)
+                .payload(Blob::new(payload.as_bytes()))
+                .send()
+                .await;
+            match r {
+                Ok(out) => {
+                    if let Some(err) = out.function_error() {
+                        return Err(format!("worker function '{}' failed: {err}", self.function));
+                    }
+                    return Ok(());
+                }
+                Err(e) if is_throttling(e.code()) && tries < THROTTLE_RETRIES => {
+                    tries += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    let detail = match (e.code(), e.message()) {
+                        (Some(c), Some(m)) => format!("{c}: {m}"),
+                        (Some(c), None) => c.to_string(),
+                        _ => format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
+                    };
+                    return Err(format!("invoking worker function '{}' failed: {detail}", self.function));
+                }
+            }
+        }
+    }
+}
