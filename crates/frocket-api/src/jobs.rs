@@ -44,7 +44,9 @@ impl JobStore {
     pub async fn put(&self, id: &str, state: &Value) -> Result<(), ApiError> {
         match self {
             JobStore::Memory(m) => {
-                let mut m = m.lock().map_err(|_| ApiError::Internal("query state store poisoned".into()))?;
+                let mut m = m
+                    .lock()
+                    .map_err(|_| ApiError::Internal("query state store poisoned".into()))?;
                 m.insert(id.to_string(), state.clone());
                 while m.len() > MEMORY_CAP {
                     m.pop_first();

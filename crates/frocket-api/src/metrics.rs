@@ -72,7 +72,10 @@ impl Metrics {
             let _ = writeln!(s, "# HELP frocket_tasks_total Tasks of successful queries.");
             let _ = writeln!(s, "# TYPE frocket_tasks_total counter");
             let _ = writeln!(s, "frocket_tasks_total {}", q.tasks);
-            let _ = writeln!(s, "# HELP frocket_scanned_rows_total Rows scanned by successful queries.");
+            let _ = writeln!(
+                s,
+                "# HELP frocket_scanned_rows_total Rows scanned by successful queries."
+            );
             let _ = writeln!(s, "# TYPE frocket_scanned_rows_total counter");
             let _ = writeln!(s, "frocket_scanned_rows_total {}", q.scanned_rows);
         }

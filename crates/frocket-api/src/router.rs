@@ -323,8 +323,7 @@ async fn register<C: Catalog + 'static>(
     let req = match admin_allowed(&s, "register")
         .and_then(|_| body_text(body))
         .and_then(|t| {
-            serde_json::from_str::<RegisterRequest>(&t)
-                .map_err(|e| ApiError::BadRequest(format!("register body: {e}")))
+            serde_json::from_str::<RegisterRequest>(&t).map_err(|e| ApiError::BadRequest(format!("register body: {e}")))
         }) {
         Ok(r) => r,
         Err(e) => return fail(&s, &id, e),

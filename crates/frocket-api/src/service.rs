@@ -76,7 +76,6 @@ impl<C> Service<C> {
 }
 
 impl<C: Catalog> Service<C> {
-
     /// The catalog.
     pub fn catalog(&self) -> &C {
         &self.catalog
@@ -112,8 +111,10 @@ impl<C: Catalog> Service<C> {
             other => other,
         })?;
         self.catalog.put(&info).await?;
-        Ok(json!({"name": info.name, "parts": info.parts.len(), "totalSize": info.total_size(),
-                  "basepath": info.basepath, "registrationId": info.registration_id}))
+        Ok(
+            json!({"name": info.name, "parts": info.parts.len(), "totalSize": info.total_size(),
+                  "basepath": info.basepath, "registrationId": info.registration_id}),
+        )
     }
 
     /// Registration of a dataset in S3: list (paginated), download the sampled parts, inspect.
@@ -136,9 +137,10 @@ impl<C: Catalog> Service<C> {
             }
         }
         let (r, o) = (req.clone(), *opts);
-        let done = tokio::task::spawn_blocking(move || frocket_dataset::register_parts(&r, &o, parts, &picked, &local, false))
-            .await
-            .map_err(|e| ApiError::Internal(format!("registration stopped: {e}")));
+        let done =
+            tokio::task::spawn_blocking(move || frocket_dataset::register_parts(&r, &o, parts, &picked, &local, false))
+                .await
+                .map_err(|e| ApiError::Internal(format!("registration stopped: {e}")));
         let _ = std::fs::remove_dir_all(&tmp);
         Ok(done??)
     }
@@ -154,9 +156,11 @@ impl<C: Catalog> Service<C> {
     pub async fn list(&self) -> Result<Value, ApiError> {
         let mut rows = Vec::new();
         for d in self.catalog.list().await? {
-            rows.push(json!({"name": d.name, "basepath": d.basepath, "groupIdColumn": d.group_id_column,
+            rows.push(
+                json!({"name": d.name, "basepath": d.basepath, "groupIdColumn": d.group_id_column,
                 "timestampColumn": d.timestamp_column, "parts": d.parts.len(), "totalSize": d.total_size(),
-                "registeredAt": d.registered_at, "lastUsed": self.catalog.last_used(&d.name).await?}));
+                "registeredAt": d.registered_at, "lastUsed": self.catalog.last_used(&d.name).await?}),
+            );
         }
         Ok(Value::Array(rows))
     }
@@ -175,8 +179,10 @@ impl<C: Catalog> Service<C> {
     /// Part names, count and total size.
     pub async fn parts(&self, name: &str) -> Result<Value, ApiError> {
         let d = self.dataset(name).await?;
-        Ok(json!({"name": d.name, "count": d.parts.len(), "totalSize": d.total_size(),
-            "parts": d.parts.iter().map(|p| json!({"path": p.path, "size": p.size})).collect::<Vec<_>>()}))
+        Ok(
+            json!({"name": d.name, "count": d.parts.len(), "totalSize": d.total_size(),
+            "parts": d.parts.iter().map(|p| json!({"path": p.path, "size": p.size})).collect::<Vec<_>>()}),
+        )
     }
 
     /// Looks up the dataset, validates `query` (JSON text) against it and records the use.
@@ -267,5 +273,9 @@ impl<C: Catalog> Service<C> {
 
 #[cfg(feature = "distributed")]
 fn tempdir_for_registration() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("frocket-register-{}-{}", std::process::id(), frocket_invoker::new_request_id()))
+    std::env::temp_dir().join(format!(
+        "frocket-register-{}-{}",
+        std::process::id(),
+        frocket_invoker::new_request_id()
+    ))
 }

@@ -124,7 +124,12 @@ async fn worker(cfg: &Config, ds: &frocket_datastore::Datastore, name: Option<St
 }
 
 /// `frocket serve`: the HTTP API until SIGTERM / Ctrl-C.
-async fn serve<C: Catalog + 'static>(service: Service<C>, jobs: frocket_api::JobStore, host: &str, port: u16) -> Result<()> {
+async fn serve<C: Catalog + 'static>(
+    service: Service<C>,
+    jobs: frocket_api::JobStore,
+    host: &str,
+    port: u16,
+) -> Result<()> {
     let app = frocket_api::router(frocket_api::ApiState::new(Arc::new(service), jobs));
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
@@ -185,7 +190,9 @@ async fn dispatch<C: Catalog + 'static>(
         Command::Schema { name, full } => Rendered::Schema(service.schema(&name, full).await?),
         Command::Parts { name } => Rendered::Parts(service.parts(&name).await?),
         Command::Run(args) => run_query(&service, args).await?,
-        Command::Unregister { name, force } => Rendered::Unregistered(with_success(service.unregister(&name, force).await?)),
+        Command::Unregister { name, force } => {
+            Rendered::Unregistered(with_success(service.unregister(&name, force).await?))
+        }
         Command::Serve { host, port } => {
             serve(service, jobs, &host, port).await?;
             return Ok(None);

@@ -6,21 +6,21 @@
 //! invocations ([`lambda`]); the response envelope and the
 //! stats object of api.md live in [`response`] and [`stats`].
 
-pub mod local;
-pub mod response;
-pub mod stats;
 #[cfg(feature = "aws-lambda")]
 pub mod lambda;
+pub mod local;
 #[cfg(feature = "remote")]
 pub mod remote;
+pub mod response;
+pub mod stats;
 
-pub use local::{run_local, LocalOptions, Progress, TaskCounts};
-pub use response::{new_request_id, ErrorResponse, QueryResponse};
-pub use stats::{Percentiles, Stats};
 #[cfg(feature = "aws-lambda")]
 pub use lambda::LambdaDispatcher;
+pub use local::{run_local, LocalOptions, Progress, TaskCounts};
 #[cfg(feature = "remote")]
 pub use remote::{run_remote, Dispatch, RemoteOptions};
+pub use response::{new_request_id, ErrorResponse, QueryResponse};
+pub use stats::{Percentiles, Stats};
 
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]

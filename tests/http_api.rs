@@ -1,0 +1,394 @@
+//! The HTTP API (api.md) through its axum router, over the embedded catalog and in-process
+//! workers: every route, its status codes and envelope, streaming, the asynchronous form, and
+//! the golden answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use frocket_api::{router, ApiState, Backend, JobStore, Service};
+use frocket_dataset::FileCatalog;
+use frocket_tests::{golden_dir, json_diff};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+struct Api {
+    app: axum::Router,
+    _home: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    request_id: String,
+    content_type: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl Api {
+    fn new(env: &[(&str, &str)]) -> Api {
+        let home = tempfile::tempdir().unwrap();
+        let cfg = frocket_config::Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        let service = Service::new(cfg, FileCatalog::new(home.path()), Backend::Local { threads: 2 });
+        Api {
+            app: router(ApiState::new(Arc::new(service), JobStore::memory())),
+            _home: home,
+        }
+    }
+
+    async fn call(&self, method: &str, uri: &str, body: &str) -> Reply {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let request_id = resp
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            request_id,
+            content_type,
+            body: String::from_utf8(bytes.to_vec()).unwrap(),
+        }
+    }
+
+    async fn register_golden(&self, name: &str) -> Reply {
+        let body = json!({"name": name, "basepath": golden_dir().join("data").display().to_string(),
+            "groupIdColumn": "visitorid", "timestampColumn": "timestamp"});
+        self.call("POST", "/datasets/register", &body.to_string()).await
+    }
+}
+
+fn golden_queries() -> Vec<(String, String, Value)> {
+    let dir = golden_dir();
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
+    expected
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let exp: Value = serde_json::from_str(line).unwrap();
+            let file = exp["file"].as_str().unwrap().to_string();
+            let text = std::fs::read_to_string(dir.join("queries").join(&file)).unwrap();
+            (file, text, exp["result"].clone())
+        })
+        .collect()
+}
+
+fn assert_failure(r: &Reply, status: u16, needle: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["success"], json!(false), "{}", r.body);
+    assert_eq!(v["requestId"].as_str().unwrap(), r.request_id);
+    let msg = v["errorMessage"].as_str().unwrap();
+    assert!(msg.contains(needle), "'{msg}' lacks '{needle}'");
+}
+
+#[tokio::test]
+async fn dataset_routes_and_golden_answers() {
+    let api = Api::new(&[]);
+    let r = api.register_golden("golden").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["success"], json!(true));
+    assert_eq!(v["parts"], json!(2));
+    assert_eq!(v["requestId"].as_str().unwrap(), r.request_id);
+    let (secs, hex) = r.request_id.split_once('-').unwrap();
+    assert!(secs.parse::<u64>().is_ok() && hex.len() == 8, "{}", r.request_id);
+
+    let list = api.call("GET", "/datasets", "").await.json();
+    assert_eq!(list["datasets"].as_array().unwrap().len(), 1);
+    assert_eq!(list["datasets"][0]["name"], json!("golden"));
+
+    let schema = api.call("GET", "/datasets/golden/schema", "").await.json();
+    assert_eq!(schema["columns"]["visitorid"], json!("INT"));
+    assert!(schema.get("details").is_none() || schema["details"].is_null());
+    let full = api.call("GET", "/datasets/golden/schema?full=true", "").await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert_ne!(full.json(), schema);
+
+    let parts = api.call("GET", "/datasets/golden/parts", "").await.json();
+    assert_eq!(parts["count"], json!(2));
+    assert!(parts["totalSize"].as_u64().unwrap() > 0);
+
+    let empty = api.call("GET", "/datasets/golden/empty-query", "").await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    let e = empty.json();
+    assert_eq!(e["query"]["matchingGroups"], json!(5000));
+    assert_eq!(e["requestId"].as_str().unwrap(), empty.request_id);
+    assert_eq!(e["stats"]["dataset"]["parts"], json!(2));
+
+    let queries = golden_queries();
+    assert_eq!(queries.len(), 12);
+    for (file, text, expected) in queries {
+        let r = api.call("POST", "/datasets/golden/query", &text).await;
+        assert_eq!(r.status, StatusCode::OK, "{file}: {}", r.body);
+        let got = r.json();
+        let result = json!({"query": got["query"], "funnel": got["funnel"]});
+        assert_eq!(json_diff(&result, &expected, "result", 1e-9), None, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn errors_have_their_status_codes() {
+    let api = Api::new(&[]);
+    // Unknown dataset: 404 on every dataset route.
+    for (m, uri) in [
+        ("GET", "/datasets/nope/schema"),
+        ("GET", "/datasets/nope/parts"),
+        ("GET", "/datasets/nope/empty-query"),
+        ("POST", "/datasets/nope/query"),
+        ("POST", "/datasets/nope/unregister"),
+    ] {
+        let r = api.call(m, uri, "{}").await;
+        assert_failure(&r, 404, "dataset 'nope' is not registered");
+    }
+    assert_failure(
+        &api.call("GET", "/no/such/route", "").await,
+        404,
+        "no route GET /no/such/route",
+    );
+
+    // Registration problems: 400 naming what is wrong.
+    assert_failure(
+        &api.call("POST", "/datasets/register", "{not json").await,
+        400,
+        "register body",
+    );
+    assert_failure(
+        &api.call("POST", "/datasets/register", r#"{"name": "x"}"#).await,
+        400,
+        "missing field `basepath`",
+    );
+    let missing =
+        json!({"name": "x", "basepath": "/definitely/not/here", "groupIdColumn": "a", "timestampColumn": "b"});
+    assert_failure(
+        &api.call("POST", "/datasets/register", &missing.to_string()).await,
+        400,
+        "/definitely/not/here",
+    );
+
+    // A query failing validation: 400 listing every error with its JSON path.
+    assert_eq!(api.register_golden("g").await.status, StatusCode::OK);
+    let bad = r#"{"query": {"conditions": [{"filter": {"column": "nosuch", "op": "==", "value": 1}}],
+                  "aggregations": [{"column": "price", "type": "bogus"}]}}"#;
+    let r = api.call("POST", "/datasets/g/query", bad).await;
+    assert_failure(&r, 400, "nosuch");
+    let msg = r.json()["errorMessage"].as_str().unwrap().to_string();
+    assert!(msg.contains("query.conditions[0]"), "{msg}");
+    assert!(msg.contains("query.aggregations[0]"), "{msg}");
+    assert_failure(
+        &api.call("POST", "/datasets/g/query", "{oops").await,
+        400,
+        "malformed JSON",
+    );
+
+    // Too large a body: 413.
+    let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(frocket_api::MAX_BODY_BYTES + 10));
+    assert_failure(&api.call("POST", "/datasets/g/query", &huge).await, 413, "larger than");
+
+    // Used just now: unregister is refused (409) without force, done with it.
+    assert_eq!(
+        api.call("GET", "/datasets/g/empty-query", "").await.status,
+        StatusCode::OK
+    );
+    assert_failure(&api.call("POST", "/datasets/g/unregister", "").await, 409, "force");
+    let r = api.call("POST", "/datasets/g/unregister?force=true", "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_failure(&api.call("GET", "/datasets/g/schema", "").await, 404, "not registered");
+
+    // A never-used dataset unregisters without force.
+    assert_eq!(api.register_golden("fresh").await.status, StatusCode::OK);
+    assert_eq!(
+        api.call("POST", "/datasets/fresh/unregister", "").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn admin_actions_can_be_disabled() {
+    let api = Api::new(&[("FROCKET_APISERVER_ADMIN_ACTIONS", "false")]);
+    assert_failure(&api.register_golden("g").await, 403, "FROCKET_APISERVER_ADMIN_ACTIONS");
+    assert_failure(
+        &api.call("POST", "/datasets/g/unregister?force=true", "").await,
+        403,
+        "admin action",
+    );
+    // Reading still works.
+    assert_eq!(api.call("GET", "/datasets", "").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn internal_errors_hide_details_unless_enabled() {
+    for details in ["true", "false"] {
+        let data = tempfile::tempdir().unwrap();
+        for p in ["part-00000.parquet", "part-00001.parquet"] {
+            std::fs::copy(golden_dir().join("data").join(p), data.path().join(p)).unwrap();
+        }
+        let api = Api::new(&[("FROCKET_APISERVER_ERROR_DETAILS", details)]);
+        let body = json!({"name": "d", "basepath": data.path().display().to_string(),
+            "groupIdColumn": "visitorid", "timestampColumn": "timestamp"});
+        assert_eq!(
+            api.call("POST", "/datasets/register", &body.to_string()).await.status,
+            StatusCode::OK
+        );
+        // A part vanishes after registration: the query fails inside a task.
+        std::fs::write(data.path().join("part-00001.parquet"), b"not parquet any more").unwrap();
+        let r = api.call("GET", "/datasets/d/empty-query", "").await;
+        if details == "true" {
+            assert_failure(&r, 500, "part-00001.parquet");
+        } else {
+            assert_failure(&r, 500, "internal error");
+            assert!(!r.body.contains("part-00001"), "{}", r.body);
+        }
+    }
+}
+
+fn ndjson(body: &str) -> Vec<Value> {
+    body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn streaming_sends_progress_then_the_envelope() {
+    let api = Api::new(&[]);
+    let reg = api
+        .call(
+            "POST",
+            "/datasets/register?stream=true",
+            &json!({"name": "g",
+        "basepath": golden_dir().join("data").display().to_string(), "groupIdColumn": "visitorid",
+        "timestampColumn": "timestamp"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(reg.status, StatusCode::OK);
+    assert_eq!(reg.content_type, "application/x-ndjson");
+    let lines = ndjson(&reg.body);
+    assert_eq!(lines[0]["stage"], json!("STARTING"));
+    assert_eq!(lines.last().unwrap()["success"], json!(true), "{}", reg.body);
+    assert_eq!(lines.last().unwrap()["parts"], json!(2));
+
+    let (file, text, expected) = golden_queries().into_iter().nth(6).unwrap();
+    let r = api.call("POST", "/datasets/g/query?stream=true", &text).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lines = ndjson(&r.body);
+    assert!(lines.len() >= 3, "{}", r.body);
+    assert_eq!(lines[0]["stage"], json!("STARTING"));
+    let (last, progress) = lines.split_last().unwrap();
+    assert_eq!(progress.last().unwrap()["stage"], json!("DONE"));
+    let mut done_seen = 0;
+    for p in &progress[1..progress.len() - 1] {
+        assert_eq!(p["stage"], json!("RUNNING"), "{p}");
+        let counts = p["tasks"].as_object().unwrap();
+        let sum: u64 = counts.values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(sum, 2, "{p}");
+        let done = p["tasks"]["ENDED_SUCCESS"].as_u64().unwrap();
+        assert!(done >= done_seen, "progress goes forward");
+        done_seen = done;
+    }
+    assert_eq!(done_seen, 2, "the last progress line shows both tasks done");
+    assert_eq!(last["success"], json!(true));
+    assert_eq!(last["requestId"].as_str().unwrap(), r.request_id);
+    let result = json!({"query": last["query"], "funnel": last["funnel"]});
+    assert_eq!(json_diff(&result, &expected, "result", 1e-9), None, "{file}");
+
+    // Errors before the job starts keep their status code.
+    assert_failure(
+        &api.call("POST", "/datasets/nope/query?stream=true", "{}").await,
+        404,
+        "nope",
+    );
+}
+
+#[tokio::test]
+async fn asynchronous_queries_are_polled_to_their_result() {
+    let api = Api::new(&[]);
+    assert_eq!(api.register_golden("g").await.status, StatusCode::OK);
+    let (file, text, expected) = golden_queries().into_iter().nth(8).unwrap();
+    let query: Value = serde_json::from_str(&text).unwrap();
+    let r = api
+        .call("POST", "/queries", &json!({"dataset": "g", "query": query}).to_string())
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let started = r.json();
+    assert_eq!(started["requestId"].as_str().unwrap(), r.request_id);
+    assert_eq!(started["done"], json!(false));
+    let id = r.request_id.clone();
+    let mut state = Value::Null;
+    for _ in 0..600 {
+        let p = api.call("GET", &format!("/queries/{id}"), "").await;
+        assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+        state = p.json();
+        if state["done"] == json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(state["stage"], json!("DONE"), "{state}");
+    let resp = &state["response"];
+    assert_eq!(resp["success"], json!(true), "{resp}");
+    assert_eq!(resp["requestId"].as_str().unwrap(), id);
+    let result = json!({"query": resp["query"], "funnel": resp["funnel"]});
+    assert_eq!(json_diff(&result, &expected, "result", 1e-9), None, "{file}");
+
+    // Validation happens at once; unknown ids are 404.
+    assert_failure(
+        &api.call("POST", "/queries", r#"{"dataset": "nope"}"#).await,
+        404,
+        "nope",
+    );
+    assert_failure(
+        &api.call("POST", "/queries", r#"{"query": {}}"#).await,
+        400,
+        "body.dataset",
+    );
+    let bad = json!({"dataset": "g", "query": {"query": {"aggregations": [{"column": "nosuch"}]}}});
+    assert_failure(&api.call("POST", "/queries", &bad.to_string()).await, 400, "nosuch");
+    assert_failure(&api.call("GET", "/queries/123-deadbeef", "").await, 404, "123-deadbeef");
+}
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let api = Api::new(&[]);
+    let h = api.call("GET", "/health", "").await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert_eq!(h.json()["datastore"], json!("embedded"));
+    assert_eq!(api.register_golden("g").await.status, StatusCode::OK);
+    assert_eq!(
+        api.call("GET", "/datasets/g/empty-query", "").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.call("GET", "/datasets/nope/schema", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let m = api.call("GET", "/metrics", "").await;
+    assert_eq!(m.status, StatusCode::OK);
+    assert!(m.content_type.starts_with("text/plain"), "{}", m.content_type);
+    for needle in [
+        r#"frocket_http_requests_total{method="GET",route="/datasets/{name}/empty-query",status="200"} 1"#,
+        r#"frocket_http_requests_total{method="GET",route="/datasets/{name}/schema",status="404"} 1"#,
+        r#"frocket_queries_total{outcome="success"} 1"#,
+        "frocket_scanned_rows_total 42283",
+    ] {
+        assert!(m.body.contains(needle), "missing {needle} in\n{}", m.body);
+    }
+}
