@@ -21,10 +21,12 @@ setup-test:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server; }
 	@command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
+	@command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda
 
-## test: run every test of the workspace (unit, golden, differential, CLI and Redis end to end)
+## test: run every test of the workspace (unit, golden, differential, CLI, HTTP API, Redis, S3 and Lambda end to end)
 test: setup-test
 	$(CARGO) build -p frocket-cli
+	$(CARGO) build --bin worker --bin query-invoker --bin register-dataset
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

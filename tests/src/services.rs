@@ -184,3 +184,136 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// The Lambda control-plane emulator (`cargo lambda watch`, from `pip install cargo-lambda`)
+/// serving this workspace's functions, stopped (with the function processes) on drop.
+pub struct LambdaEmulator {
+    child: Child,
+    /// Its invoke port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl LambdaEmulator {
+    /// Starts `cargo lambda watch` on a free port with up to `concurrency` instances per
+    /// function and `env` passed to the functions; waits until it answers.
+    pub fn start(env: &[(&str, String)], concurrency: usize) -> Self {
+        Self::start_on(free_port(), env, concurrency)
+    }
+
+    /// As [`LambdaEmulator::start`], on `port` (known before start, so the functions' own
+    /// environment can point back at the emulator).
+    pub fn start_on(port: u16, env: &[(&str, String)], concurrency: usize) -> Self {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let log = std::fs::File::create(std::env::temp_dir().join(format!("frocket-lambda-watch-{port}.log")))
+            .expect("log file");
+        let mut cmd = Command::new("cargo");
+        // Not the variables `cargo test` set for this test: the functions' build must look
+        // like a plain `cargo build` to reuse its artifacts.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().to_string();
+            if (k.starts_with("CARGO_") && k != "CARGO_HOME" && k != "CARGO_TARGET_DIR") || k.starts_with("RUST") {
+                cmd.env_remove(&k);
+            }
+        }
+        let child = cmd
+            .args([
+                "lambda",
+                "watch",
+                "--ignore-changes",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .args(["--concurrency", &concurrency.to_string()])
+            .current_dir(root)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("cargo lambda not found: pip install cargo-lambda (.ci/run does)");
+        let mut emu = LambdaEmulator { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = emu.child.try_wait() {
+                panic!("cargo lambda watch exited at start: {s}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return emu;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("cargo lambda watch did not start");
+    }
+
+    /// Its endpoint URL (for `FROCKET_LAMBDA_AWS_ENDPOINT_URL` and SDK clients).
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where its log goes.
+    pub fn log_path(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("frocket-lambda-watch-{}.log", self.port))
+    }
+}
+
+/// All descendants of `pid` (children first found, then theirs), from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|x| x.parse::<u32>().ok());
+            if let Some(pp) = ppid {
+                parent_of.push((p, pp));
+            }
+        }
+    }
+    let mut out = vec![];
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(c, pp) in &parent_of {
+            if pp == p && !out.contains(&c) {
+                out.push(c);
+                frontier.push(c);
+            }
+        }
+    }
+    out
+}
+
+impl Drop for LambdaEmulator {
+    fn drop(&mut self) {
+        // The emulator starts each function in a process group of its own: stop the tree.
+        let mut pids = descendants(self.child.id());
+        pids.push(self.child.id());
+        let list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .args(&list)
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .args(&list)
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+}

@@ -58,7 +58,10 @@ impl LambdaDispatcher {
             loader = loader.region(aws_config::Region::new("us-east-1"));
         }
         let shared = loader.load().await;
-        let mut b = aws_sdk_lambda::config::Builder::from(&shared);
+        // No SDK retries: throttling is retried here, anything else goes through the
+        // invoker's own retry path (an SDK retry of a 5xx could run a task twice unseen).
+        let mut b = aws_sdk_lambda::config::Builder::from(&shared)
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
         if let Some(e) = endpoint {
             b = b.endpoint_url(e);
         }
@@ -124,9 +127,16 @@ impl LambdaDispatcher {
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => {
-                    let detail = match (e.code(), e.message()) {
-                        (Some(c), Some(m)) => format!("{c}: {m}"),
-                        (Some(c), None) => c.to_string(),
+                    // An emulator answers a function error with a 500 whose body is the error.
+                    let body = e
+                        .raw_response()
+                        .and_then(|r| r.body().bytes())
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .filter(|b| !b.is_empty());
+                    let detail = match (e.code(), e.message(), body) {
+                        (Some(c), Some(m), _) => format!("{c}: {m}"),
+                        (Some(c), None, _) => c.to_string(),
+                        (None, _, Some(b)) => b,
                         _ => format!("{}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
                     };
                     return Err(format!("invoking worker function '{}' failed: {detail}", self.function));

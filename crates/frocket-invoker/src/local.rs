@@ -149,6 +149,9 @@ pub fn run_local(
                                         done_at: start.elapsed().as_secs_f64(),
                                         invoke_latency_secs: None,
                                         from_cache: false,
+                                        cold: false,
+                                        peak_memory_bytes: None,
+                                        cost: None,
                                     }),
                                 ));
                             }

@@ -243,6 +243,9 @@ pub async fn run_remote(
                 done_at,
                 invoke_latency_secs: Some(r.invoke_latency_secs),
                 from_cache: r.from_cache,
+                cold: r.cold,
+                peak_memory_bytes: r.peak_memory_bytes,
+                cost: r.cost,
             })
         })
         .collect();

@@ -167,6 +167,12 @@ pub struct TaskOutcome {
     pub invoke_latency_secs: Option<f64>,
     /// Whether the part came from a worker's disk cache.
     pub from_cache: bool,
+    /// Whether the task was its worker's first (a cold start).
+    pub cold: bool,
+    /// The worker's peak memory after the task (bytes), when measured.
+    pub peak_memory_bytes: Option<u64>,
+    /// Estimated Lambda cost of the task (USD), for Lambda workers.
+    pub cost: Option<f64>,
 }
 
 /// Job-level figures besides the tasks'.
@@ -195,6 +201,13 @@ pub fn finish_job(
     let done_at: Vec<f64> = outcomes.iter().map(|o| o.done_at).collect();
     let latencies: Vec<f64> = outcomes.iter().filter_map(|o| o.invoke_latency_secs).collect();
     let from_cache = outcomes.iter().filter(|o| o.from_cache).count();
+    let cold = outcomes.iter().filter(|o| o.cold).count();
+    let memory: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| o.peak_memory_bytes)
+        .map(|b| b as f64)
+        .collect();
+    let costs: Vec<f64> = outcomes.iter().filter_map(|o| o.cost).collect();
     let merged = PartialResult::merge_all(outcomes.into_iter().map(|o| o.partial))?;
     let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
     let result = merged.finish(query)?;
@@ -210,14 +223,14 @@ pub fn finish_job(
             task_success_over_time: success_over_time(&done_at),
         },
         worker: WorkerStats {
-            cold_tasks: 0,
-            warm_tasks: n,
+            cold_tasks: cold,
+            warm_tasks: n.saturating_sub(cold),
             invoke_latency: (!latencies.is_empty()).then(|| Percentiles::of(&latencies)),
             load_time: Percentiles::of(&loads),
             total_time: Percentiles::of(&totals),
             scanned_rows,
             scanned_groups,
-            peak_memory_bytes: None,
+            peak_memory_bytes: (!memory.is_empty()).then(|| Percentiles::of(&memory)),
             cache: CacheStats {
                 source: n.saturating_sub(from_cache),
                 disk_cache: from_cache,
@@ -227,7 +240,7 @@ pub fn finish_job(
             total_size: dataset.total_size(),
             parts: n,
         },
-        cost: None,
+        cost: (!costs.is_empty()).then(|| costs.iter().sum()),
     };
     Ok((result, stats))
 }

@@ -7,4 +7,7 @@
 
 mod task;
 
-pub use task::{handle_task, run_queue_worker, TaskRequest, TaskResult, WorkerOptions};
+pub use task::{
+    handle_task, lambda_price_per_gb_second, peak_memory_bytes, run_queue_worker, TaskRequest, TaskResult,
+    WorkerOptions,
+};

@@ -1,6 +1,8 @@
 //! Task requests and their handling.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
@@ -48,6 +50,32 @@ pub struct TaskResult {
     pub worker: String,
     /// Whether the part came from a local disk cache.
     pub from_cache: bool,
+    /// Whether this was the first task of its worker process (a cold start).
+    #[serde(default)]
+    pub cold: bool,
+    /// The worker process's peak resident memory after the task (bytes), when known.
+    #[serde(default)]
+    pub peak_memory_bytes: Option<u64>,
+    /// Estimated Lambda compute cost of the task (USD); None outside Lambda.
+    #[serde(default)]
+    pub cost: Option<f64>,
+}
+
+/// Lambda compute price per GB-second (us-east-1 list price) for this build's architecture.
+pub fn lambda_price_per_gb_second() -> f64 {
+    if cfg!(target_arch = "aarch64") {
+        0.000_013_333_4
+    } else {
+        0.000_016_666_7
+    }
+}
+
+/// The process's peak resident set size (`VmHWM` of `/proc/self/status`), in bytes.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Worker settings.
@@ -63,6 +91,25 @@ pub struct WorkerOptions {
     pub storage: Storage,
     /// The local cache of downloaded parts.
     pub cache: DiskCache,
+    /// Tasks this process has started (the first one is a cold start).
+    pub started_tasks: Arc<AtomicUsize>,
+    /// The Lambda function's memory (MB) when running as a Lambda: tasks then report a cost.
+    pub lambda_memory_mb: Option<u32>,
+}
+
+impl WorkerOptions {
+    /// Options for a worker named `name` outside Lambda.
+    pub fn new(name: impl Into<String>, reject_age_secs: f64, storage: Storage, cache: DiskCache) -> Self {
+        WorkerOptions {
+            name: name.into(),
+            reject_age_secs,
+            exec: ExecOptions::default(),
+            storage,
+            cache,
+            started_tasks: Arc::new(AtomicUsize::new(0)),
+            lambda_memory_mb: None,
+        }
+    }
 }
 
 fn now() -> f64 {
@@ -79,6 +126,7 @@ pub async fn handle_task(
     opts: &WorkerOptions,
 ) -> Result<bool, frocket_datastore::DatastoreError> {
     let started = now();
+    let cold = opts.started_tasks.fetch_add(1, Ordering::Relaxed) == 0;
     let key = AttemptKey {
         request: req.request_id.clone(),
         task: req.task,
@@ -144,10 +192,16 @@ pub async fn handle_task(
             return Ok(false);
         }
     };
+    let total_secs = t0.elapsed().as_secs_f64();
     let result = TaskResult {
         partial,
         load_secs,
-        total_secs: t0.elapsed().as_secs_f64(),
+        total_secs,
+        cold,
+        peak_memory_bytes: peak_memory_bytes(),
+        cost: opts
+            .lambda_memory_mb
+            .map(|mb| (now() - started) * f64::from(mb) / 1024.0 * lambda_price_per_gb_second()),
         invoke_latency_secs: (started - req.invoke_time).max(0.0),
         worker: opts.name.clone(),
         from_cache,

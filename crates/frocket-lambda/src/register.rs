@@ -1,0 +1,43 @@
+//! The register-dataset function: event = the register body of api.md.
+
+use std::sync::Arc;
+
+use frocket_api::{Backend, Service};
+use frocket_config::Config;
+use frocket_dataset::RegisterRequest;
+use frocket_datastore::Datastore;
+use serde_json::{json, Value};
+
+use crate::LambdaError;
+
+/// The registration function's state, kept across warm invocations.
+pub struct RegisterFunction {
+    service: Arc<Service<Datastore>>,
+}
+
+impl RegisterFunction {
+    /// Registers into the datastore `ds`.
+    pub fn new(cfg: &Config, ds: Datastore) -> Self {
+        let backend = Backend::Remote {
+            ds: ds.clone(),
+            dispatch: frocket_invoker::Dispatch::Queue,
+        };
+        RegisterFunction {
+            service: Arc::new(Service::new(cfg.clone(), ds, backend)),
+        }
+    }
+
+    /// Registers the dataset the event describes; answers with the success envelope.
+    pub async fn handle(&self, event: Value) -> Result<Value, LambdaError> {
+        let req: RegisterRequest = serde_json::from_value(event)
+            .map_err(|e| LambdaError::BadEvent(format!("malformed register request: {e}")))?;
+        let name = req.name.clone();
+        let summary = self.service.register(req).await?;
+        tracing::info!(dataset = %name, "registered");
+        let mut out = json!({"success": true, "requestId": frocket_invoker::new_request_id()});
+        if let (Value::Object(o), Value::Object(m)) = (&mut out, summary) {
+            o.extend(m);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,16 @@
+//! The worker Lambda: one task request per invocation. Wiring only; see `frocket_lambda::worker`.
+
+use frocket_lambda::{setup, WorkerFunction};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let (cfg, ds) = setup::connect().await?;
+    let function = WorkerFunction::new(&cfg, ds, frocket_lambda::worker::CACHE_DIR);
+    let function = &function;
+    lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
+        function.handle(e.payload).await
+    }))
+    .await
+}
