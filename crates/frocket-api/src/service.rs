@@ -26,6 +26,8 @@ pub fn no_progress() -> ProgressFn {
 }
 
 /// Where query tasks run.
+// One per service, never moved around in bulk: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Backend {
     /// In-process threads over local files (0: all cores).

@@ -53,10 +53,21 @@ pub fn run(cli: Cli) -> Result<()> {
                     worker(&cfg, &ds, name).await?;
                     return Ok(None);
                 }
-                let backend = Backend::Remote {
-                    ds: ds.clone(),
-                    dispatch: frocket_invoker::Dispatch::Queue,
+                let via = match cfg.invoker.kind {
+                    Some(frocket_config::InvokerKind::AwsLambda) => frocket_invoker::Dispatch::Lambda(
+                        frocket_invoker::LambdaDispatcher::new(
+                            cfg.invoker.lambda_name.clone(),
+                            cfg.lambda_endpoint_url.clone(),
+                            cfg.invoker.lambda_concurrency,
+                        )
+                        .await,
+                    ),
+                    Some(frocket_config::InvokerKind::Local) => bail!(
+                        "FROCKET_INVOKER=local runs tasks in-process over the embedded catalog: unset FROCKET_REDIS_HOST for it, or use work_queue or aws_lambda with Redis"
+                    ),
+                    _ => frocket_invoker::Dispatch::Queue,
                 };
+                let backend = Backend::Remote { ds: ds.clone(), dispatch: via };
                 let jobs = frocket_api::JobStore::Redis {
                     ds: ds.clone(),
                     ttl_secs: cfg.blobstore_default_ttl_secs.max((cfg.invoker.run_timeout_secs * 2.0) as u64),

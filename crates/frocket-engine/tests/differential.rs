@@ -485,6 +485,7 @@ fn reaches(rows: &[&Row], seq: &Sequence, k: usize) -> bool {
     fn neg_hit(r: &Row, negs: &[&[Filter]]) -> bool {
         negs.iter().any(|fs| matches_all(r, fs))
     }
+    #[allow(clippy::too_many_arguments)] // a recursive search carrying its state
     fn go(
         rows: &[&Row],
         positives: &[&[Filter]],

@@ -187,17 +187,13 @@ impl Groups {
                 let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
                 // Often already in time order; sorting in place never allocates.
                 match ts {
-                    None => {}
-                    Some(Timestamps::Int(t)) => {
-                        if !slice.is_sorted_by_key(|&r| t[r as usize]) {
-                            slice.sort_unstable_by_key(|&r| t[r as usize]);
-                        }
+                    Some(Timestamps::Int(t)) if !slice.is_sorted_by_key(|&r| t[r as usize]) => {
+                        slice.sort_unstable_by_key(|&r| t[r as usize]);
                     }
-                    Some(Timestamps::Float(t)) => {
-                        if !slice.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) {
-                            slice.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
-                        }
+                    Some(Timestamps::Float(t)) if !slice.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) => {
+                        slice.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
                     }
+                    _ => {}
                 }
             }
             (rows, offsets)
