@@ -1,7 +1,8 @@
 //! Distributed execution through Redis and `frocket worker` processes: same answers as local
 //! mode and the golden set; failed and lost tasks are retried; a task failing every attempt
 //! fails the job naming its part; the run timeout fires when no worker runs; SIGTERM stops a
-//! worker cleanly.
+//! worker cleanly; a worker killed (SIGKILL) in the middle of a task is replaced and the task
+//! retried.
 
 use std::time::Duration;
 
@@ -291,4 +292,64 @@ fn workers_survive_bad_tasks_and_auth_is_used() {
     assert!(e.contains("--force"), "{e}");
     f.ok(&["unregister", "d", "--force"]);
     assert_eq!(f.ok(&["list"]), json!([]));
+}
+
+#[test]
+fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
+    let redis = RedisServer::start();
+    let mut env = redis_env(&redis, "kill:");
+    env.retain(|(k, _)| *k != "FROCKET_INVOKER_RUN_TIMEOUT");
+    env.push(("FROCKET_INVOKER_RUN_TIMEOUT", "120".to_string()));
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().display().to_string();
+    let dist = Frocket::with_env(&env);
+    let local = Frocket::new();
+    // Parts of ~500,000 rows: a task takes long enough to be killed in the middle of it.
+    local.ok(&["dataprep", "generate", "--out", &dir, "--users", "200000", "--parts", "4"]);
+    dist.ok(&["register", "big", &dir, "userid", "timestamp"]);
+    local.ok(&["register", "big", &dir, "userid", "timestamp"]);
+    let query = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/queries/demo-funnel.json")
+        .display()
+        .to_string();
+
+    let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ds = rt
+        .block_on(Datastore::connect(&cfg.redis, 600, 86_400))
+        .unwrap();
+
+    let mut victim = WorkerProcess::start("victim", &env);
+    let run = std::process::Command::new(frocket_tests::frocket_bin())
+        .args(["--output", "json", "run", "big", "--file", &query])
+        .env("FROCKET_HOME", dist.home.path())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the victim has taken a task off the queue (4 were queued), let it get into the
+    // task, then kill it without warning.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let queued = rt.block_on(ds.queue_len()).unwrap();
+        if queued > 0 && queued < 4 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the victim never took a task");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    victim.child.kill().unwrap();
+    let _ = victim.child.wait();
+    let _rescuer = WorkerProcess::start("rescuer", &env);
+
+    let out = run.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = local.ok(&["run", "big", "--file", &query]);
+    assert_eq!(json_diff(&result_of(&got), &result_of(&expected), "result", 1e-12), None);
+    let stats = &got["stats"];
+    assert!(stats["invoker"]["retriedTasks"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["invoker"]["totalTasks"], json!(4));
 }
