@@ -159,11 +159,12 @@ fn lost_and_failed_tasks_are_retried() {
             f.run(&["run", "d", "--empty"])
         }
     });
-    // Task 0's first attempt is lost (loading, then silence); task 1 fails twice; everything
-    // else is handed back to the queue once that is done.
+    // Task 0's first attempt is lost (loading, then silence); task 1 fails twice; task 2's
+    // first attempt is taken off the queue by a worker that dies before reporting anything;
+    // everything else is handed back to the queue once that is done.
     rt.block_on(async {
-        let (mut lost, mut failures, mut others) = (false, 0, Vec::new());
-        while !(lost && failures == 2) {
+        let (mut lost, mut failures, mut vanished, mut others) = (false, 0, false, Vec::new());
+        while !(lost && failures == 2 && vanished) {
             let Some(raw) = ds.dequeue(5.0).await.unwrap() else {
                 continue;
             };
@@ -192,6 +193,7 @@ fn lost_and_failed_tasks_are_retried() {
                     .unwrap();
                     failures += 1;
                 }
+                2 if !vanished => vanished = true,
                 _ => others.push(raw),
             }
         }
@@ -202,8 +204,9 @@ fn lost_and_failed_tasks_are_retried() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let got = r.json();
     assert_eq!(result_of(&got), result_of(&expected));
-    // Task 0 retried once (lost), task 1 twice (failed twice, succeeded on attempt 3).
-    assert_eq!(got["stats"]["invoker"]["retriedTasks"], json!(3), "{}", got["stats"]);
+    // Task 0 retried once (lost), task 1 twice (failed twice, succeeded on attempt 3), task 2
+    // once (taken and never started).
+    assert_eq!(got["stats"]["invoker"]["retriedTasks"], json!(4), "{}", got["stats"]);
     assert_eq!(got["stats"]["invoker"]["failedTasks"], json!(2));
 }
 
@@ -305,7 +308,9 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
     let dist = Frocket::with_env(&env);
     let local = Frocket::new();
     // Parts of ~500,000 rows: a task takes long enough to be killed in the middle of it.
-    local.ok(&["dataprep", "generate", "--out", &dir, "--users", "200000", "--parts", "4"]);
+    local.ok(&[
+        "dataprep", "generate", "--out", &dir, "--users", "200000", "--parts", "4",
+    ]);
     dist.ok(&["register", "big", &dir, "userid", "timestamp"]);
     local.ok(&["register", "big", &dir, "userid", "timestamp"]);
     let query = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -314,10 +319,11 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
         .to_string();
 
     let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let ds = rt
-        .block_on(Datastore::connect(&cfg.redis, 600, 86_400))
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
+    let ds = rt.block_on(Datastore::connect(&cfg.redis, 600, 86_400)).unwrap();
 
     let mut victim = WorkerProcess::start("victim", &env);
     let run = std::process::Command::new(frocket_tests::frocket_bin())
@@ -348,7 +354,10 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     let expected = local.ok(&["run", "big", "--file", &query]);
-    assert_eq!(json_diff(&result_of(&got), &result_of(&expected), "result", 1e-12), None);
+    assert_eq!(
+        json_diff(&result_of(&got), &result_of(&expected), "result", 1e-12),
+        None
+    );
     let stats = &got["stats"];
     assert!(stats["invoker"]["retriedTasks"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["invoker"]["totalTasks"], json!(4));

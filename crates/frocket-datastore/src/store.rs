@@ -190,6 +190,18 @@ impl Datastore {
         Ok(v.map(|(_, t)| t))
     }
 
+    /// Whether `task` (a request exactly as enqueued) is still waiting in the queue.
+    pub async fn queue_contains(&self, task: &str) -> Result<bool, DatastoreError> {
+        let mut c = self.con.clone();
+        let pos: Option<usize> = redis::cmd("LPOS")
+            .arg(self.key(&["queue"]))
+            .arg(task)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(pos.is_some())
+    }
+
     /// Number of queued task requests.
     pub async fn queue_len(&self) -> Result<usize, DatastoreError> {
         let mut c = self.con.clone();

@@ -5,6 +5,9 @@
 //! - A task that reports `ENDED_FAILED` is sent again (next attempt) after the failed interval.
 //! - A task whose latest attempt is loading or running with no status update for the lost
 //!   interval (its worker died) is sent again at once.
+//! - On the Redis queue, a task whose latest attempt is still `QUEUED` after the lost interval
+//!   but is no longer in the queue was taken by a worker that died before reporting: once that
+//!   has held for another lost interval, it is sent again too.
 //! - A task whose attempts are used up fails the job, naming its part; so does the run timeout.
 //! - All attempts of an unfinished task are polled and the first success found is the task's
 //!   one result, so two attempts finishing never count twice.
@@ -47,6 +50,12 @@ pub struct RemoteOptions {
 
 struct Task {
     attempt: u32,
+    /// The latest attempt's request as sent (to find it in the queue).
+    payload: String,
+    /// When the latest attempt, still `QUEUED`, was last looked for in the queue.
+    checked_at: Option<Instant>,
+    /// When it was first found missing from the queue while still `QUEUED`.
+    missing_since: Option<Instant>,
     failed_at: Option<Instant>,
     result: Option<TaskResult>,
     latest: TaskStatus,
@@ -85,7 +94,12 @@ pub async fn run_remote(
         invoke_time: epoch(),
         ttl_secs: ttl,
     };
-    let send = |reqs: Vec<TaskRequest>| async move {
+    let encode = |r: &TaskRequest| {
+        serde_json::to_string(r)
+            .map_err(|e| frocket_datastore::DatastoreError::Invalid(format!("cannot encode task {}: {e}", r.task)))
+    };
+    let send = |reqs: Vec<(TaskRequest, String)>| async move {
+        let (reqs, payload): (Vec<TaskRequest>, Vec<String>) = reqs.into_iter().unzip();
         for r in &reqs {
             let key = AttemptKey {
                 request: r.request_id.clone(),
@@ -94,14 +108,6 @@ pub async fn run_remote(
             };
             ds.set_status(&key, TaskStatus::Queued, None, None, r.ttl_secs).await?;
         }
-        let payload: Vec<String> = reqs
-            .iter()
-            .map(|r| {
-                serde_json::to_string(r).map_err(|e| {
-                    frocket_datastore::DatastoreError::Invalid(format!("cannot encode task {}: {e}", r.task))
-                })
-            })
-            .collect::<Result<_, _>>()?;
         match dispatch {
             Dispatch::Queue => ds.enqueue(&payload).await,
             #[cfg(feature = "aws-lambda")]
@@ -111,16 +117,26 @@ pub async fn run_remote(
             }
         }
     };
-    let mut tasks: Vec<Task> = (0..n)
-        .map(|_| Task {
+    let first: Vec<(TaskRequest, String)> = (0..n)
+        .map(|i| {
+            let r = make(i, 1);
+            encode(&r).map(|p| (r, p))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut tasks: Vec<Task> = first
+        .iter()
+        .map(|(_, payload)| Task {
             attempt: 1,
+            payload: payload.clone(),
+            checked_at: None,
+            missing_since: None,
             failed_at: None,
             result: None,
             latest: TaskStatus::Queued,
             done_at: 0.0,
         })
         .collect();
-    send((0..n).map(|i| make(i, 1)).collect()).await?;
+    send(first).await?;
     let enqueue_time = start.elapsed().as_secs_f64();
     let (mut failed_tasks, mut retried) = (0usize, 0usize);
     loop {
@@ -202,6 +218,33 @@ pub async fn run_remote(
                         resend.push(i);
                     }
                 }
+                TaskStatus::Queued
+                    if matches!(dispatch, Dispatch::Queue)
+                        && epoch() - st.updated_at > opts.lost_interval_secs
+                        && t.checked_at
+                            .is_none_or(|c| c.elapsed().as_secs_f64() > opts.lost_interval_secs / 4.0) =>
+                {
+                    // Taken off the queue by a worker that never reported?
+                    t.checked_at = Some(Instant::now());
+                    if ds.queue_contains(&t.payload).await? {
+                        t.missing_since = None;
+                    } else if let Some(since) = t.missing_since {
+                        if since.elapsed().as_secs_f64() > opts.lost_interval_secs {
+                            if t.attempt >= opts.max_attempts {
+                                return Err(InvokerError::TaskFailed {
+                                    part: dataset.parts[i].path.clone(),
+                                    message: format!(
+                                        "lost: taken from the queue but never started (after {} attempts)",
+                                        t.attempt
+                                    ),
+                                });
+                            }
+                            resend.push(i);
+                        }
+                    } else {
+                        t.missing_since = Some(Instant::now());
+                    }
+                }
                 TaskStatus::Queued | TaskStatus::EndedSuccess => {}
             }
         }
@@ -212,8 +255,12 @@ pub async fn run_remote(
                 t.attempt += 1;
                 t.failed_at = None;
                 t.latest = TaskStatus::Queued;
+                t.checked_at = None;
+                t.missing_since = None;
                 retried += 1;
-                reqs.push(make(i, t.attempt));
+                let r = make(i, t.attempt);
+                t.payload = encode(&r)?;
+                reqs.push((r, t.payload.clone()));
             }
             send(reqs).await?;
         }
