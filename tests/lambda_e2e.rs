@@ -264,6 +264,7 @@ fn serverless_path_end_to_end() {
             query: query.clone(),
             invoke_time,
             ttl_secs: 60,
+            self_select: None,
         };
         for (id, req, needle) in [
             (

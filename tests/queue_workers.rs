@@ -114,7 +114,9 @@ fn golden_and_local_equivalence_through_queue_workers() {
 #[test]
 fn lost_and_failed_tasks_are_retried() {
     let redis = RedisServer::start();
-    let env = redis_env(&redis, "retry:");
+    let mut env = redis_env(&redis, "retry:");
+    // This test plays a worker that picks tasks by their part: no self-select.
+    env.push(("FROCKET_WORKER_SELF_SELECT_ENABLED", "false".to_string()));
     let data = tempfile::tempdir().unwrap();
     let f = Frocket::with_env(&env);
     f.ok(&[
@@ -361,4 +363,78 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
     let stats = &got["stats"];
     assert!(stats["invoker"]["retriedTasks"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(stats["invoker"]["totalTasks"], json!(4));
+}
+
+#[test]
+fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
+    use frocket_dataset::Catalog;
+    use frocket_storage::{DiskCache, Storage};
+    use frocket_worker::{handle_task, SelfSelect, TaskRequest, WorkerOptions};
+    let redis = RedisServer::start();
+    let env = redis_env(&redis, "select:");
+    let f = Frocket::with_env(&env);
+    let data = golden_dir().join("data");
+    f.ok(&[
+        "register",
+        "golden",
+        &data.display().to_string(),
+        "visitorid",
+        "timestamp",
+    ]);
+    let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ds = Datastore::connect(&cfg.redis, 600, 86_400).await.unwrap();
+        let info = ds.get("golden").await.unwrap().unwrap();
+        let paths: Vec<String> = info.parts.iter().map(|p| p.path.clone()).collect();
+        assert_eq!(paths.len(), 2);
+        let query = frocket_engine::validate_query("{}", &info.query_schema(), 10).unwrap();
+        let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let worker = |name: &str, dir: &std::path::Path| {
+            WorkerOptions::new(name, 60.0, Storage::new(None), DiskCache::new(dir, 100))
+        };
+        let (a, b) = (worker("a", dirs.0.path()), worker("b", dirs.1.path()));
+        // Worker a holds the second part in its cache.
+        let copy = a.cache.temp_path(&info.registration_id, &paths[1]).unwrap();
+        std::fs::copy(&paths[1], &copy).unwrap();
+        a.cache.insert(&info.registration_id, &paths[1], &copy).unwrap();
+
+        let request = "1796000000-5e1ec700";
+        ds.publish_parts(request, &paths, 60).await.unwrap();
+        let preflight = Duration::from_millis(400);
+        let token = TaskRequest {
+            request_id: request.into(),
+            task: 0,
+            attempt: 1,
+            dataset: "golden".into(),
+            registration_id: info.registration_id.clone(),
+            part_path: String::new(),
+            query,
+            invoke_time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64(),
+            ttl_secs: 60,
+            self_select: Some(SelfSelect {
+                preflight_ms: preflight.as_millis() as u64,
+            }),
+        };
+        let t0 = std::time::Instant::now();
+        // a claims its cached part at once, although part 0 is free and first.
+        assert!(handle_task(&ds, &token, &a).await.unwrap());
+        assert!(t0.elapsed() < preflight, "no wait for a cached part");
+        // b has nothing cached: it waits out the preflight window, then takes what is left.
+        assert!(handle_task(&ds, &token, &b).await.unwrap());
+        assert!(t0.elapsed() >= preflight, "{:?}", t0.elapsed());
+        // Nothing left for a third request.
+        assert!(!handle_task(&ds, &token, &b).await.unwrap());
+
+        let st = ds.statuses(request, &[(0, 1), (1, 1)]).await.unwrap();
+        let (s0, s1) = (st[0].as_ref().unwrap(), st[1].as_ref().unwrap());
+        assert_eq!((s0.status, s0.worker.as_deref()), (TaskStatus::EndedSuccess, Some("b")));
+        assert_eq!((s1.status, s1.worker.as_deref()), (TaskStatus::EndedSuccess, Some("a")));
+    });
 }

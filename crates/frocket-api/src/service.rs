@@ -224,6 +224,11 @@ impl<C: Catalog> Service<C> {
                     max_attempts: inv.retry_max_attempts.max(1),
                     failed_interval_secs: inv.retry_failed_interval_secs,
                     lost_interval_secs: inv.retry_lost_interval_secs,
+                    self_select_preflight_ms: self
+                        .cfg
+                        .worker
+                        .self_select_enabled
+                        .then_some(self.cfg.worker.part_selection_preflight_ms),
                 };
                 frocket_invoker::run_remote(
                     ds,

@@ -202,6 +202,65 @@ impl Datastore {
         Ok(pos.is_some())
     }
 
+    /// Publishes the parts of a self-select job: the free set `selfselect:<request>` holds
+    /// every part index, and the blob `parts:<request>` their paths (JSON list).
+    pub async fn publish_parts(&self, request: &str, paths: &[String], ttl_secs: u64) -> Result<(), DatastoreError> {
+        let json = serde_json::to_vec(paths).map_err(|e| DatastoreError::Invalid(format!("part list: {e}")))?;
+        self.put_blob(&format!("parts:{request}"), &json, Some(ttl_secs))
+            .await?;
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let key = self.key(&["selfselect", request]);
+        let mut c = self.con.clone();
+        let _: () = redis::pipe()
+            .atomic()
+            .sadd(&key, (0..paths.len()).collect::<Vec<usize>>())
+            .ignore()
+            .expire(&key, ttl_secs as i64)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The part paths of a self-select job.
+    pub async fn published_parts(&self, request: &str) -> Result<Option<Vec<String>>, DatastoreError> {
+        match self.blob(&format!("parts:{request}")).await? {
+            Some(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| DatastoreError::Invalid(format!("part list of '{request}': {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims part `index` of a self-select job; true when this caller got it (atomic).
+    pub async fn claim_part(&self, request: &str, index: usize) -> Result<bool, DatastoreError> {
+        let mut c = self.con.clone();
+        let n: usize = c
+            .srem(self.key(&["selfselect", request]), index)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Claims any free part of a self-select job (atomic); None when all are taken.
+    pub async fn claim_any_part(&self, request: &str) -> Result<Option<usize>, DatastoreError> {
+        let mut c = self.con.clone();
+        c.spop(self.key(&["selfselect", request]))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether part `index` of a self-select job is still unclaimed.
+    pub async fn part_is_free(&self, request: &str, index: usize) -> Result<bool, DatastoreError> {
+        let mut c = self.con.clone();
+        c.sismember(self.key(&["selfselect", request]), index)
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     /// Number of queued task requests.
     pub async fn queue_len(&self) -> Result<usize, DatastoreError> {
         let mut c = self.con.clone();

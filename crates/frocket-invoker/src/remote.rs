@@ -46,6 +46,9 @@ pub struct RemoteOptions {
     pub failed_interval_secs: f64,
     /// Silence after which a running task is lost (seconds).
     pub lost_interval_secs: f64,
+    /// Worker self-select mode with this preflight window (milliseconds); None: every task
+    /// names its part.
+    pub self_select_preflight_ms: Option<u64>,
 }
 
 struct Task {
@@ -93,6 +96,7 @@ pub async fn run_remote(
         query: query.clone(),
         invoke_time: epoch(),
         ttl_secs: ttl,
+        self_select: None,
     };
     let encode = |r: &TaskRequest| {
         serde_json::to_string(r)
@@ -100,7 +104,7 @@ pub async fn run_remote(
     };
     let send = |reqs: Vec<(TaskRequest, String)>| async move {
         let (reqs, payload): (Vec<TaskRequest>, Vec<String>) = reqs.into_iter().unzip();
-        for r in &reqs {
+        for r in reqs.iter().filter(|r| r.self_select.is_none()) {
             let key = AttemptKey {
                 request: r.request_id.clone(),
                 task: r.task,
@@ -117,12 +121,35 @@ pub async fn run_remote(
             }
         }
     };
-    let first: Vec<(TaskRequest, String)> = (0..n)
-        .map(|i| {
-            let r = make(i, 1);
-            encode(&r).map(|p| (r, p))
-        })
-        .collect::<Result<_, _>>()?;
+    let first: Vec<(TaskRequest, String)> = match opts.self_select_preflight_ms {
+        // Self-select: publish the parts, then send n identical "select a part yourself"
+        // requests; each worker claims a part (its cached ones first) and reports on it.
+        Some(preflight_ms) if n > 0 => {
+            let paths: Vec<String> = dataset.parts.iter().map(|p| p.path.clone()).collect();
+            ds.publish_parts(&request_id, &paths, ttl).await?;
+            for i in 0..n {
+                let key = AttemptKey {
+                    request: request_id.clone(),
+                    task: i,
+                    attempt: 1,
+                };
+                ds.set_status(&key, TaskStatus::Queued, None, None, ttl).await?;
+            }
+            let token = TaskRequest {
+                part_path: String::new(),
+                self_select: Some(frocket_worker::SelfSelect { preflight_ms }),
+                ..make(0, 1)
+            };
+            let payload = encode(&token)?;
+            vec![(token, payload); n]
+        }
+        _ => (0..n)
+            .map(|i| {
+                let r = make(i, 1);
+                encode(&r).map(|p| (r, p))
+            })
+            .collect::<Result<_, _>>()?,
+    };
     let mut tasks: Vec<Task> = first
         .iter()
         .map(|(_, payload)| Task {

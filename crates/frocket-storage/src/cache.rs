@@ -44,6 +44,11 @@ impl DiskCache {
         self.dir.join(safe).join(format!("{:016x}-{name}", fnv(part)))
     }
 
+    /// Whether the part is cached (without marking it used).
+    pub fn contains(&self, registration_id: &str, part: &str) -> bool {
+        self.path(registration_id, part).is_file()
+    }
+
     /// The cached file, if present (marking it recently used).
     pub fn get(&self, registration_id: &str, part: &str) -> Option<PathBuf> {
         let p = self.path(registration_id, part);

@@ -8,6 +8,6 @@
 mod task;
 
 pub use task::{
-    handle_task, lambda_price_per_gb_second, peak_memory_bytes, run_queue_worker, TaskRequest, TaskResult,
+    handle_task, lambda_price_per_gb_second, peak_memory_bytes, run_queue_worker, SelfSelect, TaskRequest, TaskResult,
     WorkerOptions,
 };

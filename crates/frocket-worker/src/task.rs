@@ -32,6 +32,19 @@ pub struct TaskRequest {
     pub invoke_time: f64,
     /// TTL of the status and result keys (seconds).
     pub ttl_secs: u64,
+    /// Set on a "select a part yourself" request: `task` and `part_path` are then chosen by the
+    /// worker from the job's published parts (see [`SelfSelect`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_select: Option<SelfSelect>,
+}
+
+/// How a worker picks its part in self-select mode: during the preflight window (from the
+/// invoke time) it only claims a part it has cached; after it, any free part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfSelect {
+    /// The preflight window (milliseconds after `invoke_time`).
+    pub preflight_ms: u64,
 }
 
 /// What a successful attempt stores.
@@ -118,13 +131,57 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Self-select: claims a part (a cached one first; during the preflight window only those)
+/// and returns the request for it, or None when every part is taken.
+async fn claim(
+    ds: &Datastore,
+    req: &TaskRequest,
+    sel: SelfSelect,
+    opts: &WorkerOptions,
+) -> Result<Option<TaskRequest>, frocket_datastore::DatastoreError> {
+    let Some(parts) = ds.published_parts(&req.request_id).await? else {
+        return Ok(None); // the job is gone
+    };
+    let with = |i: usize| TaskRequest {
+        task: i,
+        part_path: parts[i].clone(),
+        self_select: None,
+        ..req.clone()
+    };
+    for (i, p) in parts.iter().enumerate() {
+        if opts.cache.contains(&req.registration_id, p) && ds.claim_part(&req.request_id, i).await? {
+            return Ok(Some(with(i)));
+        }
+    }
+    let preflight_end = req.invoke_time + sel.preflight_ms as f64 / 1000.0;
+    let wait = preflight_end - now();
+    if wait > 0.0 {
+        tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+    }
+    Ok(ds
+        .claim_any_part(&req.request_id)
+        .await?
+        .filter(|&i| i < parts.len())
+        .map(with))
+}
+
 /// Runs one task and reports it. Returns an error only when the datastore itself failed; a
-/// failing task is reported as `ENDED_FAILED` and is not an error of the worker.
+/// failing task is reported as `ENDED_FAILED` and is not an error of the worker. A
+/// self-select request first claims its part; with none left it does nothing (false).
 pub async fn handle_task(
     ds: &Datastore,
     req: &TaskRequest,
     opts: &WorkerOptions,
 ) -> Result<bool, frocket_datastore::DatastoreError> {
+    if let Some(sel) = req.self_select {
+        if now() - req.invoke_time > opts.reject_age_secs {
+            return Ok(false); // too old to claim anything: the invoker resends unclaimed parts
+        }
+        return match claim(ds, req, sel, opts).await? {
+            Some(claimed) => Box::pin(handle_task(ds, &claimed, opts)).await,
+            None => Ok(false),
+        };
+    }
     let started = now();
     let cold = opts.started_tasks.fetch_add(1, Ordering::Relaxed) == 0;
     let key = AttemptKey {
