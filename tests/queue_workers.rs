@@ -438,3 +438,30 @@ fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
         assert_eq!((s1.status, s1.worker.as_deref()), (TaskStatus::EndedSuccess, Some("a")));
     });
 }
+
+#[test]
+fn requests_that_waited_past_the_reject_age_are_sent_again() {
+    let redis = RedisServer::start();
+    let mut env = redis_env(&redis, "stale:");
+    env.push(("FROCKET_WORKER_REJECT_AGE", "1".to_string()));
+    let f = Frocket::with_env(&env);
+    let data = golden_dir().join("data").display().to_string();
+    f.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
+    // No worker yet: the first requests wait in the queue past the reject age.
+    let runner = std::thread::spawn({
+        let env = env.clone();
+        move || Frocket::with_env(&env).run(&["run", "golden", "--empty"])
+    });
+    std::thread::sleep(Duration::from_millis(3500));
+    let _w = WorkerProcess::start("late", &env);
+    let r = runner.join().unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = r.json();
+    assert_eq!(got["query"]["matchingGroups"], json!(5000));
+    // Both tasks were sent again; the stale requests were rejected by the worker, unused.
+    assert!(
+        got["stats"]["invoker"]["retriedTasks"].as_u64().unwrap() >= 2,
+        "{}",
+        got["stats"]
+    );
+}

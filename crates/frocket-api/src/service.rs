@@ -229,6 +229,7 @@ impl<C: Catalog> Service<C> {
                         .worker
                         .self_select_enabled
                         .then_some(self.cfg.worker.part_selection_preflight_ms),
+                    reject_age_secs: self.cfg.worker.reject_age_secs,
                 };
                 frocket_invoker::run_remote(
                     ds,

@@ -8,6 +8,9 @@
 //! - On the Redis queue, a task whose latest attempt is still `QUEUED` after the lost interval
 //!   but is no longer in the queue was taken by a worker that died before reporting: once that
 //!   has held for another lost interval, it is sent again too.
+//! - An attempt still `QUEUED` longer than the workers' reject age plus the lost interval can
+//!   no longer run (any worker would reject it): it is sent again (this also covers Lambda
+//!   dropping an asynchronous invocation).
 //! - A task whose attempts are used up fails the job, naming its part; so does the run timeout.
 //! - All attempts of an unfinished task are polled and the first success found is the task's
 //!   one result, so two attempts finishing never count twice.
@@ -49,6 +52,10 @@ pub struct RemoteOptions {
     /// Worker self-select mode with this preflight window (milliseconds); None: every task
     /// names its part.
     pub self_select_preflight_ms: Option<u64>,
+    /// Workers reject requests older than this (seconds, `FROCKET_WORKER_REJECT_AGE`): an
+    /// attempt still `QUEUED` that much (plus the lost interval) after it was sent can never
+    /// run, and is sent again.
+    pub reject_age_secs: f64,
 }
 
 struct Task {
@@ -244,6 +251,21 @@ pub async fn run_remote(
                         }
                         resend.push(i);
                     }
+                }
+                TaskStatus::Queued if epoch() - st.updated_at > opts.reject_age_secs + opts.lost_interval_secs => {
+                    // Never started and now too old to be: e.g. an asynchronous invocation that
+                    // Lambda dropped, or a request that waited out the reject age in the queue.
+                    if t.attempt >= opts.max_attempts {
+                        return Err(InvokerError::TaskFailed {
+                            part: dataset.parts[i].path.clone(),
+                            message: format!(
+                                "lost: never started within {:.0}s (after {} attempts)",
+                                opts.reject_age_secs + opts.lost_interval_secs,
+                                t.attempt
+                            ),
+                        });
+                    }
+                    resend.push(i);
                 }
                 TaskStatus::Queued
                     if matches!(dispatch, Dispatch::Queue)
