@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use frocket_api::{router, ApiState, Backend, JobStore, Service};
 use frocket_dataset::FileCatalog;
-use frocket_tests::{golden_dir, json_diff};
+use frocket_tests::{golden_dir, golden_queries, json_diff};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -76,21 +76,6 @@ impl Api {
             "groupIdColumn": "visitorid", "timestampColumn": "timestamp"});
         self.call("POST", "/datasets/register", &body.to_string()).await
     }
-}
-
-fn golden_queries() -> Vec<(String, String, Value)> {
-    let dir = golden_dir();
-    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
-    expected
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let exp: Value = serde_json::from_str(line).unwrap();
-            let file = exp["file"].as_str().unwrap().to_string();
-            let text = std::fs::read_to_string(dir.join("queries").join(&file)).unwrap();
-            (file, text, exp["result"].clone())
-        })
-        .collect()
 }
 
 fn assert_failure(r: &Reply, status: u16, needle: &str) {

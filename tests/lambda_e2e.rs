@@ -10,7 +10,7 @@ use aws_sdk_lambda::primitives::Blob;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_storage::Storage;
 use frocket_tests::services::{LambdaEmulator, RedisServer, S3Server};
-use frocket_tests::{golden_dir, json_diff};
+use frocket_tests::{golden_dir, golden_queries, json_diff};
 use serde_json::{json, Value};
 
 /// An API Gateway HTTP API (payload format 2.0) event.
@@ -32,15 +32,7 @@ struct Lambdas {
 
 impl Lambdas {
     async fn new(endpoint: &str) -> Self {
-        use aws_smithy_http_client::tls;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .region(aws_config::Region::new("us-east-1"))
-            .load()
-            .await;
+        let shared = frocket_storage::aws_sdk_config().await;
         let conf = aws_sdk_lambda::config::Builder::from(&shared)
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
             .endpoint_url(endpoint)
@@ -94,21 +86,6 @@ impl Lambdas {
             serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}: {text}")),
         )
     }
-}
-
-fn golden_queries() -> Vec<(String, String, Value)> {
-    let dir = golden_dir();
-    std::fs::read_to_string(dir.join("expected.jsonl"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let exp: Value = serde_json::from_str(line).unwrap();
-            let file = exp["file"].as_str().unwrap().to_string();
-            let text = std::fs::read_to_string(dir.join("queries").join(&file)).unwrap();
-            (file, text, exp["result"].clone())
-        })
-        .collect()
 }
 
 fn now() -> f64 {

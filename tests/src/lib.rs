@@ -115,6 +115,22 @@ pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden")
 }
 
+/// The golden queries: (query file name, query text, expected result), in `expected.jsonl` order.
+pub fn golden_queries() -> Vec<(String, String, Value)> {
+    let dir = golden_dir();
+    std::fs::read_to_string(dir.join("expected.jsonl"))
+        .expect("golden expected.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let exp: Value = serde_json::from_str(line).expect("a JSON line");
+            let file = exp["file"].as_str().expect("a file name").to_string();
+            let text = std::fs::read_to_string(dir.join("queries").join(&file)).expect("the query file");
+            (file, text, exp["result"].clone())
+        })
+        .collect()
+}
+
 /// Compares JSON: integers exactly, floats within `rel`, object keys in the same order.
 pub fn json_diff(a: &Value, b: &Value, path: &str, rel: f64) -> Option<String> {
     match (a, b) {

@@ -92,8 +92,14 @@ impl<C: Catalog + 'static> ApiState<C> {
     /// Runs a started asynchronous query to its end, keeping its state (progress, then the
     /// final envelope) in the job store. Errors are stored, not returned.
     pub async fn run_async_query(&self, q: AsyncQuery) {
-        let id = q.request_id.clone();
-        let outcome = match self.service.prepare_query(&q.dataset, &q.query).await {
+        let prepared = self.service.prepare_query(&q.dataset, &q.query).await;
+        self.run_async_prepared(&q.request_id, prepared).await;
+    }
+
+    /// As [`ApiState::run_async_query`], for a query already prepared (or that failed to be).
+    async fn run_async_prepared(&self, id: &str, prepared: Result<PreparedQuery, ApiError>) {
+        let id = id.to_string();
+        let outcome = match prepared {
             Ok(prepared) => {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
                 let jobs = self.jobs.clone();
@@ -218,7 +224,12 @@ fn fail<C>(s: &ApiState<C>, id: &str, e: ApiError) -> Response {
 }
 
 /// The success envelope: `fields` (an object) with `success` and `requestId` added.
-fn success(id: &str, fields: Value) -> Value {
+///
+/// ```
+/// let v = frocket_api::router::success("1-a", serde_json::json!({"name": "d"}));
+/// assert_eq!(v, serde_json::json!({"success": true, "requestId": "1-a", "name": "d"}));
+/// ```
+pub fn success(id: &str, fields: Value) -> Value {
     let mut out = serde_json::Map::new();
     out.insert("success".into(), Value::Bool(true));
     out.insert("requestId".into(), Value::String(id.to_string()));
@@ -468,9 +479,10 @@ async fn start_query<C: Catalog + 'static>(
         Ok(x) => x,
         Err(e) => return fail(&s, &id, e),
     };
-    if let Err(e) = s.service.prepare_query(&dataset, &text).await {
-        return fail(&s, &id, e);
-    }
+    let prepared = match s.service.prepare_query(&dataset, &text).await {
+        Ok(p) => p,
+        Err(e) => return fail(&s, &id, e),
+    };
     let state = progress_state(&id, "STARTING", None);
     if let Err(e) = s.jobs.put(&id, &state).await {
         return fail(&s, &id, e);
@@ -488,7 +500,7 @@ async fn start_query<C: Catalog + 'static>(
         }
         None => {
             let s2 = s.clone();
-            tokio::spawn(async move { s2.run_async_query(job).await });
+            tokio::spawn(async move { s2.run_async_prepared(&job.request_id, Ok(prepared)).await });
         }
     }
     json_response(202, &state)

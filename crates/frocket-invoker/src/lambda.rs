@@ -9,11 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use aws_smithy_http_client::tls;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_worker::TaskRequest;
 use tokio::sync::Semaphore;
@@ -50,14 +48,7 @@ impl LambdaDispatcher {
     /// A dispatcher for `function`, with credentials and region from the standard AWS
     /// environment and `endpoint` (`FROCKET_LAMBDA_AWS_ENDPOINT_URL`) for emulators.
     pub async fn new(function: impl Into<String>, endpoint: Option<String>, concurrency: usize) -> Self {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
-        let shared = loader.load().await;
+        let shared = frocket_storage::aws_sdk_config().await;
         // No SDK retries: throttling is retried here, anything else goes through the
         // invoker's own retry path (an SDK retry of a 5xx could run a task twice unseen).
         let mut b = aws_sdk_lambda::config::Builder::from(&shared)

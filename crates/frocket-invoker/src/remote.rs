@@ -173,6 +173,16 @@ pub async fn run_remote(
     send(first).await?;
     let enqueue_time = start.elapsed().as_secs_f64();
     let (mut failed_tasks, mut retried) = (0usize, 0usize);
+    // A lost attempt is sent again, unless it was the last one allowed.
+    let lost = |i: usize, attempt: u32, why: String| {
+        if attempt >= opts.max_attempts {
+            return Err(InvokerError::TaskFailed {
+                part: dataset.parts[i].path.clone(),
+                message: format!("lost: {why} (after {attempt} attempts)"),
+            });
+        }
+        Ok(i)
+    };
     loop {
         let elapsed = start.elapsed().as_secs_f64();
         let pending: Vec<usize> = (0..n).filter(|&i| tasks[i].result.is_none()).collect();
@@ -240,32 +250,18 @@ pub async fn run_remote(
                 }
                 TaskStatus::LoadingData | TaskStatus::RunningQuery | TaskStatus::Running => {
                     if epoch() - st.updated_at > opts.lost_interval_secs {
-                        if t.attempt >= opts.max_attempts {
-                            return Err(InvokerError::TaskFailed {
-                                part: dataset.parts[i].path.clone(),
-                                message: format!(
-                                    "lost: no status update for {:.0}s (after {} attempts)",
-                                    opts.lost_interval_secs, t.attempt
-                                ),
-                            });
-                        }
-                        resend.push(i);
+                        resend.push(lost(
+                            i,
+                            t.attempt,
+                            format!("no status update for {:.0}s", opts.lost_interval_secs),
+                        )?);
                     }
                 }
                 TaskStatus::Queued if epoch() - st.updated_at > opts.reject_age_secs + opts.lost_interval_secs => {
                     // Never started and now too old to be: e.g. an asynchronous invocation that
                     // Lambda dropped, or a request that waited out the reject age in the queue.
-                    if t.attempt >= opts.max_attempts {
-                        return Err(InvokerError::TaskFailed {
-                            part: dataset.parts[i].path.clone(),
-                            message: format!(
-                                "lost: never started within {:.0}s (after {} attempts)",
-                                opts.reject_age_secs + opts.lost_interval_secs,
-                                t.attempt
-                            ),
-                        });
-                    }
-                    resend.push(i);
+                    let within = opts.reject_age_secs + opts.lost_interval_secs;
+                    resend.push(lost(i, t.attempt, format!("never started within {within:.0}s"))?);
                 }
                 TaskStatus::Queued
                     if matches!(dispatch, Dispatch::Queue)
@@ -279,16 +275,7 @@ pub async fn run_remote(
                         t.missing_since = None;
                     } else if let Some(since) = t.missing_since {
                         if since.elapsed().as_secs_f64() > opts.lost_interval_secs {
-                            if t.attempt >= opts.max_attempts {
-                                return Err(InvokerError::TaskFailed {
-                                    part: dataset.parts[i].path.clone(),
-                                    message: format!(
-                                        "lost: taken from the queue but never started (after {} attempts)",
-                                        t.attempt
-                                    ),
-                                });
-                            }
-                            resend.push(i);
+                            resend.push(lost(i, t.attempt, "taken from the queue but never started".into())?);
                         }
                     } else {
                         t.missing_since = Some(Instant::now());

@@ -6,7 +6,7 @@ use frocket_api::{Backend, Service};
 use frocket_config::Config;
 use frocket_dataset::RegisterRequest;
 use frocket_datastore::Datastore;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::LambdaError;
 
@@ -34,10 +34,9 @@ impl RegisterFunction {
         let name = req.name.clone();
         let summary = self.service.register(req).await?;
         tracing::info!(dataset = %name, "registered");
-        let mut out = json!({"success": true, "requestId": frocket_invoker::new_request_id()});
-        if let (Value::Object(o), Value::Object(m)) = (&mut out, summary) {
-            o.extend(m);
-        }
-        Ok(out)
+        Ok(frocket_api::router::success(
+            &frocket_invoker::new_request_id(),
+            summary,
+        ))
     }
 }

@@ -2,8 +2,6 @@
 //! (from `FROCKET_REDIS_HOST`, or the ElastiCache API given
 //! `FROCKET_ELASTICACHE_REPLICATION_GROUP`) and the datastore connection.
 
-use aws_config::BehaviorVersion;
-use aws_smithy_http_client::tls;
 use frocket_config::{Config, LogFormat};
 use frocket_datastore::Datastore;
 
@@ -22,17 +20,9 @@ pub fn init_logging(cfg: &Config) {
     };
 }
 
-/// The AWS SDK configuration (credentials and region from the standard environment; us-east-1
-/// when no region is set), with a rustls client.
+/// The AWS SDK configuration (see [`frocket_storage::aws_sdk_config`]).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
-    loader.load().await
+    frocket_storage::aws_sdk_config().await
 }
 
 /// Fills `cfg.redis.host`/`port` from the ElastiCache replication group's primary endpoint

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use cache::DiskCache;
 use frocket_dataset::PartRef;
-pub use s3::{parse_s3_url, S3Store};
+pub use s3::{aws_sdk_config, parse_s3_url, S3Store};
 
 /// Storage failures, naming the path or URL.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,19 @@ use tokio::sync::OnceCell;
 
 use crate::StorageError;
 
+/// The AWS SDK configuration every client of this project uses: credentials and region from
+/// the standard AWS environment (us-east-1 when no region is set), and a rustls HTTP client.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    loader.load().await
+}
+
 /// Splits `s3://bucket/key` into bucket and key.
 ///
 /// ```
@@ -48,14 +61,7 @@ impl S3Store {
     pub async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                    .build_https();
-                let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
-                if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-                    loader = loader.region(aws_config::Region::new("us-east-1"));
-                }
-                let shared = loader.load().await;
+                let shared = aws_sdk_config().await;
                 let mut b = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
                 if let Some(e) = &self.endpoint {
                     b = b.endpoint_url(e);

@@ -108,7 +108,13 @@ pub struct WorkerOptions {
     pub started_tasks: Arc<AtomicUsize>,
     /// The Lambda function's memory (MB) when running as a Lambda: tasks then report a cost.
     pub lambda_memory_mb: Option<u32>,
+    /// The part list of the latest self-select job seen, so that its next requests do not
+    /// fetch it again.
+    published_parts: Arc<std::sync::Mutex<Option<KnownParts>>>,
 }
+
+/// A self-select job's request id and its part paths.
+type KnownParts = (String, Arc<Vec<String>>);
 
 impl WorkerOptions {
     /// Options for a worker named `name` outside Lambda.
@@ -121,6 +127,7 @@ impl WorkerOptions {
             cache,
             started_tasks: Arc::new(AtomicUsize::new(0)),
             lambda_memory_mb: None,
+            published_parts: Arc::default(),
         }
     }
 }
@@ -139,8 +146,23 @@ async fn claim(
     sel: SelfSelect,
     opts: &WorkerOptions,
 ) -> Result<Option<TaskRequest>, frocket_datastore::DatastoreError> {
-    let Some(parts) = ds.published_parts(&req.request_id).await? else {
-        return Ok(None); // the job is gone
+    let known = opts.published_parts.lock().ok().and_then(|k| {
+        k.as_ref()
+            .filter(|(id, _)| *id == req.request_id)
+            .map(|(_, p)| p.clone())
+    });
+    let parts = match known {
+        Some(p) => p,
+        None => {
+            let Some(fetched) = ds.published_parts(&req.request_id).await? else {
+                return Ok(None); // the job is gone
+            };
+            let fetched = Arc::new(fetched);
+            if let Ok(mut k) = opts.published_parts.lock() {
+                *k = Some((req.request_id.clone(), fetched.clone()));
+            }
+            fetched
+        }
     };
     let with = |i: usize| TaskRequest {
         task: i,
