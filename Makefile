@@ -19,11 +19,11 @@ demo:
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table register demo $(DEMO_DIR)/data userid timestamp
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table run demo --file docs/queries/demo-funnel.json
 
-## setup-test: install what the integration tests start (redis-server, moto_server), if missing
+## setup-test: install what the integration tests start (redis-server, moto_server; openssl for TLS certificates), if missing
 setup-test:
-	@command -v redis-server >/dev/null || { \
+	@{ command -v redis-server && command -v openssl; } >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server; }
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server openssl; }
 	@command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
 	@command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda
 

@@ -238,7 +238,7 @@ fn serverless_path_end_to_end() {
             dataset: dataset_name.to_string(),
             registration_id: "gone".to_string(),
             part_path: part.to_string(),
-            query: query.clone(),
+            work: frocket_worker::TaskWork::Query { query: query.clone() },
             invoke_time,
             ttl_secs: 60,
             self_select: None,

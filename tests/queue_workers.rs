@@ -23,6 +23,13 @@ fn redis_env(redis: &RedisServer, prefix: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Registers with a worker started for it (workers inspect the sampled parts) and stopped
+/// afterwards, for tests that start their workers later or play one themselves.
+fn register_with_a_worker(f: &Frocket, env: &[(&'static str, String)], args: &[&str]) -> Value {
+    let _registrar = WorkerProcess::start("registrar", env);
+    f.ok(args)
+}
+
 fn result_of(v: &Value) -> Value {
     json!({"query": v["query"], "funnel": v["funnel"]})
 }
@@ -129,13 +136,17 @@ fn lost_and_failed_tasks_are_retried() {
         "--parts",
         "3",
     ]);
-    f.ok(&[
-        "register",
-        "d",
-        &data.path().display().to_string(),
-        "userid",
-        "timestamp",
-    ]);
+    register_with_a_worker(
+        &f,
+        &env,
+        &[
+            "register",
+            "d",
+            &data.path().display().to_string(),
+            "userid",
+            "timestamp",
+        ],
+    );
     let want = Frocket::new();
     want.ok(&[
         "register",
@@ -230,13 +241,17 @@ fn timeout_without_workers_and_clean_sigterm() {
         "--parts",
         "2",
     ]);
-    f.ok(&[
-        "register",
-        "d",
-        &data.path().display().to_string(),
-        "userid",
-        "timestamp",
-    ]);
+    register_with_a_worker(
+        &f,
+        &env,
+        &[
+            "register",
+            "d",
+            &data.path().display().to_string(),
+            "userid",
+            "timestamp",
+        ],
+    );
     let e = f.fails(&["run", "d", "--empty"]);
     assert!(e.contains("timed out"), "{e}");
 
@@ -313,7 +328,7 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
     local.ok(&[
         "dataprep", "generate", "--out", &dir, "--users", "200000", "--parts", "4",
     ]);
-    dist.ok(&["register", "big", &dir, "userid", "timestamp"]);
+    register_with_a_worker(&dist, &env, &["register", "big", &dir, "userid", "timestamp"]);
     local.ok(&["register", "big", &dir, "userid", "timestamp"]);
     let query = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../docs/queries/demo-funnel.json")
@@ -374,13 +389,17 @@ fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
     let env = redis_env(&redis, "select:");
     let f = Frocket::with_env(&env);
     let data = golden_dir().join("data");
-    f.ok(&[
-        "register",
-        "golden",
-        &data.display().to_string(),
-        "visitorid",
-        "timestamp",
-    ]);
+    register_with_a_worker(
+        &f,
+        &env,
+        &[
+            "register",
+            "golden",
+            &data.display().to_string(),
+            "visitorid",
+            "timestamp",
+        ],
+    );
     let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -412,7 +431,7 @@ fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
             dataset: "golden".into(),
             registration_id: info.registration_id.clone(),
             part_path: String::new(),
-            query,
+            work: frocket_worker::TaskWork::Query { query },
             invoke_time: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -446,7 +465,7 @@ fn requests_that_waited_past_the_reject_age_are_sent_again() {
     env.push(("FROCKET_WORKER_REJECT_AGE", "1".to_string()));
     let f = Frocket::with_env(&env);
     let data = golden_dir().join("data").display().to_string();
-    f.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
+    register_with_a_worker(&f, &env, &["register", "golden", &data, "visitorid", "timestamp"]);
     // No worker yet: the first requests wait in the queue past the reject age.
     let runner = std::thread::spawn({
         let env = env.clone();
@@ -464,4 +483,30 @@ fn requests_that_waited_past_the_reject_age_are_sent_again() {
         "{}",
         got["stats"]
     );
+}
+
+#[test]
+fn tls_with_a_private_certificate_authority() {
+    let certs = frocket_tests::services::TlsCerts::generate();
+    let redis = RedisServer::start_tls(&certs);
+    let mut env = redis_env(&redis, "tls:");
+    env.push(("FROCKET_REDIS_TLS", "true".to_string()));
+
+    // The server's certificate is signed by a CA the built-in roots do not know.
+    let e = Frocket::with_env(&env).fails(&["list"]);
+    assert!(e.contains(&format!("127.0.0.1:{}", redis.port)), "{e}");
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+
+    env.push(("FROCKET_REDIS_TLS_CA_FILE", certs.ca_file().display().to_string()));
+    let _w = WorkerProcess::start("w", &env);
+    let f = Frocket::with_env(&env);
+    let data = golden_dir().join("data").display().to_string();
+    f.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
+    let got = f.ok(&["run", "golden", "--empty"]);
+    assert_eq!(got["query"]["matchingGroups"], json!(5000));
+
+    // A CA file without TLS is a configuration error naming the variable.
+    env.retain(|(k, _)| *k != "FROCKET_REDIS_TLS");
+    let e = Frocket::with_env(&env).fails(&["list"]);
+    assert!(e.contains("FROCKET_REDIS_TLS_CA_FILE"), "{e}");
 }

@@ -83,6 +83,9 @@ fn s3_datasets_through_queue_workers() {
     upload(&rt, &s3, objects, "frocket");
 
     let f = Frocket::with_env(&env);
+    // One worker, so that the second run must hit its cache. It also inspects the sampled parts
+    // at registration (downloading them aside: registration does not fill the cache).
+    let _w = WorkerProcess::start("w1", &env);
     let many = f.ok(&["register", "many", "s3://frocket/many/", "uid", "ts"]);
     assert_eq!(many["parts"], json!(1005));
     assert_eq!(f.ok(&["parts", "many"])["count"], json!(1005));
@@ -91,11 +94,15 @@ fn s3_datasets_through_queue_workers() {
         e.contains("s3://frocket/shared/a.parquet") && e.contains("s3://frocket/shared/b.parquet"),
         "{e}"
     );
+    // A part without the timestamp column: the worker's finding is the error (not retried).
+    let e = f.fails(&["register", "nots", "s3://frocket/shared/", "uid", "time"]);
+    assert!(
+        e.contains("s3://frocket/shared/a.parquet") && e.contains("'time'"),
+        "{e}"
+    );
     let e = f.fails(&["register", "none", "s3://frocket/nothing-here/", "uid", "ts"]);
     assert!(e.contains("s3://frocket/nothing-here/"), "{e}");
 
-    // One worker, so that the second run must hit its cache.
-    let _w = WorkerProcess::start("w1", &env);
     f.ok(&["register", "golden", "s3://frocket/golden", "visitorid", "timestamp"]);
     let dir = golden_dir();
     let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();

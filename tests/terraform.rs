@@ -197,6 +197,10 @@ fn iam_is_least_privilege() {
                 );
                 assert!(resources.starts_with("local.dataset_"), "{resources}");
             }
+            // Only the worker reads parts (registration inspects them on workers too).
+            if actions.contains("s3:GetObject") {
+                assert_eq!(label(d, 1), "worker", "{actions}");
+            }
             if actions.contains("lambda:InvokeFunction") {
                 invoke_statements += 1;
                 // The worker, and for POST /queries the invoker itself; nothing else.
@@ -267,5 +271,16 @@ fn every_module_has_its_files() {
         "terraform.tfvars.example",
     ] {
         assert!(terraform_dir().join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn register_dataset_sends_inspections_to_the_worker_function() {
+    let m = module("functions");
+    let dispatch = local(&m, "dispatch_environment");
+    assert!(dispatch.contains("var.worker_function_name"), "{dispatch}");
+    assert!(dispatch.contains("aws_lambda"), "{dispatch}");
+    for env in ["invoker_environment", "register_environment"] {
+        assert!(local(&m, env).contains("local.dispatch_environment"), "{env}");
     }
 }

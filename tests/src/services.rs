@@ -30,6 +30,30 @@ impl RedisServer {
 
     /// Starts redis-server with extra arguments (e.g. `["--requirepass", "secret"]`).
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_serving(false, extra)
+    }
+
+    /// Starts redis-server serving TLS only (its port is the TLS port), with the server
+    /// certificate of `certs`; clients are not asked for certificates.
+    pub fn start_tls(certs: &TlsCerts) -> Self {
+        let f = |name: &str| certs.dir.path().join(name).display().to_string();
+        let (cert, key, ca) = (f("server.crt"), f("server.key"), f("ca.crt"));
+        Self::start_serving(
+            true,
+            &[
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-auth-clients",
+                "no",
+            ],
+        )
+    }
+
+    fn start_serving(tls: bool, extra: &[&str]) -> Self {
         // Tests run in parallel threads: pick a port and bind it one server at a time, so two
         // servers never race for the same port.
         static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -38,16 +62,17 @@ impl RedisServer {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new("redis-server")
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+                .args(if tls {
+                    vec![
+                        "--port".to_string(),
+                        "0".to_string(),
+                        "--tls-port".to_string(),
+                        port.to_string(),
+                    ]
+                } else {
+                    vec!["--port".to_string(), port.to_string()]
+                })
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(dir.path())
                 .args(extra)
@@ -87,6 +112,87 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A test certificate authority and a server certificate for 127.0.0.1 / localhost, made with
+/// the `openssl` command (`.ci/run` installs it): `ca.crt`, `server.crt`, `server.key`.
+pub struct TlsCerts {
+    /// The directory holding the files.
+    pub dir: tempfile::TempDir,
+}
+
+impl TlsCerts {
+    /// Generates the CA and the server certificate it signs.
+    pub fn generate() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl not found: install it (apt-get install openssl; .ci/run does)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=frocket test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]);
+        std::fs::write(
+            dir.path().join("san.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write san.ext");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ]);
+        TlsCerts { dir }
+    }
+
+    /// The CA certificate (PEM) that clients trust.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
     }
 }
 

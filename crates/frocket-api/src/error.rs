@@ -73,7 +73,10 @@ impl From<EngineError> for ApiError {
 
 impl From<InvokerError> for ApiError {
     fn from(e: InvokerError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            InvokerError::Register(r) => ApiError::from(r),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 

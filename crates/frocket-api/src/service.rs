@@ -99,14 +99,17 @@ impl<C: Catalog> Service<C> {
             sample_max: self.cfg.validation_sample_max,
             categorical_ratio: self.cfg.dataset_categorical_ratio,
         };
-        let info = if req.basepath.starts_with("s3://") {
-            self.register_s3(&req, &opts).await
-        } else {
-            let r = req.clone();
-            tokio::task::spawn_blocking(move || frocket_dataset::register(&r, &opts))
-                .await
-                .map_err(|e| ApiError::Internal(format!("registration stopped: {e}")))?
-                .map_err(ApiError::from)
+        let info = match &self.backend {
+            #[cfg(feature = "distributed")]
+            Backend::Remote { ds, dispatch } => self.register_on_workers(&req, &opts, ds, dispatch).await,
+            Backend::Local { .. } if req.basepath.starts_with("s3://") => self.register_s3(&req, &opts).await,
+            Backend::Local { .. } => {
+                let r = req.clone();
+                tokio::task::spawn_blocking(move || frocket_dataset::register(&r, &opts))
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("registration stopped: {e}")))?
+                    .map_err(ApiError::from)
+            }
         }
         .map_err(|e| match e {
             ApiError::BadRequest(m) => ApiError::BadRequest(format!("dataset '{}' not registered: {m}", req.name)),
@@ -119,7 +122,59 @@ impl<C: Catalog> Service<C> {
         )
     }
 
-    /// Registration of a dataset in S3: list (paginated), download the sampled parts, inspect.
+    /// Registration with remote workers: list the parts here (paginated for S3), inspect the
+    /// sampled ones on the workers (group ids through the blobstore), check them together here.
+    /// The timestamp range comes from the inspected parts.
+    #[cfg(feature = "distributed")]
+    async fn register_on_workers(
+        &self,
+        req: &RegisterRequest,
+        opts: &RegisterOptions,
+        ds: &frocket_datastore::Datastore,
+        dispatch: &frocket_invoker::Dispatch,
+    ) -> Result<DatasetInfo, ApiError> {
+        frocket_dataset::check_request(req)?;
+        let storage = frocket_storage::Storage::new(self.cfg.s3_endpoint_url.clone());
+        let parts = storage.list(&req.basepath, &req.pattern).await?;
+        let picked = frocket_dataset::plan_sample(&parts, req, opts)?;
+        let id = frocket_dataset::new_registration_id();
+        let request_id = frocket_invoker::new_request_id();
+        let found = frocket_invoker::inspect_remote(
+            ds,
+            dispatch,
+            req,
+            &id,
+            &parts,
+            &picked,
+            &request_id,
+            &self.remote_options(),
+            &|_| {},
+        )
+        .await?;
+        Ok(frocket_dataset::finish_registration(req, opts, id, parts, found, &[])?)
+    }
+
+    /// The settings of remote jobs (from `FROCKET_INVOKER_*` and `FROCKET_WORKER_*`).
+    #[cfg(feature = "distributed")]
+    fn remote_options(&self) -> frocket_invoker::RemoteOptions {
+        let inv = &self.cfg.invoker;
+        frocket_invoker::RemoteOptions {
+            run_timeout_secs: inv.run_timeout_secs,
+            poll_interval: std::time::Duration::from_millis(inv.poll_interval_ms.max(1)),
+            max_attempts: inv.retry_max_attempts.max(1),
+            failed_interval_secs: inv.retry_failed_interval_secs,
+            lost_interval_secs: inv.retry_lost_interval_secs,
+            self_select_preflight_ms: self
+                .cfg
+                .worker
+                .self_select_enabled
+                .then_some(self.cfg.worker.part_selection_preflight_ms),
+            reject_age_secs: self.cfg.worker.reject_age_secs,
+        }
+    }
+
+    /// Registration of a dataset in S3 without workers (embedded mode): list (paginated),
+    /// download the sampled parts, inspect them here.
     #[cfg(feature = "distributed")]
     async fn register_s3(&self, req: &RegisterRequest, opts: &RegisterOptions) -> Result<DatasetInfo, ApiError> {
         frocket_dataset::check_request(req)?;
@@ -139,10 +194,12 @@ impl<C: Catalog> Service<C> {
             }
         }
         let (r, o) = (req.clone(), *opts);
-        let done =
-            tokio::task::spawn_blocking(move || frocket_dataset::register_parts(&r, &o, parts, &picked, &local, false))
-                .await
-                .map_err(|e| ApiError::Internal(format!("registration stopped: {e}")));
+        let done = tokio::task::spawn_blocking(move || {
+            let found = frocket_dataset::inspect_parts(&r, &parts, &picked, &local)?;
+            frocket_dataset::finish_registration(&r, &o, frocket_dataset::new_registration_id(), parts, found, &[])
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("registration stopped: {e}")));
         let _ = std::fs::remove_dir_all(&tmp);
         Ok(done??)
     }
@@ -217,20 +274,7 @@ impl<C: Catalog> Service<C> {
             }
             #[cfg(feature = "distributed")]
             Backend::Remote { ds, dispatch } => {
-                let inv = &self.cfg.invoker;
-                let opts = frocket_invoker::RemoteOptions {
-                    run_timeout_secs: inv.run_timeout_secs,
-                    poll_interval: std::time::Duration::from_millis(inv.poll_interval_ms.max(1)),
-                    max_attempts: inv.retry_max_attempts.max(1),
-                    failed_interval_secs: inv.retry_failed_interval_secs,
-                    lost_interval_secs: inv.retry_lost_interval_secs,
-                    self_select_preflight_ms: self
-                        .cfg
-                        .worker
-                        .self_select_enabled
-                        .then_some(self.cfg.worker.part_selection_preflight_ms),
-                    reject_age_secs: self.cfg.worker.reject_age_secs,
-                };
+                let opts = self.remote_options();
                 frocket_invoker::run_remote(
                     ds,
                     dispatch,

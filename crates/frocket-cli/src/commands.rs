@@ -43,11 +43,13 @@ pub fn run(cli: Cli) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let distributed = cfg.redis.host.is_some();
+    let distributed = cfg.redis.host.is_some() || cfg.redis.elasticache_replication_group.is_some();
     let out = rt.block_on(async {
         if distributed {
             #[cfg(feature = "distributed")]
             {
+                let mut cfg = cfg.clone();
+                frocket_datastore::resolve_redis(&mut cfg).await?;
                 let ds = frocket_datastore::Datastore::connect(&cfg.redis, cfg.blobstore_default_ttl_secs, cfg.blobstore_max_ttl_secs).await?;
                 if let Command::Worker { name } = cli.command {
                     worker(&cfg, &ds, name).await?;

@@ -59,6 +59,9 @@ pub struct RedisConfig {
     pub db: u32,
     /// TLS in transit.
     pub tls: bool,
+    /// A PEM file of CA certificates to trust for TLS instead of the built-in web roots
+    /// (`FROCKET_REDIS_TLS_CA_FILE`; a private CA). ElastiCache needs none.
+    pub tls_ca_file: Option<PathBuf>,
     /// AUTH token.
     pub auth_token: Option<String>,
     /// Resolve the endpoint from this ElastiCache replication group when no host is set.
@@ -132,6 +135,9 @@ pub struct Config {
     pub s3_endpoint_url: Option<String>,
     /// Endpoint override for Lambda.
     pub lambda_endpoint_url: Option<String>,
+    /// Endpoint override for the ElastiCache API (`FROCKET_ELASTICACHE_AWS_ENDPOINT_URL`, or
+    /// `FROCKET_AWS_ENDPOINT_URL`).
+    pub elasticache_endpoint_url: Option<String>,
     /// Log level.
     pub log_level: String,
     /// Log format, when set (Lambda defaults to JSON).
@@ -263,12 +269,22 @@ impl Config {
                 reason: "expected a positive integer".into(),
             });
         }
+        let tls = v.boolean("FROCKET_REDIS_TLS", false)?;
+        let tls_ca_file = v.string("FROCKET_REDIS_TLS_CA_FILE").map(PathBuf::from);
+        if let (Some(ca), false) = (&tls_ca_file, tls) {
+            return Err(ConfigError {
+                var: "FROCKET_REDIS_TLS_CA_FILE".into(),
+                value: ca.display().to_string(),
+                reason: "a CA file is used only with TLS: set FROCKET_REDIS_TLS=true too".into(),
+            });
+        }
         Ok(Config {
             redis: RedisConfig {
                 host: v.string("FROCKET_REDIS_HOST"),
                 port: v.parse("FROCKET_REDIS_PORT", 6379, "a port number (1-65535)")?,
                 db: v.parse("FROCKET_REDIS_DB", 0, "a database number")?,
-                tls: v.boolean("FROCKET_REDIS_TLS", false)?,
+                tls,
+                tls_ca_file,
                 auth_token: v.string("FROCKET_REDIS_AUTH_TOKEN"),
                 elasticache_replication_group: v.string("FROCKET_ELASTICACHE_REPLICATION_GROUP"),
                 prefix: v
@@ -312,7 +328,10 @@ impl Config {
             apiserver_admin_actions: v.boolean("FROCKET_APISERVER_ADMIN_ACTIONS", true)?,
             apiserver_error_details: v.boolean("FROCKET_APISERVER_ERROR_DETAILS", true)?,
             s3_endpoint_url: v.string("FROCKET_S3_AWS_ENDPOINT_URL").or_else(|| aws_endpoint.clone()),
-            lambda_endpoint_url: v.string("FROCKET_LAMBDA_AWS_ENDPOINT_URL").or(aws_endpoint),
+            lambda_endpoint_url: v
+                .string("FROCKET_LAMBDA_AWS_ENDPOINT_URL")
+                .or_else(|| aws_endpoint.clone()),
+            elasticache_endpoint_url: v.string("FROCKET_ELASTICACHE_AWS_ENDPOINT_URL").or(aws_endpoint),
             log_level,
             log_format,
             home: v.string("FROCKET_HOME").map(PathBuf::from),

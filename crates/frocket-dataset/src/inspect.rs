@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
@@ -14,31 +13,96 @@ use frocket_engine::ColumnType;
 use hashbrown::{HashMap, HashSet};
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
 
 use crate::register::RegisterError;
 
-/// Distinct group ids of a part.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Distinct group ids of a part, sorted (so that two parts are compared in one merge pass).
+///
+/// ```
+/// use frocket_dataset::GroupIds;
+/// let a = GroupIds::from_ints([5, 1, 3, 1]);
+/// assert_eq!(a, GroupIds::Int(vec![1, 3, 5]));
+/// assert_eq!(a.common(&GroupIds::from_ints([4, 5])), Some("5".to_string()));
+/// assert_eq!(a.common(&GroupIds::from_ints([2])), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum GroupIds {
     /// Integer ids.
-    Int(HashSet<i64>),
+    Int(Vec<i64>),
     /// String ids.
-    Str(HashSet<String>),
+    Str(Vec<String>),
+}
+
+/// The first element present in both sorted, deduplicated slices.
+fn first_common<'a, T: Ord>(a: &'a [T], b: &[T]) -> Option<&'a T> {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return Some(&a[i]),
+        }
+    }
+    None
 }
 
 impl GroupIds {
+    /// Integer ids, sorted and deduplicated.
+    pub fn from_ints(ids: impl IntoIterator<Item = i64>) -> Self {
+        let mut v: Vec<i64> = ids.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        GroupIds::Int(v)
+    }
+
+    /// String ids, sorted and deduplicated.
+    pub fn from_strings(ids: impl IntoIterator<Item = String>) -> Self {
+        let mut v: Vec<String> = ids.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        GroupIds::Str(v)
+    }
+
+    /// Distinct ids.
+    pub fn len(&self) -> usize {
+        match self {
+            GroupIds::Int(v) => v.len(),
+            GroupIds::Str(v) => v.len(),
+        }
+    }
+
+    /// No ids.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// One id present in both sets, rendered, if any.
     pub fn common(&self, other: &GroupIds) -> Option<String> {
         match (self, other) {
-            (GroupIds::Int(a), GroupIds::Int(b)) => a.iter().find(|x| b.contains(*x)).map(|x| x.to_string()),
-            (GroupIds::Str(a), GroupIds::Str(b)) => a.iter().find(|x| b.contains(*x)).cloned(),
+            (GroupIds::Int(a), GroupIds::Int(b)) => first_common(a, b).map(|x| x.to_string()),
+            (GroupIds::Str(a), GroupIds::Str(b)) => first_common(a, b).cloned(),
             _ => None,
         }
     }
 }
 
+/// One column of an inspected part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InspectedColumn {
+    /// Column name.
+    pub name: String,
+    /// Its logical type.
+    pub column_type: ColumnType,
+    /// Its Arrow type, as text.
+    pub physical_type: String,
+}
+
 /// Statistics of a string column in one part.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct StringStats {
     /// Distinct values / rows.
     pub unique_ratio: f64,
@@ -46,27 +110,71 @@ pub struct StringStats {
     pub top_values: Vec<(String, f64)>,
 }
 
-/// What registration learns from one part.
-#[derive(Debug, Clone)]
+/// What registration learns from one part. Serializable: a worker inspects a part and sends
+/// this back (its group ids go through the blobstore, see `group_ids`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PartInspection {
     /// The part.
     pub path: String,
-    /// Its Arrow schema.
-    pub schema: Arc<Schema>,
+    /// Its columns, in file order.
+    pub columns: Vec<InspectedColumn>,
     /// Rows.
     pub num_rows: u64,
     /// Timestamp range.
     pub min_timestamp: Option<f64>,
     /// Timestamp range.
     pub max_timestamp: Option<f64>,
-    /// Distinct group ids, when asked for.
+    /// Distinct group ids, when asked for (not serialized: large; a worker stores them in the
+    /// blobstore and names the blob in `group_ids_blob`).
+    #[serde(skip)]
     pub group_ids: Option<GroupIds>,
+    /// The blob holding the group ids (JSON of [`GroupIds`]), when inspected by a worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_ids_blob: Option<String>,
     /// String columns stored dictionary-encoded.
     pub dictionary_columns: Vec<String>,
     /// Min/max of numeric columns (from Parquet statistics).
     pub numeric_ranges: BTreeMap<String, (f64, f64)>,
     /// String column statistics, when asked for.
     pub string_stats: BTreeMap<String, StringStats>,
+}
+
+/// What a part inspection collects besides the footer facts (the request of an inspection
+/// task).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InspectSpec {
+    /// The group id column (required, non-null).
+    pub group_id_column: String,
+    /// The timestamp column (required, numeric, non-null).
+    pub timestamp_column: String,
+    /// Collect the distinct group ids.
+    pub group_ids: bool,
+    /// Collect string column statistics.
+    pub string_stats: bool,
+}
+
+/// Inspects the local file `local` as the part named `shown` (e.g. its s3:// URL): results
+/// and messages name `shown`.
+pub fn inspect_part_as(local: &Path, shown: &str, spec: &InspectSpec) -> Result<PartInspection, RegisterError> {
+    match inspect_part(
+        local,
+        &spec.group_id_column,
+        &spec.timestamp_column,
+        spec.group_ids,
+        spec.string_stats,
+    ) {
+        Ok(mut r) => {
+            r.path = shown.to_string();
+            Ok(r)
+        }
+        Err(RegisterError::Part { message, .. }) => Err(RegisterError::Part {
+            message: message.replace(&local.display().to_string(), shown),
+            part: shown.to_string(),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 fn part_err(path: &str, m: impl std::fmt::Display) -> RegisterError {
@@ -173,10 +281,11 @@ pub fn inspect_part(
             ));
         }
         Some(match g.data_type() {
-            DataType::Int64 => GroupIds::Int(g.as_primitive::<Int64Type>().values().iter().copied().collect()),
+            DataType::Int64 => GroupIds::from_ints(g.as_primitive::<Int64Type>().values().iter().copied()),
             _ => {
                 let s = cast(g, &DataType::Utf8).map_err(|e| part_err(&name, e))?;
-                GroupIds::Str(s.as_string::<i32>().iter().flatten().map(str::to_string).collect())
+                let distinct: HashSet<&str> = s.as_string::<i32>().iter().flatten().collect();
+                GroupIds::from_strings(distinct.into_iter().map(str::to_string))
             }
         })
     } else {
@@ -206,13 +315,23 @@ pub fn inspect_part(
             },
         );
     }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| InspectedColumn {
+            name: f.name().clone(),
+            column_type: ColumnType::from_arrow(f.data_type()),
+            physical_type: f.data_type().to_string(),
+        })
+        .collect();
     Ok(PartInspection {
         path: name,
-        schema,
+        columns,
         num_rows,
         min_timestamp,
         max_timestamp,
         group_ids,
+        group_ids_blob: None,
         dictionary_columns,
         numeric_ranges,
         string_stats,

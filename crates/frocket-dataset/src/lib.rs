@@ -12,9 +12,9 @@ pub mod register;
 
 pub use catalog::{Catalog, CatalogError, FileCatalog};
 pub use info::{ColumnDetails, DatasetInfo, FullSchema, PartRef, ShortSchema};
-pub use inspect::{inspect_part, PartInspection};
+pub use inspect::{inspect_part, inspect_part_as, GroupIds, InspectSpec, InspectedColumn, PartInspection, StringStats};
 pub use listing::list_parts;
 pub use register::{
-    check_request, plan_sample, register, register_parts, RegisterError, RegisterOptions, RegisterRequest,
-    ValidationMode,
+    check_request, finish_registration, inspect_parts, inspect_spec, new_registration_id, plan_sample, register,
+    RegisterError, RegisterOptions, RegisterRequest, ValidationMode,
 };

@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::info::{ColumnDetails, DatasetInfo, FullSchema, PartRef, ShortSchema};
-use crate::inspect::{inspect_part, timestamp_range_from_footer, PartInspection};
+use crate::inspect::{inspect_part_as, timestamp_range_from_footer, InspectSpec, PartInspection};
 use crate::listing::list_parts;
 
 /// Which parts are inspected at registration.
@@ -162,11 +162,8 @@ fn sample_indexes(n: usize, mode: ValidationMode, opts: &RegisterOptions) -> Vec
     idx
 }
 
-fn describe_types(s: &arrow::datatypes::Schema) -> BTreeMap<String, ColumnType> {
-    s.fields()
-        .iter()
-        .map(|f| (f.name().clone(), ColumnType::from_arrow(f.data_type())))
-        .collect()
+fn describe_types(i: &PartInspection) -> BTreeMap<String, ColumnType> {
+    i.columns.iter().map(|c| (c.name.clone(), c.column_type)).collect()
 }
 
 /// Registers a dataset stored in a local directory: lists the parts, inspects a sample (in
@@ -181,7 +178,20 @@ pub fn register(req: &RegisterRequest, opts: &RegisterOptions) -> Result<Dataset
         .iter()
         .map(|&i| std::path::PathBuf::from(&parts[i].path))
         .collect();
-    register_parts(req, opts, parts, &picked, &local, true)
+    let inspections = inspect_parts(req, &parts, &picked, &local)?;
+    // The timestamp range also covers the footers of the parts not inspected (cheap locally).
+    let others: Vec<(f64, f64)> = (0..parts.len())
+        .filter(|p| !picked.contains(p))
+        .filter_map(|p| timestamp_range_from_footer(Path::new(&parts[p].path), &req.timestamp_column))
+        .collect();
+    finish_registration(req, opts, new_registration_id(), parts, inspections, &others)
+}
+
+/// A fresh registration id (`<unix seconds>-<random hex>`): names a registration in cache keys,
+/// so that re-registering a dataset invalidates the parts cached for the old one.
+pub fn new_registration_id() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("{now}-{:08x}", rand::rng().random::<u32>())
 }
 
 /// Checks the request's name and columns.
@@ -213,17 +223,35 @@ pub fn plan_sample(
     Ok(sample_indexes(parts.len(), req.validation_mode, opts))
 }
 
-/// Registration from listed parts: `picked` are the inspected parts' indexes and `local` their
-/// local copies (same order). With `footers_of_others`, the timestamp range also covers the
-/// footers of the parts not inspected (cheap for local files).
-pub fn register_parts(
+/// What to learn from one sampled part: the `n`-th inspected (string statistics come from the
+/// first one only).
+///
+/// ```
+/// use frocket_dataset::{inspect_spec, RegisterRequest};
+/// let req: RegisterRequest = serde_json::from_str(
+///     r#"{"name": "d", "basepath": "/data", "groupIdColumn": "uid", "timestampColumn": "ts"}"#,
+/// ).unwrap();
+/// assert!(inspect_spec(&req, 0).string_stats);
+/// assert!(!inspect_spec(&req, 1).string_stats);
+/// assert!(inspect_spec(&req, 1).group_ids);
+/// ```
+pub fn inspect_spec(req: &RegisterRequest, n: usize) -> InspectSpec {
+    InspectSpec {
+        group_id_column: req.group_id_column.clone(),
+        timestamp_column: req.timestamp_column.clone(),
+        group_ids: req.validate_uniques,
+        string_stats: n == 0,
+    }
+}
+
+/// Inspects the picked parts in parallel threads: `local` are their local copies (same order
+/// as `picked`); results and messages name the parts as listed (e.g. their s3:// URLs).
+pub fn inspect_parts(
     req: &RegisterRequest,
-    opts: &RegisterOptions,
-    parts: Vec<PartRef>,
+    parts: &[PartRef],
     picked: &[usize],
     local: &[std::path::PathBuf],
-    footers_of_others: bool,
-) -> Result<DatasetInfo, RegisterError> {
+) -> Result<Vec<PartInspection>, RegisterError> {
     let inspections: Vec<Result<PartInspection, RegisterError>> = std::thread::scope(|s| {
         let handles: Vec<_> = picked
             .iter()
@@ -234,26 +262,8 @@ pub fn register_parts(
                     .cloned()
                     .unwrap_or_else(|| std::path::PathBuf::from(&parts[p].path));
                 let shown = parts[p].path.clone();
-                s.spawn(move || {
-                    // Messages and results name the part as registered (e.g. its s3:// URL).
-                    match inspect_part(
-                        &path,
-                        &req.group_id_column,
-                        &req.timestamp_column,
-                        req.validate_uniques,
-                        i == 0,
-                    ) {
-                        Ok(mut r) => {
-                            r.path = shown;
-                            Ok(r)
-                        }
-                        Err(RegisterError::Part { message, .. }) => Err(RegisterError::Part {
-                            message: message.replace(&path.display().to_string(), &shown),
-                            part: shown,
-                        }),
-                        Err(e) => Err(e),
-                    }
-                })
+                let spec = inspect_spec(req, i);
+                s.spawn(move || inspect_part_as(&path, &shown, &spec))
             })
             .collect();
         handles
@@ -264,11 +274,28 @@ pub fn register_parts(
             })
             .collect()
     });
-    let inspections: Vec<PartInspection> = inspections.into_iter().collect::<Result<_, _>>()?;
+    inspections.into_iter().collect()
+}
+
+/// Builds the dataset from the inspections of its sampled parts (the first part's first):
+/// checks schema consistency and, when asked, that no two inspected parts share a group id;
+/// `other_ranges` are timestamp ranges known for the parts not inspected; `registration_id`
+/// from [`new_registration_id`].
+pub fn finish_registration(
+    req: &RegisterRequest,
+    opts: &RegisterOptions,
+    registration_id: String,
+    parts: Vec<PartRef>,
+    inspections: Vec<PartInspection>,
+    other_ranges: &[(f64, f64)],
+) -> Result<DatasetInfo, RegisterError> {
+    if inspections.is_empty() {
+        return Err(RegisterError::Invalid("no part was inspected".into()));
+    }
     let first = &inspections[0];
-    let types = describe_types(&first.schema);
+    let types = describe_types(first);
     for other in &inspections[1..] {
-        let t = describe_types(&other.schema);
+        let t = describe_types(other);
         if t != types {
             let missing: Vec<&String> = types.keys().filter(|k| !t.contains_key(*k)).collect();
             let extra: Vec<&String> = t.keys().filter(|k| !types.contains_key(*k)).collect();
@@ -315,13 +342,9 @@ pub fn register_parts(
             hi = hi.max(b);
         }
     }
-    for (p, part) in parts.iter().enumerate() {
-        if footers_of_others && !picked.contains(&p) {
-            if let Some((a, b)) = timestamp_range_from_footer(Path::new(&part.path), &req.timestamp_column) {
-                lo = lo.min(a);
-                hi = hi.max(b);
-            }
-        }
+    for &(a, b) in other_ranges {
+        lo = lo.min(a);
+        hi = hi.max(b);
     }
     let (min_timestamp, max_timestamp) = if lo <= hi { (Some(lo), Some(hi)) } else { (None, None) };
 
@@ -332,9 +355,8 @@ pub fn register_parts(
         .map(|(c, _)| c.clone())
         .collect();
     let mut details = BTreeMap::new();
-    for f in first.schema.fields() {
-        let name = f.name();
-        let ty = ColumnType::from_arrow(f.data_type());
+    for c in &first.columns {
+        let name = &c.name;
         let range = inspections
             .iter()
             .filter_map(|i| i.numeric_ranges.get(name))
@@ -345,8 +367,8 @@ pub fn register_parts(
         details.insert(
             name.clone(),
             ColumnDetails {
-                column_type: ty,
-                physical_type: f.data_type().to_string(),
+                column_type: c.column_type,
+                physical_type: c.physical_type.clone(),
                 min: range.map(|r| r.0),
                 max: range.map(|r| r.1),
                 unique_ratio: ss.map(|s| s.unique_ratio),
@@ -364,7 +386,7 @@ pub fn register_parts(
         group_id_column: req.group_id_column.clone(),
         timestamp_column: req.timestamp_column.clone(),
         registered_at: now,
-        registration_id: format!("{now}-{:08x}", rand::rng().random::<u32>()),
+        registration_id,
         parts,
         schema: FullSchema {
             short: ShortSchema {

@@ -15,8 +15,13 @@
 //! | `queue` | list of task requests (JSON) for queue workers | none (items are consumed) |
 //! | `task:<request>:<task>:<attempt>` | status JSON of one attempt | job TTL |
 //! | `result:<request>:<task>:<attempt>` | result JSON of one attempt | job TTL |
-//! | `blob:<id>` | a blob | default / max blob TTL |
+//! | `blob:<id>` | a blob (e.g. `<request>-group-ids-<task>`: a registration's group ids) | default / max blob TTL |
+//! | `parts:<request>`, `selfselect:<request>` | a self-select job's parts and free set | job TTL |
 
+#[cfg(feature = "elasticache")]
+mod elasticache;
 mod store;
 
+#[cfg(feature = "elasticache")]
+pub use elasticache::resolve_redis;
 pub use store::{AttemptKey, AttemptStatus, Datastore, DatastoreError, TaskStatus};

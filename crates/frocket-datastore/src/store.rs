@@ -25,6 +25,9 @@ pub enum DatastoreError {
         /// The parse error.
         message: String,
     },
+    /// No Redis endpoint could be found (names the variable).
+    #[error("{0}")]
+    Endpoint(String),
     /// Bad arguments (e.g. a TTL above the maximum).
     #[error("{0}")]
     Invalid(String),
@@ -110,7 +113,8 @@ fn now_secs_f64() -> f64 {
 }
 
 impl Datastore {
-    /// Connects using the Redis configuration (host, port, db, TLS, AUTH token, prefix).
+    /// Connects using the Redis configuration (host, port, db, TLS and its CA file, AUTH token,
+    /// prefix).
     pub async fn connect(cfg: &RedisConfig, blob_default_ttl: u64, blob_max_ttl: u64) -> Result<Self, DatastoreError> {
         let host = cfg
             .host
@@ -128,7 +132,19 @@ impl Datastore {
             endpoint: endpoint.clone(),
             message: e.to_string(),
         };
-        let client = redis::Client::open(url.as_str()).map_err(err)?;
+        let client = match (&cfg.tls_ca_file, cfg.tls) {
+            (Some(ca), true) => {
+                let pem = std::fs::read(ca).map_err(|e| {
+                    DatastoreError::Invalid(format!("FROCKET_REDIS_TLS_CA_FILE='{}': {e}", ca.display()))
+                })?;
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url.as_str(), certs).map_err(err)?
+            }
+            _ => redis::Client::open(url.as_str()).map_err(err)?,
+        };
         let con = client.get_multiplexed_async_connection().await.map_err(err)?;
         let blocking = redis::AsyncConnectionConfig::new().set_response_timeout(None);
         let queue_con = client

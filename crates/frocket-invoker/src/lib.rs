@@ -3,12 +3,15 @@
 //! Runs a job as one task per part and merges what the tasks return. [`local`] runs tasks on
 //! in-process threads over local files (the embedded default), [`remote`] on remote workers
 //! reached through a Redis queue (`frocket worker` processes) or asynchronous Lambda
-//! invocations ([`lambda`]); the response envelope and the
+//! invocations ([`lambda`]); [`registration`] runs a registration's part inspections on those
+//! workers; the response envelope and the
 //! stats object of api.md live in [`response`] and [`stats`].
 
 #[cfg(feature = "aws-lambda")]
 pub mod lambda;
 pub mod local;
+#[cfg(feature = "remote")]
+pub mod registration;
 #[cfg(feature = "remote")]
 pub mod remote;
 pub mod response;
@@ -17,6 +20,8 @@ pub mod stats;
 #[cfg(feature = "aws-lambda")]
 pub use lambda::LambdaDispatcher;
 pub use local::{run_local, LocalOptions, Progress, TaskCounts};
+#[cfg(feature = "remote")]
+pub use registration::inspect_remote;
 #[cfg(feature = "remote")]
 pub use remote::{run_remote, Dispatch, RemoteOptions};
 pub use response::{new_request_id, ErrorResponse, QueryResponse};
@@ -47,6 +52,9 @@ pub enum InvokerError {
     #[cfg(feature = "remote")]
     #[error(transparent)]
     Datastore(#[from] frocket_datastore::DatastoreError),
+    /// A registration found a part invalid (or could not read it).
+    #[error(transparent)]
+    Register(#[from] frocket_dataset::RegisterError),
     /// Merging or finishing results failed.
     #[error(transparent)]
     Engine(#[from] frocket_engine::EngineError),

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use frocket_dataset::DatasetInfo;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_engine::{QueryResult, ValidatedQuery};
-use frocket_worker::{TaskRequest, TaskResult};
+use frocket_worker::{TaskOutput, TaskRequest, TaskResult, TaskWork};
 
 use crate::local::{Progress, TaskCounts};
 use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
@@ -90,21 +90,81 @@ pub async fn run_remote(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(QueryResult, Stats), InvokerError> {
     let start = Instant::now();
-    let request_id = request_id.to_string();
-    let n = dataset.parts.len();
-    let ttl = (opts.run_timeout_secs * 2.0 + 60.0) as u64;
+    let ttl = task_ttl(opts);
     let make = |task: usize, attempt: u32| TaskRequest {
-        request_id: request_id.clone(),
+        request_id: request_id.to_string(),
         task,
         attempt,
         dataset: dataset.name.clone(),
         registration_id: dataset.registration_id.clone(),
         part_path: dataset.parts[task].path.clone(),
-        query: query.clone(),
+        work: TaskWork::Query { query: query.clone() },
         invoke_time: epoch(),
         ttl_secs: ttl,
         self_select: None,
     };
+    let job = RemoteJob {
+        request_id,
+        parts: dataset.parts.iter().map(|p| p.path.clone()).collect(),
+        make: &make,
+        self_select_preflight_ms: opts.self_select_preflight_ms,
+    };
+    let (done, counts) = run_tasks(ds, dispatch, &job, opts, progress, start).await?;
+    let mut outcomes = Vec::with_capacity(done.len());
+    for (task, (r, done_at)) in done.into_iter().enumerate() {
+        let TaskOutput::Partial(partial) = r.output else {
+            return Err(InvokerError::TaskFailed {
+                part: job.parts[task].clone(),
+                message: "the worker answered something other than a query result".into(),
+            });
+        };
+        outcomes.push(TaskOutcome {
+            partial,
+            load_secs: r.load_secs,
+            total_secs: r.total_secs,
+            done_at,
+            invoke_latency_secs: Some(r.invoke_latency_secs),
+            from_cache: r.from_cache,
+            cold: r.cold,
+            peak_memory_bytes: r.peak_memory_bytes,
+            cost: r.cost,
+        });
+    }
+    finish_job(start, dataset, query, outcomes, counts)
+}
+
+/// TTL of a job's task statuses, results and blobs: past any retry of the job.
+pub(crate) fn task_ttl(opts: &RemoteOptions) -> u64 {
+    (opts.run_timeout_secs * 2.0 + 60.0) as u64
+}
+
+/// A job's tasks as the remote loop sees them.
+pub(crate) struct RemoteJob<'a> {
+    /// Names the job's Redis keys.
+    pub request_id: &'a str,
+    /// Each task's part (in messages; self-select publishes them).
+    pub parts: Vec<String>,
+    /// The request of a task's attempt.
+    pub make: &'a (dyn Fn(usize, u32) -> TaskRequest + Sync),
+    /// Worker self-select mode with this preflight window.
+    pub self_select_preflight_ms: Option<u64>,
+}
+
+/// Sends one task per part and polls until each has one successful result, retrying failed
+/// and lost attempts (the rules at the top of this module). Returns each task's result with
+/// the seconds from `start` to when it was seen, and the job's counts.
+pub(crate) async fn run_tasks(
+    ds: &Datastore,
+    dispatch: &Dispatch,
+    job: &RemoteJob<'_>,
+    opts: &RemoteOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+    start: Instant,
+) -> Result<(Vec<(TaskResult, f64)>, JobCounts), InvokerError> {
+    let request_id = job.request_id.to_string();
+    let n = job.parts.len();
+    let ttl = task_ttl(opts);
+    let make = job.make;
     let encode = |r: &TaskRequest| {
         serde_json::to_string(r)
             .map_err(|e| frocket_datastore::DatastoreError::Invalid(format!("cannot encode task {}: {e}", r.task)))
@@ -128,12 +188,11 @@ pub async fn run_remote(
             }
         }
     };
-    let first: Vec<(TaskRequest, String)> = match opts.self_select_preflight_ms {
+    let first: Vec<(TaskRequest, String)> = match job.self_select_preflight_ms {
         // Self-select: publish the parts, then send n identical "select a part yourself"
         // requests; each worker claims a part (its cached ones first) and reports on it.
         Some(preflight_ms) if n > 0 => {
-            let paths: Vec<String> = dataset.parts.iter().map(|p| p.path.clone()).collect();
-            ds.publish_parts(&request_id, &paths, ttl).await?;
+            ds.publish_parts(&request_id, &job.parts, ttl).await?;
             for i in 0..n {
                 let key = AttemptKey {
                     request: request_id.clone(),
@@ -177,7 +236,7 @@ pub async fn run_remote(
     let lost = |i: usize, attempt: u32, why: String| {
         if attempt >= opts.max_attempts {
             return Err(InvokerError::TaskFailed {
-                part: dataset.parts[i].path.clone(),
+                part: job.parts[i].clone(),
                 message: format!("lost: {why} (after {attempt} attempts)"),
             });
         }
@@ -216,7 +275,7 @@ pub async fn run_remote(
                 };
                 if let Some(json) = ds.result(&key).await? {
                     let r: TaskResult = serde_json::from_str(&json).map_err(|e| InvokerError::TaskFailed {
-                        part: dataset.parts[i].path.clone(),
+                        part: job.parts[i].clone(),
                         message: format!("unreadable result: {e}"),
                     })?;
                     t.result = Some(r);
@@ -238,7 +297,7 @@ pub async fn run_remote(
                     }
                     if t.attempt >= opts.max_attempts {
                         return Err(InvokerError::TaskFailed {
-                            part: dataset.parts[i].path.clone(),
+                            part: job.parts[i].clone(),
                             message: format!("{message} (after {} attempts)", t.attempt),
                         });
                     }
@@ -315,27 +374,14 @@ pub async fn run_remote(
             tokio::time::sleep(opts.poll_interval).await;
         }
     }
-    let outcomes: Vec<TaskOutcome> = tasks
+    let done = tasks
         .into_iter()
-        .filter_map(|t| {
-            let done_at = t.done_at;
-            t.result.map(|r| TaskOutcome {
-                partial: r.partial,
-                load_secs: r.load_secs,
-                total_secs: r.total_secs,
-                done_at,
-                invoke_latency_secs: Some(r.invoke_latency_secs),
-                from_cache: r.from_cache,
-                cold: r.cold,
-                peak_memory_bytes: r.peak_memory_bytes,
-                cost: r.cost,
-            })
-        })
+        .filter_map(|t| t.result.map(|r| (r, t.done_at)))
         .collect();
     let job = JobCounts {
         enqueue_time,
         failed_tasks,
         retried_tasks: retried,
     };
-    finish_job(start, dataset, query, outcomes, job)
+    Ok((done, job))
 }

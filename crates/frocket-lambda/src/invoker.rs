@@ -25,31 +25,34 @@ pub struct InvokerFunction {
     app: axum::Router,
 }
 
+/// How a function reaches the workers: the `FROCKET_INVOKER_LAMBDA_NAME` function invoked
+/// asynchronously (the default), or the Redis queue with `FROCKET_INVOKER=work_queue`.
+pub async fn worker_dispatch(cfg: &Config) -> Result<Dispatch, LambdaError> {
+    match cfg.invoker.kind.unwrap_or(InvokerKind::AwsLambda) {
+        InvokerKind::AwsLambda => Ok(Dispatch::Lambda(
+            LambdaDispatcher::new(
+                cfg.invoker.lambda_name.clone(),
+                cfg.lambda_endpoint_url.clone(),
+                cfg.invoker.lambda_concurrency,
+            )
+            .await,
+        )),
+        InvokerKind::WorkQueue => Ok(Dispatch::Queue),
+        InvokerKind::Local => Err(LambdaError::BadEvent(
+            "FROCKET_INVOKER=local cannot run in Lambda: use aws_lambda or work_queue".into(),
+        )),
+    }
+}
+
 impl InvokerFunction {
     /// An invoker over `ds` whose workers are the `FROCKET_INVOKER_LAMBDA_NAME` function (or
     /// queue workers with `FROCKET_INVOKER=work_queue`); asynchronous queries re-invoke
     /// `self_function` (this function's own name).
     pub async fn new(cfg: &Config, ds: Datastore, self_function: &str) -> Result<Self, LambdaError> {
         let endpoint = cfg.lambda_endpoint_url.clone();
-        let dispatch = match cfg.invoker.kind.unwrap_or(InvokerKind::AwsLambda) {
-            InvokerKind::AwsLambda => Dispatch::Lambda(
-                LambdaDispatcher::new(
-                    cfg.invoker.lambda_name.clone(),
-                    endpoint.clone(),
-                    cfg.invoker.lambda_concurrency,
-                )
-                .await,
-            ),
-            InvokerKind::WorkQueue => Dispatch::Queue,
-            InvokerKind::Local => {
-                return Err(LambdaError::BadEvent(
-                    "FROCKET_INVOKER=local cannot run in Lambda: use aws_lambda or work_queue".into(),
-                ))
-            }
-        };
         let backend = Backend::Remote {
             ds: ds.clone(),
-            dispatch,
+            dispatch: worker_dispatch(cfg).await?,
         };
         let jobs = JobStore::Redis {
             ds: ds.clone(),

@@ -30,9 +30,6 @@ pub enum LambdaError {
     /// The datastore failed.
     #[error(transparent)]
     Datastore(#[from] frocket_datastore::DatastoreError),
-    /// No Redis endpoint could be found.
-    #[error("{0}")]
-    Redis(String),
     /// The event is not what the function takes.
     #[error("{0}")]
     BadEvent(String),
@@ -45,8 +42,8 @@ impl From<LambdaError> for lambda_runtime::Diagnostic {
     fn from(e: LambdaError) -> Self {
         let error_type = match &e {
             LambdaError::Config(_) => "ConfigError",
+            LambdaError::Datastore(frocket_datastore::DatastoreError::Endpoint(_)) => "RedisEndpointError",
             LambdaError::Datastore(_) => "DatastoreError",
-            LambdaError::Redis(_) => "RedisEndpointError",
             LambdaError::BadEvent(_) => "BadEvent",
             LambdaError::Api(_) => "OperationFailed",
         };

@@ -1,4 +1,5 @@
-//! The register-dataset function: event = the register body of api.md.
+//! The register-dataset function: event = the register body of api.md. The sampled parts are
+//! inspected by worker Lambdas.
 
 use std::sync::Arc;
 
@@ -16,15 +17,16 @@ pub struct RegisterFunction {
 }
 
 impl RegisterFunction {
-    /// Registers into the datastore `ds`.
-    pub fn new(cfg: &Config, ds: Datastore) -> Self {
+    /// Registers into the datastore `ds`; the sampled parts are inspected by the workers (the
+    /// worker Lambda, or queue workers with `FROCKET_INVOKER=work_queue`).
+    pub async fn new(cfg: &Config, ds: Datastore) -> Result<Self, LambdaError> {
         let backend = Backend::Remote {
             ds: ds.clone(),
-            dispatch: frocket_invoker::Dispatch::Queue,
+            dispatch: crate::invoker::worker_dispatch(cfg).await?,
         };
-        RegisterFunction {
+        Ok(RegisterFunction {
             service: Arc::new(Service::new(cfg.clone(), ds, backend)),
-        }
+        })
     }
 
     /// Registers the dataset the event describes; answers with the success envelope.

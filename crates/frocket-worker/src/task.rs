@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
+use frocket_dataset::{inspect_part_as, InspectSpec, PartInspection, RegisterError};
+use frocket_datastore::{AttemptKey, Datastore, DatastoreError, TaskStatus};
 use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, ValidatedQuery};
-use frocket_storage::{DiskCache, Storage};
+use frocket_storage::{is_s3, DiskCache, Storage};
 use serde::{Deserialize, Serialize};
 
 /// One task: run `query` over one part of a dataset.
@@ -26,8 +27,9 @@ pub struct TaskRequest {
     pub registration_id: String,
     /// The part to read.
     pub part_path: String,
-    /// The validated query (its `columns` are what to read).
-    pub query: ValidatedQuery,
+    /// What to do with the part.
+    #[serde(flatten)]
+    pub work: TaskWork,
     /// When the invoker sent it (unix seconds).
     pub invoke_time: f64,
     /// TTL of the status and result keys (seconds).
@@ -36,6 +38,43 @@ pub struct TaskRequest {
     /// worker from the job's published parts (see [`SelfSelect`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_select: Option<SelfSelect>,
+}
+
+/// What a task does with its part.
+// Requests are built once per attempt and serialized at once: the size difference of the
+// variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TaskWork {
+    /// Run a query over it (its `columns` are what to read).
+    Query {
+        /// The validated query.
+        query: ValidatedQuery,
+    },
+    /// Inspect it for registration; the distinct group ids go to the blobstore.
+    Inspect {
+        /// What to collect.
+        inspect: InspectSpec,
+    },
+}
+
+/// What a successful task returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TaskOutput {
+    /// A query's partial result over the part.
+    Partial(PartialResult),
+    /// The inspection of a part that passed.
+    Inspection(PartInspection),
+    /// The part was inspected and is not valid for the dataset (a missing or mistyped column,
+    /// nulls in the group id…): a finding about the data, not a failure to retry.
+    Rejected(String),
+}
+
+/// The blob id holding the group ids of an inspection task.
+pub fn group_ids_blob(request_id: &str, task: usize) -> String {
+    format!("{request_id}-group-ids-{task}")
 }
 
 /// How a worker picks its part in self-select mode: during the preflight window (from the
@@ -51,8 +90,8 @@ pub struct SelfSelect {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskResult {
-    /// The part's partial result.
-    pub partial: PartialResult,
+    /// What the task produced.
+    pub output: TaskOutput,
     /// Seconds reading the part.
     pub load_secs: f64,
     /// Seconds for the whole task.
@@ -145,7 +184,7 @@ async fn claim(
     req: &TaskRequest,
     sel: SelfSelect,
     opts: &WorkerOptions,
-) -> Result<Option<TaskRequest>, frocket_datastore::DatastoreError> {
+) -> Result<Option<TaskRequest>, DatastoreError> {
     let known = opts.published_parts.lock().ok().and_then(|k| {
         k.as_ref()
             .filter(|(id, _)| *id == req.request_id)
@@ -190,11 +229,7 @@ async fn claim(
 /// Runs one task and reports it. Returns an error only when the datastore itself failed; a
 /// failing task is reported as `ENDED_FAILED` and is not an error of the worker. A
 /// self-select request first claims its part; with none left it does nothing (false).
-pub async fn handle_task(
-    ds: &Datastore,
-    req: &TaskRequest,
-    opts: &WorkerOptions,
-) -> Result<bool, frocket_datastore::DatastoreError> {
+pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions) -> Result<bool, DatastoreError> {
     if let Some(sel) = req.self_select {
         if now() - req.invoke_time > opts.reject_age_secs {
             return Ok(false); // too old to claim anything: the invoker resends unclaimed parts
@@ -232,6 +267,9 @@ pub async fn handle_task(
     }
     status(TaskStatus::LoadingData, None).await?;
     let t0 = Instant::now();
+    if let TaskWork::Inspect { inspect } = &req.work {
+        return inspect_task(ds, req, opts, &key, inspect, (started, cold)).await;
+    }
     let (local, from_cache) = match opts
         .storage
         .fetch(&req.part_path, &req.registration_id, &opts.cache)
@@ -243,8 +281,11 @@ pub async fn handle_task(
             return Ok(false);
         }
     };
+    let TaskWork::Query { query: wanted } = &req.work else {
+        return Ok(false);
+    };
     let path = req.part_path.clone();
-    let query = req.query.clone();
+    let query = wanted.clone();
     let loaded = tokio::task::spawn_blocking(move || {
         let f = std::fs::File::open(&local).map_err(|e| format!("cannot open part '{path}': {e}"))?;
         read_part(&path, f, &query).map_err(|e| e.to_string())
@@ -260,7 +301,7 @@ pub async fn handle_task(
     };
     let load_secs = t0.elapsed().as_secs_f64();
     status(TaskStatus::RunningQuery, None).await?;
-    let (path, query, exec) = (req.part_path.clone(), req.query.clone(), opts.exec);
+    let (path, query, exec) = (req.part_path.clone(), wanted.clone(), opts.exec);
     let ran = tokio::task::spawn_blocking(move || run_loaded(&path, &batch, &query, &exec).map_err(|e| e.to_string()))
         .await
         .unwrap_or_else(|e| Err(format!("running the query failed: {e}")));
@@ -272,8 +313,105 @@ pub async fn handle_task(
         }
     };
     let total_secs = t0.elapsed().as_secs_f64();
+    let output = TaskOutput::Partial(partial);
+    finish(
+        ds,
+        req,
+        opts,
+        &key,
+        output,
+        (started, cold, from_cache, load_secs, total_secs),
+    )
+    .await
+}
+
+/// An inspection task: the part is read where it is (local) or downloaded to a temporary file
+/// (S3; registration does not fill the part cache), inspected, and the finding stored. A part
+/// found invalid is a successful task whose output says why ([`TaskOutput::Rejected`]); only
+/// a part that cannot be read at all fails the attempt.
+async fn inspect_task(
+    ds: &Datastore,
+    req: &TaskRequest,
+    opts: &WorkerOptions,
+    key: &AttemptKey,
+    spec: &InspectSpec,
+    (started, cold): (f64, bool),
+) -> Result<bool, DatastoreError> {
+    let t0 = Instant::now();
+    let part = req.part_path.clone();
+    let temp = is_s3(&part).then(|| {
+        std::env::temp_dir().join(format!(
+            "frocket-inspect-{}-{}-{}.parquet",
+            std::process::id(),
+            req.request_id,
+            req.task
+        ))
+    });
+    let local = match &temp {
+        Some(tmp) => {
+            if let Err(e) = opts.storage.s3().download(&part, tmp).await {
+                let _ = std::fs::remove_file(tmp);
+                ds.set_status(
+                    key,
+                    TaskStatus::EndedFailed,
+                    Some(&opts.name),
+                    Some(&e.to_string()),
+                    req.ttl_secs,
+                )
+                .await?;
+                return Ok(false);
+            }
+            tmp.clone()
+        }
+        None => std::path::PathBuf::from(&part),
+    };
+    let load_secs = t0.elapsed().as_secs_f64();
+    ds.set_status(key, TaskStatus::RunningQuery, Some(&opts.name), None, req.ttl_secs)
+        .await?;
+    let spec = spec.clone();
+    let inspected = tokio::task::spawn_blocking(move || inspect_part_as(&local, &part, &spec))
+        .await
+        .unwrap_or_else(|e| Err(RegisterError::Invalid(format!("inspecting the part failed: {e}"))));
+    if let Some(tmp) = &temp {
+        let _ = std::fs::remove_file(tmp);
+    }
+    let output = match inspected {
+        Ok(mut found) => {
+            if let Some(ids) = found.group_ids.take() {
+                let blob = group_ids_blob(&req.request_id, req.task);
+                let json = serde_json::to_vec(&ids).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
+                ds.put_blob(&blob, &json, Some(req.ttl_secs)).await?;
+                found.group_ids_blob = Some(blob);
+            }
+            TaskOutput::Inspection(found)
+        }
+        Err(e) => TaskOutput::Rejected(e.to_string()),
+    };
+    let total_secs = t0.elapsed().as_secs_f64();
+    finish(
+        ds,
+        req,
+        opts,
+        key,
+        output,
+        (started, cold, false, load_secs, total_secs),
+    )
+    .await
+}
+
+/// Stores a successful task's result and reports `ENDED_SUCCESS`. `timing` is (start time,
+/// cold start, from cache, load seconds, total seconds).
+async fn finish(
+    ds: &Datastore,
+    req: &TaskRequest,
+    opts: &WorkerOptions,
+    key: &AttemptKey,
+    output: TaskOutput,
+    timing: (f64, bool, bool, f64, f64),
+) -> Result<bool, DatastoreError> {
+    let (started, cold, from_cache, load_secs, total_secs) = timing;
     let result = TaskResult {
-        partial,
+        output,
         load_secs,
         total_secs,
         cold,
@@ -285,9 +423,10 @@ pub async fn handle_task(
         worker: opts.name.clone(),
         from_cache,
     };
-    let json = serde_json::to_string(&result).map_err(|e| frocket_datastore::DatastoreError::Invalid(e.to_string()))?;
-    ds.put_result(&key, &json, req.ttl_secs).await?;
-    status(TaskStatus::EndedSuccess, None).await?;
+    let json = serde_json::to_string(&result).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
+    ds.put_result(key, &json, req.ttl_secs).await?;
+    ds.set_status(key, TaskStatus::EndedSuccess, Some(&opts.name), None, req.ttl_secs)
+        .await?;
     Ok(true)
 }
 
@@ -298,7 +437,7 @@ pub async fn run_queue_worker(
     ds: &Datastore,
     opts: &WorkerOptions,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), frocket_datastore::DatastoreError> {
+) -> Result<(), DatastoreError> {
     tokio::pin!(shutdown);
     loop {
         let next = tokio::select! {

@@ -8,7 +8,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let (cfg, ds) = setup::connect().await?;
-    let function = RegisterFunction::new(&cfg, ds);
+    let function = RegisterFunction::new(&cfg, ds).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
         function.handle(e.payload).await

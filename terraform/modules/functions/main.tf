@@ -18,13 +18,16 @@ locals {
     FROCKET_WORKER_DISK_CACHE_SIZE_MB = tostring(var.worker_disk_cache_size_mb)
   }, var.extra_environment)
 
-  invoker_environment = merge(local.common_environment, local.redis_auth_environment, {
+  # The invoker and register-dataset both send tasks to the worker function.
+  dispatch_environment = {
     FROCKET_INVOKER                    = "aws_lambda"
     FROCKET_INVOKER_LAMBDA_NAME        = var.worker_function_name
     FROCKET_INVOKER_LAMBDA_CONCURRENCY = tostring(var.invoker_lambda_concurrency)
-  }, var.extra_environment)
+  }
 
-  register_environment = merge(local.common_environment, local.redis_auth_environment, var.extra_environment)
+  invoker_environment = merge(local.common_environment, local.redis_auth_environment, local.dispatch_environment, var.extra_environment)
+
+  register_environment = merge(local.common_environment, local.redis_auth_environment, local.dispatch_environment, var.extra_environment)
 
   # Terraform 1.0 validation blocks see only their own variable: these fail the plan with a
   # readable message when two settings contradict each other.

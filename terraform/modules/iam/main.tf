@@ -65,9 +65,9 @@ data "aws_iam_policy_document" "worker" {
   }
 }
 
-# query-invoker: invokes the worker (one task per part) and itself (POST /queries runs the
-# query in an asynchronous self-invocation); lists parts and downloads the sampled parts when a
-# dataset is registered through the API.
+# query-invoker: invokes the worker (one task per part, or one inspection per sampled part when
+# a dataset is registered through the API) and itself (POST /queries runs the query in an
+# asynchronous self-invocation); lists parts. It never reads a part: workers do.
 data "aws_iam_policy_document" "invoker" {
   statement {
     sid       = "InvokeWorkerAndSelf"
@@ -80,16 +80,10 @@ data "aws_iam_policy_document" "invoker" {
     actions   = ["s3:ListBucket"]
     resources = local.dataset_bucket_arns
   }
-
-  statement {
-    sid       = "ReadSampledParts"
-    actions   = ["s3:GetObject"]
-    resources = local.dataset_object_arns
-  }
 }
 
-# register-dataset: lists parts and downloads the sampled parts to validate them; may hand
-# validation to workers.
+# register-dataset: lists parts and invokes the worker to inspect the sampled ones (the
+# workers read them).
 data "aws_iam_policy_document" "register" {
   statement {
     sid       = "InvokeWorker"
@@ -101,12 +95,6 @@ data "aws_iam_policy_document" "register" {
     sid       = "ListDatasetBuckets"
     actions   = ["s3:ListBucket"]
     resources = local.dataset_bucket_arns
-  }
-
-  statement {
-    sid       = "ReadSampledParts"
-    actions   = ["s3:GetObject"]
-    resources = local.dataset_object_arns
   }
 }
 
