@@ -88,7 +88,8 @@ deploy-code: build tools
 	  aws lambda update-function-code --function-name "$$name" --zip-file fileb://$(CARGO_TARGET_DIR)/lambda/$$fn/bootstrap.zip >/dev/null || exit 1; \
 	done
 
-## bench: engine vs. Parquet decode floor vs. DuckDB on generated data (release build)
+## bench: engine vs. Parquet decode floor vs. DuckDB on generated data, then the overhead of a distributed job (release build)
 bench:
 	python3 -c "import duckdb" 2>/dev/null || pip install duckdb
-	$(CARGO) run --release -p frocket-bench -- $(BENCH_ARGS)
+	$(CARGO) run --release -p frocket-bench --bin frocket-bench -- $(BENCH_ARGS)
+	$(CARGO) run --release -p frocket-bench --bin job_overhead -- $(JOB_BENCH_ARGS)

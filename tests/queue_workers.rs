@@ -510,3 +510,37 @@ fn tls_with_a_private_certificate_authority() {
     let e = Frocket::with_env(&env).fails(&["list"]);
     assert!(e.contains("FROCKET_REDIS_TLS_CA_FILE"), "{e}");
 }
+
+#[test]
+fn redis_lost_mid_job_fails_the_cli_with_a_clear_error() {
+    let mut redis = RedisServer::start();
+    let mut env = redis_env(&redis, "gone:");
+    env.retain(|(k, _)| *k != "FROCKET_INVOKER_RUN_TIMEOUT");
+    env.push(("FROCKET_INVOKER_RUN_TIMEOUT", "600".to_string()));
+    let f = Frocket::with_env(&env);
+    let data = golden_dir().join("data").display().to_string();
+    register_with_a_worker(&f, &env, &["register", "golden", &data, "visitorid", "timestamp"]);
+    // No worker: the job waits on its tasks, polling Redis; then Redis goes away.
+    let run = std::process::Command::new(frocket_tests::frocket_bin())
+        .args(["--output", "json", "run", "golden", "--empty"])
+        .env("FROCKET_HOME", f.home.path())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    redis.kill();
+    // Far below the 600 s run timeout: a guard against a hang, not a speed check.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the CLI hung after Redis went away")
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("redis at 127.0.0.1:{}", redis.port)), "{err}");
+}

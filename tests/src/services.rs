@@ -108,6 +108,14 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// Stops the server now (SIGKILL), as if its machine were lost.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

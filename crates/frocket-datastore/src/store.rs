@@ -313,6 +313,32 @@ impl Datastore {
         Ok(())
     }
 
+    /// Sets many attempts `QUEUED` at once (one pipelined round trip), before they are sent.
+    pub async fn set_queued(&self, keys: &[AttemptKey], ttl_secs: u64) -> Result<(), DatastoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let v = AttemptStatus {
+            status: TaskStatus::Queued,
+            updated_at: now_secs_f64(),
+            worker: None,
+            message: None,
+        };
+        let json = serde_json::to_string(&v).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.set_ex(
+                self.key(&["task", &key.request, &key.task.to_string(), &key.attempt.to_string()]),
+                &json,
+                ttl_secs.max(1),
+            )
+            .ignore();
+        }
+        let mut c = self.con.clone();
+        let _: () = pipe.query_async(&mut c).await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Statuses of `(task, attempt)` pairs, in order (None where unset or expired).
     pub async fn statuses(
         &self,

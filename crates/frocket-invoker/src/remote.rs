@@ -107,7 +107,10 @@ pub async fn run_remote(
         request_id,
         parts: dataset.parts.iter().map(|p| p.path.clone()).collect(),
         make: &make,
-        self_select_preflight_ms: opts.self_select_preflight_ms,
+        // Self-select lets workers prefer the parts they cache: only S3 parts are cached.
+        self_select_preflight_ms: opts
+            .self_select_preflight_ms
+            .filter(|_| dataset.parts.iter().any(|p| p.path.starts_with("s3://"))),
     };
     let (done, counts) = run_tasks(ds, dispatch, &job, opts, progress, start).await?;
     let mut outcomes = Vec::with_capacity(done.len());
@@ -171,14 +174,16 @@ pub(crate) async fn run_tasks(
     };
     let send = |reqs: Vec<(TaskRequest, String)>| async move {
         let (reqs, payload): (Vec<TaskRequest>, Vec<String>) = reqs.into_iter().unzip();
-        for r in reqs.iter().filter(|r| r.self_select.is_none()) {
-            let key = AttemptKey {
+        let named: Vec<AttemptKey> = reqs
+            .iter()
+            .filter(|r| r.self_select.is_none())
+            .map(|r| AttemptKey {
                 request: r.request_id.clone(),
                 task: r.task,
                 attempt: r.attempt,
-            };
-            ds.set_status(&key, TaskStatus::Queued, None, None, r.ttl_secs).await?;
-        }
+            })
+            .collect();
+        ds.set_queued(&named, ttl).await?;
         match dispatch {
             Dispatch::Queue => ds.enqueue(&payload).await,
             #[cfg(feature = "aws-lambda")]
@@ -193,14 +198,14 @@ pub(crate) async fn run_tasks(
         // requests; each worker claims a part (its cached ones first) and reports on it.
         Some(preflight_ms) if n > 0 => {
             ds.publish_parts(&request_id, &job.parts, ttl).await?;
-            for i in 0..n {
-                let key = AttemptKey {
+            let keys: Vec<AttemptKey> = (0..n)
+                .map(|i| AttemptKey {
                     request: request_id.clone(),
                     task: i,
                     attempt: 1,
-                };
-                ds.set_status(&key, TaskStatus::Queued, None, None, ttl).await?;
-            }
+                })
+                .collect();
+            ds.set_queued(&keys, ttl).await?;
             let token = TaskRequest {
                 part_path: String::new(),
                 self_select: Some(frocket_worker::SelfSelect { preflight_ms }),
