@@ -135,6 +135,7 @@ fn main() {
 }
 
 fn real_main() -> Result<(), String> {
+    frocket_engine::memory::keep_freed_memory();
     let args = parse_args()?;
     let dir = args.data.join(format!("u{}-p{}", args.users, args.parts));
     let mut files: Vec<PathBuf> = (0..args.parts)

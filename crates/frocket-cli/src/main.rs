@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() {
+    frocket_engine::memory::keep_freed_memory();
     let cli = frocket_cli::Cli::parse();
     match frocket_cli::run(cli) {
         Ok(()) => {}

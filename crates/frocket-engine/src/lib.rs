@@ -34,6 +34,7 @@
 
 pub mod error;
 pub mod exec;
+pub mod memory;
 pub mod partial;
 pub mod query;
 pub mod result;

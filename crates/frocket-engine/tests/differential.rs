@@ -95,7 +95,9 @@ fn dataset_strategy() -> impl Strategy<Value = Dataset> {
                 .map(|(u, p)| (100 + u as i64 * 7, *p))
                 .collect();
             let n = rows.len();
-            // Shuffle rows: neither users nor times are contiguous in a part.
+            let uids: Vec<i64> = rows.iter().map(|r| r.uid).collect();
+            // Shuffle rows: neither users nor times are contiguous in a part; or (half the
+            // cases) users contiguous, as parts written user by user are, times still shuffled.
             (
                 Just(()),
                 Just(parts),
@@ -105,6 +107,7 @@ fn dataset_strategy() -> impl Strategy<Value = Dataset> {
                 Just(std::mem::take(&mut rows)),
             )
                 .prop_flat_map(move |t| {
+                    let uids = uids.clone();
                     (
                         Just(t),
                         Just(()).prop_perturb(move |_, mut rng| {
@@ -112,6 +115,9 @@ fn dataset_strategy() -> impl Strategy<Value = Dataset> {
                             for i in (1..n).rev() {
                                 let j = (rng.next_u32() as usize) % (i + 1);
                                 idx.swap(i, j);
+                            }
+                            if rng.next_u32() % 2 == 0 {
+                                idx.sort_by_key(|&i| uids[i]); // stable: times stay shuffled
                             }
                             idx
                         }),

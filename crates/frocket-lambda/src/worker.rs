@@ -21,6 +21,7 @@ impl WorkerFunction {
     /// A worker reporting to `ds`, caching parts under `cache_dir`; named after the Lambda's
     /// log stream when there is one.
     pub fn new(cfg: &Config, ds: Datastore, cache_dir: &str) -> Self {
+        frocket_engine::memory::keep_freed_memory();
         let name = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME")
             .or_else(|_| std::env::var("AWS_LAMBDA_FUNCTION_NAME"))
             .unwrap_or_else(|_| "worker".into());

@@ -211,7 +211,8 @@ pub(crate) fn aggregate(
     if agg.agg_type == AggregationType::Count {
         let col = input.column;
         let count = match col.logical_nulls() {
-            None => of_row.iter().filter(|&&g| selected.value(g as usize)).count(),
+            // Every row counts: the selected groups' sizes.
+            None => selected.set_indices().map(|g| input.groups.sizes[g] as usize).sum(),
             Some(nulls) => of_row
                 .iter()
                 .enumerate()
@@ -229,13 +230,27 @@ pub(crate) fn aggregate(
     let k = coded.keys.len();
     let mut rows_per_code = vec![0u64; k];
     let mut approximate = false;
+    // The selection as one byte per group: a plain load per row instead of bit arithmetic.
+    let sel: Vec<bool> = selected.iter().collect();
     let value = match agg.agg_type {
         AggregationType::Count => unreachable!("handled above"),
         AggregationType::CountPerValue => {
-            for (r, &g) in of_row.iter().enumerate() {
-                if selected.value(g as usize) {
-                    for &c in coded.row_codes(r) {
-                        rows_per_code[c as usize] += 1;
+            match &coded.offsets {
+                // Scalar column: one code per row, NULL for nulls.
+                None => {
+                    for (&g, &c) in of_row.iter().zip(&coded.codes) {
+                        if sel[g as usize] && c != NULL {
+                            rows_per_code[c as usize] += 1;
+                        }
+                    }
+                }
+                Some(_) => {
+                    for (r, &g) in of_row.iter().enumerate() {
+                        if sel[g as usize] {
+                            for &c in coded.row_codes(r) {
+                                rows_per_code[c as usize] += 1;
+                            }
+                        }
                     }
                 }
             }
@@ -247,18 +262,30 @@ pub(crate) fn aggregate(
             ))
         }
         AggregationType::GroupsPerValue => {
-            let (rows, offsets) = input.groups.order(input.ts);
             let mut last = vec![u32::MAX; k];
-            for g in 0..input.groups.count {
-                if !selected.value(g) {
-                    continue;
+            let mut count_row = |g: u32, r: usize| {
+                for &c in coded.row_codes(r) {
+                    if last[c as usize] != g {
+                        last[c as usize] = g;
+                        rows_per_code[c as usize] += 1;
+                    }
                 }
-                for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
-                    for &c in coded.row_codes(r as usize) {
-                        if last[c as usize] != g as u32 {
-                            last[c as usize] = g as u32;
-                            rows_per_code[c as usize] += 1;
-                        }
+            };
+            if input.groups.contiguous {
+                // A group's rows are one run: walk the part in order.
+                for (r, &g) in of_row.iter().enumerate() {
+                    if sel[g as usize] {
+                        count_row(g, r);
+                    }
+                }
+            } else {
+                let (rows, offsets) = input.groups.order(input.ts);
+                for g in 0..input.groups.count {
+                    if !sel[g] {
+                        continue;
+                    }
+                    for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
+                        count_row(g as u32, r as usize);
                     }
                 }
             }
@@ -279,7 +306,7 @@ pub(crate) fn aggregate(
                     let o = other.as_primitive::<Int64Type>();
                     let mut s = vec![0i64; k];
                     for (r, &g) in of_row.iter().enumerate() {
-                        if selected.value(g as usize) {
+                        if sel[g as usize] {
                             let valid = o.is_valid(r);
                             for &c in coded.row_codes(r) {
                                 rows_per_code[c as usize] += 1;
@@ -296,7 +323,7 @@ pub(crate) fn aggregate(
                     let o = other.as_primitive::<Float64Type>();
                     let mut s = vec![0f64; k];
                     for (r, &g) in of_row.iter().enumerate() {
-                        if selected.value(g as usize) {
+                        if sel[g as usize] {
                             let valid = o.is_valid(r);
                             for &c in coded.row_codes(r) {
                                 rows_per_code[c as usize] += 1;

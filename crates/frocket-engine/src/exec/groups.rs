@@ -48,8 +48,10 @@ impl Timestamps {
 /// `(min, max - min + 1)` of `values` when that span is small enough (at most 4 slots per row,
 /// and under 2^28) for a direct lookup table.
 fn dense_range(values: &[i64], n: usize) -> Option<(i64, usize)> {
-    let lo = *values.iter().min()?;
-    let hi = *values.iter().max()?;
+    let first = *values.first()?;
+    let (lo, hi) = values
+        .iter()
+        .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let span = (hi as i128 - lo as i128 + 1) as u128;
     (span <= (4 * n as u128).max(1024) && span < (1 << 28)).then_some((lo, span as usize))
 }
@@ -63,6 +65,9 @@ pub(crate) struct Groups {
     pub count: usize,
     /// Rows per group.
     pub sizes: Vec<u32>,
+    /// Whether each group's rows are adjacent in the part (parts written group by group): then
+    /// groups are numbered in row order and group `g`'s rows are one run.
+    pub contiguous: bool,
     order: OnceCell<(Vec<u32>, Vec<u32>)>,
 }
 
@@ -86,6 +91,8 @@ impl Groups {
             sizes.push(0);
             (sizes.len() - 1) as u32
         };
+        // Runs of equal ids (counted by the INT paths; None: count them afterwards).
+        let mut runs = 0usize;
         let dense = match arr.data_type() {
             DataType::Int64 => dense_range(arr.as_primitive::<Int64Type>().values(), n),
             _ => None,
@@ -96,12 +103,20 @@ impl Groups {
                 let values = arr.as_primitive::<Int64Type>().values();
                 let (lo, span) = dense.unwrap_or((0, 0));
                 let mut table = vec![u32::MAX; span];
+                // Rows of a group are usually adjacent: reuse the previous row's group.
+                let (mut last_v, mut last_g) = (None, 0u32);
                 for &v in values.iter() {
-                    let slot = &mut table[(v - lo) as usize];
-                    if *slot == u32::MAX {
-                        *slot = next(&mut sizes);
-                    }
-                    let g = *slot;
+                    let g = if last_v == Some(v) {
+                        last_g
+                    } else {
+                        runs += 1;
+                        let slot = &mut table[(v - lo) as usize];
+                        if *slot == u32::MAX {
+                            *slot = next(&mut sizes);
+                        }
+                        (last_v, last_g) = (Some(v), *slot);
+                        *slot
+                    };
                     sizes[g as usize] += 1;
                     of_row.push(g);
                 }
@@ -114,6 +129,7 @@ impl Groups {
                     let g = if last_v == Some(v) {
                         last_g
                     } else {
+                        runs += 1;
                         let g = *map.entry(v).or_insert_with(|| next(&mut sizes));
                         (last_v, last_g) = (Some(v), g);
                         g
@@ -156,7 +172,12 @@ impl Groups {
                 })
             }
         }
+        if !matches!(arr.data_type(), DataType::Int64) {
+            runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());
+        }
+        // One run per group: each group's rows are adjacent.
         Ok(Groups {
+            contiguous: runs == sizes.len(),
             of_row,
             count: sizes.len(),
             sizes,
@@ -176,13 +197,20 @@ impl Groups {
                 acc += s;
                 offsets.push(acc);
             }
-            let mut fill: Vec<u32> = offsets[..self.count].to_vec();
-            let mut rows = vec![0u32; self.of_row.len()];
-            for (r, &g) in self.of_row.iter().enumerate() {
-                let slot = &mut fill[g as usize];
-                rows[*slot as usize] = r as u32;
-                *slot += 1;
-            }
+            let rows: Vec<u32> = if self.contiguous {
+                // Groups are runs numbered in row order: the part order already is the order.
+                (0..self.of_row.len() as u32).collect()
+            } else {
+                let mut fill: Vec<u32> = offsets[..self.count].to_vec();
+                let mut rows = vec![0u32; self.of_row.len()];
+                for (r, &g) in self.of_row.iter().enumerate() {
+                    let slot = &mut fill[g as usize];
+                    rows[*slot as usize] = r as u32;
+                    *slot += 1;
+                }
+                rows
+            };
+            let mut rows = rows;
             for g in 0..self.count {
                 let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
                 // Often already in time order; sorting in place never allocates.

@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, Datum, Float64Array, Int64Array, RecordBatch, Scalar};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Datum, DictionaryArray, Float64Array, Int32Array, Int64Array,
+    NullBufferBuilder, RecordBatch, Scalar, StringBuilder,
+};
 use arrow::compute::kernels::cmp;
-use arrow::compute::{and, cast, concat_batches};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::compute::{and, cast, concat};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::statistics::StatisticsConverter;
 use parquet::arrow::arrow_reader::{
@@ -170,10 +173,12 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
     let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta);
     let parquet_schema = builder.parquet_schema().clone();
 
+    let mut selected: Option<Vec<usize>> = None;
     if !timeframe.is_unbounded() {
         let (row_groups, partial) =
             prune_row_groups(&hinted, &parquet_schema, &parquet_meta, timestamp_column, timeframe)
                 .map_err(|e| read_err(&e))?;
+        selected = Some(row_groups.clone());
         builder = builder.with_row_groups(row_groups);
         if partial {
             let ts_idx = file_schema
@@ -198,28 +203,199 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
         .map(|rg| rg.num_rows())
         .max()
         .unwrap_or(1);
+    let total_rows: usize = parquet_meta
+        .row_groups()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| selected.as_ref().is_none_or(|s| s.contains(i)))
+        .map(|(_, rg)| rg.num_rows().max(0) as usize)
+        .sum();
     let reader = builder
         .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
         .with_batch_size((rg_rows.max(1) as usize).min(i32::MAX as usize))
         .build()
         .map_err(|e| read_err(&e))?;
-    let mut batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| read_err(&e))?;
 
-    // The reader returns projected columns in file order; put them in query order.
+    // The reader returns projected columns in file order. Each row group's batch is appended
+    // to one growing array per column and dropped at once: memory holds the part's columns
+    // plus one row group, never all the batches and their concatenation together.
     let mut sorted_roots = roots.clone();
     sorted_roots.sort_unstable();
+    let mut columns: Vec<Assembler> = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| read_err(&e))?;
+        if columns.is_empty() {
+            columns = batch
+                .columns()
+                .iter()
+                .map(|c| Assembler::new(c.data_type(), total_rows))
+                .collect();
+        }
+        for (a, c) in columns.iter_mut().zip(batch.columns()) {
+            a.push(&normalize(c).map_err(|e| read_err(&e))?)
+                .map_err(|e| read_err(&e))?;
+        }
+    }
     let projected_schema: SchemaRef = Arc::new(hinted.project(&sorted_roots).map_err(|e| read_err(&e))?);
-    let batch = if batches.len() == 1 {
-        batches.remove(0)
+    let arrays: Vec<ArrayRef> = if columns.is_empty() {
+        projected_schema
+            .fields()
+            .iter()
+            .map(|f| normalize(&arrow::array::new_empty_array(f.data_type())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| read_err(&e))?
     } else {
-        concat_batches(&projected_schema, &batches).map_err(|e| read_err(&e))?
+        columns
+            .into_iter()
+            .map(Assembler::finish)
+            .collect::<Result<_, _>>()
+            .map_err(|e| read_err(&e))?
     };
+    // The data must have the type the footer declares (a damaged file may decode otherwise).
+    for (f, a) in projected_schema.fields().iter().zip(&arrays) {
+        let declared = normalize(&arrow::array::new_empty_array(f.data_type())).map_err(|e| read_err(&e))?;
+        if declared.data_type() != a.data_type() {
+            return Err(read_err(&format!(
+                "column '{}' decodes as {} but is declared {}",
+                f.name(),
+                a.data_type(),
+                declared.data_type()
+            )));
+        }
+    }
+    let fields: Vec<Field> = projected_schema
+        .fields()
+        .iter()
+        .zip(&arrays)
+        .map(|(f, a)| Field::new(f.name(), a.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| read_err(&e))?;
     let order: Vec<usize> = roots
         .iter()
         .map(|r| sorted_roots.iter().position(|s| s == r).unwrap_or(0))
         .collect();
-    let batch = batch.project(&order).map_err(|e| read_err(&e))?;
-    normalize_batch(&batch).map_err(|e| read_err(&e))
+    batch.project(&order).map_err(|e| read_err(&e))
+}
+
+/// Builds one normalized column from its row groups' arrays, appended one at a time.
+/// Dictionary-encoded strings get one dictionary for the part: each row group's dictionary is
+/// mapped into it (a lookup per dictionary value) and its keys rewritten (a table lookup per
+/// row); strings are never compared row by row.
+enum Assembler {
+    /// INT.
+    Int(Vec<i64>, NullBufferBuilder),
+    /// FLOAT.
+    Float(Vec<f64>, NullBufferBuilder),
+    /// Dictionary-encoded STRING.
+    Dict {
+        keys: Vec<i32>,
+        nulls: NullBufferBuilder,
+        ids: FastMap<Box<str>, i32>,
+        values: StringBuilder,
+    },
+    /// Anything else: kept, concatenated at the end.
+    Other(Vec<ArrayRef>),
+}
+
+type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
+
+impl Assembler {
+    fn new(dt: &DataType, rows: usize) -> Self {
+        match ColumnType::from_arrow(dt) {
+            ColumnType::Int => Assembler::Int(Vec::with_capacity(rows), NullBufferBuilder::new(rows)),
+            ColumnType::Float => Assembler::Float(Vec::with_capacity(rows), NullBufferBuilder::new(rows)),
+            ColumnType::String if matches!(dt, DataType::Dictionary(_, _)) => Assembler::Dict {
+                keys: Vec::with_capacity(rows),
+                nulls: NullBufferBuilder::new(rows),
+                ids: FastMap::default(),
+                values: StringBuilder::new(),
+            },
+            _ => Assembler::Other(Vec::new()),
+        }
+    }
+
+    /// Appends a normalized array.
+    fn push(&mut self, a: &ArrayRef) -> Result<(), ArrowError> {
+        let append_nulls = |nulls: &mut NullBufferBuilder, a: &dyn Array| match a.nulls() {
+            Some(n) => nulls.append_buffer(n),
+            None => nulls.append_n_non_nulls(a.len()),
+        };
+        match self {
+            Assembler::Int(v, nulls) if a.data_type() == &DataType::Int64 => {
+                v.extend_from_slice(a.as_primitive::<Int64Type>().values());
+                append_nulls(nulls, a.as_ref());
+            }
+            Assembler::Float(v, nulls) if a.data_type() == &DataType::Float64 => {
+                v.extend_from_slice(a.as_primitive::<Float64Type>().values());
+                append_nulls(nulls, a.as_ref());
+            }
+            Assembler::Dict {
+                keys,
+                nulls,
+                ids,
+                values,
+            } if a.data_type() == &dict_type() && a.as_dictionary::<Int32Type>().values().null_count() == 0 => {
+                let d = a.as_dictionary::<Int32Type>();
+                let local = d.values().as_string::<i32>();
+                let remap: Vec<i32> = local
+                    .iter()
+                    .map(|v| {
+                        let v = v.unwrap_or_default();
+                        match ids.get(v) {
+                            Some(&id) => id,
+                            None => {
+                                let id = ids.len() as i32;
+                                ids.insert(v.into(), id);
+                                values.append_value(v);
+                                id
+                            }
+                        }
+                    })
+                    .collect();
+                let local_keys = d.keys().values();
+                let in_range = |k: i32| k >= 0 && (k as usize) < remap.len();
+                if remap.iter().enumerate().all(|(i, &g)| g as usize == i) && local_keys.iter().all(|&k| in_range(k)) {
+                    // The same dictionary order as the part's so far (the usual case): copy.
+                    keys.extend_from_slice(local_keys);
+                } else {
+                    // Keys under nulls may be anything: map out-of-range ones to 0.
+                    keys.extend(local_keys.iter().map(|&k| remap.get(k as usize).copied().unwrap_or(0)));
+                }
+                append_nulls(nulls, a.as_ref());
+            }
+            Assembler::Other(parts) => parts.push(a.clone()),
+            _ => {
+                // A type the first row group did not have (should not happen): keep both.
+                let so_far = std::mem::replace(self, Assembler::Other(Vec::new())).finish()?;
+                *self = Assembler::Other(vec![so_far, a.clone()]);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<ArrayRef, ArrowError> {
+        Ok(match self {
+            Assembler::Int(v, mut nulls) => Arc::new(Int64Array::new(v.into(), nulls.finish())),
+            Assembler::Float(v, mut nulls) => Arc::new(Float64Array::new(v.into(), nulls.finish())),
+            Assembler::Dict {
+                keys,
+                mut nulls,
+                mut values,
+                ..
+            } => Arc::new(DictionaryArray::<Int32Type>::try_new(
+                Int32Array::new(keys.into(), nulls.finish()),
+                Arc::new(values.finish()),
+            )?),
+            Assembler::Other(parts) => {
+                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                match refs.len() {
+                    0 => return Err(ArrowError::InvalidArgumentError("no data for a column".into())),
+                    1 => parts[0].clone(),
+                    _ => concat(&refs)?,
+                }
+            }
+        })
+    }
 }
 
 fn dictionary_hints(schema: &Schema, meta: &parquet::file::metadata::ParquetMetaData) -> Schema {
