@@ -247,8 +247,7 @@ fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, froc
         let name = f.display().to_string();
         let batch = read_part(&name, file, q).map_err(|e| e.to_string())?;
         LOAD_NANOS.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
-        let p = run_loaded(&name, &batch, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
-        drop(batch);
+        let p = run_loaded(&name, batch, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
         secs += t.elapsed().as_secs_f64();
         peak = peak.max(PEAK.load(Ordering::Relaxed).saturating_sub(base));
         partials.push(p);

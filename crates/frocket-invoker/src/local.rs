@@ -132,7 +132,7 @@ pub fn run_local(
                                     c.loading_data -= 1;
                                     c.running_query += 1;
                                 });
-                                run_loaded(part, &batch, query, &opts.exec).map(|p| (p, load))
+                                run_loaded(part, batch, query, &opts.exec).map(|p| (p, load))
                             });
                         match r {
                             Ok((partial, load_secs)) => {

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
@@ -27,6 +27,9 @@ pub(crate) struct Coded {
     /// For LIST columns, row `r`'s codes are `codes[offsets[r]..offsets[r + 1]]` (distinct);
     /// for scalar columns `None` and `codes[r]` is the row's code (or [`NULL`]).
     offsets: Option<Vec<u32>>,
+    /// Dictionary columns are not recoded row by row: `codes[k]` is the code of dictionary
+    /// key `k`, and a row's code is that of its key (nothing per row is allocated).
+    dict_keys: Option<Int32Array>,
     codes: Vec<u32>,
     /// Key (rendered value) of every code.
     keys: Vec<String>,
@@ -35,15 +38,15 @@ pub(crate) struct Coded {
 impl Coded {
     #[inline]
     fn row_codes(&self, r: usize) -> &[u32] {
+        let one = |i: usize| match self.codes.get(i) {
+            Some(&c) if c != NULL => &self.codes[i..i + 1],
+            _ => &[],
+        };
+        if let Some(k) = &self.dict_keys {
+            return if k.is_null(r) { &[] } else { one(k.value(r) as usize) };
+        }
         match &self.offsets {
-            None => {
-                let c = &self.codes[r..r + 1];
-                if c[0] == NULL {
-                    &[]
-                } else {
-                    c
-                }
-            }
+            None => one(r),
             Some(o) => &self.codes[o[r] as usize..o[r + 1] as usize],
         }
     }
@@ -153,6 +156,33 @@ fn code_scalar(arr: &ArrayRef) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
 
 /// Codes a normalized column.
 pub(crate) fn code_column(arr: &ArrayRef) -> Result<Coded, ArrowError> {
+    if let DataType::Dictionary(_, _) = arr.data_type() {
+        // Code the dictionary's values (equal strings share a code), keep the row keys.
+        let d = arr.as_dictionary::<Int32Type>();
+        let values = d.values().as_string::<i32>();
+        let mut keys: Vec<String> = Vec::new();
+        let mut map: FastMap<&str, u32> = FastMap::default();
+        let codes = (0..values.len())
+            .map(|k| {
+                if values.is_null(k) {
+                    return NULL;
+                }
+                let v = values.value(k);
+                *map.entry(v).or_insert_with(|| {
+                    keys.push(v.to_string());
+                    (keys.len() - 1) as u32
+                })
+            })
+            .collect();
+        // Keys under nulls may be anything: only valid rows are looked up (an out-of-range
+        // key would read as null, never panic).
+        return Ok(Coded {
+            offsets: None,
+            dict_keys: Some(d.keys().clone()),
+            codes,
+            keys,
+        });
+    }
     if let DataType::List(_) = arr.data_type() {
         let l = arr.as_list::<i32>();
         let (elem_codes, keys) = code_scalar(l.values())?;
@@ -173,6 +203,7 @@ pub(crate) fn code_column(arr: &ArrayRef) -> Result<Coded, ArrowError> {
         }
         return Ok(Coded {
             offsets: Some(offsets),
+            dict_keys: None,
             codes,
             keys,
         });
@@ -180,6 +211,7 @@ pub(crate) fn code_column(arr: &ArrayRef) -> Result<Coded, ArrowError> {
     let (codes, keys) = code_scalar(arr)?;
     Ok(Coded {
         offsets: None,
+        dict_keys: None,
         codes,
         keys,
     })
@@ -237,14 +269,14 @@ pub(crate) fn aggregate(
         AggregationType::CountPerValue => {
             match &coded.offsets {
                 // Scalar column: one code per row, NULL for nulls.
-                None => {
+                None if coded.dict_keys.is_none() => {
                     for (&g, &c) in of_row.iter().zip(&coded.codes) {
                         if sel[g as usize] && c != NULL {
                             rows_per_code[c as usize] += 1;
                         }
                     }
                 }
-                Some(_) => {
+                _ => {
                     for (r, &g) in of_row.iter().enumerate() {
                         if sel[g as usize] {
                             for &c in coded.row_codes(r) {

@@ -73,14 +73,15 @@ pub fn run_part<R: ChunkReader + 'static>(
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
     let batch = read_part(file, reader, query)?;
-    execute(file, &batch, query, opts)
+    execute(file, batch, query, opts)
 }
 
 /// Runs the query over a batch returned by [`read_part`] for the same query (columns read,
-/// normalized, timeframe applied). Lets a caller time loading and running separately.
+/// normalized, timeframe applied). Lets a caller time loading and running separately. Takes
+/// the batch: columns are released as soon as execution no longer needs them.
 pub fn run_loaded(
     file: &str,
-    batch: &RecordBatch,
+    batch: RecordBatch,
     query: &ValidatedQuery,
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
@@ -121,7 +122,7 @@ pub fn run_batch(
         let mask = read::timeframe_mask(&ts, &query.timeframe).map_err(bad)?;
         filter_record_batch(&batch, &mask).map_err(bad)?
     };
-    execute(file, &batch, query, opts)
+    execute(file, batch, query, opts)
 }
 
 /// One part's data, ready for execution.
@@ -324,7 +325,7 @@ fn eval_relation(e: &RelationExpr, masks: &[BooleanBuffer]) -> BooleanBuffer {
 /// Runs the query over one part's normalized, timeframe-filtered batch.
 fn execute(
     file: &str,
-    batch: &RecordBatch,
+    batch: RecordBatch,
     query: &ValidatedQuery,
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
@@ -337,8 +338,18 @@ fn execute(
         })?;
         columns.insert(c.as_str(), a.clone());
     }
-    let gcol = &columns[query.group_id_column.as_str()];
+    drop(batch);
+    let gcol = columns
+        .get(query.group_id_column.as_str())
+        .ok_or_else(|| EngineError::MissingColumn {
+            file: file.to_string(),
+            column: query.group_id_column.clone(),
+        })?;
     let groups = Groups::build(file, &query.group_id_column, gcol)?;
+    // Numbered: the ids themselves are needed only if a filter or aggregation uses them.
+    if !query.column_used_outside_time(&query.group_id_column) {
+        columns.remove(query.group_id_column.as_str());
+    }
     let ts = if query.needs_timestamps() {
         let col = columns
             .get(query.timestamp_column.as_str())

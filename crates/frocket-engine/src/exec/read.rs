@@ -195,24 +195,17 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
         }
     }
-    // One batch per row group: each batch keeps its row group's dictionary as it is.
-    let rg_rows: i64 = builder
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|rg| rg.num_rows())
-        .max()
-        .unwrap_or(1);
-    let total_rows: usize = parquet_meta
+    let sizes: Vec<usize> = parquet_meta
         .row_groups()
         .iter()
         .enumerate()
         .filter(|(i, _)| selected.as_ref().is_none_or(|s| s.contains(i)))
         .map(|(_, rg)| rg.num_rows().max(0) as usize)
-        .sum();
+        .collect();
+    let total_rows: usize = sizes.iter().sum();
     let reader = builder
         .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
-        .with_batch_size((rg_rows.max(1) as usize).min(i32::MAX as usize))
+        .with_batch_size(batch_rows(&sizes))
         .build()
         .map_err(|e| read_err(&e))?;
 
@@ -275,6 +268,35 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
         .map(|r| sorted_roots.iter().position(|s| s == r).unwrap_or(0))
         .collect();
     batch.project(&order).map_err(|e| read_err(&e))
+}
+
+/// The batch size to read with: batches never span two row groups (a batch that did would
+/// merge their dictionaries, which is slow), and are small (≤ 64Ki rows) when the row group
+/// sizes allow it, so that only a slice of a row group is in memory besides the part's
+/// columns. The reader fills batches across row groups, so the batch size must divide every
+/// row group's size but the last one's; otherwise one batch per row group.
+///
+/// ```text
+/// [262144, 262144, 1000] → 65536      [100000, 100000] → 50000      [70001, 5] → 70001
+/// ```
+fn batch_rows(sizes: &[usize]) -> usize {
+    const MAX: usize = 64 * 1024;
+    const MIN: usize = 4 * 1024;
+    let largest = sizes.iter().copied().max().unwrap_or(1).max(1);
+    let Some((_, all_but_last)) = sizes.split_last() else {
+        return MAX;
+    };
+    let gcd = |mut a: usize, mut b: usize| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let g = all_but_last.iter().fold(0, |acc, &n| gcd(acc, n));
+    if g == 0 {
+        return largest.min(MAX); // one row group
+    }
+    (MIN..=MAX.min(g)).rev().find(|b| g % b == 0).unwrap_or(largest)
 }
 
 /// Builds one normalized column from its row groups' arrays, appended one at a time.
@@ -480,4 +502,19 @@ fn prune_row_groups(
         }
     }
     Ok((keep, partial))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_rows;
+
+    #[test]
+    fn batches_never_span_row_groups() {
+        assert_eq!(batch_rows(&[262_144, 262_144, 1000]), 65_536);
+        assert_eq!(batch_rows(&[100_000, 100_000]), 50_000);
+        assert_eq!(batch_rows(&[70_001, 5]), 70_001);
+        assert_eq!(batch_rows(&[500]), 500);
+        assert_eq!(batch_rows(&[1_000_000]), 65_536);
+        assert_eq!(batch_rows(&[]), 65_536);
+    }
 }

@@ -383,7 +383,9 @@ impl ValidatedQuery {
             .collect()
     }
 
-    fn column_used_outside_time(&self, column: &str) -> bool {
+    /// Whether a filter, sum target or aggregation uses `column` (grouping and time order
+    /// aside).
+    pub(crate) fn column_used_outside_time(&self, column: &str) -> bool {
         let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
         let in_aggs = |aggs: &[Aggregation]| {
             aggs.iter()
