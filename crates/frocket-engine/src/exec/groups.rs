@@ -98,44 +98,34 @@ impl Groups {
             _ => None,
         };
         match arr.data_type() {
-            DataType::Int64 if dense.is_some() => {
-                // Ids in a small range: a direct table instead of a hash map.
+            DataType::Int64 => {
+                // Rows of a group are usually adjacent: number a run of equal ids at a time.
                 let values = arr.as_primitive::<Int64Type>().values();
+                // Ids in a small range: a direct table instead of a hash map.
                 let (lo, span) = dense.unwrap_or((0, 0));
-                let mut table = vec![u32::MAX; span];
-                // Rows of a group are usually adjacent: reuse the previous row's group.
-                let (mut last_v, mut last_g) = (None, 0u32);
-                for &v in values.iter() {
-                    let g = if last_v == Some(v) {
-                        last_g
-                    } else {
-                        runs += 1;
+                let mut table = vec![u32::MAX; if dense.is_some() { span } else { 0 }];
+                let mut map: FastMap<i64, u32> = if dense.is_some() {
+                    FastMap::default()
+                } else {
+                    FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default())
+                };
+                let mut i = 0;
+                while i < n {
+                    let v = values[i];
+                    let end = values[i..].iter().position(|&w| w != v).map_or(n, |len| i + len);
+                    let g = if dense.is_some() {
                         let slot = &mut table[(v - lo) as usize];
                         if *slot == u32::MAX {
                             *slot = next(&mut sizes);
                         }
-                        (last_v, last_g) = (Some(v), *slot);
                         *slot
-                    };
-                    sizes[g as usize] += 1;
-                    of_row.push(g);
-                }
-            }
-            DataType::Int64 => {
-                let mut map: FastMap<i64, u32> = FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default());
-                // Rows of a group are usually adjacent: reuse the previous row's group.
-                let (mut last_v, mut last_g) = (None, 0u32);
-                for &v in arr.as_primitive::<Int64Type>().values().iter() {
-                    let g = if last_v == Some(v) {
-                        last_g
                     } else {
-                        runs += 1;
-                        let g = *map.entry(v).or_insert_with(|| next(&mut sizes));
-                        (last_v, last_g) = (Some(v), g);
-                        g
+                        *map.entry(v).or_insert_with(|| next(&mut sizes))
                     };
-                    sizes[g as usize] += 1;
-                    of_row.push(g);
+                    sizes[g as usize] += (end - i) as u32;
+                    of_row.extend(std::iter::repeat_n(g, end - i));
+                    runs += 1;
+                    i = end;
                 }
             }
             DataType::Utf8 => {
