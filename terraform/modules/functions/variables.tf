@@ -202,9 +202,9 @@ variable "invoker_timeout" {
 }
 
 variable "invoker_ephemeral_storage_mb" {
-  description = "Ephemeral storage (/tmp) of the query-invoker function in MB: registration through the API downloads the sampled parts here."
+  description = "Ephemeral storage (/tmp) of the query-invoker function in MB. It never reads parts (workers inspect them at registration), so the minimum is enough."
   type        = number
-  default     = 2048
+  default     = 512
 
   validation {
     condition     = var.invoker_ephemeral_storage_mb >= 512 && var.invoker_ephemeral_storage_mb <= 10240 && floor(var.invoker_ephemeral_storage_mb) == var.invoker_ephemeral_storage_mb
@@ -235,7 +235,7 @@ variable "register_memory_mb" {
 }
 
 variable "register_timeout" {
-  description = "Timeout of the register-dataset function in seconds (lists every part, downloads and inspects the sampled ones)."
+  description = "Timeout of the register-dataset function in seconds (lists every part, then waits for the workers to inspect the sampled ones)."
   type        = number
   default     = 300
 
@@ -246,9 +246,9 @@ variable "register_timeout" {
 }
 
 variable "register_ephemeral_storage_mb" {
-  description = "Ephemeral storage (/tmp) of the register-dataset function in MB: the sampled parts are downloaded here."
+  description = "Ephemeral storage (/tmp) of the register-dataset function in MB. It never reads parts (workers inspect them), so the minimum is enough."
   type        = number
-  default     = 2048
+  default     = 512
 
   validation {
     condition     = var.register_ephemeral_storage_mb >= 512 && var.register_ephemeral_storage_mb <= 10240 && floor(var.register_ephemeral_storage_mb) == var.register_ephemeral_storage_mb
