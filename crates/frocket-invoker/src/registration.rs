@@ -10,7 +10,7 @@ use frocket_datastore::Datastore;
 use frocket_worker::{TaskOutput, TaskRequest, TaskWork};
 
 use crate::local::Progress;
-use crate::remote::{run_tasks, task_ttl, Dispatch, RemoteJob, RemoteOptions};
+use crate::remote::{epoch, run_tasks, task_ttl, Dispatch, RemoteJob, RemoteOptions};
 use crate::InvokerError;
 
 /// Inspects the `picked` parts of `parts` on remote workers, for the registration `req` whose
@@ -41,9 +41,7 @@ pub async fn inspect_remote(
         work: TaskWork::Inspect {
             inspect: inspect_spec(req, task),
         },
-        invoke_time: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64()),
+        invoke_time: epoch(),
         ttl_secs: ttl,
         self_select: None,
     };

@@ -72,7 +72,8 @@ struct Task {
     done_at: f64,
 }
 
-fn epoch() -> f64 {
+/// Now, in unix seconds.
+pub(crate) fn epoch() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())

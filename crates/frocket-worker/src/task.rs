@@ -267,9 +267,10 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     }
     status(TaskStatus::LoadingData, None).await?;
     let t0 = Instant::now();
-    if let TaskWork::Inspect { inspect } = &req.work {
-        return inspect_task(ds, req, opts, &key, inspect, (started, cold)).await;
-    }
+    let wanted = match &req.work {
+        TaskWork::Query { query } => query,
+        TaskWork::Inspect { inspect } => return inspect_task(ds, req, opts, &key, inspect, (started, cold)).await,
+    };
     let (local, from_cache) = match opts
         .storage
         .fetch(&req.part_path, &req.registration_id, &opts.cache)
@@ -280,9 +281,6 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
             status(TaskStatus::EndedFailed, Some(e.to_string())).await?;
             return Ok(false);
         }
-    };
-    let TaskWork::Query { query: wanted } = &req.work else {
-        return Ok(false);
     };
     let path = req.part_path.clone();
     let query = wanted.clone();
@@ -314,15 +312,14 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     };
     let total_secs = t0.elapsed().as_secs_f64();
     let output = TaskOutput::Partial(partial);
-    finish(
-        ds,
-        req,
-        opts,
-        &key,
-        output,
-        (started, cold, from_cache, load_secs, total_secs),
-    )
-    .await
+    let timing = Timing {
+        started,
+        cold,
+        from_cache,
+        load_secs,
+        total_secs,
+    };
+    finish(ds, req, opts, &key, output, timing).await
 }
 
 /// An inspection task: the part is read where it is (local) or downloaded to a temporary file
@@ -388,28 +385,46 @@ async fn inspect_task(
         Err(e) => TaskOutput::Rejected(e.to_string()),
     };
     let total_secs = t0.elapsed().as_secs_f64();
-    finish(
-        ds,
-        req,
-        opts,
-        key,
-        output,
-        (started, cold, false, load_secs, total_secs),
-    )
-    .await
+    let timing = Timing {
+        started,
+        cold,
+        from_cache: false,
+        load_secs,
+        total_secs,
+    };
+    finish(ds, req, opts, key, output, timing).await
 }
 
-/// Stores a successful task's result and reports `ENDED_SUCCESS`. `timing` is (start time,
-/// cold start, from cache, load seconds, total seconds).
+/// When and how a task ran, for its result.
+struct Timing {
+    /// Unix seconds when the worker started the task.
+    started: f64,
+    /// The first task of its process.
+    cold: bool,
+    /// The part came from the disk cache.
+    from_cache: bool,
+    /// Seconds reading the part.
+    load_secs: f64,
+    /// Seconds for the whole task.
+    total_secs: f64,
+}
+
+/// Stores a successful task's result and reports `ENDED_SUCCESS`.
 async fn finish(
     ds: &Datastore,
     req: &TaskRequest,
     opts: &WorkerOptions,
     key: &AttemptKey,
     output: TaskOutput,
-    timing: (f64, bool, bool, f64, f64),
+    timing: Timing,
 ) -> Result<bool, DatastoreError> {
-    let (started, cold, from_cache, load_secs, total_secs) = timing;
+    let Timing {
+        started,
+        cold,
+        from_cache,
+        load_secs,
+        total_secs,
+    } = timing;
     let result = TaskResult {
         output,
         load_secs,
