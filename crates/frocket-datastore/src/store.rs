@@ -285,6 +285,11 @@ impl Datastore {
 
     // ------------------------------------------------------------------ tasks
 
+    /// The status key of one attempt.
+    fn task_key(&self, request: &str, task: usize, attempt: u32) -> String {
+        self.key(&["task", request, &task.to_string(), &attempt.to_string()])
+    }
+
     /// Sets an attempt's status (with a TTL).
     pub async fn set_status(
         &self,
@@ -304,7 +309,7 @@ impl Datastore {
         let mut c = self.con.clone();
         let _: () = c
             .set_ex(
-                self.key(&["task", &key.request, &key.task.to_string(), &key.attempt.to_string()]),
+                self.task_key(&key.request, key.task, key.attempt),
                 json,
                 ttl_secs.max(1),
             )
@@ -328,7 +333,7 @@ impl Datastore {
         let mut pipe = redis::pipe();
         for key in keys {
             pipe.set_ex(
-                self.key(&["task", &key.request, &key.task.to_string(), &key.attempt.to_string()]),
+                self.task_key(&key.request, key.task, key.attempt),
                 &json,
                 ttl_secs.max(1),
             )
@@ -348,10 +353,7 @@ impl Datastore {
         if attempts.is_empty() {
             return Ok(vec![]);
         }
-        let keys: Vec<String> = attempts
-            .iter()
-            .map(|(t, a)| self.key(&["task", request, &t.to_string(), &a.to_string()]))
-            .collect();
+        let keys: Vec<String> = attempts.iter().map(|&(t, a)| self.task_key(request, t, a)).collect();
         let mut c = self.con.clone();
         let raw: Vec<Option<String>> = redis::cmd("MGET")
             .arg(&keys)

@@ -111,7 +111,7 @@ pub async fn run_remote(
         // Self-select lets workers prefer the parts they cache: only S3 parts are cached.
         self_select_preflight_ms: opts
             .self_select_preflight_ms
-            .filter(|_| dataset.parts.iter().any(|p| p.path.starts_with("s3://"))),
+            .filter(|_| dataset.parts.iter().any(|p| frocket_storage::is_s3(&p.path))),
     };
     let (done, counts) = run_tasks(ds, dispatch, &job, opts, progress, start).await?;
     let mut outcomes = Vec::with_capacity(done.len());

@@ -11,13 +11,11 @@ use arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
-use hashbrown::HashMap;
 
 use super::groups::{Groups, Timestamps};
+use super::FastMap;
 use crate::partial::{top_entries, PartialAggregation, PartialValue};
 use crate::query::{Aggregation, AggregationType};
-
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Code of a null cell.
 const NULL: u32 = u32::MAX;

@@ -5,11 +5,9 @@ use std::cell::OnceCell;
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
-use hashbrown::HashMap;
 
+use super::FastMap;
 use crate::error::EngineError;
-
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Timestamps of a part's rows, never null.
 #[derive(Debug, Clone)]

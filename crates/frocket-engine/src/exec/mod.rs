@@ -33,6 +33,9 @@ use crate::query::{
     Aggregation, CmpOp, Condition, ConditionKind, Literal, Relation, RelationExpr, Sequence, Target, ValidatedQuery,
 };
 
+/// Hash map with a fast, non-cryptographic hasher (keys come from one part).
+pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Execution settings.
 ///
 /// ```

@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
+use super::FastMap;
 use crate::error::EngineError;
 use crate::query::{Timeframe, ValidatedQuery};
 use crate::schema::ColumnType;
@@ -318,8 +319,6 @@ enum Assembler {
     /// Anything else: kept, concatenated at the end.
     Other(Vec<ArrayRef>),
 }
-
-type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Assembler {
     fn new(dt: &DataType, rows: usize) -> Self {
