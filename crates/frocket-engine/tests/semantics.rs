@@ -172,6 +172,36 @@ fn adjacent_negative_steps_are_ored() {
 }
 
 #[test]
+fn long_sequences_with_negative_steps() {
+    // Nine positive steps and negative steps in every gap: more step bits than one byte holds.
+    let names = ["S0", "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"];
+    let steps = || {
+        let mut s = vec![not_step("X")];
+        for n in names {
+            s.push(step(n));
+            s.push(not_step("X"));
+        }
+        s
+    };
+    let mut evts: Vec<(i64, &'static str)> = names.iter().enumerate().map(|(i, &n)| (i as i64 + 1, n)).collect();
+    assert!(seq_matches(&evts, steps(), None));
+    assert_eq!(funnel(&evts, steps(), None), vec![1; 9]);
+    // A negative row between the 6th and 7th steps stops the funnel at the 6th.
+    evts.push((6, "X"));
+    evts.retain(|e| e != &(7, "S6"));
+    evts.push((8, "S6"));
+    evts.retain(|e| e != &(8, "S7"));
+    evts.push((9, "S7"));
+    evts.retain(|e| e != &(9, "S8"));
+    evts.push((10, "S8"));
+    // Rows are S0@1 .. S5@6, X@6 (same time as S5: not between), S6@8, S7@9, S8@10.
+    assert!(seq_matches(&evts, steps(), None));
+    evts.push((7, "X"));
+    assert!(!seq_matches(&evts, steps(), None));
+    assert_eq!(funnel(&evts, steps(), None), [1, 1, 1, 1, 1, 1, 0, 0, 0]);
+}
+
+#[test]
 fn funnel_steps_and_negative_constraints() {
     assert_eq!(
         funnel(

@@ -33,19 +33,59 @@ pub(crate) struct Coded {
     keys: Vec<String>,
 }
 
-impl Coded {
-    #[inline]
-    fn row_codes(&self, r: usize) -> &[u32] {
-        let one = |i: usize| match self.codes.get(i) {
-            Some(&c) if c != NULL => &self.codes[i..i + 1],
-            _ => &[],
-        };
-        if let Some(k) = &self.dict_keys {
-            return if k.is_null(r) { &[] } else { one(k.value(r) as usize) };
+/// The codes of one row, looked up the same way for every row of a loop: aggregation loops
+/// are compiled once per kind of column instead of branching on it per row.
+trait RowCodes {
+    /// Calls `f` with each code of row `r` (none for a null cell).
+    fn each(&self, r: usize, f: impl FnMut(usize));
+}
+
+/// A scalar column: one code per row.
+struct ScalarCodes<'a>(&'a [u32]);
+
+impl RowCodes for ScalarCodes<'_> {
+    #[inline(always)]
+    fn each(&self, r: usize, mut f: impl FnMut(usize)) {
+        let c = self.0[r];
+        if c != NULL {
+            f(c as usize);
         }
-        match &self.offsets {
-            None => one(r),
-            Some(o) => &self.codes[o[r] as usize..o[r + 1] as usize],
+    }
+}
+
+/// A dictionary column: the code of the row's key.
+struct DictCodes<'a> {
+    keys: &'a [i32],
+    nulls: Option<&'a arrow::buffer::NullBuffer>,
+    codes: &'a [u32],
+}
+
+impl RowCodes for DictCodes<'_> {
+    #[inline(always)]
+    fn each(&self, r: usize, mut f: impl FnMut(usize)) {
+        if self.nulls.is_some_and(|n| n.is_null(r)) {
+            return;
+        }
+        // Keys of valid rows are in range; a bad one reads as null rather than panicking.
+        if let Some(&c) = self.codes.get(self.keys[r] as usize) {
+            if c != NULL {
+                f(c as usize);
+            }
+        }
+    }
+}
+
+/// A LIST column: the row's distinct element codes.
+struct ListCodes<'a> {
+    offsets: &'a [u32],
+    codes: &'a [u32],
+}
+
+impl RowCodes for ListCodes<'_> {
+    #[inline(always)]
+    fn each(&self, r: usize, mut f: impl FnMut(usize)) {
+        for &c in &self.codes[self.offsets[r] as usize..self.offsets[r + 1] as usize] {
+            f(c as usize);
         }
     }
 }
@@ -231,100 +271,124 @@ pub(crate) struct AggInput<'a> {
     pub max_distinct: usize,
 }
 
+/// Calls `f(group, row)` for every row of the `selected` groups. With `grouped`, the rows of a
+/// group come one after the other. Groups whose rows are adjacent in the part are visited as
+/// row ranges, so groups that are not selected cost nothing.
+fn for_selected_rows(
+    groups: &Groups,
+    ts: Option<&Timestamps>,
+    selected: &BooleanBuffer,
+    grouped: bool,
+    mut f: impl FnMut(u32, usize),
+) {
+    if groups.contiguous {
+        let offsets = groups.offsets();
+        for g in selected.set_indices() {
+            for r in offsets[g] as usize..offsets[g + 1] as usize {
+                f(g as u32, r);
+            }
+        }
+    } else if grouped {
+        let (rows, offsets) = groups.order(ts);
+        for g in selected.set_indices() {
+            for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
+                f(g as u32, r as usize);
+            }
+        }
+    } else {
+        // The selection as one byte per group: a plain load per row instead of bit arithmetic.
+        let sel: Vec<bool> = selected.iter().collect();
+        for (r, &g) in groups.of_row.iter().enumerate() {
+            if sel[g as usize] {
+                f(g, r);
+            }
+        }
+    }
+}
+
 /// Runs one aggregation over the rows of the `selected` groups.
 pub(crate) fn aggregate(
     agg: &Aggregation,
     input: &AggInput<'_>,
     selected: &BooleanBuffer,
 ) -> Result<PartialAggregation, ArrowError> {
-    let of_row = &input.groups.of_row;
     if agg.agg_type == AggregationType::Count {
-        let col = input.column;
-        let count = match col.logical_nulls() {
+        let count = match input.column.logical_nulls() {
             // Every row counts: the selected groups' sizes.
-            None => selected.set_indices().map(|g| input.groups.sizes[g] as usize).sum(),
-            Some(nulls) => of_row
-                .iter()
-                .enumerate()
-                .filter(|(r, &g)| nulls.is_valid(*r) && selected.value(g as usize))
-                .count(),
+            None => selected.set_indices().map(|g| input.groups.sizes[g] as u64).sum(),
+            Some(nulls) => {
+                let mut count = 0u64;
+                for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
+                    count += u64::from(nulls.is_valid(r));
+                });
+                count
+            }
         };
         return Ok(PartialAggregation {
-            value: PartialValue::Count(count as u64),
+            value: PartialValue::Count(count),
             approximate: false,
         });
     }
     let coded = input
         .coded
         .ok_or_else(|| ArrowError::InvalidArgumentError("column not coded".into()))?;
-    let k = coded.keys.len();
+    match (&coded.dict_keys, &coded.offsets) {
+        (Some(keys), _) => aggregate_codes(
+            agg,
+            input,
+            selected,
+            &coded.keys,
+            &DictCodes {
+                keys: keys.values(),
+                nulls: keys.nulls(),
+                codes: &coded.codes,
+            },
+        ),
+        (None, Some(offsets)) => aggregate_codes(
+            agg,
+            input,
+            selected,
+            &coded.keys,
+            &ListCodes {
+                offsets,
+                codes: &coded.codes,
+            },
+        ),
+        (None, None) => aggregate_codes(agg, input, selected, &coded.keys, &ScalarCodes(&coded.codes)),
+    }
+}
+
+/// [`aggregate`] for one kind of coded column (`keys[c]` renders code `c`).
+fn aggregate_codes<C: RowCodes>(
+    agg: &Aggregation,
+    input: &AggInput<'_>,
+    selected: &BooleanBuffer,
+    keys: &[String],
+    codes: &C,
+) -> Result<PartialAggregation, ArrowError> {
+    let k = keys.len();
     let mut rows_per_code = vec![0u64; k];
     let mut approximate = false;
-    // The selection as one byte per group: a plain load per row instead of bit arithmetic.
-    let sel: Vec<bool> = selected.iter().collect();
     let value = match agg.agg_type {
-        AggregationType::Count => unreachable!("handled above"),
+        AggregationType::Count => unreachable!("handled by aggregate"),
         AggregationType::CountPerValue => {
-            match &coded.offsets {
-                // Scalar column: one code per row, NULL for nulls.
-                None if coded.dict_keys.is_none() => {
-                    for (&g, &c) in of_row.iter().zip(&coded.codes) {
-                        if sel[g as usize] && c != NULL {
-                            rows_per_code[c as usize] += 1;
-                        }
-                    }
-                }
-                _ => {
-                    for (r, &g) in of_row.iter().enumerate() {
-                        if sel[g as usize] {
-                            for &c in coded.row_codes(r) {
-                                rows_per_code[c as usize] += 1;
-                            }
-                        }
-                    }
-                }
-            }
-            PartialValue::Counts(collect(
-                &coded.keys,
-                &rows_per_code,
-                input.max_distinct,
-                &mut approximate,
-            ))
+            for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
+                codes.each(r, |c| rows_per_code[c] += 1);
+            });
+            PartialValue::Counts(collect(keys, &rows_per_code, input.max_distinct, &mut approximate))
         }
         AggregationType::GroupsPerValue => {
+            // The last group counted for each code: a group's rows come together.
             let mut last = vec![u32::MAX; k];
-            let mut count_row = |g: u32, r: usize| {
-                for &c in coded.row_codes(r) {
-                    if last[c as usize] != g {
-                        last[c as usize] = g;
-                        rows_per_code[c as usize] += 1;
+            for_selected_rows(input.groups, input.ts, selected, true, |g, r| {
+                codes.each(r, |c| {
+                    if last[c] != g {
+                        last[c] = g;
+                        rows_per_code[c] += 1;
                     }
-                }
-            };
-            if input.groups.contiguous {
-                // A group's rows are one run: walk the part in order.
-                for (r, &g) in of_row.iter().enumerate() {
-                    if sel[g as usize] {
-                        count_row(g, r);
-                    }
-                }
-            } else {
-                let (rows, offsets) = input.groups.order(input.ts);
-                for g in 0..input.groups.count {
-                    if !sel[g] {
-                        continue;
-                    }
-                    for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
-                        count_row(g as u32, r as usize);
-                    }
-                }
-            }
-            PartialValue::Counts(collect(
-                &coded.keys,
-                &rows_per_code,
-                input.max_distinct,
-                &mut approximate,
-            ))
+                });
+            });
+            PartialValue::Counts(collect(keys, &rows_per_code, input.max_distinct, &mut approximate))
         }
         AggregationType::SumPerValue | AggregationType::MeanPerValue => {
             let other = input
@@ -335,35 +399,31 @@ pub(crate) fn aggregate(
                 DataType::Int64 => {
                     let o = other.as_primitive::<Int64Type>();
                     let mut s = vec![0i64; k];
-                    for (r, &g) in of_row.iter().enumerate() {
-                        if sel[g as usize] {
-                            let valid = o.is_valid(r);
-                            for &c in coded.row_codes(r) {
-                                rows_per_code[c as usize] += 1;
-                                if valid {
-                                    s[c as usize] = s[c as usize].wrapping_add(o.value(r));
-                                    nonnull[c as usize] += 1;
-                                }
+                    for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
+                        let valid = o.is_valid(r);
+                        codes.each(r, |c| {
+                            rows_per_code[c] += 1;
+                            if valid {
+                                s[c] = s[c].wrapping_add(o.value(r));
+                                nonnull[c] += 1;
                             }
-                        }
-                    }
+                        });
+                    });
                     Sums::Int(s)
                 }
                 DataType::Float64 => {
                     let o = other.as_primitive::<Float64Type>();
                     let mut s = vec![0f64; k];
-                    for (r, &g) in of_row.iter().enumerate() {
-                        if sel[g as usize] {
-                            let valid = o.is_valid(r);
-                            for &c in coded.row_codes(r) {
-                                rows_per_code[c as usize] += 1;
-                                if valid {
-                                    s[c as usize] += o.value(r);
-                                    nonnull[c as usize] += 1;
-                                }
+                    for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
+                        let valid = o.is_valid(r);
+                        codes.each(r, |c| {
+                            rows_per_code[c] += 1;
+                            if valid {
+                                s[c] += o.value(r);
+                                nonnull[c] += 1;
                             }
-                        }
-                    }
+                        });
+                    });
                     Sums::Float(s)
                 }
                 other => {
@@ -380,9 +440,9 @@ pub(crate) fn aggregate(
                 }
             };
             let keep: Vec<u64> = (0..k).map(present).collect();
-            let value = match (agg.agg_type, sums) {
+            match (agg.agg_type, sums) {
                 (AggregationType::SumPerValue, Sums::Int(s)) => PartialValue::IntSums(collect_with(
-                    &coded.keys,
+                    keys,
                     &keep,
                     |c| s[c],
                     |a, b| a.cmp(b),
@@ -390,7 +450,7 @@ pub(crate) fn aggregate(
                     &mut approximate,
                 )),
                 (AggregationType::SumPerValue, Sums::Float(s)) => PartialValue::FloatSums(collect_with(
-                    &coded.keys,
+                    keys,
                     &keep,
                     |c| s[c],
                     |a, b| a.total_cmp(b),
@@ -398,7 +458,7 @@ pub(crate) fn aggregate(
                     &mut approximate,
                 )),
                 (_, Sums::Int(s)) => PartialValue::IntMeans(collect_with(
-                    &coded.keys,
+                    keys,
                     &keep,
                     |c| (s[c], nonnull[c]),
                     |a, b| (a.0 as f64 / a.1 as f64).total_cmp(&(b.0 as f64 / b.1 as f64)),
@@ -406,15 +466,14 @@ pub(crate) fn aggregate(
                     &mut approximate,
                 )),
                 (_, Sums::Float(s)) => PartialValue::FloatMeans(collect_with(
-                    &coded.keys,
+                    keys,
                     &keep,
                     |c| (s[c], nonnull[c]),
                     |a, b| (a.0 / a.1 as f64).total_cmp(&(b.0 / b.1 as f64)),
                     input.max_distinct,
                     &mut approximate,
                 )),
-            };
-            return Ok(PartialAggregation { value, approximate });
+            }
         }
     };
     Ok(PartialAggregation { value, approximate })

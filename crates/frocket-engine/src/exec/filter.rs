@@ -94,9 +94,22 @@ fn positive_mask(arr: &ArrayRef, f: &Filter, op: FilterOp) -> Result<BooleanBuff
             let on_values = str_mask(values, &pred);
             let keys = d.keys();
             let kv = keys.values();
+            let mask = match on_values.count_set_bits() {
+                0 => BooleanBuffer::new_unset(n),
+                // One matching value (the usual `==`): compare keys, no lookup.
+                1 => {
+                    let k = on_values.set_indices().next().unwrap_or(0) as i32;
+                    BooleanBuffer::collect_bool(n, |i| kv[i] == k)
+                }
+                _ => {
+                    // A byte per dictionary value; keys under nulls may be out of range.
+                    let table: Vec<bool> = on_values.iter().collect();
+                    BooleanBuffer::collect_bool(n, |i| table.get(kv[i] as usize).copied().unwrap_or(false))
+                }
+            };
             Ok(match keys.nulls() {
-                Some(nulls) => BooleanBuffer::collect_bool(n, |i| nulls.is_valid(i) && on_values.value(kv[i] as usize)),
-                None => BooleanBuffer::collect_bool(n, |i| on_values.value(kv[i] as usize)),
+                Some(nulls) => &mask & nulls.inner(),
+                None => mask,
             })
         }
         (DataType::List(_), FilterOp::Includes) => {

@@ -66,7 +66,8 @@ pub(crate) struct Groups {
     /// Whether each group's rows are adjacent in the part (parts written group by group): then
     /// groups are numbered in row order and group `g`'s rows are one run.
     pub contiguous: bool,
-    order: OnceCell<(Vec<u32>, Vec<u32>)>,
+    offsets: OnceCell<Vec<u32>>,
+    order: OnceCell<Vec<u32>>,
 }
 
 impl Groups {
@@ -169,15 +170,15 @@ impl Groups {
             of_row,
             count: sizes.len(),
             sizes,
+            offsets: OnceCell::new(),
             order: OnceCell::new(),
         })
     }
 
-    /// Rows ordered by group, then timestamp; and each group's range in that order
-    /// (`offsets[g]..offsets[g + 1]`).
-    /// Without timestamps (queries with no sequence), rows stay in part order within a group.
-    pub(crate) fn order(&self, ts: Option<&Timestamps>) -> (&[u32], &[u32]) {
-        let (rows, offsets) = self.order.get_or_init(|| {
+    /// Where each group starts in [`Groups::order`] (`offsets[g]..offsets[g + 1]`, `count + 1`
+    /// entries). For contiguous groups these are also the row ranges of the part.
+    pub(crate) fn offsets(&self) -> &[u32] {
+        self.offsets.get_or_init(|| {
             let mut offsets = Vec::with_capacity(self.count + 1);
             let mut acc = 0u32;
             offsets.push(0);
@@ -185,6 +186,16 @@ impl Groups {
                 acc += s;
                 offsets.push(acc);
             }
+            offsets
+        })
+    }
+
+    /// Rows ordered by group, then timestamp; and each group's range in that order
+    /// (`offsets[g]..offsets[g + 1]`).
+    /// Without timestamps (queries with no sequence), rows stay in part order within a group.
+    pub(crate) fn order(&self, ts: Option<&Timestamps>) -> (&[u32], &[u32]) {
+        let offsets = self.offsets();
+        let rows = self.order.get_or_init(|| {
             let rows: Vec<u32> = if self.contiguous {
                 // Groups are runs numbered in row order: the part order already is the order.
                 (0..self.of_row.len() as u32).collect()
@@ -199,20 +210,33 @@ impl Groups {
                 rows
             };
             let mut rows = rows;
+            // Groups out of time order are sorted as (timestamp, row) pairs in one reused
+            // buffer: comparisons read the pairs, not the timestamp column at random.
+            let mut int_pairs: Vec<(i64, u32)> = Vec::new();
+            let mut float_pairs: Vec<(f64, u32)> = Vec::new();
             for g in 0..self.count {
                 let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
-                // Often already in time order; sorting in place never allocates.
                 match ts {
                     Some(Timestamps::Int(t)) if !slice.is_sorted_by_key(|&r| t[r as usize]) => {
-                        slice.sort_unstable_by_key(|&r| t[r as usize]);
+                        int_pairs.clear();
+                        int_pairs.extend(slice.iter().map(|&r| (t[r as usize], r)));
+                        int_pairs.sort_unstable();
+                        for (dst, &(_, r)) in slice.iter_mut().zip(&int_pairs) {
+                            *dst = r;
+                        }
                     }
                     Some(Timestamps::Float(t)) if !slice.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) => {
-                        slice.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+                        float_pairs.clear();
+                        float_pairs.extend(slice.iter().map(|&r| (t[r as usize], r)));
+                        float_pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                        for (dst, &(_, r)) in slice.iter_mut().zip(&float_pairs) {
+                            *dst = r;
+                        }
                     }
                     _ => {}
                 }
             }
-            (rows, offsets)
+            rows
         });
         (rows, offsets)
     }

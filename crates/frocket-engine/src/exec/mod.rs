@@ -176,7 +176,7 @@ impl Part<'_> {
             .iter()
             .map(|s| Ok((self.row_mask(&s.filters)?, s.row_found)))
             .collect::<Result<Vec<_>, EngineError>>()?;
-        Ok(SequenceMatcher::new(steps, seq.max_duration))
+        Ok(SequenceMatcher::new(steps, seq.max_duration, self.groups.of_row.len()))
     }
 
     /// Groups whose rows satisfy the condition.

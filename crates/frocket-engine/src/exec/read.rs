@@ -374,8 +374,8 @@ impl Assembler {
                     })
                     .collect();
                 let local_keys = d.keys().values();
-                let in_range = |k: i32| k >= 0 && (k as usize) < remap.len();
-                if remap.iter().enumerate().all(|(i, &g)| g as usize == i) && local_keys.iter().all(|&k| in_range(k)) {
+                let in_range = local_keys.is_empty() || (max_key(local_keys) as usize) < remap.len();
+                if in_range && remap.iter().enumerate().all(|(i, &g)| g as usize == i) {
                     // The same dictionary order as the part's so far (the usual case): copy.
                     keys.extend_from_slice(local_keys);
                 } else {
@@ -403,10 +403,18 @@ impl Assembler {
                 mut nulls,
                 mut values,
                 ..
-            } => Arc::new(DictionaryArray::<Int32Type>::try_new(
-                Int32Array::new(keys.into(), nulls.finish()),
-                Arc::new(values.finish()),
-            )?),
+            } => {
+                let keys = Int32Array::new(keys.into(), nulls.finish());
+                let values: ArrayRef = Arc::new(values.finish());
+                if max_key(keys.values()) >= values.len() as u32 && !keys.is_empty() {
+                    return Err(ArrowError::InvalidArgumentError(
+                        "dictionary key out of range after mapping".into(),
+                    ));
+                }
+                // SAFETY: every key (null or not) was just checked to index `values`, which
+                // is all `try_new` would check, row by row through the null mask.
+                Arc::new(unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, values) })
+            }
             Assembler::Other(parts) => {
                 let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
                 match refs.len() {
@@ -417,6 +425,12 @@ impl Assembler {
             }
         })
     }
+}
+
+/// The largest key as unsigned (a negative key counts as larger than any valid one): one
+/// vectorized pass to check that all keys index a dictionary.
+fn max_key(keys: &[i32]) -> u32 {
+    keys.iter().map(|&k| k as u32).max().unwrap_or(0)
 }
 
 fn dictionary_hints(schema: &Schema, meta: &parquet::file::metadata::ParquetMetaData) -> Schema {

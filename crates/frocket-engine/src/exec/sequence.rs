@@ -37,11 +37,16 @@ impl TsValue for f64 {
     }
 }
 
-/// A sequence compiled to row masks: `positives[k]` is positive step `k`; `gaps[k]` is the
-/// OR of the negative steps just before positive step `k` (`gaps[m]`: trailing ones).
+/// A sequence compiled to per-row step bits. Positive step `k` is bit `k` of a row; the OR of
+/// the negative steps just before positive step `k` is bit `m + k` (`m` positive steps; bit
+/// `2m`: trailing negative steps). A row's bits are `bytes` bytes, so the scan reads one byte
+/// per row for sequences of up to three positive steps, instead of one bit from every mask.
 pub(crate) struct SequenceMatcher {
-    pub positives: Vec<BooleanBuffer>,
-    pub gaps: Vec<Option<BooleanBuffer>>,
+    m: usize,
+    bytes: usize,
+    bits: Vec<u8>,
+    /// Whether each gap (`0..=m`) has a negative step.
+    has_gap: Vec<bool>,
     pub max_duration: Option<f64>,
 }
 
@@ -70,8 +75,9 @@ struct ScanResult<T> {
 }
 
 impl SequenceMatcher {
-    /// Builds a matcher from step masks in sequence order (`row_found` per step).
-    pub(crate) fn new(steps: Vec<(BooleanBuffer, bool)>, max_duration: Option<f64>) -> Self {
+    /// Builds a matcher from step masks in sequence order (`row_found` per step), all of
+    /// `rows` rows.
+    pub(crate) fn new(steps: Vec<(BooleanBuffer, bool)>, max_duration: Option<f64>, rows: usize) -> Self {
         let mut positives = Vec::new();
         let mut gaps: Vec<Option<BooleanBuffer>> = Vec::new();
         // Negative steps seen since the last positive one, OR-ed together.
@@ -88,16 +94,56 @@ impl SequenceMatcher {
             }
         }
         gaps.push(pending);
+        let m = positives.len();
+        let bytes = (2 * m + 1).div_ceil(8);
+        let mut bits = vec![0u8; rows * bytes];
+        let masks = positives.iter().enumerate().chain(
+            gaps.iter()
+                .enumerate()
+                .filter_map(|(k, g)| g.as_ref().map(|g| (m + k, g))),
+        );
+        for (bit, mask) in masks {
+            let shift = bit % 8;
+            // A branch-free pass per mask (most masks are dense: `view` matches most rows).
+            for (dst, set) in bits[bit / 8..].iter_mut().step_by(bytes).zip(mask.iter()) {
+                *dst |= u8::from(set) << shift;
+            }
+        }
         SequenceMatcher {
-            positives,
-            gaps,
+            m,
+            bytes,
+            bits,
+            has_gap: gaps.iter().map(Option::is_some).collect(),
             max_duration,
         }
     }
 
     /// Number of positive steps.
     pub(crate) fn len(&self) -> usize {
-        self.positives.len()
+        self.m
+    }
+
+    /// Whether row `r` has no step bit at all (it matters to no step).
+    #[inline(always)]
+    fn is_blank(&self, r: usize) -> bool {
+        self.bits[r * self.bytes..(r + 1) * self.bytes].iter().all(|&b| b == 0)
+    }
+
+    #[inline(always)]
+    fn bit(&self, r: usize, bit: usize) -> bool {
+        (self.bits[r * self.bytes + bit / 8] >> (bit % 8)) & 1 == 1
+    }
+
+    /// Whether row `r` matches positive step `k`.
+    #[inline(always)]
+    fn positive(&self, r: usize, k: usize) -> bool {
+        self.bit(r, k)
+    }
+
+    /// Whether row `r` matches a negative step of gap `k` (`0..=m`).
+    #[inline(always)]
+    fn gap(&self, r: usize, k: usize) -> bool {
+        self.has_gap[k] && self.bit(r, self.m + k)
     }
 
     /// For every group in `selected` (all when `None`): how many positive steps it reached
@@ -142,9 +188,8 @@ impl SequenceMatcher {
 
     fn reached_group<T: TsValue>(&self, ts: &[T], rows: &[u32], sc: &mut Scratch<T>) -> usize {
         let m = self.len();
-        let trailing = self.gaps[m].as_ref();
         let res = self.scan(ts, rows, None, sc);
-        if res.reached < m || trailing.is_none() {
+        if res.reached < m || !self.has_gap[m] {
             return res.reached;
         }
         let Some(d) = self.max_duration else {
@@ -158,17 +203,16 @@ impl SequenceMatcher {
         };
         // Trailing negative within the window of r0: try every start.
         sc.starts.clear();
-        let lead = self.gaps[0].as_ref();
         let mut lead_blocked_at: Option<T> = None;
         for &r in rows {
             let t = ts[r as usize];
             if lead_blocked_at.is_some_and(|b| t > b) {
                 break;
             }
-            if self.positives[0].value(r as usize) && sc.starts.last().is_none_or(|&l| l < t) {
+            if self.positive(r as usize, 0) && sc.starts.last().is_none_or(|&l| l < t) {
                 sc.starts.push(t);
             }
-            if lead_blocked_at.is_none() && lead.is_some_and(|l| l.value(r as usize)) {
+            if lead_blocked_at.is_none() && self.gap(r as usize, 0) {
                 lead_blocked_at = Some(t);
             }
         }
@@ -207,7 +251,7 @@ impl SequenceMatcher {
         let mut reached = 0usize;
         let mut last_final = None;
         let mut last_trailing = None;
-        let trailing_only = self.gaps[m].is_some();
+        let trailing_only = self.has_gap[m];
         let mut i = 0;
         while i < rows.len() {
             let t = ts[rows[i] as usize];
@@ -219,8 +263,11 @@ impl SequenceMatcher {
             sc.new_best.iter_mut().for_each(|b| *b = None);
             for &r in batch {
                 let r = r as usize;
+                if self.is_blank(r) {
+                    continue;
+                }
                 for k in 0..m {
-                    if !self.positives[k].value(r) {
+                    if !self.positive(r, k) {
                         continue;
                     }
                     let start = if k == 0 {
@@ -248,22 +295,19 @@ impl SequenceMatcher {
             }
             for &r in batch {
                 let r = r as usize;
-                if let Some(g) = &self.gaps[0] {
-                    if g.value(r) {
-                        lead_blocked = true;
-                    }
+                if self.is_blank(r) {
+                    continue;
+                }
+                if self.gap(r, 0) {
+                    lead_blocked = true;
                 }
                 for k in 1..m {
-                    if let Some(g) = &self.gaps[k] {
-                        if g.value(r) {
-                            sc.best[k - 1] = None;
-                        }
+                    if self.gap(r, k) {
+                        sc.best[k - 1] = None;
                     }
                 }
-                if let Some(g) = &self.gaps[m] {
-                    if g.value(r) {
-                        last_trailing = Some(t);
-                    }
+                if self.gap(r, m) {
+                    last_trailing = Some(t);
                 }
             }
             for k in 0..m {
