@@ -6,12 +6,15 @@
 //! distinct value, not per row. LIST columns count each distinct element of a row once.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
 
+use super::column::Column;
 use super::groups::{Groups, Timestamps};
 use super::FastMap;
 use crate::partial::{top_entries, PartialAggregation, PartialValue};
@@ -22,22 +25,32 @@ const NULL: u32 = u32::MAX;
 
 /// A column as dense value codes.
 pub(crate) struct Coded {
-    /// For LIST columns, row `r`'s codes are `codes[offsets[r]..offsets[r + 1]]` (distinct);
-    /// for scalar columns `None` and `codes[r]` is the row's code (or [`NULL`]).
-    offsets: Option<Vec<u32>>,
-    /// Dictionary columns are not recoded row by row: `codes[k]` is the code of dictionary
-    /// key `k`, and a row's code is that of its key (nothing per row is allocated).
-    dict_keys: Option<Int32Array>,
-    codes: Vec<u32>,
+    rows: RowCodesOf,
     /// Key (rendered value) of every code.
     keys: Vec<String>,
 }
 
-/// The codes of one row, looked up the same way for every row of a loop: aggregation loops
-/// are compiled once per kind of column instead of branching on it per row.
+/// How rows find their codes.
+enum RowCodesOf {
+    /// A scalar column: `codes[r]` is row `r`'s code (or [`NULL`]).
+    Scalar(Vec<u32>),
+    /// A LIST column: row `r`'s distinct codes are `codes[offsets[r]..offsets[r + 1]]`.
+    List { offsets: Vec<u32>, codes: Vec<u32> },
+    /// A dictionary column, not recoded row by row (nothing per row is allocated): chunk `c`'s
+    /// key `k` has code `tables[start + k]` where `(start, len) = chunk_tables[c]`.
+    Dict {
+        keys: Vec<Int32Array>,
+        chunk_tables: Vec<(u32, u32)>,
+        tables: Vec<u32>,
+        shift: u32,
+    },
+}
+
+/// The codes of rows, looked up the same way for every row of a loop: aggregation loops are
+/// compiled once per kind of column instead of branching on it per row.
 trait RowCodes {
-    /// Calls `f` with each code of row `r` (none for a null cell).
-    fn each(&self, r: usize, f: impl FnMut(usize));
+    /// Calls `f(row, code)` with each code of each row of `rows` (none for a null cell).
+    fn each_in(&self, rows: Range<usize>, f: impl FnMut(usize, usize));
 }
 
 /// A scalar column: one code per row.
@@ -45,32 +58,51 @@ struct ScalarCodes<'a>(&'a [u32]);
 
 impl RowCodes for ScalarCodes<'_> {
     #[inline(always)]
-    fn each(&self, r: usize, mut f: impl FnMut(usize)) {
-        let c = self.0[r];
-        if c != NULL {
-            f(c as usize);
+    fn each_in(&self, rows: Range<usize>, mut f: impl FnMut(usize, usize)) {
+        let start = rows.start;
+        for (i, &c) in self.0[rows].iter().enumerate() {
+            if c != NULL {
+                f(start + i, c as usize);
+            }
         }
     }
 }
 
-/// A dictionary column: the code of the row's key.
-struct DictCodes<'a> {
+/// One chunk of a dictionary column: its row keys and the codes of its dictionary's keys.
+struct DictChunk<'a> {
     keys: &'a [i32],
     nulls: Option<&'a arrow::buffer::NullBuffer>,
     codes: &'a [u32],
 }
 
+/// A dictionary column: the code of each row's key in its chunk's dictionary.
+struct DictCodes<'a> {
+    chunks: Vec<DictChunk<'a>>,
+    shift: u32,
+}
+
 impl RowCodes for DictCodes<'_> {
     #[inline(always)]
-    fn each(&self, r: usize, mut f: impl FnMut(usize)) {
-        if self.nulls.is_some_and(|n| n.is_null(r)) {
-            return;
-        }
-        // Keys of valid rows are in range; a bad one reads as null rather than panicking.
-        if let Some(&c) = self.codes.get(self.keys[r] as usize) {
-            if c != NULL {
-                f(c as usize);
+    fn each_in(&self, rows: Range<usize>, mut f: impl FnMut(usize, usize)) {
+        // Split the range at chunk boundaries; look each chunk up once.
+        let mut r = rows.start;
+        while r < rows.end {
+            let c = r >> self.shift;
+            let base = c << self.shift;
+            let end = rows.end.min(base + (1usize << self.shift));
+            let Some(chunk) = self.chunks.get(c) else { return };
+            for i in r - base..end - base {
+                if chunk.nulls.is_some_and(|n| n.is_null(i)) {
+                    continue;
+                }
+                // Keys of valid rows are in range; a bad one reads as null, never panics.
+                if let Some(&code) = chunk.codes.get(chunk.keys[i] as usize) {
+                    if code != NULL {
+                        f(base + i, code as usize);
+                    }
+                }
             }
+            r = end;
         }
     }
 }
@@ -83,9 +115,11 @@ struct ListCodes<'a> {
 
 impl RowCodes for ListCodes<'_> {
     #[inline(always)]
-    fn each(&self, r: usize, mut f: impl FnMut(usize)) {
-        for &c in &self.codes[self.offsets[r] as usize..self.offsets[r + 1] as usize] {
-            f(c as usize);
+    fn each_in(&self, rows: Range<usize>, mut f: impl FnMut(usize, usize)) {
+        for r in rows {
+            for &c in &self.codes[self.offsets[r] as usize..self.offsets[r + 1] as usize] {
+                f(r, c as usize);
+            }
         }
     }
 }
@@ -99,88 +133,102 @@ pub(crate) fn render_f64(x: f64) -> String {
     }
 }
 
-/// Codes a scalar column (values of a LIST are coded the same way).
-fn code_scalar(arr: &ArrayRef) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
-    let n = arr.len();
+/// Codes a scalar column given as chunks (values of a LIST are coded the same way): one code
+/// per row of all chunks, in order.
+fn code_scalar(chunks: &[ArrayRef]) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
+    let n = chunks.iter().map(|c| c.len()).sum();
     let mut keys: Vec<String> = Vec::new();
     let mut codes = Vec::with_capacity(n);
-    match arr.data_type() {
+    let Some(first) = chunks.first() else {
+        return Ok((codes, keys));
+    };
+    match first.data_type() {
         DataType::Boolean => {
-            let a = arr.as_boolean();
             keys = vec!["false".into(), "true".into()];
-            for i in 0..n {
-                codes.push(if a.is_null(i) { NULL } else { a.value(i) as u32 });
+            for arr in chunks {
+                let a = arr.as_boolean_opt().ok_or_else(|| mixed(arr))?;
+                for i in 0..a.len() {
+                    codes.push(if a.is_null(i) { NULL } else { a.value(i) as u32 });
+                }
             }
         }
         DataType::Int64 => {
-            let a = arr.as_primitive::<Int64Type>();
             let mut map: FastMap<i64, u32> = FastMap::default();
-            for (i, &v) in a.values().iter().enumerate() {
-                if a.is_null(i) {
-                    codes.push(NULL);
-                    continue;
-                }
-                let c = *map.entry(v).or_insert_with(|| {
-                    keys.push(v.to_string());
-                    (keys.len() - 1) as u32
-                });
-                codes.push(c);
-            }
-        }
-        DataType::Float64 => {
-            let a = arr.as_primitive::<Float64Type>();
-            let mut map: FastMap<u64, u32> = FastMap::default();
-            for (i, &v) in a.values().iter().enumerate() {
-                if a.is_null(i) || v.is_nan() {
-                    codes.push(NULL);
-                    continue;
-                }
-                let v = if v == 0.0 { 0.0 } else { v };
-                let c = *map.entry(v.to_bits()).or_insert_with(|| {
-                    keys.push(render_f64(v));
-                    (keys.len() - 1) as u32
-                });
-                codes.push(c);
-            }
-        }
-        DataType::Utf8 => {
-            let a = arr.as_string::<i32>();
-            let mut map: FastMap<&str, u32> = FastMap::default();
-            for i in 0..n {
-                if a.is_null(i) {
-                    codes.push(NULL);
-                    continue;
-                }
-                let v = a.value(i);
-                let c = *map.entry(v).or_insert_with(|| {
-                    keys.push(v.to_string());
-                    (keys.len() - 1) as u32
-                });
-                codes.push(c);
-            }
-        }
-        DataType::Dictionary(_, _) => {
-            let d = arr.as_dictionary::<Int32Type>();
-            let values = d.values().as_string::<i32>();
-            let mut by_key = vec![NULL; values.len()];
-            let mut map: FastMap<&str, u32> = FastMap::default();
-            let keys_arr = d.keys();
-            for (i, &k) in keys_arr.values().iter().enumerate() {
-                if keys_arr.is_null(i) || values.is_null(k as usize) {
-                    codes.push(NULL);
-                    continue;
-                }
-                let k = k as usize;
-                let mut c = by_key[k];
-                if c == NULL {
-                    let v = values.value(k);
-                    c = *map.entry(v).or_insert_with(|| {
+            for arr in chunks {
+                let a = arr.as_primitive_opt::<Int64Type>().ok_or_else(|| mixed(arr))?;
+                for (i, &v) in a.values().iter().enumerate() {
+                    if a.is_null(i) {
+                        codes.push(NULL);
+                        continue;
+                    }
+                    let c = *map.entry(v).or_insert_with(|| {
                         keys.push(v.to_string());
                         (keys.len() - 1) as u32
                     });
-                    by_key[k] = c;
+                    codes.push(c);
                 }
-                codes.push(c);
+            }
+        }
+        DataType::Float64 => {
+            let mut map: FastMap<u64, u32> = FastMap::default();
+            for arr in chunks {
+                let a = arr.as_primitive_opt::<Float64Type>().ok_or_else(|| mixed(arr))?;
+                for (i, &v) in a.values().iter().enumerate() {
+                    if a.is_null(i) || v.is_nan() {
+                        codes.push(NULL);
+                        continue;
+                    }
+                    let v = if v == 0.0 { 0.0 } else { v };
+                    let c = *map.entry(v.to_bits()).or_insert_with(|| {
+                        keys.push(render_f64(v));
+                        (keys.len() - 1) as u32
+                    });
+                    codes.push(c);
+                }
+            }
+        }
+        DataType::Utf8 => {
+            let mut map: FastMap<&str, u32> = FastMap::default();
+            for arr in chunks {
+                let a = arr.as_string_opt::<i32>().ok_or_else(|| mixed(arr))?;
+                for i in 0..a.len() {
+                    if a.is_null(i) {
+                        codes.push(NULL);
+                        continue;
+                    }
+                    let v = a.value(i);
+                    let c = *map.entry(v).or_insert_with(|| {
+                        keys.push(v.to_string());
+                        (keys.len() - 1) as u32
+                    });
+                    codes.push(c);
+                }
+            }
+        }
+        DataType::Dictionary(_, _) => {
+            let mut map: FastMap<&str, u32> = FastMap::default();
+            for arr in chunks {
+                let d = arr.as_dictionary_opt::<Int32Type>().ok_or_else(|| mixed(arr))?;
+                let values = d.values().as_string::<i32>();
+                let mut by_key = vec![NULL; values.len()];
+                let keys_arr = d.keys();
+                for (i, &k) in keys_arr.values().iter().enumerate() {
+                    let k = k as usize;
+                    if keys_arr.is_null(i) || k >= values.len() || values.is_null(k) {
+                        codes.push(NULL);
+                        continue;
+                    }
+                    let mut c = by_key[k];
+                    if c == NULL {
+                        let v = values.value(k);
+                        c = *map.entry(v).or_insert_with(|| {
+                            keys.push(v.to_string());
+                            (keys.len() - 1) as u32
+                        });
+                        by_key[k] = c;
+                    }
+                    codes.push(c);
+                }
             }
         }
         other => {
@@ -192,67 +240,99 @@ fn code_scalar(arr: &ArrayRef) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
     Ok((codes, keys))
 }
 
+fn mixed(arr: &ArrayRef) -> ArrowError {
+    ArrowError::InvalidArgumentError(format!("a column's chunks have different types ({})", arr.data_type()))
+}
+
 /// Codes a normalized column.
-pub(crate) fn code_column(arr: &ArrayRef) -> Result<Coded, ArrowError> {
-    if let DataType::Dictionary(_, _) = arr.data_type() {
-        // Code the dictionary's values (equal strings share a code), keep the row keys.
-        let d = arr.as_dictionary::<Int32Type>();
-        let values = d.values().as_string::<i32>();
-        let mut keys: Vec<String> = Vec::new();
-        let mut map: FastMap<&str, u32> = FastMap::default();
-        let codes = (0..values.len())
-            .map(|k| {
-                if values.is_null(k) {
-                    return NULL;
-                }
-                let v = values.value(k);
-                *map.entry(v).or_insert_with(|| {
-                    keys.push(v.to_string());
-                    (keys.len() - 1) as u32
-                })
-            })
-            .collect();
-        // Keys under nulls may be anything: only valid rows are looked up (an out-of-range
-        // key would read as null, never panic).
-        return Ok(Coded {
-            offsets: None,
-            dict_keys: Some(d.keys().clone()),
-            codes,
-            keys,
-        });
-    }
-    if let DataType::List(_) = arr.data_type() {
-        let l = arr.as_list::<i32>();
-        let (elem_codes, keys) = code_scalar(l.values())?;
-        let offsets_in = l.value_offsets();
-        let mut offsets = Vec::with_capacity(l.len() + 1);
-        let mut codes = Vec::with_capacity(elem_codes.len());
-        offsets.push(0u32);
-        for r in 0..l.len() {
-            let start = codes.len();
-            if l.is_valid(r) {
-                for &c in &elem_codes[offsets_in[r] as usize..offsets_in[r + 1] as usize] {
-                    if c != NULL && !codes[start..].contains(&c) {
-                        codes.push(c);
+pub(crate) fn code_column(col: &Column) -> Result<Coded, ArrowError> {
+    let chunks = col.chunks();
+    match col.data_type() {
+        DataType::Dictionary(_, _) => {
+            // Code each dictionary's values once (equal strings share a code), keep the row
+            // keys. Batches of one row group share their dictionary.
+            let mut keys: Vec<String> = Vec::new();
+            let mut map: FastMap<&str, u32> = FastMap::default();
+            let mut tables: Vec<u32> = Vec::new();
+            let mut chunk_tables = Vec::with_capacity(chunks.len());
+            let mut row_keys = Vec::with_capacity(chunks.len());
+            let mut previous: Option<(&ArrayRef, (u32, u32))> = None;
+            for c in chunks {
+                let d = c.as_dictionary_opt::<Int32Type>().ok_or_else(|| mixed(c))?;
+                let range = match previous {
+                    Some((p, range)) if Arc::ptr_eq(p, d.values()) => range,
+                    _ => {
+                        let values = d.values().as_string::<i32>();
+                        let start = tables.len() as u32;
+                        for k in 0..values.len() {
+                            tables.push(if values.is_null(k) {
+                                NULL
+                            } else {
+                                let v = values.value(k);
+                                *map.entry(v).or_insert_with(|| {
+                                    keys.push(v.to_string());
+                                    (keys.len() - 1) as u32
+                                })
+                            });
+                        }
+                        let range = (start, values.len() as u32);
+                        previous = Some((d.values(), range));
+                        range
                     }
-                }
+                };
+                chunk_tables.push(range);
+                row_keys.push(d.keys().clone());
             }
-            offsets.push(codes.len() as u32);
+            Ok(Coded {
+                rows: RowCodesOf::Dict {
+                    keys: row_keys,
+                    chunk_tables,
+                    tables,
+                    shift: col.shift(),
+                },
+                keys,
+            })
         }
-        return Ok(Coded {
-            offsets: Some(offsets),
-            dict_keys: None,
-            codes,
-            keys,
-        });
+        DataType::List(_) => {
+            let lists: Vec<&arrow::array::ListArray> = chunks
+                .iter()
+                .map(|c| c.as_list_opt::<i32>().ok_or_else(|| mixed(c)))
+                .collect::<Result<_, _>>()?;
+            let values: Vec<ArrayRef> = lists.iter().map(|l| l.values().clone()).collect();
+            let (elem_codes, keys) = code_scalar(&values)?;
+            let mut offsets = Vec::with_capacity(col.len() + 1);
+            let mut codes = Vec::with_capacity(elem_codes.len());
+            offsets.push(0u32);
+            let mut base = 0usize;
+            for l in lists {
+                let offsets_in = l.value_offsets();
+                for r in 0..l.len() {
+                    let start = codes.len();
+                    if l.is_valid(r) {
+                        let (s, e) = (base + offsets_in[r] as usize, base + offsets_in[r + 1] as usize);
+                        for &c in &elem_codes[s..e] {
+                            if c != NULL && !codes[start..].contains(&c) {
+                                codes.push(c);
+                            }
+                        }
+                    }
+                    offsets.push(codes.len() as u32);
+                }
+                base += l.values().len();
+            }
+            Ok(Coded {
+                rows: RowCodesOf::List { offsets, codes },
+                keys,
+            })
+        }
+        _ => {
+            let (codes, keys) = code_scalar(chunks)?;
+            Ok(Coded {
+                rows: RowCodesOf::Scalar(codes),
+                keys,
+            })
+        }
     }
-    let (codes, keys) = code_scalar(arr)?;
-    Ok(Coded {
-        offsets: None,
-        dict_keys: None,
-        codes,
-        keys,
-    })
 }
 
 /// Sums of a numeric column per code.
@@ -265,42 +345,59 @@ enum Sums {
 pub(crate) struct AggInput<'a> {
     pub groups: &'a Groups,
     pub ts: Option<&'a Timestamps>,
-    pub column: &'a ArrayRef,
+    pub column: &'a Column,
     pub coded: Option<&'a Coded>,
-    pub other: Option<&'a ArrayRef>,
+    pub other: Option<&'a Column>,
     pub max_distinct: usize,
 }
 
-/// Calls `f(group, row)` for every row of the `selected` groups. With `grouped`, the rows of a
-/// group come one after the other. Groups whose rows are adjacent in the part are visited as
-/// row ranges, so groups that are not selected cost nothing.
-fn for_selected_rows(
-    groups: &Groups,
-    ts: Option<&Timestamps>,
-    selected: &BooleanBuffer,
-    grouped: bool,
-    mut f: impl FnMut(u32, usize),
-) {
+/// Calls `f(rows)` for ranges of rows that together are the rows of the `selected` groups, in
+/// row order. Groups whose rows are adjacent in the part are visited as row ranges (runs of
+/// selected groups as one range), so groups that are not selected cost nothing.
+fn for_selected_ranges(groups: &Groups, selected: &BooleanBuffer, mut f: impl FnMut(Range<usize>)) {
     if groups.contiguous {
         let offsets = groups.offsets();
-        for g in selected.set_indices() {
-            for r in offsets[g] as usize..offsets[g + 1] as usize {
-                f(g as u32, r);
-            }
-        }
-    } else if grouped {
-        let (rows, offsets) = groups.order(ts);
-        for g in selected.set_indices() {
-            for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
-                f(g as u32, r as usize);
-            }
+        for (first, end) in selected.set_slices() {
+            f(offsets[first] as usize..offsets[end] as usize);
         }
     } else {
         // The selection as one byte per group: a plain load per row instead of bit arithmetic.
         let sel: Vec<bool> = selected.iter().collect();
+        let mut run: Option<Range<usize>> = None;
         for (r, &g) in groups.of_row.iter().enumerate() {
             if sel[g as usize] {
-                f(g, r);
+                match &mut run {
+                    Some(range) => range.end = r + 1,
+                    None => run = Some(r..r + 1),
+                }
+            } else if let Some(range) = run.take() {
+                f(range);
+            }
+        }
+        if let Some(range) = run {
+            f(range);
+        }
+    }
+}
+
+/// Calls `f(group, rows)` for the rows of every `selected` group, group after group (a group's
+/// rows in one range when they are adjacent in the part, else one row at a time).
+fn for_selected_groups(
+    groups: &Groups,
+    ts: Option<&Timestamps>,
+    selected: &BooleanBuffer,
+    mut f: impl FnMut(u32, Range<usize>),
+) {
+    if groups.contiguous {
+        let offsets = groups.offsets();
+        for g in selected.set_indices() {
+            f(g as u32, offsets[g] as usize..offsets[g + 1] as usize);
+        }
+    } else {
+        let (rows, offsets) = groups.order(ts);
+        for g in selected.set_indices() {
+            for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
+                f(g as u32, r as usize..r as usize + 1);
             }
         }
     }
@@ -313,16 +410,16 @@ pub(crate) fn aggregate(
     selected: &BooleanBuffer,
 ) -> Result<PartialAggregation, ArrowError> {
     if agg.agg_type == AggregationType::Count {
-        let count = match input.column.logical_nulls() {
+        let validity = input.column.validity();
+        let count = if validity.all_valid() {
             // Every row counts: the selected groups' sizes.
-            None => selected.set_indices().map(|g| input.groups.sizes[g] as u64).sum(),
-            Some(nulls) => {
-                let mut count = 0u64;
-                for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
-                    count += u64::from(nulls.is_valid(r));
-                });
-                count
-            }
+            selected.set_indices().map(|g| input.groups.sizes[g] as u64).sum()
+        } else {
+            let mut count = 0u64;
+            for_selected_ranges(input.groups, selected, |rows| {
+                count += rows.filter(|&r| validity.is_valid(r)).count() as u64;
+            });
+            count
         };
         return Ok(PartialAggregation {
             value: PartialValue::Count(count),
@@ -332,29 +429,28 @@ pub(crate) fn aggregate(
     let coded = input
         .coded
         .ok_or_else(|| ArrowError::InvalidArgumentError("column not coded".into()))?;
-    match (&coded.dict_keys, &coded.offsets) {
-        (Some(keys), _) => aggregate_codes(
-            agg,
-            input,
-            selected,
-            &coded.keys,
-            &DictCodes {
-                keys: keys.values(),
-                nulls: keys.nulls(),
-                codes: &coded.codes,
-            },
-        ),
-        (None, Some(offsets)) => aggregate_codes(
-            agg,
-            input,
-            selected,
-            &coded.keys,
-            &ListCodes {
-                offsets,
-                codes: &coded.codes,
-            },
-        ),
-        (None, None) => aggregate_codes(agg, input, selected, &coded.keys, &ScalarCodes(&coded.codes)),
+    match &coded.rows {
+        RowCodesOf::Dict {
+            keys,
+            chunk_tables,
+            tables,
+            shift,
+        } => {
+            let chunks = keys
+                .iter()
+                .zip(chunk_tables)
+                .map(|(k, &(start, len))| DictChunk {
+                    keys: k.values(),
+                    nulls: k.nulls(),
+                    codes: tables.get(start as usize..(start + len) as usize).unwrap_or(&[]),
+                })
+                .collect();
+            aggregate_codes(agg, input, selected, &coded.keys, &DictCodes { chunks, shift: *shift })
+        }
+        RowCodesOf::List { offsets, codes } => {
+            aggregate_codes(agg, input, selected, &coded.keys, &ListCodes { offsets, codes })
+        }
+        RowCodesOf::Scalar(codes) => aggregate_codes(agg, input, selected, &coded.keys, &ScalarCodes(codes)),
     }
 }
 
@@ -372,16 +468,16 @@ fn aggregate_codes<C: RowCodes>(
     let value = match agg.agg_type {
         AggregationType::Count => unreachable!("handled by aggregate"),
         AggregationType::CountPerValue => {
-            for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
-                codes.each(r, |c| rows_per_code[c] += 1);
+            for_selected_ranges(input.groups, selected, |rows| {
+                codes.each_in(rows, |_, c| rows_per_code[c] += 1);
             });
             PartialValue::Counts(collect(keys, &rows_per_code, input.max_distinct, &mut approximate))
         }
         AggregationType::GroupsPerValue => {
             // The last group counted for each code: a group's rows come together.
             let mut last = vec![u32::MAX; k];
-            for_selected_rows(input.groups, input.ts, selected, true, |g, r| {
-                codes.each(r, |c| {
+            for_selected_groups(input.groups, input.ts, selected, |g, rows| {
+                codes.each_in(rows, |_, c| {
                     if last[c] != g {
                         last[c] = g;
                         rows_per_code[c] += 1;
@@ -395,15 +491,16 @@ fn aggregate_codes<C: RowCodes>(
                 .other
                 .ok_or_else(|| ArrowError::InvalidArgumentError("otherColumn not read".into()))?;
             let mut nonnull = vec![0u64; k];
+            let not_numeric =
+                || ArrowError::InvalidArgumentError(format!("otherColumn must be numeric, is {}", other.data_type()));
             let sums = match other.data_type() {
                 DataType::Int64 => {
-                    let o = other.as_primitive::<Int64Type>();
+                    let o = other.primitive::<Int64Type>().ok_or_else(not_numeric)?;
                     let mut s = vec![0i64; k];
-                    for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
-                        let valid = o.is_valid(r);
-                        codes.each(r, |c| {
+                    for_selected_ranges(input.groups, selected, |rows| {
+                        codes.each_in(rows, |r, c| {
                             rows_per_code[c] += 1;
-                            if valid {
+                            if o.is_valid(r) {
                                 s[c] = s[c].wrapping_add(o.value(r));
                                 nonnull[c] += 1;
                             }
@@ -412,13 +509,12 @@ fn aggregate_codes<C: RowCodes>(
                     Sums::Int(s)
                 }
                 DataType::Float64 => {
-                    let o = other.as_primitive::<Float64Type>();
+                    let o = other.primitive::<Float64Type>().ok_or_else(not_numeric)?;
                     let mut s = vec![0f64; k];
-                    for_selected_rows(input.groups, input.ts, selected, false, |_, r| {
-                        let valid = o.is_valid(r);
-                        codes.each(r, |c| {
+                    for_selected_ranges(input.groups, selected, |rows| {
+                        codes.each_in(rows, |r, c| {
                             rows_per_code[c] += 1;
-                            if valid {
+                            if o.is_valid(r) {
                                 s[c] += o.value(r);
                                 nonnull[c] += 1;
                             }
@@ -426,11 +522,7 @@ fn aggregate_codes<C: RowCodes>(
                     });
                     Sums::Float(s)
                 }
-                other => {
-                    return Err(ArrowError::InvalidArgumentError(format!(
-                        "otherColumn must be numeric, is {other}"
-                    )))
-                }
+                _ => return Err(not_numeric()),
             };
             let present = |c: usize| {
                 if agg.agg_type == AggregationType::MeanPerValue {

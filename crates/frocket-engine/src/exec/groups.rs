@@ -2,10 +2,13 @@
 
 use std::cell::OnceCell;
 
+use std::sync::Arc;
+
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 
+use super::column::Column;
 use super::FastMap;
 use crate::error::EngineError;
 
@@ -19,37 +22,60 @@ pub(crate) enum Timestamps {
 }
 
 impl Timestamps {
-    pub(crate) fn from_array(file: &str, column: &str, arr: &ArrayRef) -> Result<Self, EngineError> {
-        if arr.null_count() > 0 {
+    /// The timestamps of a column, in one buffer (random access by row).
+    pub(crate) fn from_column(file: &str, column: &str, col: &Column) -> Result<Self, EngineError> {
+        if col.null_count() > 0 {
             return Err(EngineError::BadData {
                 file: file.to_string(),
                 column: column.to_string(),
                 message: format!(
                     "{} null timestamps (the timestamp column may not have nulls)",
-                    arr.null_count()
+                    col.null_count()
                 ),
             });
         }
-        match arr.data_type() {
-            DataType::Int64 => Ok(Timestamps::Int(arr.as_primitive::<Int64Type>().values().clone())),
-            DataType::Float64 => Ok(Timestamps::Float(arr.as_primitive::<Float64Type>().values().clone())),
-            other => Err(EngineError::ColumnType {
-                file: file.to_string(),
-                column: column.to_string(),
-                found: other.to_string(),
-                expected: "INT or FLOAT".into(),
-            }),
+        fn join<T: arrow::datatypes::ArrowPrimitiveType>(col: &Column) -> Option<ScalarBuffer<T::Native>> {
+            match col.chunks() {
+                [one] => Some(one.as_primitive_opt::<T>()?.values().clone()),
+                chunks => {
+                    let mut all = Vec::with_capacity(col.len());
+                    for c in chunks {
+                        all.extend_from_slice(c.as_primitive_opt::<T>()?.values());
+                    }
+                    Some(all.into())
+                }
+            }
         }
+        let joined = match col.data_type() {
+            DataType::Int64 => join::<Int64Type>(col).map(Timestamps::Int),
+            DataType::Float64 => join::<Float64Type>(col).map(Timestamps::Float),
+            _ => None,
+        };
+        joined.ok_or_else(|| EngineError::ColumnType {
+            file: file.to_string(),
+            column: column.to_string(),
+            found: col.data_type().to_string(),
+            expected: "INT or FLOAT".into(),
+        })
     }
 }
 
-/// `(min, max - min + 1)` of `values` when that span is small enough (at most 4 slots per row,
-/// and under 2^28) for a direct lookup table.
-fn dense_range(values: &[i64], n: usize) -> Option<(i64, usize)> {
-    let first = *values.first()?;
-    let (lo, hi) = values
-        .iter()
-        .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+fn type_error(file: &str, column: &str, col: &Column) -> EngineError {
+    EngineError::ColumnType {
+        file: file.to_string(),
+        column: column.to_string(),
+        found: col.data_type().to_string(),
+        expected: "INT or STRING".into(),
+    }
+}
+
+/// `(min, max - min + 1)` of the values of `chunks` when that span is small enough (at most 4
+/// slots per row, and under 2^28) for a direct lookup table.
+fn dense_range(chunks: &[&[i64]], n: usize) -> Option<(i64, usize)> {
+    let first = *chunks.iter().find_map(|c| c.first())?;
+    let (lo, hi) = chunks.iter().fold((first, first), |acc, c| {
+        c.iter().fold(acc, |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    });
     let span = (hi as i128 - lo as i128 + 1) as u128;
     (span <= (4 * n as u128).max(1024) && span < (1 << 28)).then_some((lo, span as usize))
 }
@@ -72,35 +98,34 @@ pub(crate) struct Groups {
 
 impl Groups {
     /// Numbers the groups of a group id column (INT or STRING, no nulls).
-    pub(crate) fn build(file: &str, column: &str, arr: &ArrayRef) -> Result<Self, EngineError> {
-        if arr.null_count() > 0 {
+    pub(crate) fn build(file: &str, column: &str, col: &Column) -> Result<Self, EngineError> {
+        if col.null_count() > 0 {
             return Err(EngineError::BadData {
                 file: file.to_string(),
                 column: column.to_string(),
                 message: format!(
                     "{} null group ids (the group id column may not have nulls)",
-                    arr.null_count()
+                    col.null_count()
                 ),
             });
         }
-        let n = arr.len();
+        let n = col.len();
         let mut of_row = Vec::with_capacity(n);
         let mut sizes: Vec<u32> = Vec::new();
         let next = |sizes: &mut Vec<u32>| {
             sizes.push(0);
             (sizes.len() - 1) as u32
         };
-        // Runs of equal ids (counted by the INT paths; None: count them afterwards).
+        // Runs of equal ids (counted by the INT path; others count them afterwards).
         let mut runs = 0usize;
-        let dense = match arr.data_type() {
-            DataType::Int64 => dense_range(arr.as_primitive::<Int64Type>().values(), n),
-            _ => None,
-        };
-        match arr.data_type() {
+        match col.data_type() {
             DataType::Int64 => {
-                // Rows of a group are usually adjacent: number a run of equal ids at a time.
-                let values = arr.as_primitive::<Int64Type>().values();
+                let chunks = col
+                    .primitive::<Int64Type>()
+                    .ok_or_else(|| type_error(file, column, col))?;
+                let chunks = chunks.slices();
                 // Ids in a small range: a direct table instead of a hash map.
+                let dense = dense_range(chunks, n);
                 let (lo, span) = dense.unwrap_or((0, 0));
                 let mut table = vec![u32::MAX; if dense.is_some() { span } else { 0 }];
                 let mut map: FastMap<i64, u32> = if dense.is_some() {
@@ -108,60 +133,82 @@ impl Groups {
                 } else {
                     FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default())
                 };
-                let mut i = 0;
-                while i < n {
-                    let v = values[i];
-                    let end = values[i..].iter().position(|&w| w != v).map_or(n, |len| i + len);
-                    let g = if dense.is_some() {
-                        let slot = &mut table[(v - lo) as usize];
-                        if *slot == u32::MAX {
-                            *slot = next(&mut sizes);
+                let mut previous: Option<i64> = None;
+                for values in chunks {
+                    // Rows of a group are usually adjacent: number a run of equal ids at a time.
+                    let len = values.len();
+                    let mut i = 0;
+                    while i < len {
+                        let v = values[i];
+                        let mut end = i + 1;
+                        while end < len && values[end] == v {
+                            end += 1;
                         }
-                        *slot
-                    } else {
-                        *map.entry(v).or_insert_with(|| next(&mut sizes))
-                    };
-                    sizes[g as usize] += (end - i) as u32;
-                    of_row.extend(std::iter::repeat_n(g, end - i));
-                    runs += 1;
-                    i = end;
+                        let g = if dense.is_some() {
+                            let slot = &mut table[(v - lo) as usize];
+                            if *slot == u32::MAX {
+                                *slot = next(&mut sizes);
+                            }
+                            *slot
+                        } else {
+                            *map.entry(v).or_insert_with(|| next(&mut sizes))
+                        };
+                        sizes[g as usize] += (end - i) as u32;
+                        of_row.extend(std::iter::repeat_n(g, end - i));
+                        // A run continued from the previous chunk is the same run.
+                        if !(i == 0 && previous == Some(v)) {
+                            runs += 1;
+                        }
+                        i = end;
+                    }
+                    if let Some(&last) = values.last() {
+                        previous = Some(last);
+                    }
                 }
             }
             DataType::Utf8 => {
-                let a = arr.as_string::<i32>();
                 let mut map: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default());
-                for i in 0..n {
-                    let g = *map.entry(a.value(i)).or_insert_with(|| next(&mut sizes));
-                    sizes[g as usize] += 1;
-                    of_row.push(g);
+                for chunk in col.chunks() {
+                    let a = chunk.as_string::<i32>();
+                    for i in 0..a.len() {
+                        let g = *map.entry(a.value(i)).or_insert_with(|| next(&mut sizes));
+                        sizes[g as usize] += 1;
+                        of_row.push(g);
+                    }
                 }
             }
             DataType::Dictionary(_, _) => {
-                let d = arr.as_dictionary::<Int32Type>();
-                let values = d.values().as_string::<i32>();
-                let mut by_key = vec![u32::MAX; values.len()];
                 let mut map: FastMap<&str, u32> = FastMap::default();
-                for &k in d.keys().values().iter() {
-                    let k = k as usize;
-                    let mut g = by_key[k];
-                    if g == u32::MAX {
-                        g = *map.entry(values.value(k)).or_insert_with(|| next(&mut sizes));
-                        by_key[k] = g;
+                let mut by_key: Vec<u32> = Vec::new();
+                let mut dictionary: Option<&ArrayRef> = None;
+                for chunk in col.chunks() {
+                    let d = chunk.as_dictionary::<Int32Type>();
+                    // Batches of one row group share their dictionary: map its keys once.
+                    if !dictionary.is_some_and(|p| Arc::ptr_eq(p, d.values())) {
+                        dictionary = Some(d.values());
+                        by_key.clear();
+                        by_key.resize(d.values().len(), u32::MAX);
                     }
-                    sizes[g as usize] += 1;
-                    of_row.push(g);
+                    let values = d.values().as_string::<i32>();
+                    for &k in d.keys().values().iter() {
+                        let k = k as usize;
+                        let slot = by_key.get_mut(k).ok_or_else(|| EngineError::BadData {
+                            file: file.to_string(),
+                            column: column.to_string(),
+                            message: format!("dictionary key {k} out of range"),
+                        })?;
+                        if *slot == u32::MAX {
+                            *slot = *map.entry(values.value(k)).or_insert_with(|| next(&mut sizes));
+                        }
+                        let g = *slot;
+                        sizes[g as usize] += 1;
+                        of_row.push(g);
+                    }
                 }
             }
-            other => {
-                return Err(EngineError::ColumnType {
-                    file: file.to_string(),
-                    column: column.to_string(),
-                    found: other.to_string(),
-                    expected: "INT or STRING".into(),
-                })
-            }
+            _ => return Err(type_error(file, column, col)),
         }
-        if !matches!(arr.data_type(), DataType::Int64) {
+        if !matches!(col.data_type(), DataType::Int64) {
             runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());
         }
         // One run per group: each group's rows are adjacent.

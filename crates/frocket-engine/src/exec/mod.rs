@@ -1,10 +1,11 @@
 //! Running a validated query over one part.
 //!
-//! Data flows one way: [`read_part`] (Parquet → one normalized Arrow batch, timeframe
-//! applied) → group numbering → condition masks → relation → aggregations and funnel →
-//! [`PartialResult`].
+//! Data flows one way: [`read_part`] (Parquet → a [`LoadedPart`]: the used columns, normalized,
+//! in the reader's chunks, timeframe applied) → group numbering → condition masks → relation →
+//! aggregations and funnel → [`PartialResult`].
 
 mod aggregate;
+mod column;
 mod filter;
 mod groups;
 mod read;
@@ -14,16 +15,17 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
 use parquet::file::reader::ChunkReader;
 
-pub use read::{read_columns, read_part};
+pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate, code_column, AggInput, Coded};
+use self::column::Column;
 use self::filter::filters_mask;
 use self::groups::{Groups, Timestamps};
 use self::sequence::SequenceMatcher;
@@ -75,20 +77,20 @@ pub fn run_part<R: ChunkReader + 'static>(
     query: &ValidatedQuery,
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
-    let batch = read_part(file, reader, query)?;
-    execute(file, batch, query, opts)
+    let part = read_part(file, reader, query)?;
+    execute(file, part, query, opts)
 }
 
-/// Runs the query over a batch returned by [`read_part`] for the same query (columns read,
+/// Runs the query over a part returned by [`read_part`] for the same query (columns read,
 /// normalized, timeframe applied). Lets a caller time loading and running separately. Takes
-/// the batch: columns are released as soon as execution no longer needs them.
+/// the part: columns are released as soon as execution no longer needs them.
 pub fn run_loaded(
     file: &str,
-    batch: RecordBatch,
+    part: LoadedPart,
     query: &ValidatedQuery,
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
-    execute(file, batch, query, opts)
+    execute(file, part, query, opts)
 }
 
 /// Runs the query over an in-memory batch holding one part's rows (the timeframe is applied
@@ -125,13 +127,13 @@ pub fn run_batch(
         let mask = read::timeframe_mask(&ts, &query.timeframe).map_err(bad)?;
         filter_record_batch(&batch, &mask).map_err(bad)?
     };
-    execute(file, batch, query, opts)
+    execute(file, LoadedPart::from_batch(&batch), query, opts)
 }
 
 /// One part's data, ready for execution.
 struct Part<'a> {
     file: &'a str,
-    columns: HashMap<&'a str, ArrayRef>,
+    columns: HashMap<String, Column>,
     groups: Groups,
     /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`).
     ts: Option<Timestamps>,
@@ -140,7 +142,7 @@ struct Part<'a> {
 }
 
 impl Part<'_> {
-    fn column(&self, name: &str) -> Result<&ArrayRef, EngineError> {
+    fn column(&self, name: &str) -> Result<&Column, EngineError> {
         self.columns.get(name).ok_or_else(|| EngineError::MissingColumn {
             file: self.file.to_string(),
             column: name.to_string(),
@@ -155,7 +157,7 @@ impl Part<'_> {
     }
 
     fn row_mask(&self, filters: &[crate::query::Filter]) -> Result<BooleanBuffer, EngineError> {
-        let lookup = |c: &str| self.columns.get(c).cloned();
+        let lookup = |c: &str| self.columns.get(c);
         filters_mask(&lookup, filters, self.groups.of_row.len()).map_err(|e| self.arrow_err(e))
     }
 
@@ -210,33 +212,33 @@ impl Part<'_> {
                         for r in rows.set_indices() {
                             has[of_row[r] as usize] = true;
                         }
+                        let type_err = || EngineError::ColumnType {
+                            file: self.file.to_string(),
+                            column: column.clone(),
+                            found: col.data_type().to_string(),
+                            expected: "INT or FLOAT".into(),
+                        };
                         match (col.data_type(), value) {
-                            (DataType::Int64, Literal::Int(v)) => {
-                                let a = col.as_primitive::<Int64Type>();
-                                let mut sums = vec![0i128; ng];
-                                for r in rows.set_indices() {
-                                    if a.is_valid(r) {
-                                        sums[of_row[r] as usize] += a.value(r) as i128;
-                                    }
-                                }
-                                let v = *v as i128;
-                                Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
-                            }
                             (DataType::Int64, v) => {
-                                let a = col.as_primitive::<Int64Type>();
+                                let a = col.primitive::<Int64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0i128; ng];
                                 for r in rows.set_indices() {
                                     if a.is_valid(r) {
                                         sums[of_row[r] as usize] += a.value(r) as i128;
                                     }
                                 }
-                                let v = v.as_f64().unwrap_or(f64::NAN);
-                                Ok(BooleanBuffer::collect_bool(ng, |g| {
-                                    has[g] && op.apply(&(sums[g] as f64), &v)
-                                }))
+                                if let Literal::Int(v) = v {
+                                    let v = *v as i128;
+                                    Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
+                                } else {
+                                    let v = v.as_f64().unwrap_or(f64::NAN);
+                                    Ok(BooleanBuffer::collect_bool(ng, |g| {
+                                        has[g] && op.apply(&(sums[g] as f64), &v)
+                                    }))
+                                }
                             }
                             (DataType::Float64, v) => {
-                                let a = col.as_primitive::<Float64Type>();
+                                let a = col.primitive::<Float64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0f64; ng];
                                 for r in rows.set_indices() {
                                     if a.is_valid(r) {
@@ -246,12 +248,7 @@ impl Part<'_> {
                                 let v = v.as_f64().unwrap_or(f64::NAN);
                                 Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
                             }
-                            (dt, _) => Err(EngineError::ColumnType {
-                                file: self.file.to_string(),
-                                column: column.clone(),
-                                found: dt.to_string(),
-                                expected: "INT or FLOAT".into(),
-                            }),
+                            _ => Err(type_err()),
                         }
                     }
                 }
@@ -325,29 +322,28 @@ fn eval_relation(e: &RelationExpr, masks: &[BooleanBuffer]) -> BooleanBuffer {
     }
 }
 
-/// Runs the query over one part's normalized, timeframe-filtered batch.
+/// Runs the query over one part's normalized, timeframe-filtered columns.
 fn execute(
     file: &str,
-    batch: RecordBatch,
+    loaded: LoadedPart,
     query: &ValidatedQuery,
     opts: &ExecOptions,
 ) -> Result<PartialResult, EngineError> {
-    let mut columns = HashMap::new();
-    let to_read = query.columns_to_read();
-    for c in &to_read {
-        let a = batch.column_by_name(c).ok_or_else(|| EngineError::MissingColumn {
-            file: file.to_string(),
-            column: c.clone(),
-        })?;
-        columns.insert(c.as_str(), a.clone());
+    let mut columns: HashMap<String, Column> = loaded.columns.into_iter().collect();
+    let missing = |column: &str| EngineError::MissingColumn {
+        file: file.to_string(),
+        column: column.to_string(),
+    };
+    if let Some(c) = query
+        .columns_to_read()
+        .iter()
+        .find(|c| !columns.contains_key(c.as_str()))
+    {
+        return Err(missing(c));
     }
-    drop(batch);
     let gcol = columns
         .get(query.group_id_column.as_str())
-        .ok_or_else(|| EngineError::MissingColumn {
-            file: file.to_string(),
-            column: query.group_id_column.clone(),
-        })?;
+        .ok_or_else(|| missing(&query.group_id_column))?;
     let groups = Groups::build(file, &query.group_id_column, gcol)?;
     // Numbered: the ids themselves are needed only if a filter or aggregation uses them.
     if !query.column_used_outside_time(&query.group_id_column) {
@@ -356,11 +352,13 @@ fn execute(
     let ts = if query.needs_timestamps() {
         let col = columns
             .get(query.timestamp_column.as_str())
-            .ok_or_else(|| EngineError::MissingColumn {
-                file: file.to_string(),
-                column: query.timestamp_column.clone(),
-            })?;
-        Some(Timestamps::from_array(file, &query.timestamp_column, col)?)
+            .ok_or_else(|| missing(&query.timestamp_column))?;
+        let ts = Timestamps::from_column(file, &query.timestamp_column, col)?;
+        // Copied into one buffer: the chunks are needed only if a filter or aggregation uses them.
+        if !query.column_used_outside_time(&query.timestamp_column) {
+            columns.remove(query.timestamp_column.as_str());
+        }
+        Some(ts)
     } else {
         None
     };

@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
+use super::column::Column;
 use super::FastMap;
 use crate::error::EngineError;
 use crate::query::{Timeframe, ValidatedQuery};
@@ -96,25 +97,63 @@ pub(crate) fn timeframe_mask(ts: &ArrayRef, tf: &Timeframe) -> Result<BooleanArr
     })
 }
 
+/// One part's columns as [`read_part`] loaded them, ready for [`run_loaded`](super::run_loaded).
+///
+/// The columns keep the reader's batches as chunks (no copy into one array per column).
+#[derive(Debug, Clone)]
+pub struct LoadedPart {
+    pub(crate) columns: Vec<(String, Column)>,
+    pub(crate) rows: usize,
+}
+
+impl LoadedPart {
+    /// Rows loaded (after the timeframe).
+    pub fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// A part from an in-memory batch already normalized (one chunk per column).
+    pub(crate) fn from_batch(batch: &RecordBatch) -> Self {
+        LoadedPart {
+            columns: batch
+                .schema()
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| (f.name().clone(), Column::single(c.clone())))
+                .collect(),
+            rows: batch.num_rows(),
+        }
+    }
+}
+
 /// Reads the columns `query` uses from one Parquet part, applying its timeframe.
 ///
-/// `file` names the part in errors. The returned batch has the columns in the order of
-/// `query.columns`, normalized (see [`normalize`]).
+/// `file` names the part in errors. Columns are normalized (see [`normalize`]).
 pub fn read_part<R: ChunkReader + 'static>(
     file: &str,
     reader: R,
     query: &ValidatedQuery,
-) -> Result<RecordBatch, EngineError> {
-    read_columns(
-        file,
-        reader,
-        &query.columns_to_read(),
-        &query.timestamp_column,
-        &query.timeframe,
-    )
+) -> Result<LoadedPart, EngineError> {
+    let names = query.columns_to_read();
+    let chunked = read_guarded(file, || {
+        read_chunks(file, reader, &names, &query.timestamp_column, &query.timeframe)
+    })?;
+    let rows = chunked.first().map_or(0, |(_, c)| c.iter().map(|a| a.len()).sum());
+    let mut columns = Vec::with_capacity(chunked.len());
+    for (name, chunks) in chunked {
+        let column = match Column::from_chunks(chunks.clone()) {
+            Some(c) => c,
+            // Batches of uneven sizes (a timeframe filtered rows): one array.
+            None => Column::single(assemble(chunks).map_err(|e| read_error(file, &e))?),
+        };
+        columns.push((name, column));
+    }
+    Ok(LoadedPart { columns, rows })
 }
 
-/// Reads `columns` of a part, keeping rows whose `timestamp_column` is inside `timeframe`.
+/// Reads `columns` of a part into one batch, keeping rows whose `timestamp_column` is inside
+/// `timeframe`. Columns are in the order given, normalized (see [`normalize`]).
 pub fn read_columns<R: ChunkReader + 'static>(
     file: &str,
     reader: R,
@@ -122,14 +161,31 @@ pub fn read_columns<R: ChunkReader + 'static>(
     timestamp_column: &str,
     timeframe: &Timeframe,
 ) -> Result<RecordBatch, EngineError> {
+    let chunked = read_guarded(file, || read_chunks(file, reader, columns, timestamp_column, timeframe))?;
+    let mut fields = Vec::with_capacity(chunked.len());
+    let mut arrays = Vec::with_capacity(chunked.len());
+    for (name, chunks) in chunked {
+        let a = assemble(chunks).map_err(|e| read_error(file, &e))?;
+        fields.push(Field::new(name, a.data_type().clone(), true));
+        arrays.push(a);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| read_error(file, &e))
+}
+
+fn read_error(file: &str, e: &dyn std::fmt::Display) -> EngineError {
+    EngineError::PartRead {
+        file: file.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Runs a read, turning a panic of the Parquet reader into an error naming the file.
+fn read_guarded<T>(file: &str, read: impl FnOnce() -> Result<T, EngineError>) -> Result<T, EngineError> {
     // The Parquet reader panics on some corrupt files instead of returning an error (e.g. a
     // negative column chunk offset in the footer, bad definition levels in a page; see
     // apache/arrow-rs#9742). A damaged part must fail with an error naming it, not take the
-    // process down. Nothing is reused after a panic: the reader is consumed here.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_columns_unguarded(file, reader, columns, timestamp_column, timeframe)
-    }))
-    .unwrap_or_else(|panic| {
+    // process down. Nothing is reused after a panic: the reader is consumed by `read`.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -142,17 +198,32 @@ pub fn read_columns<R: ChunkReader + 'static>(
     })
 }
 
-fn read_columns_unguarded<R: ChunkReader + 'static>(
+/// One array from a column's chunks (see [`Assembler`]).
+fn assemble(chunks: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
+    match chunks.as_slice() {
+        [] => Err(ArrowError::InvalidArgumentError("no data for a column".into())),
+        [only] => Ok(only.clone()),
+        [first, ..] => {
+            let rows = chunks.iter().map(|c| c.len()).sum();
+            let mut a = Assembler::new(first.data_type(), rows);
+            for c in &chunks {
+                a.push(c)?;
+            }
+            a.finish()
+        }
+    }
+}
+
+/// Reads `columns` of a part (timeframe applied) as each column's normalized batches, in the
+/// order given. There is at least one chunk per column (an empty one for an empty part).
+fn read_chunks<R: ChunkReader + 'static>(
     file: &str,
     reader: R,
     columns: &[String],
     timestamp_column: &str,
     timeframe: &Timeframe,
-) -> Result<RecordBatch, EngineError> {
-    let read_err = |e: &dyn std::fmt::Display| EngineError::PartRead {
-        file: file.to_string(),
-        message: e.to_string(),
-    };
+) -> Result<Vec<(String, Vec<ArrayRef>)>, EngineError> {
+    let read_err = |e: &dyn std::fmt::Display| read_error(file, e);
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| read_err(&e))?;
     let file_schema = meta.schema().clone();
     let parquet_meta = meta.metadata().clone();
@@ -203,82 +274,79 @@ fn read_columns_unguarded<R: ChunkReader + 'static>(
         .filter(|(i, _)| selected.as_ref().is_none_or(|s| s.contains(i)))
         .map(|(_, rg)| rg.num_rows().max(0) as usize)
         .collect();
-    let total_rows: usize = sizes.iter().sum();
     let reader = builder
         .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
         .with_batch_size(batch_rows(&sizes))
         .build()
         .map_err(|e| read_err(&e))?;
 
-    // The reader returns projected columns in file order. Each row group's batch is appended
-    // to one growing array per column and dropped at once: memory holds the part's columns
-    // plus one row group, never all the batches and their concatenation together.
+    // The reader returns projected columns in file order; each batch's arrays are kept as
+    // chunks.
     let mut sorted_roots = roots.clone();
     sorted_roots.sort_unstable();
-    let mut columns: Vec<Assembler> = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| read_err(&e))?;
-        if columns.is_empty() {
-            columns = batch
-                .columns()
-                .iter()
-                .map(|c| Assembler::new(c.data_type(), total_rows))
-                .collect();
-        }
-        for (a, c) in columns.iter_mut().zip(batch.columns()) {
-            a.push(&normalize(c).map_err(|e| read_err(&e))?)
-                .map_err(|e| read_err(&e))?;
-        }
-    }
     let projected_schema: SchemaRef = Arc::new(hinted.project(&sorted_roots).map_err(|e| read_err(&e))?);
-    let arrays: Vec<ArrayRef> = if columns.is_empty() {
-        projected_schema
-            .fields()
-            .iter()
-            .map(|f| normalize(&arrow::array::new_empty_array(f.data_type())))
-            .collect::<Result<_, _>>()
-            .map_err(|e| read_err(&e))?
-    } else {
-        columns
-            .into_iter()
-            .map(Assembler::finish)
-            .collect::<Result<_, _>>()
-            .map_err(|e| read_err(&e))?
-    };
-    // The data must have the type the footer declares (a damaged file may decode otherwise).
-    for (f, a) in projected_schema.fields().iter().zip(&arrays) {
-        let declared = normalize(&arrow::array::new_empty_array(f.data_type())).map_err(|e| read_err(&e))?;
-        if declared.data_type() != a.data_type() {
-            return Err(read_err(&format!(
-                "column '{}' decodes as {} but is declared {}",
-                f.name(),
-                a.data_type(),
-                declared.data_type()
-            )));
-        }
-    }
-    let fields: Vec<Field> = projected_schema
+    let declared: Vec<DataType> = projected_schema
         .fields()
         .iter()
-        .zip(&arrays)
-        .map(|(f, a)| Field::new(f.name(), a.data_type().clone(), true))
-        .collect();
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| read_err(&e))?;
-    let order: Vec<usize> = roots
+        .map(|f| normalize(&arrow::array::new_empty_array(f.data_type())).map(|a| a.data_type().clone()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| read_err(&e))?;
+    let mut chunks: Vec<Vec<ArrayRef>> = vec![Vec::new(); declared.len()];
+    for batch in reader {
+        let batch = batch.map_err(|e| read_err(&e))?;
+        for ((chunk, c), (f, dt)) in chunks
+            .iter_mut()
+            .zip(batch.columns())
+            .zip(projected_schema.fields().iter().zip(&declared))
+        {
+            let c = normalize(c).map_err(|e| read_err(&e))?;
+            // The data must have the type the footer declares (a damaged file may decode
+            // otherwise).
+            if c.data_type() != dt {
+                return Err(read_err(&format!(
+                    "column '{}' decodes as {} but is declared {}",
+                    f.name(),
+                    c.data_type(),
+                    dt
+                )));
+            }
+            chunk.push(c);
+        }
+    }
+    for (chunk, dt) in chunks.iter_mut().zip(&declared) {
+        if chunk.is_empty() {
+            chunk.push(arrow::array::new_empty_array(dt));
+        }
+    }
+    let named: Vec<(String, Vec<ArrayRef>)> = projected_schema
+        .fields()
         .iter()
-        .map(|r| sorted_roots.iter().position(|s| s == r).unwrap_or(0))
+        .zip(chunks)
+        .map(|(f, c)| (f.name().clone(), c))
         .collect();
-    batch.project(&order).map_err(|e| read_err(&e))
+    // Back to the order asked for.
+    roots
+        .iter()
+        .map(|r| {
+            sorted_roots
+                .iter()
+                .position(|s| s == r)
+                .and_then(|i| named.get(i).cloned())
+                .ok_or_else(|| read_err(&format!("column {r} was not read")))
+        })
+        .collect()
 }
 
 /// The batch size to read with: batches never span two row groups (a batch that did would
-/// merge their dictionaries, which is slow), and are small (≤ 64Ki rows) when the row group
-/// sizes allow it, so that only a slice of a row group is in memory besides the part's
-/// columns. The reader fills batches across row groups, so the batch size must divide every
-/// row group's size but the last one's; otherwise one batch per row group.
+/// merge their dictionaries, which is slow), are small (≤ 64Ki rows) when the row group sizes
+/// allow it, and a power of two when possible (then the batches are the part's chunks, see
+/// `Column`; otherwise they are assembled into one array). The reader fills batches across row
+/// groups, so the batch size must divide every row group's size but the last one's; otherwise
+/// one batch per row group.
 ///
 /// ```text
 /// [262144, 262144, 1000] → 65536      [100000, 100000] → 50000      [70001, 5] → 70001
+/// [8, 8, 3] → 8                       [24, 24, 3] → 24
 /// ```
 fn batch_rows(sizes: &[usize]) -> usize {
     const MAX: usize = 64 * 1024;
@@ -295,7 +363,13 @@ fn batch_rows(sizes: &[usize]) -> usize {
     };
     let g = all_but_last.iter().fold(0, |acc, &n| gcd(acc, n));
     if g == 0 {
-        return largest.min(MAX); // one row group
+        // One row group: a power of two if it is larger than that.
+        return if largest > MAX { MAX } else { largest };
+    }
+    // A power of two lets the engine keep the batches as they are (see `Column`).
+    let pow2 = (g & g.wrapping_neg()).min(MAX);
+    if pow2 >= MIN.min(g) {
+        return pow2;
     }
     (MIN..=MAX.min(g)).rev().find(|b| g % b == 0).unwrap_or(largest)
 }
@@ -529,5 +603,11 @@ mod tests {
         assert_eq!(batch_rows(&[500]), 500);
         assert_eq!(batch_rows(&[1_000_000]), 65_536);
         assert_eq!(batch_rows(&[]), 65_536);
+        assert_eq!(batch_rows(&[196_608, 196_608, 7]), 65_536);
+        assert_eq!(batch_rows(&[12_288, 12_288]), 4_096);
+        assert_eq!(batch_rows(&[12_288]), 12_288);
+        // Small row groups of a power of two stay batches; others are one batch each.
+        assert_eq!(batch_rows(&[8, 8, 3]), 8);
+        assert_eq!(batch_rows(&[24, 24, 3]), 24);
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct SequenceMatcher {
     bits: Vec<u8>,
     /// Whether each gap (`0..=m`) has a negative step.
     has_gap: Vec<bool>,
+    /// Whether any gap has one.
+    has_negative: bool,
     pub max_duration: Option<f64>,
 }
 
@@ -104,15 +106,31 @@ impl SequenceMatcher {
         );
         for (bit, mask) in masks {
             let shift = bit % 8;
-            // A branch-free pass per mask (most masks are dense: `view` matches most rows).
-            for (dst, set) in bits[bit / 8..].iter_mut().step_by(bytes).zip(mask.iter()) {
-                *dst |= u8::from(set) << shift;
+            // A branch-free pass per mask, 64 rows per word (most masks are dense: `view`
+            // matches most rows).
+            let chunks = mask.bit_chunks();
+            let words = chunks.iter().chain(std::iter::once(chunks.remainder_bits()));
+            for (c, word) in words.enumerate() {
+                let first = c * 64;
+                let end = rows.min(first + 64);
+                if word == 0 || first >= end {
+                    continue;
+                }
+                for (j, dst) in bits[first * bytes + bit / 8..]
+                    .iter_mut()
+                    .step_by(bytes)
+                    .take(end - first)
+                    .enumerate()
+                {
+                    *dst |= (((word >> j) & 1) as u8) << shift;
+                }
             }
         }
         SequenceMatcher {
             m,
             bytes,
             bits,
+            has_negative: gaps.iter().any(Option::is_some),
             has_gap: gaps.iter().map(Option::is_some).collect(),
             max_duration,
         }
@@ -123,27 +141,39 @@ impl SequenceMatcher {
         self.m
     }
 
-    /// Whether row `r` has no step bit at all (it matters to no step).
+    /// The first 64 step bits of row `r` (all of them for sequences of up to 31 positive steps).
     #[inline(always)]
-    fn is_blank(&self, r: usize) -> bool {
-        self.bits[r * self.bytes..(r + 1) * self.bytes].iter().all(|&b| b == 0)
+    fn word(&self, r: usize) -> u64 {
+        if self.bytes == 1 {
+            return u64::from(self.bits[r]);
+        }
+        let row = &self.bits[r * self.bytes..(r + 1) * self.bytes];
+        row.iter()
+            .take(8)
+            .enumerate()
+            .fold(0u64, |w, (i, &b)| w | (u64::from(b) << (8 * i)))
     }
 
+    /// Whether row `r`, whose [`word`](Self::word) is `w`, has step bit `bit`.
     #[inline(always)]
-    fn bit(&self, r: usize, bit: usize) -> bool {
-        (self.bits[r * self.bytes + bit / 8] >> (bit % 8)) & 1 == 1
+    fn has(&self, r: usize, w: u64, bit: usize) -> bool {
+        if bit < 64 {
+            (w >> bit) & 1 == 1
+        } else {
+            (self.bits[r * self.bytes + bit / 8] >> (bit % 8)) & 1 == 1
+        }
     }
 
     /// Whether row `r` matches positive step `k`.
     #[inline(always)]
     fn positive(&self, r: usize, k: usize) -> bool {
-        self.bit(r, k)
+        self.has(r, self.word(r), k)
     }
 
     /// Whether row `r` matches a negative step of gap `k` (`0..=m`).
     #[inline(always)]
     fn gap(&self, r: usize, k: usize) -> bool {
-        self.has_gap[k] && self.bit(r, self.m + k)
+        self.has_gap[k] && self.has(r, self.word(r), self.m + k)
     }
 
     /// For every group in `selected` (all when `None`): how many positive steps it reached
@@ -246,6 +276,9 @@ impl SequenceMatcher {
     /// that timestamp (and the leading negative step is assumed checked by the caller).
     fn scan<T: TsValue>(&self, ts: &[T], rows: &[u32], fixed_start: Option<T>, sc: &mut Scratch<T>) -> ScanResult<T> {
         let m = self.len();
+        if !self.has_negative && self.max_duration.is_none() && fixed_start.is_none() {
+            return self.scan_greedy(ts, rows);
+        }
         sc.best.iter_mut().for_each(|b| *b = None);
         let mut lead_blocked = false;
         let mut reached = 0usize;
@@ -254,20 +287,26 @@ impl SequenceMatcher {
         let trailing_only = self.has_gap[m];
         let mut i = 0;
         while i < rows.len() {
-            let t = ts[rows[i] as usize];
+            let first = rows[i] as usize;
+            let w = self.word(first);
+            if w == 0 && self.bytes <= 8 {
+                // A row of no step: it changes nothing.
+                i += 1;
+                continue;
+            }
+            let t = ts[first];
             let mut j = i + 1;
             while j < rows.len() && ts[rows[j] as usize] == t {
                 j += 1;
             }
             let batch = &rows[i..j];
+            let mut any_new = false;
             sc.new_best.iter_mut().for_each(|b| *b = None);
             for &r in batch {
                 let r = r as usize;
-                if self.is_blank(r) {
-                    continue;
-                }
+                let w = self.word(r);
                 for k in 0..m {
-                    if !self.positive(r, k) {
+                    if !self.has(r, w, k) {
                         continue;
                     }
                     let start = if k == 0 {
@@ -283,35 +322,34 @@ impl SequenceMatcher {
                         continue;
                     }
                     sc.new_best[k] = max_opt(sc.new_best[k], Some(s));
-                }
-            }
-            for k in 0..m {
-                if sc.new_best[k].is_some() {
                     reached = reached.max(k + 1);
+                    any_new = true;
                 }
             }
             if sc.new_best[m - 1].is_some() {
                 last_final = Some(t);
             }
-            for &r in batch {
-                let r = r as usize;
-                if self.is_blank(r) {
-                    continue;
-                }
-                if self.gap(r, 0) {
-                    lead_blocked = true;
-                }
-                for k in 1..m {
-                    if self.gap(r, k) {
-                        sc.best[k - 1] = None;
+            if self.has_negative {
+                for &r in batch {
+                    let r = r as usize;
+                    let w = self.word(r);
+                    if self.has(r, w, m) {
+                        lead_blocked = true;
+                    }
+                    for k in 1..m {
+                        if self.has(r, w, m + k) {
+                            sc.best[k - 1] = None;
+                        }
+                    }
+                    if self.has(r, w, 2 * m) {
+                        last_trailing = Some(t);
                     }
                 }
-                if self.gap(r, m) {
-                    last_trailing = Some(t);
-                }
             }
-            for k in 0..m {
-                sc.best[k] = max_opt(sc.best[k], sc.new_best[k]);
+            if any_new {
+                for k in 0..m {
+                    sc.best[k] = max_opt(sc.best[k], sc.new_best[k]);
+                }
             }
             if reached == m && !trailing_only {
                 break;
@@ -322,6 +360,35 @@ impl SequenceMatcher {
             reached,
             last_final,
             last_trailing,
+        }
+    }
+
+    /// [`scan`](Self::scan) for sequences of positive steps only, without a window: matching
+    /// each step at its earliest row strictly after the previous step's row is optimal.
+    fn scan_greedy<T: TsValue>(&self, ts: &[T], rows: &[u32]) -> ScanResult<T> {
+        let m = self.len();
+        let mut k = 0;
+        let mut after: Option<T> = None;
+        for &r in rows {
+            let r = r as usize;
+            let w = self.word(r);
+            if !self.has(r, w, k) {
+                continue;
+            }
+            let t = ts[r];
+            if after.is_some_and(|a| t <= a) {
+                continue;
+            }
+            after = Some(t);
+            k += 1;
+            if k == m {
+                break;
+            }
+        }
+        ScanResult {
+            reached: k,
+            last_final: if k == m { after } else { None },
+            last_trailing: None,
         }
     }
 }

@@ -1,0 +1,193 @@
+//! One column of a part as the reader decoded it: a list of chunks, never copied into one
+//! array.
+//!
+//! The reader returns a part in batches; appending them into one array per column cost about
+//! a third of reading (a copy of every value, dictionaries remapped row by row). A [`Column`]
+//! keeps the batches' arrays as they are. All chunks but the last have the same length, a power
+//! of two, so row `r` (numbered across the part) is row `r & mask` of chunk `r >> shift`: random
+//! access stays two instructions. Parts whose batches are not like that (a timeframe filtered
+//! rows out, row groups of odd sizes) are assembled into a single chunk.
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::datatypes::{ArrowPrimitiveType, DataType};
+use arrow::error::ArrowError;
+
+/// A column of one part in chunks (see the module documentation).
+///
+/// ```text
+/// chunks of 65536 rows: row 70000 is row 70000 & 65535 = 4464 of chunk 70000 >> 16 = 1
+/// ```
+#[derive(Debug, Clone)]
+pub(crate) struct Column {
+    chunks: Vec<ArrayRef>,
+    shift: u32,
+    len: usize,
+}
+
+/// A single chunk's shift: every row `< 2^32` is in chunk 0.
+const ONE_CHUNK: u32 = 32;
+
+impl Column {
+    /// A column of one array.
+    pub(crate) fn single(array: ArrayRef) -> Self {
+        Column {
+            len: array.len(),
+            chunks: vec![array],
+            shift: ONE_CHUNK,
+        }
+    }
+
+    /// A column of chunks of the same data type, if all but the last have the same length, a
+    /// power of two (`None` otherwise: the caller assembles them).
+    pub(crate) fn from_chunks(chunks: Vec<ArrayRef>) -> Option<Self> {
+        let len = chunks.iter().map(|c| c.len()).sum();
+        match chunks.split_last() {
+            None => None,
+            Some((_, [])) => Some(Column {
+                len,
+                chunks,
+                shift: ONE_CHUNK,
+            }),
+            Some((last, rest)) => {
+                let size = rest[0].len();
+                let uniform = size.is_power_of_two()
+                    && rest.iter().all(|c| c.len() == size)
+                    && last.len() <= size
+                    && chunks.iter().all(|c| c.data_type() == rest[0].data_type());
+                uniform.then(|| Column {
+                    len,
+                    chunks,
+                    shift: size.trailing_zeros(),
+                })
+            }
+        }
+    }
+
+    /// Rows in the column.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The chunks, in row order.
+    pub(crate) fn chunks(&self) -> &[ArrayRef] {
+        &self.chunks
+    }
+
+    /// The data type of the chunks.
+    pub(crate) fn data_type(&self) -> &DataType {
+        self.chunks[0].data_type()
+    }
+
+    /// Null cells in all chunks.
+    pub(crate) fn null_count(&self) -> usize {
+        self.chunks.iter().map(|c| c.null_count()).sum()
+    }
+
+    /// Row `r` is row `r & ((1 << shift) - 1)` of chunk `r >> shift`.
+    pub(crate) fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        (1usize << self.shift) - 1
+    }
+
+    /// One bit per row from one bit buffer per chunk (`f` gets each chunk in turn).
+    pub(crate) fn map_bits(
+        &self,
+        mut f: impl FnMut(&ArrayRef) -> Result<BooleanBuffer, ArrowError>,
+    ) -> Result<BooleanBuffer, ArrowError> {
+        if let [only] = self.chunks.as_slice() {
+            return f(only);
+        }
+        let mut out = arrow::array::BooleanBufferBuilder::new(self.len);
+        for c in &self.chunks {
+            out.append_buffer(&f(c)?);
+        }
+        Ok(out.finish())
+    }
+
+    /// Random access to the values and validity of a primitive column (`None`: another type).
+    pub(crate) fn primitive<T: ArrowPrimitiveType>(&self) -> Option<Values<'_, T::Native>> {
+        let mut values = Vec::with_capacity(self.chunks.len());
+        let mut nulls = Vec::with_capacity(self.chunks.len());
+        for c in &self.chunks {
+            let a = c.as_primitive_opt::<T>()?;
+            values.push(a.values().as_ref());
+            nulls.push(a.nulls());
+        }
+        Some(Values {
+            any_null: nulls.iter().any(|n| n.is_some()),
+            values,
+            nulls,
+            shift: self.shift,
+            mask: self.mask(),
+        })
+    }
+
+    /// Random access to the validity of any column (logical nulls: a dictionary's null values
+    /// count as null).
+    pub(crate) fn validity(&self) -> Validity {
+        let nulls: Vec<Option<NullBuffer>> = self.chunks.iter().map(|c| c.logical_nulls()).collect();
+        Validity {
+            any_null: nulls.iter().any(|n| n.is_some()),
+            nulls,
+            shift: self.shift,
+            mask: self.mask(),
+        }
+    }
+}
+
+/// Values and nulls of a primitive [`Column`], by row of the part.
+pub(crate) struct Values<'a, T> {
+    values: Vec<&'a [T]>,
+    nulls: Vec<Option<&'a NullBuffer>>,
+    any_null: bool,
+    shift: u32,
+    mask: usize,
+}
+
+impl<T: Copy> Values<'_, T> {
+    /// The value of row `r` (unspecified under a null).
+    #[inline(always)]
+    pub(crate) fn value(&self, r: usize) -> T {
+        self.values[r >> self.shift][r & self.mask]
+    }
+
+    /// Whether row `r` is not null.
+    #[inline(always)]
+    pub(crate) fn is_valid(&self, r: usize) -> bool {
+        !self.any_null || self.nulls[r >> self.shift].is_none_or(|n| n.is_valid(r & self.mask))
+    }
+
+    /// The chunks' value slices, in row order.
+    pub(crate) fn slices(&self) -> &[&[T]] {
+        &self.values
+    }
+}
+
+/// Validity of any [`Column`], by row of the part.
+pub(crate) struct Validity {
+    nulls: Vec<Option<NullBuffer>>,
+    any_null: bool,
+    shift: u32,
+    mask: usize,
+}
+
+impl Validity {
+    /// Whether the column has no null at all.
+    pub(crate) fn all_valid(&self) -> bool {
+        !self.any_null
+    }
+
+    /// Whether row `r` is not null.
+    #[inline(always)]
+    pub(crate) fn is_valid(&self, r: usize) -> bool {
+        !self.any_null
+            || self.nulls[r >> self.shift]
+                .as_ref()
+                .is_none_or(|n| n.is_valid(r & self.mask))
+    }
+}
