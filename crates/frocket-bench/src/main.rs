@@ -26,6 +26,8 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// Nanoseconds spent reading parts (the rest of the engine time is execution).
 static LOAD_NANOS: AtomicUsize = AtomicUsize::new(0);
+/// The highest heap peak of one part while it was being read (before execution).
+static READ_PEAK: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for PeakAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -190,7 +192,7 @@ fn real_main() -> Result<(), String> {
     };
 
     println!();
-    println!("| query | engine s (read + run) | engine Mrows/s/core | decode floor s | engine / floor | DuckDB s (1 thread) | DuckDB / engine | peak heap per part | peak / part size | groups (engine / DuckDB) |");
+    println!("| query | engine s (read + run) | engine Mrows/s/core | decode floor s | engine / floor | DuckDB s (1 thread) | DuckDB / engine | peak heap per part (while reading) | peak / part size | groups (engine / DuckDB) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, text) in QUERIES {
         if args.only.as_deref().is_some_and(|o| o != name) {
@@ -198,6 +200,7 @@ fn real_main() -> Result<(), String> {
         }
         let q = validate_query(text, &schema, 10).map_err(|e| e.to_string())?;
         LOAD_NANOS.store(0, Ordering::Relaxed);
+        READ_PEAK.store(0, Ordering::Relaxed);
         let (secs, peak, result) = best_of(args.repeats, || run_engine(&files, &q))?;
         let load = LOAD_NANOS.load(Ordering::Relaxed) as f64 / 1e9 / args.repeats.max(1) as f64;
         let floor = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read())).map(|(s, _, _)| s)?;
@@ -205,13 +208,14 @@ fn real_main() -> Result<(), String> {
         let dsecs = d.and_then(|d| d["seconds"].as_f64());
         let mine = summarize(name, &result);
         println!(
-            "| {name} | {secs:.3} ({load:.3} + {:.3}) | {:.1} | {floor:.3} | {:.2}× | {} | {} | {:.1} MiB | {:.2}× | {} / {} |",
+            "| {name} | {secs:.3} ({load:.3} + {:.3}) | {:.1} | {floor:.3} | {:.2}× | {} | {} | {:.1} MiB ({:.1}) | {:.2}× | {} / {} |",
             (secs - load).max(0.0),
             total_rows as f64 / secs / 1e6,
             secs / floor,
             dsecs.map_or("-".into(), |s| format!("{s:.3}")),
             dsecs.map_or("-".into(), |s| format!("{:.1}×", s / secs)),
             peak as f64 / 1048576.0,
+            READ_PEAK.load(Ordering::Relaxed) as f64 / 1048576.0,
             peak as f64 / max_part as f64,
             mine,
             d.map_or("-".to_string(), |d| d["summary"].to_string()),
@@ -247,6 +251,7 @@ fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, froc
         let name = f.display().to_string();
         let batch = read_part(&name, file, q).map_err(|e| e.to_string())?;
         LOAD_NANOS.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
+        READ_PEAK.fetch_max(PEAK.load(Ordering::Relaxed).saturating_sub(base), Ordering::Relaxed);
         let p = run_loaded(&name, batch, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
         secs += t.elapsed().as_secs_f64();
         peak = peak.max(PEAK.load(Ordering::Relaxed).saturating_sub(base));

@@ -69,6 +69,11 @@ impl Column {
         self.len
     }
 
+    /// The chunks, in row order, taken (to release each once used).
+    pub(crate) fn into_chunks(self) -> Vec<ArrayRef> {
+        self.chunks
+    }
+
     /// The chunks, in row order.
     pub(crate) fn chunks(&self) -> &[ArrayRef] {
         &self.chunks

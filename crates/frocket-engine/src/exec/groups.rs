@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::ScalarBuffer;
-use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use arrow::datatypes::{ArrowNativeType, ArrowPrimitiveType, DataType, Float64Type, Int32Type, Int64Type};
 
 use super::column::Column;
 use super::FastMap;
@@ -16,13 +16,30 @@ use crate::error::EngineError;
 #[derive(Debug, Clone)]
 pub(crate) enum Timestamps {
     /// Integer timestamps.
-    Int(ScalarBuffer<i64>),
+    Int(TsChunks<i64>),
     /// Float timestamps.
-    Float(ScalarBuffer<f64>),
+    Float(TsChunks<f64>),
+}
+
+/// The timestamp column's chunks, indexed by row of the part (`ts[r]`), not copied.
+#[derive(Debug, Clone)]
+pub(crate) struct TsChunks<T: ArrowNativeType> {
+    chunks: Vec<ScalarBuffer<T>>,
+    shift: u32,
+    mask: usize,
+}
+
+impl<T: ArrowNativeType> std::ops::Index<usize> for TsChunks<T> {
+    type Output = T;
+
+    #[inline(always)]
+    fn index(&self, r: usize) -> &T {
+        &self.chunks[r >> self.shift][r & self.mask]
+    }
 }
 
 impl Timestamps {
-    /// The timestamps of a column, in one buffer (random access by row).
+    /// The timestamps of a column (sharing its buffers).
     pub(crate) fn from_column(file: &str, column: &str, col: &Column) -> Result<Self, EngineError> {
         if col.null_count() > 0 {
             return Err(EngineError::BadData {
@@ -34,24 +51,24 @@ impl Timestamps {
                 ),
             });
         }
-        fn join<T: arrow::datatypes::ArrowPrimitiveType>(col: &Column) -> Option<ScalarBuffer<T::Native>> {
-            match col.chunks() {
-                [one] => Some(one.as_primitive_opt::<T>()?.values().clone()),
-                chunks => {
-                    let mut all = Vec::with_capacity(col.len());
-                    for c in chunks {
-                        all.extend_from_slice(c.as_primitive_opt::<T>()?.values());
-                    }
-                    Some(all.into())
-                }
-            }
+        fn chunks<T: ArrowPrimitiveType>(col: &Column) -> Option<TsChunks<T::Native>> {
+            let chunks = col
+                .chunks()
+                .iter()
+                .map(|c| c.as_primitive_opt::<T>().map(|a| a.values().clone()))
+                .collect::<Option<Vec<_>>>()?;
+            Some(TsChunks {
+                chunks,
+                shift: col.shift(),
+                mask: (1usize << col.shift()) - 1,
+            })
         }
-        let joined = match col.data_type() {
-            DataType::Int64 => join::<Int64Type>(col).map(Timestamps::Int),
-            DataType::Float64 => join::<Float64Type>(col).map(Timestamps::Float),
+        let found = match col.data_type() {
+            DataType::Int64 => chunks::<Int64Type>(col).map(Timestamps::Int),
+            DataType::Float64 => chunks::<Float64Type>(col).map(Timestamps::Float),
             _ => None,
         };
-        joined.ok_or_else(|| EngineError::ColumnType {
+        found.ok_or_else(|| EngineError::ColumnType {
             file: file.to_string(),
             column: column.to_string(),
             found: col.data_type().to_string(),
@@ -83,8 +100,10 @@ fn dense_range(chunks: &[&[i64]], n: usize) -> Option<(i64, usize)> {
 /// Each row's group as a dense index `0..count`, group sizes, and (built on first use) the
 /// rows ordered by group then timestamp.
 pub(crate) struct Groups {
-    /// Group index of every row.
+    /// Group index of every row (empty if built without `per_row`).
     pub of_row: Vec<u32>,
+    /// Rows in the part.
+    pub rows: usize,
     /// Number of groups.
     pub count: usize,
     /// Rows per group.
@@ -97,8 +116,10 @@ pub(crate) struct Groups {
 }
 
 impl Groups {
-    /// Numbers the groups of a group id column (INT or STRING, no nulls).
-    pub(crate) fn build(file: &str, column: &str, col: &Column) -> Result<Self, EngineError> {
+    /// Numbers the groups of a group id column (INT or STRING, no nulls). Without `per_row`
+    /// (a query that only counts groups and rows), rows are not given their group:
+    /// [`Groups::of_row`] stays empty.
+    pub(crate) fn build(file: &str, column: &str, col: Column, per_row: bool) -> Result<Self, EngineError> {
         if col.null_count() > 0 {
             return Err(EngineError::BadData {
                 file: file.to_string(),
@@ -110,7 +131,7 @@ impl Groups {
             });
         }
         let n = col.len();
-        let mut of_row = Vec::with_capacity(n);
+        let mut of_row = Vec::with_capacity(if per_row { n } else { 0 });
         let mut sizes: Vec<u32> = Vec::new();
         let next = |sizes: &mut Vec<u32>| {
             sizes.push(0);
@@ -118,14 +139,16 @@ impl Groups {
         };
         // Runs of equal ids (counted by the INT path; others count them afterwards).
         let mut runs = 0usize;
-        match col.data_type() {
+        let is_int = matches!(col.data_type(), DataType::Int64);
+        match col.data_type().clone() {
             DataType::Int64 => {
-                let chunks = col
-                    .primitive::<Int64Type>()
-                    .ok_or_else(|| type_error(file, column, col))?;
-                let chunks = chunks.slices();
                 // Ids in a small range: a direct table instead of a hash map.
-                let dense = dense_range(chunks, n);
+                let dense = {
+                    let values = col
+                        .primitive::<Int64Type>()
+                        .ok_or_else(|| type_error(file, column, &col))?;
+                    dense_range(values.slices(), n)
+                };
                 let (lo, span) = dense.unwrap_or((0, 0));
                 let mut table = vec![u32::MAX; if dense.is_some() { span } else { 0 }];
                 let mut map: FastMap<i64, u32> = if dense.is_some() {
@@ -134,7 +157,17 @@ impl Groups {
                     FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default())
                 };
                 let mut previous: Option<i64> = None;
-                for values in chunks {
+                // Each chunk is released once numbered (when the caller gave up the column):
+                // the ids and the row groups never take memory at the same time.
+                for chunk in col.into_chunks() {
+                    let Some(values) = chunk.as_primitive_opt::<Int64Type>().map(|a| a.values()) else {
+                        return Err(EngineError::ColumnType {
+                            file: file.to_string(),
+                            column: column.to_string(),
+                            found: chunk.data_type().to_string(),
+                            expected: "INT or STRING".into(),
+                        });
+                    };
                     // Rows of a group are usually adjacent: number a run of equal ids at a time.
                     let len = values.len();
                     let mut i = 0;
@@ -154,7 +187,9 @@ impl Groups {
                             *map.entry(v).or_insert_with(|| next(&mut sizes))
                         };
                         sizes[g as usize] += (end - i) as u32;
-                        of_row.extend(std::iter::repeat_n(g, end - i));
+                        if per_row {
+                            of_row.extend(std::iter::repeat_n(g, end - i));
+                        }
                         // A run continued from the previous chunk is the same run.
                         if !(i == 0 && previous == Some(v)) {
                             runs += 1;
@@ -173,7 +208,9 @@ impl Groups {
                     for i in 0..a.len() {
                         let g = *map.entry(a.value(i)).or_insert_with(|| next(&mut sizes));
                         sizes[g as usize] += 1;
-                        of_row.push(g);
+                        if per_row {
+                            of_row.push(g);
+                        }
                     }
                 }
             }
@@ -202,17 +239,20 @@ impl Groups {
                         }
                         let g = *slot;
                         sizes[g as usize] += 1;
-                        of_row.push(g);
+                        if per_row {
+                            of_row.push(g);
+                        }
                     }
                 }
             }
-            _ => return Err(type_error(file, column, col)),
+            _ => return Err(type_error(file, column, &col)),
         }
-        if !matches!(col.data_type(), DataType::Int64) {
+        if !is_int {
             runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());
         }
         // One run per group: each group's rows are adjacent.
         Ok(Groups {
+            rows: n,
             contiguous: runs == sizes.len(),
             of_row,
             count: sizes.len(),
@@ -245,7 +285,7 @@ impl Groups {
         let rows = self.order.get_or_init(|| {
             let rows: Vec<u32> = if self.contiguous {
                 // Groups are runs numbered in row order: the part order already is the order.
-                (0..self.of_row.len() as u32).collect()
+                (0..self.rows as u32).collect()
             } else {
                 let mut fill: Vec<u32> = offsets[..self.count].to_vec();
                 let mut rows = vec![0u32; self.of_row.len()];

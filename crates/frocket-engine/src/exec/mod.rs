@@ -158,7 +158,7 @@ impl Part<'_> {
 
     fn row_mask(&self, filters: &[crate::query::Filter]) -> Result<BooleanBuffer, EngineError> {
         let lookup = |c: &str| self.columns.get(c);
-        filters_mask(&lookup, filters, self.groups.of_row.len()).map_err(|e| self.arrow_err(e))
+        filters_mask(&lookup, filters, self.groups.rows).map_err(|e| self.arrow_err(e))
     }
 
     fn timestamps(&self) -> Result<&Timestamps, EngineError> {
@@ -178,7 +178,7 @@ impl Part<'_> {
             .iter()
             .map(|s| Ok((self.row_mask(&s.filters)?, s.row_found)))
             .collect::<Result<Vec<_>, EngineError>>()?;
-        Ok(SequenceMatcher::new(steps, seq.max_duration, self.groups.of_row.len()))
+        Ok(SequenceMatcher::new(steps, seq.max_duration, self.groups.rows))
     }
 
     /// Groups whose rows satisfy the condition.
@@ -341,23 +341,22 @@ fn execute(
     {
         return Err(missing(c));
     }
-    let gcol = columns
-        .get(query.group_id_column.as_str())
-        .ok_or_else(|| missing(&query.group_id_column))?;
-    let groups = Groups::build(file, &query.group_id_column, gcol)?;
-    // Numbered: the ids themselves are needed only if a filter or aggregation uses them.
-    if !query.column_used_outside_time(&query.group_id_column) {
-        columns.remove(query.group_id_column.as_str());
+    // Once numbered, the ids themselves are needed only if a filter or aggregation uses them;
+    // otherwise numbering releases them as it goes.
+    let gcol = if query.column_used_outside_time(&query.group_id_column) {
+        columns.get(query.group_id_column.as_str()).cloned()
+    } else {
+        columns.remove(query.group_id_column.as_str())
     }
+    .ok_or_else(|| missing(&query.group_id_column))?;
+    // Rows need their group unless the query only counts groups and rows.
+    let per_row = !query.conditions.is_empty() || !query.aggregations.is_empty() || query.funnel.is_some();
+    let groups = Groups::build(file, &query.group_id_column, gcol, per_row)?;
     let ts = if query.needs_timestamps() {
         let col = columns
             .get(query.timestamp_column.as_str())
             .ok_or_else(|| missing(&query.timestamp_column))?;
         let ts = Timestamps::from_column(file, &query.timestamp_column, col)?;
-        // Copied into one buffer: the chunks are needed only if a filter or aggregation uses them.
-        if !query.column_used_outside_time(&query.timestamp_column) {
-            columns.remove(query.timestamp_column.as_str());
-        }
         Some(ts)
     } else {
         None
@@ -427,7 +426,7 @@ fn execute(
     Ok(PartialResult {
         query: query_stage,
         funnel,
-        scanned_rows: part.groups.of_row.len() as u64,
+        scanned_rows: part.groups.rows as u64,
         scanned_groups: part.groups.count as u64,
     })
 }

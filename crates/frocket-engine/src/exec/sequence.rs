@@ -15,10 +15,10 @@
 
 use arrow::buffer::BooleanBuffer;
 
-use super::groups::Timestamps;
+use super::groups::{Timestamps, TsChunks};
 
 /// A timestamp value: integer or float.
-pub(crate) trait TsValue: Copy + PartialOrd {
+pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType {
     /// `self - start` as f64.
     fn span(self, start: Self) -> f64;
 }
@@ -193,7 +193,7 @@ impl SequenceMatcher {
 
     fn reached_generic<T: TsValue>(
         &self,
-        ts: &[T],
+        ts: &TsChunks<T>,
         rows: &[u32],
         offsets: &[u32],
         selected: Option<&BooleanBuffer>,
@@ -216,7 +216,7 @@ impl SequenceMatcher {
         out
     }
 
-    fn reached_group<T: TsValue>(&self, ts: &[T], rows: &[u32], sc: &mut Scratch<T>) -> usize {
+    fn reached_group<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32], sc: &mut Scratch<T>) -> usize {
         let m = self.len();
         let res = self.scan(ts, rows, None, sc);
         if res.reached < m || !self.has_gap[m] {
@@ -274,7 +274,13 @@ impl SequenceMatcher {
 
     /// One pass over rows sorted by time. With `fixed_start`, step 0 only matches rows at
     /// that timestamp (and the leading negative step is assumed checked by the caller).
-    fn scan<T: TsValue>(&self, ts: &[T], rows: &[u32], fixed_start: Option<T>, sc: &mut Scratch<T>) -> ScanResult<T> {
+    fn scan<T: TsValue>(
+        &self,
+        ts: &TsChunks<T>,
+        rows: &[u32],
+        fixed_start: Option<T>,
+        sc: &mut Scratch<T>,
+    ) -> ScanResult<T> {
         let m = self.len();
         if !self.has_negative && self.max_duration.is_none() && fixed_start.is_none() {
             return self.scan_greedy(ts, rows);
@@ -365,7 +371,7 @@ impl SequenceMatcher {
 
     /// [`scan`](Self::scan) for sequences of positive steps only, without a window: matching
     /// each step at its earliest row strictly after the previous step's row is optimal.
-    fn scan_greedy<T: TsValue>(&self, ts: &[T], rows: &[u32]) -> ScanResult<T> {
+    fn scan_greedy<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32]) -> ScanResult<T> {
         let m = self.len();
         let mut k = 0;
         let mut after: Option<T> = None;
