@@ -403,28 +403,100 @@ fn for_selected_groups(
     }
 }
 
-/// Runs one aggregation over the rows of the `selected` groups.
-pub(crate) fn aggregate(
+/// The groups an aggregation runs over: one selection, or nested ones (a funnel's steps).
+pub(crate) enum Selection<'a> {
+    /// The selected groups.
+    One(&'a BooleanBuffer),
+    /// Group `g` is in selections `0..levels[g]`; `any` has the groups with a level above 0.
+    Nested {
+        levels: &'a [u32],
+        count: usize,
+        any: &'a BooleanBuffer,
+    },
+}
+
+impl Selection<'_> {
+    /// Number of selections.
+    fn count(&self) -> usize {
+        match self {
+            Selection::One(_) => 1,
+            Selection::Nested { count, .. } => *count,
+        }
+    }
+
+    /// Groups in at least one selection.
+    fn any(&self) -> &BooleanBuffer {
+        match self {
+            Selection::One(s) => s,
+            Selection::Nested { any, .. } => any,
+        }
+    }
+
+    /// The deepest selection (index) group `g` is in, when it is in one.
+    #[inline(always)]
+    fn slot(&self, g: usize) -> usize {
+        match self {
+            Selection::One(_) => 0,
+            Selection::Nested { levels, .. } => (levels[g] as usize).saturating_sub(1),
+        }
+    }
+}
+
+/// Calls `f(group, slot, rows)` over the rows of the selected groups (`slot`: the deepest
+/// selection the rows' group is in). With `grouped`, a group's rows come one after the other
+/// and `group` is theirs; otherwise ranges may cover several groups of one slot and `group`
+/// is meaningless.
+fn visit(
+    groups: &Groups,
+    ts: Option<&Timestamps>,
+    sel: &Selection<'_>,
+    grouped: bool,
+    mut f: impl FnMut(u32, usize, Range<usize>),
+) {
+    match sel {
+        Selection::One(s) if !grouped => for_selected_ranges(groups, s, |rows| f(u32::MAX, 0, rows)),
+        Selection::Nested { levels, .. } if !grouped && !groups.contiguous => {
+            for (r, &g) in groups.of_row.iter().enumerate() {
+                let level = levels[g as usize] as usize;
+                if level > 0 {
+                    f(g, level - 1, r..r + 1);
+                }
+            }
+        }
+        _ => for_selected_groups(groups, ts, sel.any(), |g, rows| f(g, sel.slot(g as usize), rows)),
+    }
+}
+
+/// Runs one aggregation over each of nested selections of groups in one pass over the rows:
+/// sums per deepest selection, then each selection's result is the sum of its own and the
+/// deeper ones'. One result per selection, in order.
+pub(crate) fn aggregate_nested(
     agg: &Aggregation,
     input: &AggInput<'_>,
-    selected: &BooleanBuffer,
-) -> Result<PartialAggregation, ArrowError> {
+    sel: &Selection<'_>,
+) -> Result<Vec<PartialAggregation>, ArrowError> {
+    let n = sel.count();
     if agg.agg_type == AggregationType::Count {
         let validity = input.column.validity();
-        let count = if validity.all_valid() {
+        let mut counts = vec![0u64; n];
+        if validity.all_valid() {
             // Every row counts: the selected groups' sizes.
-            selected.set_indices().map(|g| input.groups.sizes[g] as u64).sum()
+            for g in sel.any().set_indices() {
+                counts[sel.slot(g)] += input.groups.sizes[g] as u64;
+            }
         } else {
-            let mut count = 0u64;
-            for_selected_ranges(input.groups, selected, |rows| {
-                count += rows.filter(|&r| validity.is_valid(r)).count() as u64;
+            visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                counts[slot] += rows.filter(|&r| validity.is_valid(r)).count() as u64;
             });
-            count
-        };
-        return Ok(PartialAggregation {
-            value: PartialValue::Count(count),
-            approximate: false,
-        });
+        }
+        suffix_sums(&mut counts, 1);
+        return Ok(counts
+            .into_iter()
+            .map(|c| PartialAggregation {
+                value: PartialValue::Count(c),
+                approximate: false,
+            })
+            .collect());
     }
     let coded = input
         .coded
@@ -445,130 +517,186 @@ pub(crate) fn aggregate(
                     codes: tables.get(start as usize..(start + len) as usize).unwrap_or(&[]),
                 })
                 .collect();
-            aggregate_codes(agg, input, selected, &coded.keys, &DictCodes { chunks, shift: *shift })
+            aggregate_codes(agg, input, sel, &coded.keys, &DictCodes { chunks, shift: *shift })
         }
         RowCodesOf::List { offsets, codes } => {
-            aggregate_codes(agg, input, selected, &coded.keys, &ListCodes { offsets, codes })
+            aggregate_codes(agg, input, sel, &coded.keys, &ListCodes { offsets, codes })
         }
-        RowCodesOf::Scalar(codes) => aggregate_codes(agg, input, selected, &coded.keys, &ScalarCodes(codes)),
+        RowCodesOf::Scalar(codes) => aggregate_codes(agg, input, sel, &coded.keys, &ScalarCodes(codes)),
     }
 }
 
-/// [`aggregate`] for one kind of coded column (`keys[c]` renders code `c`).
+/// Turns per-slot accumulators (`width` values per slot) into per-selection totals: slot `s`
+/// becomes the sum of slots `s..`.
+fn suffix_sums<T: Copy + std::ops::AddAssign>(acc: &mut [T], width: usize) {
+    let slots = acc.len() / width.max(1);
+    for s in (0..slots.saturating_sub(1)).rev() {
+        for c in 0..width {
+            let deeper = acc[(s + 1) * width + c];
+            acc[s * width + c] += deeper;
+        }
+    }
+}
+
+/// [`aggregate_nested`] for one kind of coded column (`keys[c]` renders code `c`).
 fn aggregate_codes<C: RowCodes>(
     agg: &Aggregation,
     input: &AggInput<'_>,
-    selected: &BooleanBuffer,
+    sel: &Selection<'_>,
     keys: &[String],
     codes: &C,
-) -> Result<PartialAggregation, ArrowError> {
+) -> Result<Vec<PartialAggregation>, ArrowError> {
     let k = keys.len();
-    let mut rows_per_code = vec![0u64; k];
-    let mut approximate = false;
-    let value = match agg.agg_type {
-        AggregationType::Count => unreachable!("handled by aggregate"),
+    let n = sel.count();
+    // Accumulators are `n` slots of `k` codes: index `slot * k + code`.
+    let mut rows_per_code = vec![0u64; n * k];
+    let mut results = Vec::with_capacity(n);
+    match agg.agg_type {
+        AggregationType::Count => unreachable!("handled by aggregate_nested"),
         AggregationType::CountPerValue => {
-            for_selected_ranges(input.groups, selected, |rows| {
-                codes.each_in(rows, |_, c| rows_per_code[c] += 1);
+            visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                let base = slot * k;
+                codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
             });
-            PartialValue::Counts(collect(keys, &rows_per_code, input.max_distinct, &mut approximate))
+            suffix_sums(&mut rows_per_code, k);
+            for s in 0..n {
+                let mut approximate = false;
+                let counts = &rows_per_code[s * k..(s + 1) * k];
+                let value = PartialValue::Counts(collect(keys, counts, input.max_distinct, &mut approximate));
+                results.push(PartialAggregation { value, approximate });
+            }
         }
         AggregationType::GroupsPerValue => {
             // The last group counted for each code: a group's rows come together.
             let mut last = vec![u32::MAX; k];
-            for_selected_groups(input.groups, input.ts, selected, |g, rows| {
+            visit(input.groups, input.ts, sel, true, |g, slot, rows| {
+                let base = slot * k;
                 codes.each_in(rows, |_, c| {
                     if last[c] != g {
                         last[c] = g;
-                        rows_per_code[c] += 1;
+                        rows_per_code[base + c] += 1;
                     }
                 });
             });
-            PartialValue::Counts(collect(keys, &rows_per_code, input.max_distinct, &mut approximate))
+            suffix_sums(&mut rows_per_code, k);
+            for s in 0..n {
+                let mut approximate = false;
+                let counts = &rows_per_code[s * k..(s + 1) * k];
+                let value = PartialValue::Counts(collect(keys, counts, input.max_distinct, &mut approximate));
+                results.push(PartialAggregation { value, approximate });
+            }
         }
         AggregationType::SumPerValue | AggregationType::MeanPerValue => {
             let other = input
                 .other
                 .ok_or_else(|| ArrowError::InvalidArgumentError("otherColumn not read".into()))?;
-            let mut nonnull = vec![0u64; k];
+            let mut nonnull = vec![0u64; n * k];
             let not_numeric =
                 || ArrowError::InvalidArgumentError(format!("otherColumn must be numeric, is {}", other.data_type()));
             let sums = match other.data_type() {
                 DataType::Int64 => {
                     let o = other.primitive::<Int64Type>().ok_or_else(not_numeric)?;
-                    let mut s = vec![0i64; k];
-                    for_selected_ranges(input.groups, selected, |rows| {
+                    let mut s = vec![0i64; n * k];
+                    visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                        let base = slot * k;
                         codes.each_in(rows, |r, c| {
-                            rows_per_code[c] += 1;
+                            rows_per_code[base + c] += 1;
                             if o.is_valid(r) {
-                                s[c] = s[c].wrapping_add(o.value(r));
-                                nonnull[c] += 1;
+                                s[base + c] = s[base + c].wrapping_add(o.value(r));
+                                nonnull[base + c] += 1;
                             }
                         });
                     });
+                    // Wrapping, like the per-row sums.
+                    for slot in (0..n.saturating_sub(1)).rev() {
+                        for c in 0..k {
+                            let deeper = s[(slot + 1) * k + c];
+                            s[slot * k + c] = s[slot * k + c].wrapping_add(deeper);
+                        }
+                    }
                     Sums::Int(s)
                 }
                 DataType::Float64 => {
                     let o = other.primitive::<Float64Type>().ok_or_else(not_numeric)?;
-                    let mut s = vec![0f64; k];
-                    for_selected_ranges(input.groups, selected, |rows| {
+                    let mut s = vec![0f64; n * k];
+                    visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                        let base = slot * k;
                         codes.each_in(rows, |r, c| {
-                            rows_per_code[c] += 1;
+                            rows_per_code[base + c] += 1;
                             if o.is_valid(r) {
-                                s[c] += o.value(r);
-                                nonnull[c] += 1;
+                                s[base + c] += o.value(r);
+                                nonnull[base + c] += 1;
                             }
                         });
                     });
+                    suffix_sums(&mut s, k);
                     Sums::Float(s)
                 }
                 _ => return Err(not_numeric()),
             };
-            let present = |c: usize| {
-                if agg.agg_type == AggregationType::MeanPerValue {
-                    nonnull[c]
+            suffix_sums(&mut rows_per_code, k);
+            suffix_sums(&mut nonnull, k);
+            for slot in 0..n {
+                let range = slot * k..(slot + 1) * k;
+                let (rows, nonnull) = (&rows_per_code[range.clone()], &nonnull[range.clone()]);
+                let keep: &[u64] = if agg.agg_type == AggregationType::MeanPerValue {
+                    nonnull
                 } else {
-                    rows_per_code[c]
-                }
-            };
-            let keep: Vec<u64> = (0..k).map(present).collect();
-            match (agg.agg_type, sums) {
-                (AggregationType::SumPerValue, Sums::Int(s)) => PartialValue::IntSums(collect_with(
-                    keys,
-                    &keep,
-                    |c| s[c],
-                    |a, b| a.cmp(b),
-                    input.max_distinct,
-                    &mut approximate,
-                )),
-                (AggregationType::SumPerValue, Sums::Float(s)) => PartialValue::FloatSums(collect_with(
-                    keys,
-                    &keep,
-                    |c| s[c],
-                    |a, b| a.total_cmp(b),
-                    input.max_distinct,
-                    &mut approximate,
-                )),
-                (_, Sums::Int(s)) => PartialValue::IntMeans(collect_with(
-                    keys,
-                    &keep,
-                    |c| (s[c], nonnull[c]),
-                    |a, b| (a.0 as f64 / a.1 as f64).total_cmp(&(b.0 as f64 / b.1 as f64)),
-                    input.max_distinct,
-                    &mut approximate,
-                )),
-                (_, Sums::Float(s)) => PartialValue::FloatMeans(collect_with(
-                    keys,
-                    &keep,
-                    |c| (s[c], nonnull[c]),
-                    |a, b| (a.0 / a.1 as f64).total_cmp(&(b.0 / b.1 as f64)),
-                    input.max_distinct,
-                    &mut approximate,
-                )),
+                    rows
+                };
+                let mut approximate = false;
+                let max = input.max_distinct;
+                let value = match (agg.agg_type, &sums) {
+                    (AggregationType::SumPerValue, Sums::Int(s)) => {
+                        let s = &s[range];
+                        PartialValue::IntSums(collect_with(
+                            keys,
+                            keep,
+                            |c| s[c],
+                            |a, b| a.cmp(b),
+                            max,
+                            &mut approximate,
+                        ))
+                    }
+                    (AggregationType::SumPerValue, Sums::Float(s)) => {
+                        let s = &s[range];
+                        PartialValue::FloatSums(collect_with(
+                            keys,
+                            keep,
+                            |c| s[c],
+                            |a, b| a.total_cmp(b),
+                            max,
+                            &mut approximate,
+                        ))
+                    }
+                    (_, Sums::Int(s)) => {
+                        let s = &s[range];
+                        PartialValue::IntMeans(collect_with(
+                            keys,
+                            keep,
+                            |c| (s[c], nonnull[c]),
+                            |a, b| (a.0 as f64 / a.1 as f64).total_cmp(&(b.0 as f64 / b.1 as f64)),
+                            max,
+                            &mut approximate,
+                        ))
+                    }
+                    (_, Sums::Float(s)) => {
+                        let s = &s[range];
+                        PartialValue::FloatMeans(collect_with(
+                            keys,
+                            keep,
+                            |c| (s[c], nonnull[c]),
+                            |a, b| (a.0 / a.1 as f64).total_cmp(&(b.0 / b.1 as f64)),
+                            max,
+                            &mut approximate,
+                        ))
+                    }
+                };
+                results.push(PartialAggregation { value, approximate });
             }
         }
-    };
-    Ok(PartialAggregation { value, approximate })
+    }
+    Ok(results)
 }
 
 /// Keys with a non-zero count, cut to the `max` largest.

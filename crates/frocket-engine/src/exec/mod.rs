@@ -24,7 +24,7 @@ use parquet::file::reader::ChunkReader;
 
 pub use read::{read_columns, read_part, LoadedPart};
 
-use self::aggregate::{aggregate, code_column, AggInput, Coded};
+use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
 use self::column::Column;
 use self::filter::filters_mask;
 use self::groups::{Groups, Timestamps};
@@ -281,7 +281,19 @@ impl Part<'_> {
         selected: &BooleanBuffer,
         aggs: &[Aggregation],
     ) -> Result<Vec<PartialAggregation>, EngineError> {
-        aggs.iter()
+        let mut per_selection = self.nested_aggregations(&Selection::One(selected), aggs)?;
+        Ok(per_selection.pop().unwrap_or_default())
+    }
+
+    /// Each aggregation over each selection: `result[aggregation][selection]`, transposed to
+    /// `[selection][aggregation]`.
+    fn nested_aggregations(
+        &self,
+        sel: &Selection<'_>,
+        aggs: &[Aggregation],
+    ) -> Result<Vec<Vec<PartialAggregation>>, EngineError> {
+        let per_agg: Vec<Vec<PartialAggregation>> = aggs
+            .iter()
             .map(|a| {
                 let column = self.column(&a.column)?;
                 let coded = if a.agg_type == crate::query::AggregationType::Count {
@@ -307,9 +319,20 @@ impl Part<'_> {
                     other,
                     max_distinct: self.opts.max_distinct_values.max(1),
                 };
-                aggregate(a, &input, selected).map_err(|e| self.arrow_err(e))
+                aggregate_nested(a, &input, sel).map_err(|e| self.arrow_err(e))
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let mut per_selection: Vec<Vec<PartialAggregation>> = Vec::new();
+        for results in per_agg {
+            for (s, r) in results.into_iter().enumerate() {
+                if per_selection.len() <= s {
+                    per_selection.push(Vec::with_capacity(aggs.len()));
+                }
+                per_selection[s].push(r);
+            }
+        }
+        per_selection.resize_with(if aggs.is_empty() { 1 } else { per_selection.len() }, Vec::new);
+        Ok(per_selection)
     }
 }
 
@@ -409,13 +432,37 @@ fn execute(
             let ts = part.timestamps()?;
             let (rows, offsets) = part.groups.order(Some(ts));
             let reached = m.reached_per_group(ts, rows, offsets, Some(&matching));
-            let mut steps = Vec::with_capacity(m.len());
-            let mut last = matching.clone();
-            for k in 0..m.len() {
-                let sel = BooleanBuffer::collect_bool(part.groups.count, |g| reached[g] > k as u32);
-                steps.push(part.stage(&sel, &f.step_aggregations)?);
-                last = sel;
+            // Step k's groups are those that reached more than k steps: nested selections,
+            // aggregated in one pass per aggregation.
+            let n = m.len();
+            let mut groups_at = vec![0u64; n];
+            let mut rows_at = vec![0u64; n];
+            for (g, &level) in reached.iter().enumerate() {
+                if level > 0 {
+                    groups_at[level as usize - 1] += 1;
+                    rows_at[level as usize - 1] += part.groups.sizes[g] as u64;
+                }
             }
+            let any = BooleanBuffer::collect_bool(part.groups.count, |g| reached[g] > 0);
+            let sel = Selection::Nested {
+                levels: &reached,
+                count: n,
+                any: &any,
+            };
+            let mut step_aggs = if f.step_aggregations.is_empty() {
+                vec![Vec::new(); n]
+            } else {
+                part.nested_aggregations(&sel, &f.step_aggregations)?
+            };
+            let mut steps = Vec::with_capacity(n);
+            for k in 0..n {
+                steps.push(PartialStage {
+                    groups: groups_at[k..].iter().sum(),
+                    rows: rows_at[k..].iter().sum(),
+                    aggregations: std::mem::take(&mut step_aggs[k]),
+                });
+            }
+            let last = BooleanBuffer::collect_bool(part.groups.count, |g| reached[g] >= n as u32);
             let end_aggregations = part.aggregations(&last, &f.end_aggregations)?;
             Some(PartialFunnel {
                 steps,

@@ -116,13 +116,16 @@ impl SequenceMatcher {
                 if word == 0 || first >= end {
                     continue;
                 }
-                for (j, dst) in bits[first * bytes + bit / 8..]
-                    .iter_mut()
-                    .step_by(bytes)
-                    .take(end - first)
-                    .enumerate()
-                {
-                    *dst |= (((word >> j) & 1) as u8) << shift;
+                if bytes == 1 {
+                    // Contiguous bytes: a loop the compiler vectorizes.
+                    for (j, dst) in bits[first..end].iter_mut().enumerate() {
+                        *dst |= (((word >> j) & 1) as u8) << shift;
+                    }
+                } else {
+                    let row_bytes = bits[first * bytes + bit / 8..].iter_mut().step_by(bytes);
+                    for (j, dst) in row_bytes.take(end - first).enumerate() {
+                        *dst |= (((word >> j) & 1) as u8) << shift;
+                    }
                 }
             }
         }
