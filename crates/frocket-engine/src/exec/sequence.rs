@@ -37,6 +37,23 @@ impl TsValue for f64 {
     }
 }
 
+/// `SPREAD[b]` has bit `i` of `b` as the lowest bit of byte `i`.
+const SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut i = 0;
+        while i < 8 {
+            if (b >> i) & 1 == 1 {
+                table[b] |= 1 << (8 * i);
+            }
+            i += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// A sequence compiled to per-row step bits. Positive step `k` is bit `k` of a row; the OR of
 /// the negative steps just before positive step `k` is bit `m + k` (`m` positive steps; bit
 /// `2m`: trailing negative steps). A row's bits are `bytes` bytes, so the scan reads one byte
@@ -117,9 +134,16 @@ impl SequenceMatcher {
                     continue;
                 }
                 if bytes == 1 {
-                    // Contiguous bytes: a loop the compiler vectorizes.
-                    for (j, dst) in bits[first..end].iter_mut().enumerate() {
-                        *dst |= (((word >> j) & 1) as u8) << shift;
+                    // One byte per row: eight rows at a time, each bit spread to its byte.
+                    for (b, dst) in bits[first..end].chunks_mut(8).enumerate() {
+                        let eight = (word >> (8 * b)) as u8;
+                        if eight == 0 {
+                            continue;
+                        }
+                        let spread = (SPREAD[eight as usize] << shift).to_le_bytes();
+                        for (d, s) in dst.iter_mut().zip(spread) {
+                            *d |= s;
+                        }
                     }
                 } else {
                     let row_bytes = bits[first * bytes + bit / 8..].iter_mut().step_by(bytes);
@@ -209,16 +233,22 @@ impl SequenceMatcher {
             new_best: vec![None; m],
             starts: Vec::new(),
         };
+        let greedy = !self.has_negative && self.max_duration.is_none();
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
             }
             let grows = &rows[offsets[g] as usize..offsets[g + 1] as usize];
+            if greedy {
+                *slot = self.scan_greedy(ts, grows) as u32;
+                continue;
+            }
             *slot = self.reached_group(ts, grows, &mut scratch) as u32;
         }
         out
     }
 
+    /// Steps reached by one group (`rows` in time order).
     fn reached_group<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32], sc: &mut Scratch<T>) -> usize {
         let m = self.len();
         let res = self.scan(ts, rows, None, sc);
@@ -253,9 +283,8 @@ impl SequenceMatcher {
         let mut found = false;
         for &s in &starts {
             let first = rows.partition_point(|&r| ts[r as usize] < s);
-            let window = &rows[first..];
-            let end = window.partition_point(|&r| ts[r as usize].span(s) <= d);
-            let r = self.scan(ts, &window[..end], Some(s), sc);
+            let end = first + rows[first..].partition_point(|&r| ts[r as usize].span(s) <= d);
+            let r = self.scan(ts, &rows[first..end], Some(s), sc);
             let ok = r.reached == m
                 && match (r.last_final, r.last_trailing) {
                     (Some(f), Some(t)) => t <= f,
@@ -285,9 +314,6 @@ impl SequenceMatcher {
         sc: &mut Scratch<T>,
     ) -> ScanResult<T> {
         let m = self.len();
-        if !self.has_negative && self.max_duration.is_none() && fixed_start.is_none() {
-            return self.scan_greedy(ts, rows);
-        }
         sc.best.iter_mut().for_each(|b| *b = None);
         let mut lead_blocked = false;
         let mut reached = 0usize;
@@ -372,9 +398,10 @@ impl SequenceMatcher {
         }
     }
 
-    /// [`scan`](Self::scan) for sequences of positive steps only, without a window: matching
-    /// each step at its earliest row strictly after the previous step's row is optimal.
-    fn scan_greedy<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32]) -> ScanResult<T> {
+    /// Steps reached by a group (`rows` in time order) of a sequence of positive steps only,
+    /// without a window: matching each step at its earliest row strictly after the previous
+    /// step's row is optimal.
+    fn scan_greedy<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32]) -> usize {
         let m = self.len();
         let mut k = 0;
         let mut after: Option<T> = None;
@@ -394,10 +421,6 @@ impl SequenceMatcher {
                 break;
             }
         }
-        ScanResult {
-            reached: k,
-            last_final: if k == m { after } else { None },
-            last_trailing: None,
-        }
+        k
     }
 }
