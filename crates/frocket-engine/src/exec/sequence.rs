@@ -181,6 +181,31 @@ impl SequenceMatcher {
             .fold(0u64, |w, (i, &b)| w | (u64::from(b) << (8 * i)))
     }
 
+    /// The step bits of a row that can change a scan's state, given the latest usable start
+    /// per positive step (`best`) and whether a leading negative row was seen: positive step
+    /// 0; positive step `k` and the negative steps before it once step `k - 1` has a start;
+    /// the leading negative steps until one matched; the trailing ones. All bits when a row's
+    /// bits do not fit one word.
+    fn live_bits<T>(&self, best: &[Option<T>], lead_blocked: bool) -> u64 {
+        if self.bytes > 8 {
+            return u64::MAX;
+        }
+        let m = self.m;
+        let mut live = 1u64;
+        if self.has_gap[0] && !lead_blocked {
+            live |= 1 << m;
+        }
+        for k in 1..m {
+            if best[k - 1].is_some() {
+                live |= (1 << k) | (1 << (m + k));
+            }
+        }
+        if self.has_gap[m] {
+            live |= 1 << (2 * m);
+        }
+        live
+    }
+
     /// Whether row `r`, whose [`word`](Self::word) is `w`, has step bit `bit`.
     #[inline(always)]
     fn has(&self, r: usize, w: u64, bit: usize) -> bool {
@@ -320,12 +345,13 @@ impl SequenceMatcher {
         let mut last_final = None;
         let mut last_trailing = None;
         let trailing_only = self.has_gap[m];
+        // The step bits that can change the state now; a row with none of them is skipped
+        // (most rows, e.g. views before any `addtocart` when `view` only blocks later steps).
+        let mut live = self.live_bits(&sc.best, lead_blocked);
         let mut i = 0;
         while i < rows.len() {
             let first = rows[i] as usize;
-            let w = self.word(first);
-            if w == 0 && self.bytes <= 8 {
-                // A row of no step: it changes nothing.
+            if self.word(first) & live == 0 {
                 i += 1;
                 continue;
             }
@@ -389,6 +415,7 @@ impl SequenceMatcher {
             if reached == m && !trailing_only {
                 break;
             }
+            live = self.live_bits(&sc.best, lead_blocked);
             i = j;
         }
         ScanResult {
