@@ -249,10 +249,10 @@ fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, froc
         PEAK.store(base, Ordering::Relaxed);
         let t = Instant::now();
         let name = f.display().to_string();
-        let batch = read_part(&name, file, q).map_err(|e| e.to_string())?;
+        let part = read_part(&name, file, q).map_err(|e| e.to_string())?;
         LOAD_NANOS.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
         READ_PEAK.fetch_max(PEAK.load(Ordering::Relaxed).saturating_sub(base), Ordering::Relaxed);
-        let p = run_loaded(&name, batch, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
+        let p = run_loaded(&name, part, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
         secs += t.elapsed().as_secs_f64();
         peak = peak.max(PEAK.load(Ordering::Relaxed).saturating_sub(base));
         partials.push(p);

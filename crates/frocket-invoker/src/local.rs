@@ -126,13 +126,13 @@ pub fn run_local(
                                 message: e.to_string(),
                             })
                             .and_then(|f| read_part(part, f, query))
-                            .and_then(|batch| {
+                            .and_then(|loaded| {
                                 let load = t0.elapsed().as_secs_f64();
                                 report(&|c| {
                                     c.loading_data -= 1;
                                     c.running_query += 1;
                                 });
-                                run_loaded(part, batch, query, &opts.exec).map(|p| (p, load))
+                                run_loaded(part, loaded, query, &opts.exec).map(|p| (p, load))
                             });
                         match r {
                             Ok((partial, load_secs)) => {

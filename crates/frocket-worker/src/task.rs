@@ -290,8 +290,8 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     })
     .await
     .unwrap_or_else(|e| Err(format!("reading the part failed: {e}")));
-    let batch = match loaded {
-        Ok(b) => b,
+    let part = match loaded {
+        Ok(p) => p,
         Err(m) => {
             status(TaskStatus::EndedFailed, Some(m)).await?;
             return Ok(false);
@@ -300,7 +300,7 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     let load_secs = t0.elapsed().as_secs_f64();
     status(TaskStatus::RunningQuery, None).await?;
     let (path, query, exec) = (req.part_path.clone(), wanted.clone(), opts.exec);
-    let ran = tokio::task::spawn_blocking(move || run_loaded(&path, batch, &query, &exec).map_err(|e| e.to_string()))
+    let ran = tokio::task::spawn_blocking(move || run_loaded(&path, part, &query, &exec).map_err(|e| e.to_string()))
         .await
         .unwrap_or_else(|e| Err(format!("running the query failed: {e}")));
     let partial = match ran {

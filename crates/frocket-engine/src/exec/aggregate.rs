@@ -134,7 +134,7 @@ pub(crate) fn render_f64(x: f64) -> String {
 }
 
 /// Codes a scalar column given as chunks (values of a LIST are coded the same way): one code
-/// per row of all chunks, in order.
+/// per row of all chunks, in order. Dictionary columns are coded by [`code_column`].
 fn code_scalar(chunks: &[ArrayRef]) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
     let n = chunks.iter().map(|c| c.len()).sum();
     let mut keys: Vec<String> = Vec::new();
@@ -201,32 +201,6 @@ fn code_scalar(chunks: &[ArrayRef]) -> Result<(Vec<u32>, Vec<String>), ArrowErro
                         keys.push(v.to_string());
                         (keys.len() - 1) as u32
                     });
-                    codes.push(c);
-                }
-            }
-        }
-        DataType::Dictionary(_, _) => {
-            let mut map: FastMap<&str, u32> = FastMap::default();
-            for arr in chunks {
-                let d = arr.as_dictionary_opt::<Int32Type>().ok_or_else(|| mixed(arr))?;
-                let values = d.values().as_string::<i32>();
-                let mut by_key = vec![NULL; values.len()];
-                let keys_arr = d.keys();
-                for (i, &k) in keys_arr.values().iter().enumerate() {
-                    let k = k as usize;
-                    if keys_arr.is_null(i) || k >= values.len() || values.is_null(k) {
-                        codes.push(NULL);
-                        continue;
-                    }
-                    let mut c = by_key[k];
-                    if c == NULL {
-                        let v = values.value(k);
-                        c = *map.entry(v).or_insert_with(|| {
-                            keys.push(v.to_string());
-                            (keys.len() - 1) as u32
-                        });
-                        by_key[k] = c;
-                    }
                     codes.push(c);
                 }
             }
@@ -417,7 +391,7 @@ pub(crate) enum Selection<'a> {
 
 impl Selection<'_> {
     /// Number of selections.
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         match self {
             Selection::One(_) => 1,
             Selection::Nested { count, .. } => *count,
@@ -553,35 +527,29 @@ fn aggregate_codes<C: RowCodes>(
     let mut results = Vec::with_capacity(n);
     match agg.agg_type {
         AggregationType::Count => unreachable!("handled by aggregate_nested"),
-        AggregationType::CountPerValue => {
-            visit(input.groups, input.ts, sel, false, |_, slot, rows| {
-                let base = slot * k;
-                codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
-            });
-            suffix_sums(&mut rows_per_code, k);
-            for s in 0..n {
-                let mut approximate = false;
-                let counts = &rows_per_code[s * k..(s + 1) * k];
-                let value = PartialValue::Counts(collect(keys, counts, input.max_distinct, &mut approximate));
-                results.push(PartialAggregation { value, approximate });
-            }
-        }
-        AggregationType::GroupsPerValue => {
-            // The last group counted for each code: a group's rows come together.
-            let mut last = vec![u32::MAX; k];
-            visit(input.groups, input.ts, sel, true, |g, slot, rows| {
-                let base = slot * k;
-                codes.each_in(rows, |_, c| {
-                    if last[c] != g {
-                        last[c] = g;
-                        rows_per_code[base + c] += 1;
-                    }
+        AggregationType::CountPerValue | AggregationType::GroupsPerValue => {
+            if agg.agg_type == AggregationType::CountPerValue {
+                visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                    let base = slot * k;
+                    codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
                 });
-            });
+            } else {
+                // The last group counted for each code: a group's rows come together.
+                let mut last = vec![u32::MAX; k];
+                visit(input.groups, input.ts, sel, true, |g, slot, rows| {
+                    let base = slot * k;
+                    codes.each_in(rows, |_, c| {
+                        if last[c] != g {
+                            last[c] = g;
+                            rows_per_code[base + c] += 1;
+                        }
+                    });
+                });
+            }
             suffix_sums(&mut rows_per_code, k);
-            for s in 0..n {
+            for slot in 0..n {
+                let counts = &rows_per_code[slot * k..(slot + 1) * k];
                 let mut approximate = false;
-                let counts = &rows_per_code[s * k..(s + 1) * k];
                 let value = PartialValue::Counts(collect(keys, counts, input.max_distinct, &mut approximate));
                 results.push(PartialAggregation { value, approximate });
             }

@@ -39,28 +39,27 @@ impl Column {
     }
 
     /// A column of chunks of the same data type, if all but the last have the same length, a
-    /// power of two (`None` otherwise: the caller assembles them).
-    pub(crate) fn from_chunks(chunks: Vec<ArrayRef>) -> Option<Self> {
-        let len = chunks.iter().map(|c| c.len()).sum();
-        match chunks.split_last() {
+    /// power of two; otherwise the chunks are given back (the caller assembles them).
+    pub(crate) fn from_chunks(chunks: Vec<ArrayRef>) -> Result<Self, Vec<ArrayRef>> {
+        let shift = match chunks.split_last() {
             None => None,
-            Some((_, [])) => Some(Column {
-                len,
-                chunks,
-                shift: ONE_CHUNK,
-            }),
+            Some((_, [])) => Some(ONE_CHUNK),
             Some((last, rest)) => {
                 let size = rest[0].len();
                 let uniform = size.is_power_of_two()
                     && rest.iter().all(|c| c.len() == size)
                     && last.len() <= size
                     && chunks.iter().all(|c| c.data_type() == rest[0].data_type());
-                uniform.then(|| Column {
-                    len,
-                    chunks,
-                    shift: size.trailing_zeros(),
-                })
+                uniform.then(|| size.trailing_zeros())
             }
+        };
+        match shift {
+            Some(shift) => Ok(Column {
+                len: chunks.iter().map(|c| c.len()).sum(),
+                chunks,
+                shift,
+            }),
+            None => Err(chunks),
         }
     }
 

@@ -77,11 +77,11 @@ impl Timestamps {
     }
 }
 
-fn type_error(file: &str, column: &str, col: &Column) -> EngineError {
+fn type_error(file: &str, column: &str, found: &DataType) -> EngineError {
     EngineError::ColumnType {
         file: file.to_string(),
         column: column.to_string(),
-        found: col.data_type().to_string(),
+        found: found.to_string(),
         expected: "INT or STRING".into(),
     }
 }
@@ -146,7 +146,7 @@ impl Groups {
                 let dense = {
                     let values = col
                         .primitive::<Int64Type>()
-                        .ok_or_else(|| type_error(file, column, &col))?;
+                        .ok_or_else(|| type_error(file, column, col.data_type()))?;
                     dense_range(values.slices(), n)
                 };
                 let (lo, span) = dense.unwrap_or((0, 0));
@@ -161,12 +161,7 @@ impl Groups {
                 // the ids and the row groups never take memory at the same time.
                 for chunk in col.into_chunks() {
                     let Some(values) = chunk.as_primitive_opt::<Int64Type>().map(|a| a.values()) else {
-                        return Err(EngineError::ColumnType {
-                            file: file.to_string(),
-                            column: column.to_string(),
-                            found: chunk.data_type().to_string(),
-                            expected: "INT or STRING".into(),
-                        });
+                        return Err(type_error(file, column, chunk.data_type()));
                     };
                     // Rows of a group are usually adjacent: number a run of equal ids at a time.
                     let len = values.len();
@@ -245,7 +240,7 @@ impl Groups {
                     }
                 }
             }
-            _ => return Err(type_error(file, column, &col)),
+            _ => return Err(type_error(file, column, col.data_type())),
         }
         if !is_int {
             runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());

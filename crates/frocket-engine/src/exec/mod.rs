@@ -322,16 +322,13 @@ impl Part<'_> {
                 aggregate_nested(a, &input, sel).map_err(|e| self.arrow_err(e))
             })
             .collect::<Result<_, _>>()?;
-        let mut per_selection: Vec<Vec<PartialAggregation>> = Vec::new();
+        let mut per_selection: Vec<Vec<PartialAggregation>> =
+            (0..sel.count()).map(|_| Vec::with_capacity(aggs.len())).collect();
         for results in per_agg {
-            for (s, r) in results.into_iter().enumerate() {
-                if per_selection.len() <= s {
-                    per_selection.push(Vec::with_capacity(aggs.len()));
-                }
-                per_selection[s].push(r);
+            for (row, r) in per_selection.iter_mut().zip(results) {
+                row.push(r);
             }
         }
-        per_selection.resize_with(if aggs.is_empty() { 1 } else { per_selection.len() }, Vec::new);
         Ok(per_selection)
     }
 }
@@ -449,11 +446,7 @@ fn execute(
                 count: n,
                 any: &any,
             };
-            let mut step_aggs = if f.step_aggregations.is_empty() {
-                vec![Vec::new(); n]
-            } else {
-                part.nested_aggregations(&sel, &f.step_aggregations)?
-            };
+            let mut step_aggs = part.nested_aggregations(&sel, &f.step_aggregations)?;
             let mut steps = Vec::with_capacity(n);
             for k in 0..n {
                 steps.push(PartialStage {

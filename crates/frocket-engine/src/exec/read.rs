@@ -103,13 +103,12 @@ pub(crate) fn timeframe_mask(ts: &ArrayRef, tf: &Timeframe) -> Result<BooleanArr
 #[derive(Debug, Clone)]
 pub struct LoadedPart {
     pub(crate) columns: Vec<(String, Column)>,
-    pub(crate) rows: usize,
 }
 
 impl LoadedPart {
     /// Rows loaded (after the timeframe).
     pub fn num_rows(&self) -> usize {
-        self.rows
+        self.columns.first().map_or(0, |(_, c)| c.len())
     }
 
     /// A part from an in-memory batch already normalized (one chunk per column).
@@ -122,7 +121,6 @@ impl LoadedPart {
                 .zip(batch.columns())
                 .map(|(f, c)| (f.name().clone(), Column::single(c.clone())))
                 .collect(),
-            rows: batch.num_rows(),
         }
     }
 }
@@ -139,17 +137,16 @@ pub fn read_part<R: ChunkReader + 'static>(
     let chunked = read_guarded(file, || {
         read_chunks(file, reader, &names, &query.timestamp_column, &query.timeframe)
     })?;
-    let rows = chunked.first().map_or(0, |(_, c)| c.iter().map(|a| a.len()).sum());
     let mut columns = Vec::with_capacity(chunked.len());
     for (name, chunks) in chunked {
-        let column = match Column::from_chunks(chunks.clone()) {
-            Some(c) => c,
+        let column = match Column::from_chunks(chunks) {
+            Ok(c) => c,
             // Batches of uneven sizes (a timeframe filtered rows): one array.
-            None => Column::single(assemble(chunks).map_err(|e| read_error(file, &e))?),
+            Err(chunks) => Column::single(assemble(chunks).map_err(|e| read_error(file, &e))?),
         };
         columns.push((name, column));
     }
-    Ok(LoadedPart { columns, rows })
+    Ok(LoadedPart { columns })
 }
 
 /// Reads `columns` of a part into one batch, keeping rows whose `timestamp_column` is inside
