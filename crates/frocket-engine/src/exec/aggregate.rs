@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
 
 use super::column::Column;
-use super::groups::{Groups, Timestamps};
+use super::groups::{Groups, Members};
 use super::FastMap;
 use crate::partial::{top_entries, PartialAggregation, PartialValue};
 use crate::query::{Aggregation, AggregationType};
@@ -318,7 +318,6 @@ enum Sums {
 /// Everything an aggregation needs from the part.
 pub(crate) struct AggInput<'a> {
     pub groups: &'a Groups,
-    pub ts: Option<&'a Timestamps>,
     pub column: &'a Column,
     pub coded: Option<&'a Coded>,
     pub other: Option<&'a Column>,
@@ -356,22 +355,18 @@ fn for_selected_ranges(groups: &Groups, selected: &BooleanBuffer, mut f: impl Fn
 
 /// Calls `f(group, rows)` for the rows of every `selected` group, group after group (a group's
 /// rows in one range when they are adjacent in the part, else one row at a time).
-fn for_selected_groups(
-    groups: &Groups,
-    ts: Option<&Timestamps>,
-    selected: &BooleanBuffer,
-    mut f: impl FnMut(u32, Range<usize>),
-) {
-    if groups.contiguous {
-        let offsets = groups.offsets();
-        for g in selected.set_indices() {
-            f(g as u32, offsets[g] as usize..offsets[g + 1] as usize);
+fn for_selected_groups(groups: &Groups, selected: &BooleanBuffer, mut f: impl FnMut(u32, Range<usize>)) {
+    match groups.members() {
+        Members::Runs(offsets) => {
+            for g in selected.set_indices() {
+                f(g as u32, offsets[g] as usize..offsets[g + 1] as usize);
+            }
         }
-    } else {
-        let (rows, offsets) = groups.order(ts);
-        for g in selected.set_indices() {
-            for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
-                f(g as u32, r as usize..r as usize + 1);
+        Members::Listed { rows, offsets } => {
+            for g in selected.set_indices() {
+                for &r in &rows[offsets[g] as usize..offsets[g + 1] as usize] {
+                    f(g as u32, r as usize..r as usize + 1);
+                }
             }
         }
     }
@@ -420,13 +415,7 @@ impl Selection<'_> {
 /// selection the rows' group is in). With `grouped`, a group's rows come one after the other
 /// and `group` is theirs; otherwise ranges may cover several groups of one slot and `group`
 /// is meaningless.
-fn visit(
-    groups: &Groups,
-    ts: Option<&Timestamps>,
-    sel: &Selection<'_>,
-    grouped: bool,
-    mut f: impl FnMut(u32, usize, Range<usize>),
-) {
+fn visit(groups: &Groups, sel: &Selection<'_>, grouped: bool, mut f: impl FnMut(u32, usize, Range<usize>)) {
     match sel {
         Selection::One(s) if !grouped => for_selected_ranges(groups, s, |rows| f(u32::MAX, 0, rows)),
         Selection::Nested { levels, .. } if !grouped && !groups.contiguous => {
@@ -437,7 +426,7 @@ fn visit(
                 }
             }
         }
-        _ => for_selected_groups(groups, ts, sel.any(), |g, rows| f(g, sel.slot(g as usize), rows)),
+        _ => for_selected_groups(groups, sel.any(), |g, rows| f(g, sel.slot(g as usize), rows)),
     }
 }
 
@@ -459,7 +448,7 @@ pub(crate) fn aggregate_nested(
                 counts[sel.slot(g)] += input.groups.sizes[g] as u64;
             }
         } else {
-            visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+            visit(input.groups, sel, false, |_, slot, rows| {
                 counts[slot] += rows.filter(|&r| validity.is_valid(r)).count() as u64;
             });
         }
@@ -529,14 +518,14 @@ fn aggregate_codes<C: RowCodes>(
         AggregationType::Count => unreachable!("handled by aggregate_nested"),
         AggregationType::CountPerValue | AggregationType::GroupsPerValue => {
             if agg.agg_type == AggregationType::CountPerValue {
-                visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                visit(input.groups, sel, false, |_, slot, rows| {
                     let base = slot * k;
                     codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
                 });
             } else {
                 // The last group counted for each code: a group's rows come together.
                 let mut last = vec![u32::MAX; k];
-                visit(input.groups, input.ts, sel, true, |g, slot, rows| {
+                visit(input.groups, sel, true, |g, slot, rows| {
                     let base = slot * k;
                     codes.each_in(rows, |_, c| {
                         if last[c] != g {
@@ -565,7 +554,7 @@ fn aggregate_codes<C: RowCodes>(
                 DataType::Int64 => {
                     let o = other.primitive::<Int64Type>().ok_or_else(not_numeric)?;
                     let mut s = vec![0i64; n * k];
-                    visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                    visit(input.groups, sel, false, |_, slot, rows| {
                         let base = slot * k;
                         codes.each_in(rows, |r, c| {
                             rows_per_code[base + c] += 1;
@@ -587,7 +576,7 @@ fn aggregate_codes<C: RowCodes>(
                 DataType::Float64 => {
                     let o = other.primitive::<Float64Type>().ok_or_else(not_numeric)?;
                     let mut s = vec![0f64; n * k];
-                    visit(input.groups, input.ts, sel, false, |_, slot, rows| {
+                    visit(input.groups, sel, false, |_, slot, rows| {
                         let base = slot * k;
                         codes.each_in(rows, |r, c| {
                             rows_per_code[base + c] += 1;

@@ -172,6 +172,20 @@ impl Part<'_> {
         BooleanBuffer::new_set(self.groups.count)
     }
 
+    /// Positive steps of `m` each group in `selected` (all when `None`) reached; 0 for the
+    /// others. Sequences a greedy scan decides over integer timestamps need no time order;
+    /// the others scan each group's rows sorted by time.
+    fn reached(&self, m: &SequenceMatcher, selected: Option<&BooleanBuffer>) -> Result<Vec<u32>, EngineError> {
+        let ts = self.timestamps()?;
+        Ok(match ts {
+            Timestamps::Int(t) if m.is_greedy() => m.reached_unordered(t, self.groups.members(), selected),
+            _ => {
+                let (rows, offsets) = self.groups.order(ts);
+                m.reached_per_group(ts, rows, offsets, selected)
+            }
+        })
+    }
+
     fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
         let steps = seq
             .steps
@@ -255,9 +269,7 @@ impl Part<'_> {
             }
             ConditionKind::Sequence(seq) => {
                 let m = self.sequence_matcher(seq)?;
-                let ts = self.timestamps()?;
-                let (rows, offsets) = self.groups.order(Some(ts));
-                let reached = m.reached_per_group(ts, rows, offsets, None);
+                let reached = self.reached(&m, None)?;
                 let need = m.len() as u32;
                 Ok(BooleanBuffer::collect_bool(ng, |g| reached[g] == need))
             }
@@ -313,7 +325,6 @@ impl Part<'_> {
                 let other = a.other_column.as_deref().map(|o| self.column(o)).transpose()?;
                 let input = AggInput {
                     groups: &self.groups,
-                    ts: self.ts.as_ref(),
                     column,
                     coded: coded.as_deref(),
                     other,
@@ -426,9 +437,7 @@ fn execute(
         None => None,
         Some(f) => {
             let m = part.sequence_matcher(&f.sequence)?;
-            let ts = part.timestamps()?;
-            let (rows, offsets) = part.groups.order(Some(ts));
-            let reached = m.reached_per_group(ts, rows, offsets, Some(&matching));
+            let reached = part.reached(&m, Some(&matching))?;
             // Step k's groups are those that reached more than k steps: nested selections,
             // aggregated in one pass per aggregation.
             let n = m.len();

@@ -15,7 +15,7 @@
 
 use arrow::buffer::BooleanBuffer;
 
-use super::groups::{Timestamps, TsChunks};
+use super::groups::{Members, Timestamps, TsChunks};
 
 /// A timestamp value: integer or float.
 pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType {
@@ -428,6 +428,60 @@ impl SequenceMatcher {
     /// Steps reached by a group (`rows` in time order) of a sequence of positive steps only,
     /// without a window: matching each step at its earliest row strictly after the previous
     /// step's row is optimal.
+    /// Whether a greedy scan decides the sequence (no negative step, no `maxDuration`).
+    pub(crate) fn is_greedy(&self) -> bool {
+        !self.has_negative && self.max_duration.is_none()
+    }
+
+    /// [`reached_per_group`](Self::reached_per_group) for a greedy sequence (see
+    /// [`is_greedy`](Self::is_greedy)) over each group's rows in any order: step `k`'s row is
+    /// the earliest one after step `k - 1`'s, found by one pass over the group per step, so no
+    /// group is sorted.
+    pub(crate) fn reached_unordered(
+        &self,
+        ts: &TsChunks<i64>,
+        members: Members<'_>,
+        selected: Option<&BooleanBuffer>,
+    ) -> Vec<u32> {
+        let offsets = members.offsets();
+        let groups = offsets.len().saturating_sub(1);
+        let mut out = vec![0u32; groups];
+        for (g, slot) in out.iter_mut().enumerate() {
+            if selected.is_some_and(|s| !s.value(g)) {
+                continue;
+            }
+            let range = offsets[g] as usize..offsets[g + 1] as usize;
+            *slot = match members {
+                Members::Runs(_) => self.greedy_unordered(ts, range),
+                Members::Listed { rows, .. } => self.greedy_unordered(ts, rows[range].iter().map(|&r| r as usize)),
+            };
+        }
+        out
+    }
+
+    /// Steps a greedy sequence reaches over one group's `rows` (any order).
+    #[inline(always)]
+    fn greedy_unordered(&self, ts: &TsChunks<i64>, rows: impl Iterator<Item = usize> + Clone) -> u32 {
+        // `after`: the time of the previous step's row (none before the first step).
+        let mut after: Option<i64> = None;
+        for k in 0..self.m {
+            let mut earliest: Option<i64> = None;
+            for r in rows.clone() {
+                if self.has(r, self.word(r), k) {
+                    let t = ts[r];
+                    if after.is_none_or(|a| t > a) && earliest.is_none_or(|e| t < e) {
+                        earliest = Some(t);
+                    }
+                }
+            }
+            match earliest {
+                Some(t) => after = Some(t),
+                None => return k as u32,
+            }
+        }
+        self.m as u32
+    }
+
     fn scan_greedy<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32]) -> usize {
         let m = self.len();
         let mut k = 0;
