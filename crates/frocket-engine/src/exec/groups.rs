@@ -1,4 +1,4 @@
-//! Dense group numbering for one part, and the rows of each group in time order.
+//! Dense group numbering for one part, and the rows of each group.
 
 use std::cell::OnceCell;
 
@@ -27,6 +27,18 @@ pub(crate) struct TsChunks<T: ArrowNativeType> {
     chunks: Vec<ScalarBuffer<T>>,
     shift: u32,
     mask: usize,
+}
+
+impl<T: ArrowNativeType> TsChunks<T> {
+    /// Timestamps in one buffer.
+    #[cfg(test)]
+    pub(crate) fn single(values: ScalarBuffer<T>) -> Self {
+        TsChunks {
+            chunks: vec![values],
+            shift: usize::BITS - 1,
+            mask: usize::MAX >> 1,
+        }
+    }
 }
 
 impl<T: ArrowNativeType> std::ops::Index<usize> for TsChunks<T> {
@@ -98,7 +110,7 @@ fn dense_range(chunks: &[&[i64]], n: usize) -> Option<(i64, usize)> {
 }
 
 /// Each row's group as a dense index `0..count`, group sizes, and (built on first use) the
-/// rows ordered by group then timestamp.
+/// rows listed group by group.
 pub(crate) struct Groups {
     /// Group index of every row (empty if built without `per_row`).
     pub of_row: Vec<u32>,
@@ -113,7 +125,6 @@ pub(crate) struct Groups {
     pub contiguous: bool,
     offsets: OnceCell<Vec<u32>>,
     members: OnceCell<Vec<u32>>,
-    order: OnceCell<Vec<u32>>,
 }
 
 /// Each group's rows, in part order (see [`Groups::members`]).
@@ -273,7 +284,6 @@ impl Groups {
             sizes,
             offsets: OnceCell::new(),
             members: OnceCell::new(),
-            order: OnceCell::new(),
         })
     }
 
@@ -310,138 +320,5 @@ impl Groups {
             rows
         });
         Members::Listed { rows, offsets }
-    }
-
-    /// Rows ordered by group, then timestamp (then row); and each group's range in that order
-    /// (`offsets[g]..offsets[g + 1]`).
-    pub(crate) fn order(&self, ts: &Timestamps) -> (&[u32], &[u32]) {
-        let offsets = self.offsets();
-        let rows = self.order.get_or_init(|| {
-            let mut rows: Vec<u32> = match self.members() {
-                Members::Runs(_) => (0..self.rows as u32).collect(),
-                Members::Listed { rows, .. } => rows.to_vec(),
-            };
-            // Groups out of time order are sorted through reused buffers of keys (see
-            // `sort_by_int_time`): comparisons read the keys, not the timestamp column.
-            let mut int_pairs: Vec<(i64, u32)> = Vec::new();
-            let mut float_pairs: Vec<(f64, u32)> = Vec::new();
-            let mut keys: Vec<u64> = Vec::new();
-            let mut before: Vec<u32> = Vec::new();
-            for g in 0..self.count {
-                let slice = &mut rows[offsets[g] as usize..offsets[g + 1] as usize];
-                match ts {
-                    Timestamps::Int(t) if !slice.is_sorted_by_key(|&r| t[r as usize]) => {
-                        sort_by_int_time(slice, t, &mut keys, &mut before, &mut int_pairs);
-                    }
-                    Timestamps::Float(t) if !slice.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) => {
-                        float_pairs.clear();
-                        float_pairs.extend(slice.iter().map(|&r| (t[r as usize], r)));
-                        float_pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                        for (dst, &(_, r)) in slice.iter_mut().zip(&float_pairs) {
-                            *dst = r;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            rows
-        });
-        (rows, offsets)
-    }
-}
-
-/// Sorts one group's rows (ascending) by `(t[row], row)`.
-///
-/// When the group's time span leaves room for the row's position in the group, each row is one
-/// `u64` key (time since the group's first instant, then position): one integer comparison
-/// each, and small groups are sorted without branches. Otherwise `(time, row)` pairs.
-fn sort_by_int_time(
-    slice: &mut [u32],
-    t: &TsChunks<i64>,
-    keys: &mut Vec<u64>,
-    before: &mut Vec<u32>,
-    pairs: &mut Vec<(i64, u32)>,
-) {
-    let (mut min, mut max) = (i64::MAX, i64::MIN);
-    for &r in slice.iter() {
-        let v = t[r as usize];
-        min = min.min(v);
-        max = max.max(v);
-    }
-    let position_bits = usize::BITS - slice.len().leading_zeros();
-    let span = max.abs_diff(min);
-    if position_bits < 64 && span < (1u64 << (64 - position_bits)) {
-        keys.clear();
-        keys.extend(
-            slice
-                .iter()
-                .enumerate()
-                .map(|(i, &r)| (t[r as usize].abs_diff(min) << position_bits) | i as u64),
-        );
-        keys.sort_unstable();
-        before.clear();
-        before.extend_from_slice(slice);
-        let mask = (1u64 << position_bits) - 1;
-        for (dst, &k) in slice.iter_mut().zip(keys.iter()) {
-            *dst = before[(k & mask) as usize];
-        }
-    } else {
-        pairs.clear();
-        pairs.extend(slice.iter().map(|&r| (t[r as usize], r)));
-        pairs.sort_unstable();
-        for (dst, &(_, r)) in slice.iter_mut().zip(pairs.iter()) {
-            *dst = r;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow::buffer::ScalarBuffer;
-
-    fn chunks(ts: &[i64]) -> TsChunks<i64> {
-        TsChunks {
-            chunks: vec![ScalarBuffer::from(ts.to_vec())],
-            shift: 31,
-            mask: (1 << 31) - 1,
-        }
-    }
-
-    /// The order `sort_by_int_time` must produce: by time, then row.
-    fn expected(rows: &[u32], ts: &[i64]) -> Vec<u32> {
-        let mut e = rows.to_vec();
-        e.sort_by_key(|&r| (ts[r as usize], r));
-        e
-    }
-
-    fn sorted(rows: &[u32], ts: &[i64]) -> Vec<u32> {
-        let mut slice = rows.to_vec();
-        let (mut keys, mut before, mut pairs) = (Vec::new(), Vec::new(), Vec::new());
-        sort_by_int_time(&mut slice, &chunks(ts), &mut keys, &mut before, &mut pairs);
-        slice
-    }
-
-    #[test]
-    fn sorts_by_time_then_row_with_packed_keys() {
-        // Two sessions out of order, with ties (rows 1 and 5 share a time).
-        let ts = [50, 10, 20, 30, 5, 10, 7];
-        let rows = [0, 1, 2, 3, 4, 5, 6];
-        assert_eq!(sorted(&rows, &ts), vec![4, 6, 1, 5, 2, 3, 0]);
-        assert_eq!(sorted(&rows, &ts), expected(&rows, &ts));
-        // Rows of a group need not be adjacent.
-        let rows = [1, 3, 5, 6];
-        assert_eq!(sorted(&rows, &ts), expected(&rows, &ts));
-    }
-
-    #[test]
-    fn sorts_groups_whose_time_span_leaves_no_room_for_positions() {
-        // A span of the whole i64 range: (time, row) pairs instead of packed keys.
-        let ts = [i64::MAX, i64::MIN, 0, i64::MIN, -1, i64::MAX];
-        let rows = [0, 1, 2, 3, 4, 5];
-        assert_eq!(sorted(&rows, &ts), vec![1, 3, 4, 2, 0, 5]);
-        // A span that just fits the packed keys (6 rows: 3 position bits).
-        let ts = [(1 << 60) + 1, 0, (1 << 61) - 1, 1, 0, 1 << 60];
-        assert_eq!(sorted(&rows, &ts), expected(&rows, &ts));
     }
 }

@@ -10,6 +10,7 @@ mod filter;
 mod groups;
 mod read;
 mod sequence;
+mod time_sort;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -173,16 +174,20 @@ impl Part<'_> {
     }
 
     /// Positive steps of `m` each group in `selected` (all when `None`) reached; 0 for the
-    /// others. Sequences a greedy scan decides over integer timestamps need no time order;
-    /// the others scan each group's rows sorted by time.
-    fn reached(&self, m: &SequenceMatcher, selected: Option<&BooleanBuffer>) -> Result<Vec<u32>, EngineError> {
+    /// others, and for groups that cannot reach `need` steps. Sequences a greedy scan decides
+    /// over integer timestamps need no time order; the others scan each group's rows sorted by
+    /// time.
+    fn reached(
+        &self,
+        m: &SequenceMatcher,
+        selected: Option<&BooleanBuffer>,
+        need: usize,
+    ) -> Result<Vec<u32>, EngineError> {
         let ts = self.timestamps()?;
+        let members = self.groups.members();
         Ok(match ts {
-            Timestamps::Int(t) if m.is_greedy() => m.reached_unordered(t, self.groups.members(), selected),
-            _ => {
-                let (rows, offsets) = self.groups.order(ts);
-                m.reached_per_group(ts, rows, offsets, selected)
-            }
+            Timestamps::Int(t) if m.is_greedy() => m.reached_unordered(t, members, selected),
+            _ => m.reached_per_group(ts, members, selected, need),
         })
     }
 
@@ -269,7 +274,8 @@ impl Part<'_> {
             }
             ConditionKind::Sequence(seq) => {
                 let m = self.sequence_matcher(seq)?;
-                let reached = self.reached(&m, None)?;
+                // Only groups reaching every step match: the others need no scan.
+                let reached = self.reached(&m, None, m.len())?;
                 let need = m.len() as u32;
                 Ok(BooleanBuffer::collect_bool(ng, |g| reached[g] == need))
             }
@@ -437,7 +443,7 @@ fn execute(
         None => None,
         Some(f) => {
             let m = part.sequence_matcher(&f.sequence)?;
-            let reached = part.reached(&m, Some(&matching))?;
+            let reached = part.reached(&m, Some(&matching), 1)?;
             // Step k's groups are those that reached more than k steps: nested selections,
             // aggregated in one pass per aggregation.
             let n = m.len();

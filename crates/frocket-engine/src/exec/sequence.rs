@@ -16,11 +16,15 @@
 use arrow::buffer::BooleanBuffer;
 
 use super::groups::{Members, Timestamps, TsChunks};
+use super::time_sort::TimeSorter;
 
 /// A timestamp value: integer or float.
 pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType {
     /// `self - start` as f64.
     fn span(self, start: Self) -> f64;
+
+    /// Sorts a group's `rows` (ascending) by `(ts[row], row)`.
+    fn sort_by_time(rows: &mut [u32], ts: &TsChunks<Self>, sorter: &mut TimeSorter);
 }
 
 impl TsValue for i64 {
@@ -28,12 +32,20 @@ impl TsValue for i64 {
     fn span(self, start: Self) -> f64 {
         self.saturating_sub(start) as f64
     }
+
+    fn sort_by_time(rows: &mut [u32], ts: &TsChunks<Self>, sorter: &mut TimeSorter) {
+        sorter.sort_int(rows, ts);
+    }
 }
 
 impl TsValue for f64 {
     #[inline]
     fn span(self, start: Self) -> f64 {
         self - start
+    }
+
+    fn sort_by_time(rows: &mut [u32], ts: &TsChunks<Self>, sorter: &mut TimeSorter) {
+        sorter.sort_float(rows, ts);
     }
 }
 
@@ -229,27 +241,30 @@ impl SequenceMatcher {
     }
 
     /// For every group in `selected` (all when `None`): how many positive steps it reached
-    /// (`0..=len()`); groups not selected get 0.
+    /// (`0..=len()`), scanning its rows in time order; groups not selected get 0, and so do
+    /// groups that cannot reach `need` steps (they lack rows for one of the first `need`
+    /// steps): those are neither sorted nor scanned.
     pub(crate) fn reached_per_group(
         &self,
         ts: &Timestamps,
-        rows: &[u32],
-        offsets: &[u32],
+        members: Members<'_>,
         selected: Option<&BooleanBuffer>,
+        need: usize,
     ) -> Vec<u32> {
         match ts {
-            Timestamps::Int(t) => self.reached_generic::<i64>(t, rows, offsets, selected),
-            Timestamps::Float(t) => self.reached_generic::<f64>(t, rows, offsets, selected),
+            Timestamps::Int(t) => self.reached_generic::<i64>(t, members, selected, need),
+            Timestamps::Float(t) => self.reached_generic::<f64>(t, members, selected, need),
         }
     }
 
     fn reached_generic<T: TsValue>(
         &self,
         ts: &TsChunks<T>,
-        rows: &[u32],
-        offsets: &[u32],
+        members: Members<'_>,
         selected: Option<&BooleanBuffer>,
+        need: usize,
     ) -> Vec<u32> {
+        let offsets = members.offsets();
         let groups = offsets.len().saturating_sub(1);
         let m = self.len();
         let mut out = vec![0u32; groups];
@@ -258,17 +273,35 @@ impl SequenceMatcher {
             new_best: vec![None; m],
             starts: Vec::new(),
         };
-        let greedy = !self.has_negative && self.max_duration.is_none();
+        let mut sorter = TimeSorter::default();
+        let mut rows: Vec<u32> = Vec::new();
+        // The positive steps' bits, when a row's bits fit a word (up to 31 positive steps).
+        let positives = (self.bytes <= 8).then(|| (1u64 << m) - 1);
+        let greedy = self.is_greedy();
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
             }
-            let grows = &rows[offsets[g] as usize..offsets[g + 1] as usize];
-            if greedy {
-                *slot = self.scan_greedy(ts, grows) as u32;
-                continue;
+            let range = offsets[g] as usize..offsets[g + 1] as usize;
+            rows.clear();
+            match members {
+                Members::Runs(_) => rows.extend(range.map(|r| r as u32)),
+                Members::Listed { rows: listed, .. } => rows.extend_from_slice(&listed[range]),
             }
-            *slot = self.reached_group(ts, grows, &mut scratch) as u32;
+            if let Some(positives) = positives.filter(|_| need > 0) {
+                // The first positive step no row of the group matches bounds the steps reached.
+                let any = rows.iter().fold(0u64, |a, &r| a | self.word(r as usize));
+                let missing = (!any & positives).trailing_zeros() as usize;
+                if missing < need {
+                    continue;
+                }
+            }
+            T::sort_by_time(&mut rows, ts, &mut sorter);
+            *slot = if greedy {
+                self.scan_greedy(ts, &rows)
+            } else {
+                self.reached_group(ts, &rows, &mut scratch)
+            } as u32;
         }
         out
     }
