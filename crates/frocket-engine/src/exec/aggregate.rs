@@ -91,14 +91,28 @@ impl RowCodes for DictCodes<'_> {
             let base = c << self.shift;
             let end = rows.end.min(base + (1usize << self.shift));
             let Some(chunk) = self.chunks.get(c) else { return };
-            for i in r - base..end - base {
-                if chunk.nulls.is_some_and(|n| n.is_null(i)) {
-                    continue;
+            let (from, to) = (r - base, end - base);
+            // Keys of valid rows are in range; a bad one reads as null, never panics.
+            match chunk.nulls {
+                None => {
+                    for (i, &key) in chunk.keys.get(from..to).unwrap_or(&[]).iter().enumerate() {
+                        if let Some(&code) = chunk.codes.get(key as usize) {
+                            if code != NULL {
+                                f(r + i, code as usize);
+                            }
+                        }
+                    }
                 }
-                // Keys of valid rows are in range; a bad one reads as null, never panics.
-                if let Some(&code) = chunk.codes.get(chunk.keys[i] as usize) {
-                    if code != NULL {
-                        f(base + i, code as usize);
+                Some(nulls) => {
+                    for i in from..to {
+                        if nulls.is_null(i) {
+                            continue;
+                        }
+                        if let Some(&code) = chunk.codes.get(chunk.keys[i] as usize) {
+                            if code != NULL {
+                                f(base + i, code as usize);
+                            }
+                        }
                     }
                 }
             }

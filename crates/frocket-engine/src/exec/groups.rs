@@ -30,6 +30,14 @@ pub(crate) struct TsChunks<T: ArrowNativeType> {
 }
 
 impl<T: ArrowNativeType> TsChunks<T> {
+    /// The timestamps of `rows` as one slice, when they lie in one chunk.
+    #[inline]
+    pub(crate) fn run(&self, rows: std::ops::Range<usize>) -> Option<&[T]> {
+        let chunk = self.chunks.get(rows.start >> self.shift)?;
+        let start = rows.start & self.mask;
+        chunk.get(start..start + rows.len())
+    }
+
     /// Timestamps in one buffer.
     #[cfg(test)]
     pub(crate) fn single(values: ScalarBuffer<T>) -> Self {

@@ -485,7 +485,11 @@ impl SequenceMatcher {
             }
             let range = offsets[g] as usize..offsets[g + 1] as usize;
             *slot = match members {
-                Members::Runs(_) => self.greedy_unordered(ts, range),
+                Members::Runs(_) => match ts.run(range.clone()) {
+                    // One byte of step bits per row, the times in one slice: a tight loop.
+                    Some(times) if self.bytes == 1 => greedy_run(&self.bits[range], times, self.m),
+                    _ => self.greedy_unordered(ts, range),
+                },
                 Members::Listed { rows, .. } => self.greedy_unordered(ts, rows[range].iter().map(|&r| r as usize)),
             };
         }
@@ -537,4 +541,37 @@ impl SequenceMatcher {
         }
         k
     }
+}
+
+/// [`SequenceMatcher::greedy_unordered`] over one byte of step bits per row (`bits`) and the
+/// rows' `times`, without branches in the passes.
+fn greedy_run(bits: &[u8], times: &[i64], m: usize) -> u32 {
+    // Step 0: the earliest row of the step; and the steps any row has.
+    let mut any = 0u8;
+    let mut after = i64::MAX;
+    for (&b, &t) in bits.iter().zip(times) {
+        any |= b;
+        after = after.min(if b & 1 != 0 { t } else { i64::MAX });
+    }
+    if any & 1 == 0 {
+        return 0;
+    }
+    for k in 1..m {
+        let bit = 1u8 << k;
+        if any & bit == 0 {
+            return k as u32;
+        }
+        let mut found = false;
+        let mut earliest = i64::MAX;
+        for (&b, &t) in bits.iter().zip(times) {
+            let hit = (b & bit != 0) & (t > after);
+            found |= hit;
+            earliest = earliest.min(if hit { t } else { i64::MAX });
+        }
+        if !found {
+            return k as u32;
+        }
+        after = earliest;
+    }
+    m as u32
 }
