@@ -156,7 +156,8 @@ impl Members<'_> {
 impl Groups {
     /// Numbers the groups of a group id column (INT or STRING, no nulls). Without `per_row`
     /// (a query that only counts groups and rows), rows are not given their group:
-    /// [`Groups::of_row`] stays empty.
+    /// [`Groups::of_row`] stays empty, only the count and sizes are meaningful, and groups may
+    /// be numbered in another order than their rows'.
     pub(crate) fn build(file: &str, column: &str, col: Column, per_row: bool) -> Result<Self, EngineError> {
         if col.null_count() > 0 {
             return Err(EngineError::BadData {
@@ -188,6 +189,31 @@ impl Groups {
                     dense_range(values.slices(), n)
                 };
                 let (lo, span) = dense.unwrap_or((0, 0));
+                if dense.is_some() && !per_row {
+                    // Only groups and their sizes are asked for: a count per id, one add per
+                    // row and no runs to find; groups numbered in id order.
+                    let mut counts = vec![0u32; span];
+                    for chunk in col.into_chunks() {
+                        let Some(values) = chunk.as_primitive_opt::<Int64Type>().map(|a| a.values()) else {
+                            return Err(type_error(file, column, chunk.data_type()));
+                        };
+                        for &v in values.iter() {
+                            if let Some(c) = counts.get_mut(v.wrapping_sub(lo) as usize) {
+                                *c += 1;
+                            }
+                        }
+                    }
+                    sizes = counts.into_iter().filter(|&c| c > 0).collect();
+                    return Ok(Groups {
+                        rows: n,
+                        contiguous: false,
+                        of_row,
+                        count: sizes.len(),
+                        sizes,
+                        offsets: OnceCell::new(),
+                        members: OnceCell::new(),
+                    });
+                }
                 let mut table = vec![u32::MAX; if dense.is_some() { span } else { 0 }];
                 let mut map: FastMap<i64, u32> = if dense.is_some() {
                     FastMap::default()
@@ -295,7 +321,7 @@ impl Groups {
         })
     }
 
-    /// Where each group starts in [`Groups::order`] (`offsets[g]..offsets[g + 1]`, `count + 1`
+    /// Where each group starts in [`Groups::members`] (`offsets[g]..offsets[g + 1]`, `count + 1`
     /// entries). For contiguous groups these are also the row ranges of the part.
     pub(crate) fn offsets(&self) -> &[u32] {
         self.offsets.get_or_init(|| {
@@ -311,7 +337,8 @@ impl Groups {
     }
 
     /// Each group's rows in part order: the part's own runs when groups are contiguous,
-    /// otherwise the rows listed group by group (built on first use).
+    /// otherwise the rows listed group by group (built on first use). Needs groups built with
+    /// `per_row`.
     pub(crate) fn members(&self) -> Members<'_> {
         let offsets = self.offsets();
         if self.contiguous {
