@@ -432,7 +432,27 @@ impl Selection<'_> {
 fn visit(groups: &Groups, sel: &Selection<'_>, grouped: bool, mut f: impl FnMut(u32, usize, Range<usize>)) {
     match sel {
         Selection::One(s) if !grouped => for_selected_ranges(groups, s, |rows| f(u32::MAX, 0, rows)),
-        Selection::Nested { levels, .. } if !grouped && !groups.contiguous => {
+        Selection::Nested { levels, any, .. } if !grouped && groups.contiguous => {
+            // Adjacent groups of one slot are one range of rows.
+            let offsets = groups.offsets();
+            let mut run: Option<(usize, Range<usize>)> = None;
+            for g in any.set_indices() {
+                let slot = (levels[g] as usize).saturating_sub(1);
+                let rows = offsets[g] as usize..offsets[g + 1] as usize;
+                match &mut run {
+                    Some((s, r)) if *s == slot && r.end == rows.start => r.end = rows.end,
+                    _ => {
+                        if let Some((s, r)) = run.replace((slot, rows)) {
+                            f(u32::MAX, s, r);
+                        }
+                    }
+                }
+            }
+            if let Some((s, r)) = run {
+                f(u32::MAX, s, r);
+            }
+        }
+        Selection::Nested { levels, .. } if !grouped => {
             for (r, &g) in groups.of_row.iter().enumerate() {
                 let level = levels[g as usize] as usize;
                 if level > 0 {
