@@ -402,3 +402,38 @@ fn empty_query_counts_everything() {
         json!({"query": {"matchingGroups": 4, "matchingGroupRows": 7, "aggregations": null}, "funnel": null})
     );
 }
+
+/// `users()` with `device` dictionary-encoded (nulls kept as null keys).
+fn users_dictionary_device() -> RecordBatch {
+    let b = users();
+    let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let mut fields: Vec<Field> = b.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut cols = b.columns().to_vec();
+    let i = b.schema().index_of("device").unwrap();
+    cols[i] = arrow::compute::cast(&cols[i], &dict).unwrap();
+    fields[i] = Field::new("device", dict, true);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+}
+
+#[test]
+fn sequence_steps_on_a_dictionary_column_match_as_on_plain_strings() {
+    // Steps all on `device` are read off its dictionary (one lookup per row); null cells match
+    // the negated operators only, in sequences as in filters.
+    let plain = users();
+    let dict = users_dictionary_device();
+    let queries = [
+        json!([{"filter": ["device", "==", "mobile"]}, {"filter": ["device", "!=", "mobile"]}]),
+        json!([{"filter": ["device", "not contains", "o"]}]),
+        json!([{"filter": ["device", "contains", "o"]}, {"filter": ["device", "==", "mobile"], "rowFound": false}]),
+        json!([{"filter": ["device", "!=", "tv"]}, {"filter": ["device", "==", "tv"], "rowFound": false},
+               {"filter": ["device", "regex", "^m"]}]),
+    ];
+    let expected = [1, 3, 2, 1];
+    for (seq, want) in queries.iter().zip(expected) {
+        let q = json!({"query": {"conditions": [{"sequence": seq}]},
+                       "funnel": {"sequence": seq}});
+        let (a, b) = (run(&plain, q.clone()), run(&dict, q));
+        assert_eq!(a, b, "sequence {seq}");
+        assert_eq!(a["query"]["matchingGroups"], want, "sequence {seq}");
+    }
+}

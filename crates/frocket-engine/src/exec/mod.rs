@@ -15,11 +15,12 @@ mod time_sort;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use arrow::error::ArrowError;
 use parquet::file::reader::ChunkReader;
 
@@ -27,9 +28,9 @@ pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
 use self::column::Column;
-use self::filter::filters_mask;
+use self::filter::{filter_mask, filters_mask};
 use self::groups::{Groups, Timestamps};
-use self::sequence::SequenceMatcher;
+use self::sequence::{SequenceMatcher, StepLayout};
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
 use crate::query::{
@@ -192,12 +193,89 @@ impl Part<'_> {
     }
 
     fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
+        let found: Vec<bool> = seq.steps.iter().map(|s| s.row_found).collect();
+        if let Some(bits) = self.dictionary_step_bytes(seq, &StepLayout::of(&found))? {
+            if let Some(m) = SequenceMatcher::from_row_bytes(StepLayout::of(&found), bits, seq.max_duration) {
+                return Ok(m);
+            }
+        }
         let steps = seq
             .steps
             .iter()
             .map(|s| Ok((self.row_mask(&s.filters)?, s.row_found)))
             .collect::<Result<Vec<_>, EngineError>>()?;
         Ok(SequenceMatcher::new(steps, seq.max_duration, self.groups.rows))
+    }
+
+    /// Each row's step bits read off one dictionary column, when every step is one filter on
+    /// that column and a row's bits fit a byte (the usual `event == …` steps): the steps are
+    /// evaluated once per dictionary value, then one table lookup per row, instead of a mask
+    /// per step. `None` otherwise.
+    fn dictionary_step_bytes(&self, seq: &Sequence, layout: &StepLayout) -> Result<Option<Vec<u8>>, EngineError> {
+        let Some(column) = seq.steps.first().and_then(|s| s.filters.first()).map(|f| &f.column) else {
+            return Ok(None);
+        };
+        let one_column = seq
+            .steps
+            .iter()
+            .all(|s| s.filters.len() == 1 && &s.filters[0].column == column);
+        if !one_column || layout.bytes() != 1 {
+            return Ok(None);
+        }
+        let col = self.column(column)?;
+        if !matches!(col.data_type(), DataType::Dictionary(..)) {
+            return Ok(None);
+        }
+        let filters: Vec<(&crate::query::Filter, u8)> = seq
+            .steps
+            .iter()
+            .zip(&layout.bit_of_step)
+            .map(|(s, &bit)| (&s.filters[0], 1u8 << bit))
+            .collect();
+        // A null cell matches the negated operators only: ask the filters about one.
+        let null: ArrayRef = arrow::array::new_null_array(&DataType::Utf8, 1);
+        let mut null_bits = 0u8;
+        for &(f, bit) in &filters {
+            if filter_mask(&null, f).map_err(|e| self.arrow_err(e))?.value(0) {
+                null_bits |= bit;
+            }
+        }
+        let mut bytes = Vec::with_capacity(col.len());
+        let mut table: Vec<u8> = Vec::new();
+        let mut dictionary: Option<&ArrayRef> = None;
+        for chunk in col.chunks() {
+            let Some(d) = chunk.as_dictionary_opt::<Int32Type>() else {
+                return Ok(None);
+            };
+            // Batches of one row group share their dictionary: evaluate it once.
+            if !dictionary.is_some_and(|p| Arc::ptr_eq(p, d.values())) {
+                dictionary = Some(d.values());
+                table.clear();
+                table.resize(d.values().len(), 0);
+                for &(f, bit) in &filters {
+                    for v in filter_mask(d.values(), f).map_err(|e| self.arrow_err(e))?.set_indices() {
+                        table[v] |= bit;
+                    }
+                }
+            }
+            // Keys of valid rows are in range (checked when read).
+            let keys = d.keys();
+            match keys.nulls() {
+                None => bytes.extend(
+                    keys.values()
+                        .iter()
+                        .map(|&k| table.get(k as usize).copied().unwrap_or(0)),
+                ),
+                Some(nulls) => bytes.extend(keys.values().iter().enumerate().map(|(i, &k)| {
+                    if nulls.is_valid(i) {
+                        table.get(k as usize).copied().unwrap_or(0)
+                    } else {
+                        null_bits
+                    }
+                })),
+            }
+        }
+        Ok(Some(bytes))
     }
 
     /// Groups whose rows satisfy the condition.

@@ -105,35 +105,59 @@ struct ScanResult<T> {
     last_trailing: Option<T>,
 }
 
+/// Where each step of a sequence goes in a row's step bits: positive step `k` (`m` in all) is
+/// bit `k`; the negative steps between positive steps `k - 1` and `k` share bit `m + k` (gap
+/// `k`, `0..=m`; gap `m`: after the last positive step).
+pub(crate) struct StepLayout {
+    /// The bit of each step, in sequence order.
+    pub bit_of_step: Vec<usize>,
+    /// Positive steps.
+    m: usize,
+    /// Whether each gap has a negative step.
+    has_gap: Vec<bool>,
+}
+
+impl StepLayout {
+    /// The layout of steps given whether each is positive (`row_found`), in sequence order.
+    pub(crate) fn of(row_found: &[bool]) -> Self {
+        let m = row_found.iter().filter(|&&f| f).count();
+        let mut has_gap = vec![false; m + 1];
+        let mut k = 0;
+        let bit_of_step = row_found
+            .iter()
+            .map(|&found| {
+                if found {
+                    k += 1;
+                    k - 1
+                } else {
+                    has_gap[k] = true;
+                    m + k
+                }
+            })
+            .collect();
+        StepLayout {
+            bit_of_step,
+            m,
+            has_gap,
+        }
+    }
+
+    /// Bytes of step bits per row.
+    pub(crate) fn bytes(&self) -> usize {
+        (2 * self.m + 1).div_ceil(8)
+    }
+}
+
 impl SequenceMatcher {
     /// Builds a matcher from step masks in sequence order (`row_found` per step), all of
     /// `rows` rows.
     pub(crate) fn new(steps: Vec<(BooleanBuffer, bool)>, max_duration: Option<f64>, rows: usize) -> Self {
-        let mut positives = Vec::new();
-        let mut gaps: Vec<Option<BooleanBuffer>> = Vec::new();
-        // Negative steps seen since the last positive one, OR-ed together.
-        let mut pending: Option<BooleanBuffer> = None;
-        for (mask, row_found) in steps {
-            if row_found {
-                gaps.push(pending.take());
-                positives.push(mask);
-            } else {
-                pending = Some(match pending.take() {
-                    Some(prev) => &prev | &mask,
-                    None => mask,
-                });
-            }
-        }
-        gaps.push(pending);
-        let m = positives.len();
-        let bytes = (2 * m + 1).div_ceil(8);
+        let found: Vec<bool> = steps.iter().map(|(_, f)| *f).collect();
+        let layout = StepLayout::of(&found);
+        let bytes = layout.bytes();
         let mut bits = vec![0u8; rows * bytes];
-        let masks = positives.iter().enumerate().chain(
-            gaps.iter()
-                .enumerate()
-                .filter_map(|(k, g)| g.as_ref().map(|g| (m + k, g))),
-        );
-        for (bit, mask) in masks {
+        // Negative steps of one gap share their bit: OR-ed in.
+        for (&bit, (mask, _)) in layout.bit_of_step.iter().zip(&steps) {
             let shift = bit % 8;
             // A branch-free pass per mask, 64 rows per word (most masks are dense: `view`
             // matches most rows).
@@ -165,12 +189,22 @@ impl SequenceMatcher {
                 }
             }
         }
+        Self::with_layout(layout, bits, max_duration)
+    }
+
+    /// A matcher over step bits already laid out per row (see [`StepLayout`]), one byte per
+    /// row; `None` when a row's bits do not fit a byte (more than three positive steps).
+    pub(crate) fn from_row_bytes(layout: StepLayout, bits: Vec<u8>, max_duration: Option<f64>) -> Option<Self> {
+        (layout.bytes() == 1).then(|| Self::with_layout(layout, bits, max_duration))
+    }
+
+    fn with_layout(layout: StepLayout, bits: Vec<u8>, max_duration: Option<f64>) -> Self {
         SequenceMatcher {
-            m,
-            bytes,
+            m: layout.m,
+            bytes: layout.bytes(),
             bits,
-            has_negative: gaps.iter().any(Option::is_some),
-            has_gap: gaps.iter().map(Option::is_some).collect(),
+            has_negative: layout.has_gap.iter().any(|&g| g),
+            has_gap: layout.has_gap,
             max_duration,
         }
     }
