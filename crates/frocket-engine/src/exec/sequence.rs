@@ -513,6 +513,7 @@ impl SequenceMatcher {
         let offsets = members.offsets();
         let groups = offsets.len().saturating_sub(1);
         let mut out = vec![0u32; groups];
+        let mut later = LaterSteps::default();
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
@@ -521,7 +522,7 @@ impl SequenceMatcher {
             *slot = match members {
                 Members::Runs(_) => match ts.run(range.clone()) {
                     // One byte of step bits per row, the times in one slice: a tight loop.
-                    Some(times) if self.bytes == 1 => greedy_run(&self.bits[range], times, self.m),
+                    Some(times) if self.bytes == 1 => greedy_run(&self.bits[range], times, self.m, &mut later),
                     _ => self.greedy_unordered(ts, range),
                 },
                 Members::Listed { rows, .. } => self.greedy_unordered(ts, rows[range].iter().map(|&r| r as usize)),
@@ -577,19 +578,43 @@ impl SequenceMatcher {
     }
 }
 
+/// The rows of a group that match a step after the first: their step bits and times, kept
+/// by [`greedy_run`]'s first pass for the others (buffers reused from group to group).
+#[derive(Default)]
+struct LaterSteps {
+    bits: Vec<u8>,
+    times: Vec<i64>,
+}
+
 /// [`SequenceMatcher::greedy_unordered`] over one byte of step bits per row (`bits`) and the
-/// rows' `times`, without branches in the passes.
-fn greedy_run(bits: &[u8], times: &[i64], m: usize) -> u32 {
-    // Step 0: the earliest row of the step; and the steps any row has.
+/// rows' `times`, without branches in the passes. The first pass goes over every row; the
+/// passes for later steps only over the rows that match one (usually few).
+fn greedy_run(bits: &[u8], times: &[i64], m: usize, later: &mut LaterSteps) -> u32 {
+    let n = bits.len().min(times.len());
+    let (bits, times) = (&bits[..n], &times[..n]);
+    if later.bits.len() < n {
+        later.bits.resize(n, 0);
+        later.times.resize(n, 0);
+    }
+    let (kept_bits, kept_times) = (&mut later.bits[..n], &mut later.times[..n]);
+    // Step 0: the earliest row of the step; the steps any row has; the rows of later steps
+    // kept (each row written at the end of the kept ones, which grow by the kept rows only).
     let mut any = 0u8;
     let mut after = i64::MAX;
+    let mut kept = 0;
     for (&b, &t) in bits.iter().zip(times) {
         any |= b;
         after = after.min(if b & 1 != 0 { t } else { i64::MAX });
+        if let (Some(kb), Some(kt)) = (kept_bits.get_mut(kept), kept_times.get_mut(kept)) {
+            *kb = b;
+            *kt = t;
+        }
+        kept += usize::from(b & !1 != 0);
     }
     if any & 1 == 0 {
         return 0;
     }
+    let (kept_bits, kept_times) = (&kept_bits[..kept], &kept_times[..kept]);
     for k in 1..m {
         let bit = 1u8 << k;
         if any & bit == 0 {
@@ -597,7 +622,7 @@ fn greedy_run(bits: &[u8], times: &[i64], m: usize) -> u32 {
         }
         let mut found = false;
         let mut earliest = i64::MAX;
-        for (&b, &t) in bits.iter().zip(times) {
+        for (&b, &t) in kept_bits.iter().zip(kept_times) {
             let hit = (b & bit != 0) & (t > after);
             found |= hit;
             earliest = earliest.min(if hit { t } else { i64::MAX });
