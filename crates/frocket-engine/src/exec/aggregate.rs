@@ -351,7 +351,7 @@ fn for_selected_ranges(groups: &Groups, selected: &BooleanBuffer, mut f: impl Fn
         // The selection as one byte per group: a plain load per row instead of bit arithmetic.
         let sel: Vec<bool> = selected.iter().collect();
         let mut run: Option<Range<usize>> = None;
-        for (r, &g) in groups.of_row.iter().enumerate() {
+        for (r, &g) in groups.of_row().iter().enumerate() {
             if sel[g as usize] {
                 match &mut run {
                     Some(range) => range.end = r + 1,
@@ -453,7 +453,7 @@ fn visit(groups: &Groups, sel: &Selection<'_>, grouped: bool, mut f: impl FnMut(
             }
         }
         Selection::Nested { levels, .. } if !grouped => {
-            for (r, &g) in groups.of_row.iter().enumerate() {
+            for (r, &g) in groups.of_row().iter().enumerate() {
                 let level = levels[g as usize] as usize;
                 if level > 0 {
                     f(g, level - 1, r..r + 1);

@@ -120,8 +120,8 @@ fn dense_range(chunks: &[&[i64]], n: usize) -> Option<(i64, usize)> {
 /// Each row's group as a dense index `0..count`, group sizes, and (built on first use) the
 /// rows listed group by group.
 pub(crate) struct Groups {
-    /// Group index of every row (empty if built without `per_row`).
-    pub of_row: Vec<u32>,
+    /// Group index of every row (empty if built without `per_row`); see [`Groups::of_row`].
+    of_row: OnceCell<Vec<u32>>,
     /// Rows in the part.
     pub rows: usize,
     /// Number of groups.
@@ -170,7 +170,8 @@ impl Groups {
             });
         }
         let n = col.len();
-        let mut of_row = Vec::with_capacity(if per_row { n } else { 0 });
+        // Sized when first written (the INT path may never write it).
+        let mut of_row: Vec<u32> = Vec::new();
         let mut sizes: Vec<u32> = Vec::new();
         let next = |sizes: &mut Vec<u32>| {
             sizes.push(0);
@@ -207,7 +208,7 @@ impl Groups {
                     return Ok(Groups {
                         rows: n,
                         contiguous: false,
-                        of_row,
+                        of_row: OnceCell::from(of_row),
                         count: sizes.len(),
                         sizes,
                         offsets: OnceCell::new(),
@@ -245,13 +246,20 @@ impl Groups {
                         } else {
                             *map.entry(v).or_insert_with(|| next(&mut sizes))
                         };
-                        sizes[g as usize] += (end - i) as u32;
-                        if per_row {
-                            of_row.extend(std::iter::repeat_n(g, end - i));
-                        }
                         // A run continued from the previous chunk is the same run.
                         if !(i == 0 && previous == Some(v)) {
                             runs += 1;
+                            if runs > sizes.len() && of_row.is_empty() && per_row {
+                                // The first group met again: rows so far were runs of groups
+                                // 0, 1, …; from here every row gets its group written.
+                                of_row.reserve_exact(n);
+                                extend_with_runs(&mut of_row, &sizes);
+                            }
+                        }
+                        sizes[g as usize] += (end - i) as u32;
+                        // While groups are runs, rows are not given their group (see `of_row`).
+                        if per_row && runs > sizes.len() {
+                            of_row.extend(std::iter::repeat_n(g, end - i));
                         }
                         i = end;
                     }
@@ -261,6 +269,7 @@ impl Groups {
                 }
             }
             DataType::Utf8 => {
+                of_row.reserve_exact(if per_row { n } else { 0 });
                 let mut map: FastMap<&str, u32> = FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default());
                 for chunk in col.chunks() {
                     let a = chunk.as_string::<i32>();
@@ -274,6 +283,7 @@ impl Groups {
                 }
             }
             DataType::Dictionary(_, _) => {
+                of_row.reserve_exact(if per_row { n } else { 0 });
                 let mut map: FastMap<&str, u32> = FastMap::default();
                 let mut by_key: Vec<u32> = Vec::new();
                 let mut dictionary: Option<&ArrayRef> = None;
@@ -310,10 +320,16 @@ impl Groups {
             runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());
         }
         // One run per group: each group's rows are adjacent.
+        let contiguous = runs == sizes.len();
         Ok(Groups {
             rows: n,
-            contiguous: runs == sizes.len(),
-            of_row,
+            contiguous,
+            // Contiguous groups' rows get their group on first use (see `of_row`).
+            of_row: if contiguous && is_int {
+                OnceCell::new()
+            } else {
+                OnceCell::from(of_row)
+            },
             count: sizes.len(),
             sizes,
             offsets: OnceCell::new(),
@@ -336,6 +352,17 @@ impl Groups {
         })
     }
 
+    /// The group index of every row (empty if built without `per_row`). Contiguous groups
+    /// numbered from integer ids give their rows a group only here, on first use: most
+    /// queries over them need only the runs.
+    pub(crate) fn of_row(&self) -> &[u32] {
+        self.of_row.get_or_init(|| {
+            let mut of_row = Vec::with_capacity(self.rows);
+            extend_with_runs(&mut of_row, &self.sizes);
+            of_row
+        })
+    }
+
     /// Each group's rows in part order: the part's own runs when groups are contiguous,
     /// otherwise the rows listed group by group (built on first use). Needs groups built with
     /// `per_row`.
@@ -346,8 +373,9 @@ impl Groups {
         }
         let rows = self.members.get_or_init(|| {
             let mut fill: Vec<u32> = offsets[..self.count].to_vec();
-            let mut rows = vec![0u32; self.of_row.len()];
-            for (r, &g) in self.of_row.iter().enumerate() {
+            let of_row = self.of_row();
+            let mut rows = vec![0u32; of_row.len()];
+            for (r, &g) in of_row.iter().enumerate() {
                 let slot = &mut fill[g as usize];
                 rows[*slot as usize] = r as u32;
                 *slot += 1;
@@ -355,5 +383,53 @@ impl Groups {
             rows
         });
         Members::Listed { rows, offsets }
+    }
+}
+
+/// Appends group `g` repeated `sizes[g]` times, for every group in order, to `of_row`: the
+/// group of every row when groups are runs numbered in row order.
+fn extend_with_runs(of_row: &mut Vec<u32>, sizes: &[u32]) {
+    for (g, &s) in sizes.iter().enumerate() {
+        of_row.extend(std::iter::repeat_n(g as u32, s as usize));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array};
+
+    use super::*;
+
+    fn ids(chunks: &[&[i64]]) -> Column {
+        let arrays: Vec<ArrayRef> = chunks
+            .iter()
+            .map(|c| Arc::new(Int64Array::from(c.to_vec())) as ArrayRef)
+            .collect();
+        Column::from_chunks(arrays).unwrap_or_else(|_| panic!("chunks of a power of two"))
+    }
+
+    #[test]
+    fn contiguous_groups_give_rows_their_group_on_first_use() {
+        // A run continues across chunks (id 7).
+        let g = Groups::build("f", "uid", ids(&[&[5, 5, 7, 7], &[7, 9, 9]]), true).unwrap();
+        assert!(g.contiguous);
+        assert_eq!(g.sizes, vec![2, 3, 2]);
+        assert_eq!(g.of_row(), &[0, 0, 1, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn groups_met_again_give_every_row_its_group() {
+        // Contiguous for two runs, then id 5 again (in the next chunk), then a new id.
+        let g = Groups::build("f", "uid", ids(&[&[5, 5, 7, 7], &[5, 9, 7, 7]]), true).unwrap();
+        assert!(!g.contiguous);
+        assert_eq!(g.sizes, vec![3, 4, 1]);
+        assert_eq!(g.of_row(), &[0, 0, 1, 1, 0, 2, 1, 1]);
+        // Ids far apart (a hash map instead of a table): the same.
+        let far = [1i64 << 40, 3, 1 << 40, 3];
+        let g = Groups::build("f", "uid", ids(&[&far]), true).unwrap();
+        assert!(!g.contiguous);
+        assert_eq!(g.of_row(), &[0, 1, 0, 1]);
     }
 }

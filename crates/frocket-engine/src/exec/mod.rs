@@ -280,7 +280,7 @@ impl Part<'_> {
 
     /// Groups whose rows satisfy the condition.
     fn condition(&self, cond: &Condition) -> Result<BooleanBuffer, EngineError> {
-        let of_row = &self.groups.of_row;
+        let of_row = self.groups.of_row();
         let ng = self.groups.count;
         match &cond.kind {
             ConditionKind::Filters {
