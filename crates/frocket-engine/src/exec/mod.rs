@@ -194,8 +194,9 @@ impl Part<'_> {
 
     fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
         let found: Vec<bool> = seq.steps.iter().map(|s| s.row_found).collect();
-        if let Some(bits) = self.dictionary_step_bytes(seq, &StepLayout::of(&found))? {
-            if let Some(m) = SequenceMatcher::from_row_bytes(StepLayout::of(&found), bits, seq.max_duration) {
+        let layout = StepLayout::of(&found);
+        if let Some(bits) = self.dictionary_step_bytes(seq, &layout)? {
+            if let Some(m) = SequenceMatcher::from_row_bytes(layout, bits, seq.max_duration) {
                 return Ok(m);
             }
         }

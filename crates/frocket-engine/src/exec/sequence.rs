@@ -12,6 +12,10 @@
 //! every extension, so one pass is exact. Only a trailing negative step together with
 //! `maxDuration` needs more: a later start also widens the forbidden window after the last
 //! row, so there every candidate start is tried in turn (bounded by the window).
+//!
+//! Sequences without negative steps or window (every plain funnel) need no time order at
+//! all: step `k`'s row is the earliest row of step `k` after step `k - 1`'s, one pass over the
+//! group per step ([`SequenceMatcher::reached_unordered`]).
 
 use arrow::buffer::BooleanBuffer;
 
@@ -492,9 +496,6 @@ impl SequenceMatcher {
         }
     }
 
-    /// Steps reached by a group (`rows` in time order) of a sequence of positive steps only,
-    /// without a window: matching each step at its earliest row strictly after the previous
-    /// step's row is optimal.
     /// Whether a greedy scan decides the sequence (no negative step, no `maxDuration`).
     pub(crate) fn is_greedy(&self) -> bool {
         !self.has_negative && self.max_duration.is_none()
@@ -554,6 +555,9 @@ impl SequenceMatcher {
         self.m as u32
     }
 
+    /// Steps reached by a group (`rows` in time order) of a sequence of positive steps only,
+    /// without a window: matching each step at its earliest row strictly after the previous
+    /// step's row is optimal.
     fn scan_greedy<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32]) -> usize {
         let m = self.len();
         let mut k = 0;
