@@ -195,6 +195,57 @@ fn str_mask(a: &StringArray, pred: &StrPred<'_>) -> BooleanBuffer {
     }
 }
 
+/// One byte per row of a dictionary column: the OR of the `flag` of every filter the row
+/// matches (`filters` all on this column). Each filter is evaluated once per dictionary value
+/// (a dictionary shared by several chunks once), then every row is one table lookup. `None`
+/// when the column is not a dictionary column.
+pub(crate) fn dictionary_flag_bytes(col: &Column, filters: &[(&Filter, u8)]) -> Result<Option<Vec<u8>>, ArrowError> {
+    if !matches!(col.data_type(), DataType::Dictionary(..)) {
+        return Ok(None);
+    }
+    // A null cell matches the negated operators only: ask the filters about one.
+    let null = arrow::array::new_null_array(&DataType::Utf8, 1);
+    let mut null_flags = 0u8;
+    for &(f, flag) in filters {
+        if filter_mask(&null, f)?.value(0) {
+            null_flags |= flag;
+        }
+    }
+    let mut bytes = Vec::with_capacity(col.len());
+    let mut table: Vec<u8> = Vec::new();
+    let mut dictionary: Option<&ArrayRef> = None;
+    for chunk in col.chunks() {
+        let Some(d) = chunk.as_dictionary_opt::<Int32Type>() else {
+            return Ok(None);
+        };
+        // Batches of one row group share their dictionary: evaluate it once.
+        if !dictionary.is_some_and(|p| std::sync::Arc::ptr_eq(p, d.values())) {
+            dictionary = Some(d.values());
+            table.clear();
+            table.resize(d.values().len(), 0);
+            for &(f, flag) in filters {
+                for v in filter_mask(d.values(), f)?.set_indices() {
+                    table[v] |= flag;
+                }
+            }
+        }
+        // Keys of valid rows are in range (checked when read).
+        let lookup = |k: i32| table.get(k as usize).copied().unwrap_or(0);
+        let keys = d.keys();
+        match keys.nulls() {
+            None => bytes.extend(keys.values().iter().map(|&k| lookup(k))),
+            Some(nulls) => bytes.extend(keys.values().iter().enumerate().map(|(i, &k)| {
+                if nulls.is_valid(i) {
+                    lookup(k)
+                } else {
+                    null_flags
+                }
+            })),
+        }
+    }
+    Ok(Some(bytes))
+}
+
 /// AND of several filters on the same row.
 pub(crate) fn filters_mask<'a>(
     columns: &dyn Fn(&str) -> Option<&'a Column>,

@@ -195,25 +195,14 @@ impl Groups {
                     // row and no runs to find; groups numbered in id order.
                     let mut counts = vec![0u32; span];
                     for chunk in col.into_chunks() {
-                        let Some(values) = chunk.as_primitive_opt::<Int64Type>().map(|a| a.values()) else {
-                            return Err(type_error(file, column, chunk.data_type()));
-                        };
-                        for &v in values.iter() {
+                        for &v in int_ids(file, column, &chunk)? {
                             if let Some(c) = counts.get_mut(v.wrapping_sub(lo) as usize) {
                                 *c += 1;
                             }
                         }
                     }
-                    sizes = counts.into_iter().filter(|&c| c > 0).collect();
-                    return Ok(Groups {
-                        rows: n,
-                        contiguous: false,
-                        of_row: OnceCell::from(of_row),
-                        count: sizes.len(),
-                        sizes,
-                        offsets: OnceCell::new(),
-                        members: OnceCell::new(),
-                    });
+                    let sizes = counts.into_iter().filter(|&c| c > 0).collect();
+                    return Ok(Groups::new(n, sizes, OnceCell::from(of_row), false));
                 }
                 let mut table = vec![u32::MAX; if dense.is_some() { span } else { 0 }];
                 let mut map: FastMap<i64, u32> = if dense.is_some() {
@@ -225,9 +214,7 @@ impl Groups {
                 // Each chunk is released once numbered (when the caller gave up the column):
                 // the ids and the row groups never take memory at the same time.
                 for chunk in col.into_chunks() {
-                    let Some(values) = chunk.as_primitive_opt::<Int64Type>().map(|a| a.values()) else {
-                        return Err(type_error(file, column, chunk.data_type()));
-                    };
+                    let values = int_ids(file, column, &chunk)?;
                     // Rows of a group are usually adjacent: number a run of equal ids at a time.
                     let len = values.len();
                     let mut i = 0;
@@ -321,20 +308,25 @@ impl Groups {
         }
         // One run per group: each group's rows are adjacent.
         let contiguous = runs == sizes.len();
-        Ok(Groups {
-            rows: n,
+        // Contiguous groups' rows get their group on first use (see `of_row`).
+        let of_row = if contiguous && is_int {
+            OnceCell::new()
+        } else {
+            OnceCell::from(of_row)
+        };
+        Ok(Groups::new(n, sizes, of_row, contiguous))
+    }
+
+    fn new(rows: usize, sizes: Vec<u32>, of_row: OnceCell<Vec<u32>>, contiguous: bool) -> Self {
+        Groups {
+            rows,
             contiguous,
-            // Contiguous groups' rows get their group on first use (see `of_row`).
-            of_row: if contiguous && is_int {
-                OnceCell::new()
-            } else {
-                OnceCell::from(of_row)
-            },
+            of_row,
             count: sizes.len(),
             sizes,
             offsets: OnceCell::new(),
             members: OnceCell::new(),
-        })
+        }
     }
 
     /// Where each group starts in [`Groups::members`] (`offsets[g]..offsets[g + 1]`, `count + 1`
@@ -384,6 +376,14 @@ impl Groups {
         });
         Members::Listed { rows, offsets }
     }
+}
+
+/// The ids of one chunk of an INT group id column.
+fn int_ids<'a>(file: &str, column: &str, chunk: &'a ArrayRef) -> Result<&'a [i64], EngineError> {
+    chunk
+        .as_primitive_opt::<Int64Type>()
+        .map(|a| a.values().as_ref())
+        .ok_or_else(|| type_error(file, column, chunk.data_type()))
 }
 
 /// Appends group `g` repeated `sizes[g]` times, for every group in order, to `of_row`: the

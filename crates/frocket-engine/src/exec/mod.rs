@@ -15,12 +15,11 @@ mod time_sort;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::buffer::BooleanBuffer;
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
 use parquet::file::reader::ChunkReader;
 
@@ -28,7 +27,7 @@ pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
 use self::column::Column;
-use self::filter::{filter_mask, filters_mask};
+use self::filter::{dictionary_flag_bytes, filters_mask};
 use self::groups::{Groups, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
 use crate::error::EngineError;
@@ -224,59 +223,13 @@ impl Part<'_> {
             return Ok(None);
         }
         let col = self.column(column)?;
-        if !matches!(col.data_type(), DataType::Dictionary(..)) {
-            return Ok(None);
-        }
         let filters: Vec<(&crate::query::Filter, u8)> = seq
             .steps
             .iter()
             .zip(&layout.bit_of_step)
             .map(|(s, &bit)| (&s.filters[0], 1u8 << bit))
             .collect();
-        // A null cell matches the negated operators only: ask the filters about one.
-        let null: ArrayRef = arrow::array::new_null_array(&DataType::Utf8, 1);
-        let mut null_bits = 0u8;
-        for &(f, bit) in &filters {
-            if filter_mask(&null, f).map_err(|e| self.arrow_err(e))?.value(0) {
-                null_bits |= bit;
-            }
-        }
-        let mut bytes = Vec::with_capacity(col.len());
-        let mut table: Vec<u8> = Vec::new();
-        let mut dictionary: Option<&ArrayRef> = None;
-        for chunk in col.chunks() {
-            let Some(d) = chunk.as_dictionary_opt::<Int32Type>() else {
-                return Ok(None);
-            };
-            // Batches of one row group share their dictionary: evaluate it once.
-            if !dictionary.is_some_and(|p| Arc::ptr_eq(p, d.values())) {
-                dictionary = Some(d.values());
-                table.clear();
-                table.resize(d.values().len(), 0);
-                for &(f, bit) in &filters {
-                    for v in filter_mask(d.values(), f).map_err(|e| self.arrow_err(e))?.set_indices() {
-                        table[v] |= bit;
-                    }
-                }
-            }
-            // Keys of valid rows are in range (checked when read).
-            let keys = d.keys();
-            match keys.nulls() {
-                None => bytes.extend(
-                    keys.values()
-                        .iter()
-                        .map(|&k| table.get(k as usize).copied().unwrap_or(0)),
-                ),
-                Some(nulls) => bytes.extend(keys.values().iter().enumerate().map(|(i, &k)| {
-                    if nulls.is_valid(i) {
-                        table.get(k as usize).copied().unwrap_or(0)
-                    } else {
-                        null_bits
-                    }
-                })),
-            }
-        }
-        Ok(Some(bytes))
+        dictionary_flag_bytes(col, &filters).map_err(|e| self.arrow_err(e))
     }
 
     /// Groups whose rows satisfy the condition.
