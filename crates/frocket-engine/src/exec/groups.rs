@@ -344,6 +344,28 @@ impl Groups {
         })
     }
 
+    /// Calls `f(row, group)` for every row of `rows` (ascending, below the part's row count).
+    /// Contiguous groups whose rows have not been given their group yet are found through
+    /// their runs (one pass along the group offsets), so that conditions need no per-row
+    /// group array.
+    pub(crate) fn each_row_group(&self, rows: impl Iterator<Item = usize>, mut f: impl FnMut(usize, usize)) {
+        if self.contiguous && self.of_row.get().is_none() {
+            let ends = &self.offsets()[1..];
+            let mut g = 0;
+            for r in rows {
+                while ends.get(g).is_some_and(|&end| end as usize <= r) {
+                    g += 1;
+                }
+                f(r, g);
+            }
+        } else {
+            let of_row = self.of_row();
+            for r in rows {
+                f(r, of_row[r] as usize);
+            }
+        }
+    }
+
     /// The group index of every row (empty if built without `per_row`). Contiguous groups
     /// numbered from integer ids give their rows a group only here, on first use: most
     /// queries over them need only the runs.
@@ -417,6 +439,25 @@ mod tests {
         assert!(g.contiguous);
         assert_eq!(g.sizes, vec![2, 3, 2]);
         assert_eq!(g.of_row(), &[0, 0, 1, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn rows_find_their_group_through_runs_or_the_row_array() {
+        let walked = |g: &Groups| {
+            let mut seen = Vec::new();
+            g.each_row_group([0, 1, 4, 6].into_iter(), |r, grp| seen.push((r, grp)));
+            seen
+        };
+        let g = Groups::build("f", "uid", ids(&[&[5, 5, 7, 7], &[7, 9, 9]]), true).unwrap();
+        // Through the runs (no per-row groups built), then through the built array.
+        let expected = vec![(0, 0), (1, 0), (4, 1), (6, 2)];
+        assert_eq!(walked(&g), expected);
+        assert!(g.of_row.get().is_none());
+        g.of_row();
+        assert_eq!(walked(&g), expected);
+        // Not contiguous: the row array.
+        let g = Groups::build("f", "uid", ids(&[&[5, 5, 7, 7], &[5, 9, 7, 7]]), true).unwrap();
+        assert_eq!(walked(&g), vec![(0, 0), (1, 0), (4, 0), (6, 1)]);
     }
 
     #[test]

@@ -234,8 +234,8 @@ impl Part<'_> {
 
     /// Groups whose rows satisfy the condition.
     fn condition(&self, cond: &Condition) -> Result<BooleanBuffer, EngineError> {
-        let of_row = self.groups.of_row();
-        let ng = self.groups.count;
+        let groups = &self.groups;
+        let ng = groups.count;
         match &cond.kind {
             ConditionKind::Filters {
                 filters,
@@ -246,9 +246,7 @@ impl Part<'_> {
                 match target {
                     Target::Count { op, value } => {
                         let mut counts = vec![0i64; ng];
-                        for r in rows.set_indices() {
-                            counts[of_row[r] as usize] += 1;
-                        }
+                        groups.each_row_group(rows.set_indices(), |_, g| counts[g] += 1);
                         Ok(BooleanBuffer::collect_bool(ng, |g| {
                             if counts[g] == 0 {
                                 *include_zero
@@ -260,9 +258,7 @@ impl Part<'_> {
                     Target::Sum { column, op, value } => {
                         let col = self.column(column)?;
                         let mut has = vec![false; ng];
-                        for r in rows.set_indices() {
-                            has[of_row[r] as usize] = true;
-                        }
+                        groups.each_row_group(rows.set_indices(), |_, g| has[g] = true);
                         let type_err = || EngineError::ColumnType {
                             file: self.file.to_string(),
                             column: column.clone(),
@@ -273,11 +269,11 @@ impl Part<'_> {
                             (DataType::Int64, v) => {
                                 let a = col.primitive::<Int64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0i128; ng];
-                                for r in rows.set_indices() {
+                                groups.each_row_group(rows.set_indices(), |r, g| {
                                     if a.is_valid(r) {
-                                        sums[of_row[r] as usize] += a.value(r) as i128;
+                                        sums[g] += a.value(r) as i128;
                                     }
-                                }
+                                });
                                 if let Literal::Int(v) = v {
                                     let v = *v as i128;
                                     Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
@@ -291,11 +287,11 @@ impl Part<'_> {
                             (DataType::Float64, v) => {
                                 let a = col.primitive::<Float64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0f64; ng];
-                                for r in rows.set_indices() {
+                                groups.each_row_group(rows.set_indices(), |r, g| {
                                     if a.is_valid(r) {
-                                        sums[of_row[r] as usize] += a.value(r);
+                                        sums[g] += a.value(r);
                                     }
-                                }
+                                });
                                 let v = v.as_f64().unwrap_or(f64::NAN);
                                 Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
                             }
