@@ -16,6 +16,11 @@
 //! Sequences without negative steps or window (every plain funnel) need no time order at
 //! all: step `k`'s row is the earliest row of step `k` after step `k - 1`'s, one pass over the
 //! group per step ([`SequenceMatcher::reached_unordered`]).
+//!
+//! Other sequences first look for a match without ordering a group's rows: the tightest
+//! chain ending at one of the group's first rows of the last step, checked against the window
+//! and the negative steps (`SequenceMatcher::witness`). A chain found is a match; only groups
+//! without one are sorted and scanned.
 
 use arrow::buffer::BooleanBuffer;
 
@@ -29,6 +34,9 @@ pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType 
 
     /// Sorts a group's `rows` (ascending) by `(ts[row], row)`.
     fn sort_by_time(rows: &mut [u32], ts: &TsChunks<Self>, sorter: &mut TimeSorter);
+
+    /// The timestamps as integers, when they are.
+    fn as_int(ts: &TsChunks<Self>) -> Option<&TsChunks<i64>>;
 }
 
 impl TsValue for i64 {
@@ -40,6 +48,10 @@ impl TsValue for i64 {
     fn sort_by_time(rows: &mut [u32], ts: &TsChunks<Self>, sorter: &mut TimeSorter) {
         sorter.sort_int(rows, ts);
     }
+
+    fn as_int(ts: &TsChunks<Self>) -> Option<&TsChunks<i64>> {
+        Some(ts)
+    }
 }
 
 impl TsValue for f64 {
@@ -50,6 +62,10 @@ impl TsValue for f64 {
 
     fn sort_by_time(rows: &mut [u32], ts: &TsChunks<Self>, sorter: &mut TimeSorter) {
         sorter.sort_float(rows, ts);
+    }
+
+    fn as_int(_: &TsChunks<Self>) -> Option<&TsChunks<i64>> {
+        None
     }
 }
 
@@ -316,24 +332,53 @@ impl SequenceMatcher {
         // The positive steps' bits, when a row's bits fit a word (up to 31 positive steps).
         let positives = (self.bytes <= 8).then(|| (1u64 << m) - 1);
         let greedy = self.is_greedy();
+        let mut chain: Vec<i64> = vec![0; m];
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
             }
             let range = offsets[g] as usize..offsets[g + 1] as usize;
-            rows.clear();
-            match members {
-                Members::Runs(_) => rows.extend(range.map(|r| r as u32)),
-                Members::Listed { rows: listed, .. } => rows.extend_from_slice(&listed[range]),
-            }
-            if let Some(positives) = positives.filter(|_| need > 0) {
+            let n = range.len();
+            // The group's `i`-th row.
+            let listed = match members {
+                Members::Runs(_) => None,
+                Members::Listed { rows: listed, .. } => Some(&listed[range.clone()]),
+            };
+            let row_at = |i: usize| listed.map_or(range.start + i, |l| l[i] as usize);
+            if let Some(positives) = positives.filter(|_| need > 0 || !greedy) {
+                // A group's rows in one chunk: its step bytes and times as slices.
+                let run = match members {
+                    Members::Runs(_) if self.bytes == 1 => T::as_int(ts)
+                        .and_then(|t| t.run(range.clone()))
+                        .map(|times| (&self.bits[range.clone()], times)),
+                    _ => None,
+                };
                 // The first positive step no row of the group matches bounds the steps reached.
-                let any = rows.iter().fold(0u64, |a, &r| a | self.word(r as usize));
+                let any = match run {
+                    Some((bits, _)) => u64::from(bits.iter().fold(0u8, |a, &b| a | b)),
+                    None => (0..n).fold(0u64, |a, i| a | self.word(row_at(i))),
+                };
                 let missing = (!any & positives).trailing_zeros() as usize;
                 if missing < need {
                     continue;
                 }
+                // Every step has rows: a chain of rows shown to match needs no time order.
+                if !greedy && missing >= m {
+                    let witnessed = match (run, T::as_int(ts)) {
+                        (Some((bits, times)), _) => {
+                            self.witness(bits.len(), |i| (u64::from(bits[i]), times[i]), &mut chain)
+                        }
+                        (None, Some(t)) => self.witness(n, |i| (self.word(row_at(i)), t[row_at(i)]), &mut chain),
+                        (None, None) => false,
+                    };
+                    if witnessed {
+                        *slot = m as u32;
+                        continue;
+                    }
+                }
             }
+            rows.clear();
+            rows.extend((0..n).map(|i| row_at(i) as u32));
             T::sort_by_time(&mut rows, ts, &mut sorter);
             *slot = if greedy {
                 self.scan_greedy(ts, &rows)
@@ -342,6 +387,74 @@ impl SequenceMatcher {
             } as u32;
         }
         out
+    }
+
+    /// Whether a group (`rows`, any order) is shown to reach every positive step by a chain
+    /// of its rows found without ordering them: for each of a few rows of the last step, the
+    /// latest row of each earlier step strictly before the next one's (the tightest chain
+    /// ending there), checked against the window and every negative step in one pass. `false`
+    /// proves nothing (the caller scans the group in time order); `true` is exact, the chain
+    /// being a match as the sequence semantics define it. `chain` holds one time per
+    /// positive step.
+    ///
+    /// Most groups that match have such a chain at one of their first rows of the last step
+    /// (an `addtocart` right before the `transaction`), so they are decided in a few passes
+    /// instead of a sort.
+    ///
+    /// The group's `n` rows are given by `row(i)`: row `i`'s step word and time.
+    #[inline(always)]
+    fn witness(&self, n: usize, row: impl Fn(usize) -> (u64, i64), chain: &mut [i64]) -> bool {
+        /// Rows of the last step tried before giving up (each costs a pass per step).
+        const TRIES: usize = 2;
+        let m = self.len();
+        let last = m - 1;
+        let ends = (0..n).filter(|&i| (row(i).0 >> last) & 1 == 1).take(TRIES);
+        'end: for end in ends {
+            chain[last] = row(end).1;
+            for k in (0..last).rev() {
+                let before = chain[k + 1];
+                // The latest time of step k before `before`, without branches.
+                let mut found = false;
+                let mut latest = i64::MIN;
+                for i in 0..n {
+                    let (w, t) = row(i);
+                    let hit = ((w >> k) & 1 == 1) & (t < before);
+                    found |= hit;
+                    latest = latest.max(if hit { t } else { i64::MIN });
+                }
+                if !found {
+                    continue 'end;
+                }
+                chain[k] = latest;
+            }
+            let (first, final_) = (chain[0], chain[last]);
+            let window = self.max_duration;
+            if window.is_some_and(|d| final_.span(first) > d) {
+                continue;
+            }
+            if self.has_negative {
+                for i in 0..n {
+                    let (w, t) = row(i);
+                    let mut gaps = (w >> m) & ((1u64 << (m + 1)) - 1);
+                    while gaps != 0 {
+                        let k = gaps.trailing_zeros() as usize;
+                        gaps &= gaps - 1;
+                        let blocks = if k == 0 {
+                            t < first
+                        } else if k == m {
+                            t > final_ && window.is_none_or(|d| t.span(first) <= d)
+                        } else {
+                            t > chain[k - 1] && t < chain[k]
+                        };
+                        if blocks && self.has_gap[k] {
+                            continue 'end;
+                        }
+                    }
+                }
+            }
+            return true;
+        }
+        false
     }
 
     /// Steps reached by one group (`rows` in time order).
@@ -637,4 +750,91 @@ fn greedy_run(bits: &[u8], times: &[i64], m: usize, later: &mut LaterSteps) -> u
         after = earliest;
     }
     m as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A row: whether it matches each step (in sequence order), and its time.
+    type Row = (Vec<bool>, i64);
+
+    /// A matcher over one group.
+    fn group(found: &[bool], rows: &[Row], max_duration: Option<f64>) -> (SequenceMatcher, TsChunks<i64>) {
+        let steps = found
+            .iter()
+            .enumerate()
+            .map(|(s, &f)| (rows.iter().map(|(hits, _)| hits[s]).collect::<BooleanBuffer>(), f))
+            .collect();
+        let ts = TsChunks::single(rows.iter().map(|&(_, t)| t).collect::<Vec<_>>().into());
+        (SequenceMatcher::new(steps, max_duration, rows.len()), ts)
+    }
+
+    /// Steps reached scanning all rows in time order.
+    fn scanned(m: &SequenceMatcher, ts: &TsChunks<i64>, n: usize) -> usize {
+        let mut rows: Vec<u32> = (0..n as u32).collect();
+        TimeSorter::default().sort_int(&mut rows, ts);
+        let k = m.len();
+        let mut scratch = Scratch {
+            best: vec![None; k],
+            new_best: vec![None; k],
+            starts: Vec::new(),
+        };
+        m.reached_group(ts, &rows, &mut scratch)
+    }
+
+    fn witnessed(m: &SequenceMatcher, ts: &TsChunks<i64>, n: usize) -> bool {
+        m.witness(n, |i| (m.word(i), ts[i]), &mut vec![0; m.len()])
+    }
+
+    #[test]
+    fn a_chain_of_rows_is_witnessed_without_order() {
+        // A, !B, C over A@1 B@2 A@3 C@4 (rows out of time order): matched through A@3.
+        let (a, b, c) = (
+            vec![true, false, false],
+            vec![false, true, false],
+            vec![false, false, true],
+        );
+        let found = [true, false, true];
+        let rows = [(c.clone(), 4), (a.clone(), 1), (b.clone(), 2), (a.clone(), 3)];
+        let (m, ts) = group(&found, &rows, None);
+        assert!(witnessed(&m, &ts, rows.len()));
+        // A@1 B@2 C@3: no chain, and none exists.
+        let rows = [(c, 3), (b, 2), (a, 1)];
+        let (m, ts) = group(&found, &rows, None);
+        assert!(!witnessed(&m, &ts, rows.len()));
+        assert_eq!(scanned(&m, &ts, rows.len()), 1);
+    }
+
+    /// A random sequence (whether each step is positive, at least one is) over a random group:
+    /// each row's steps and time (few distinct times, so that ties are common).
+    fn case() -> impl Strategy<Value = (Vec<bool>, Vec<Row>, Option<f64>)> {
+        (prop::collection::vec(any::<bool>(), 1..6), 0usize..40).prop_flat_map(|(mut found, rows)| {
+            if !found.iter().any(|&f| f) {
+                found[0] = true;
+            }
+            let steps = found.len();
+            let row = (prop::collection::vec(prop::bool::weighted(0.3), steps), 0i64..25);
+            (
+                Just(found),
+                prop::collection::vec(row, rows),
+                prop::option::of((0u32..12).prop_map(f64::from)),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// A witnessed chain is a match: the scan in time order reaches every step too.
+        #[test]
+        fn a_witnessed_group_reaches_every_step((found, rows, max_duration) in case()) {
+            let (m, ts) = group(&found, &rows, max_duration);
+            if witnessed(&m, &ts, rows.len()) {
+                prop_assert_eq!(scanned(&m, &ts, rows.len()), m.len());
+            }
+        }
+    }
 }
