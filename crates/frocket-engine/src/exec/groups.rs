@@ -106,19 +106,24 @@ fn type_error(file: &str, column: &str, found: &DataType) -> EngineError {
     }
 }
 
-/// `(min, max - min + 1)` of the values of `chunks` when that span is small enough (at most 4
-/// slots per row, and under 2^28) for a direct lookup table.
-fn dense_range(chunks: &[&[i64]], n: usize) -> Option<(i64, usize)> {
+/// The smallest and largest of the values of `chunks`.
+fn min_max(chunks: &[&[i64]]) -> Option<(i64, i64)> {
     let first = *chunks.iter().find_map(|c| c.first())?;
-    let (lo, hi) = chunks.iter().fold((first, first), |acc, c| {
+    Some(chunks.iter().fold((first, first), |acc, c| {
         c.iter().fold(acc, |(lo, hi), &v| (lo.min(v), hi.max(v)))
-    });
-    let span = (hi as i128 - lo as i128 + 1) as u128;
-    (span <= (4 * n as u128).max(1024) && span < (1 << 28)).then_some((lo, span as usize))
+    }))
+}
+
+/// `(lo, hi - lo + 1)` when ids in `lo..=hi` are few enough for a direct lookup table (at most
+/// 4 slots per row of `rows`, and under 2^28).
+fn dense_span((lo, hi): (i64, i64), rows: usize) -> Option<(i64, usize)> {
+    let span = hi as i128 - lo as i128 + 1;
+    (span >= 1 && span <= (4 * rows as i128).max(1024) && span < (1 << 28)).then_some((lo, span as usize))
 }
 
 /// Each row's group as a dense index `0..count`, group sizes, and (built on first use) the
 /// rows listed group by group.
+#[derive(Debug, Clone)]
 pub(crate) struct Groups {
     /// Group index of every row (empty if built without `per_row`); see [`Groups::of_row`].
     of_row: OnceCell<Vec<u32>>,
@@ -177,83 +182,21 @@ impl Groups {
             sizes.push(0);
             (sizes.len() - 1) as u32
         };
-        // Runs of equal ids (counted by the INT path; others count them afterwards).
-        let mut runs = 0usize;
-        let is_int = matches!(col.data_type(), DataType::Int64);
         match col.data_type().clone() {
             DataType::Int64 => {
-                // Ids in a small range: a direct table instead of a hash map.
-                let dense = {
+                let range = {
                     let values = col
                         .primitive::<Int64Type>()
                         .ok_or_else(|| type_error(file, column, col.data_type()))?;
-                    dense_range(values.slices(), n)
+                    min_max(values.slices())
                 };
-                let (lo, span) = dense.unwrap_or((0, 0));
-                if dense.is_some() && !per_row {
-                    // Only groups and their sizes are asked for: a count per id, one add per
-                    // row and no runs to find; groups numbered in id order.
-                    let mut counts = vec![0u32; span];
-                    for chunk in col.into_chunks() {
-                        for &v in int_ids(file, column, &chunk)? {
-                            if let Some(c) = counts.get_mut(v.wrapping_sub(lo) as usize) {
-                                *c += 1;
-                            }
-                        }
-                    }
-                    let sizes = counts.into_iter().filter(|&c| c > 0).collect();
-                    return Ok(Groups::new(n, sizes, OnceCell::from(of_row), false));
-                }
-                let mut table = vec![u32::MAX; if dense.is_some() { span } else { 0 }];
-                let mut map: FastMap<i64, u32> = if dense.is_some() {
-                    FastMap::default()
-                } else {
-                    FastMap::with_capacity_and_hasher(n / 4 + 16, Default::default())
-                };
-                let mut previous: Option<i64> = None;
+                let mut numbering = IntNumbering::new(file, column, per_row, n, range);
                 // Each chunk is released once numbered (when the caller gave up the column):
                 // the ids and the row groups never take memory at the same time.
                 for chunk in col.into_chunks() {
-                    let values = int_ids(file, column, &chunk)?;
-                    // Rows of a group are usually adjacent: number a run of equal ids at a time.
-                    let len = values.len();
-                    let mut i = 0;
-                    while i < len {
-                        let v = values[i];
-                        let mut end = i + 1;
-                        while end < len && values[end] == v {
-                            end += 1;
-                        }
-                        let g = if dense.is_some() {
-                            let slot = &mut table[(v - lo) as usize];
-                            if *slot == u32::MAX {
-                                *slot = next(&mut sizes);
-                            }
-                            *slot
-                        } else {
-                            *map.entry(v).or_insert_with(|| next(&mut sizes))
-                        };
-                        // A run continued from the previous chunk is the same run.
-                        if !(i == 0 && previous == Some(v)) {
-                            runs += 1;
-                            if runs > sizes.len() && of_row.is_empty() && per_row {
-                                // The first group met again: rows so far were runs of groups
-                                // 0, 1, …; from here every row gets its group written.
-                                of_row.reserve_exact(n);
-                                extend_with_runs(&mut of_row, &sizes);
-                            }
-                        }
-                        sizes[g as usize] += (end - i) as u32;
-                        // While groups are runs, rows are not given their group (see `of_row`).
-                        if per_row && runs > sizes.len() {
-                            of_row.extend(std::iter::repeat_n(g, end - i));
-                        }
-                        i = end;
-                    }
-                    if let Some(&last) = values.last() {
-                        previous = Some(last);
-                    }
+                    numbering.push(&chunk)?;
                 }
+                return numbering.finish();
             }
             DataType::Utf8 => {
                 of_row.reserve_exact(if per_row { n } else { 0 });
@@ -303,18 +246,10 @@ impl Groups {
             }
             _ => return Err(type_error(file, column, col.data_type())),
         }
-        if !is_int {
-            runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());
-        }
+        let runs = of_row.windows(2).filter(|w| w[0] != w[1]).count() + usize::from(!of_row.is_empty());
         // One run per group: each group's rows are adjacent.
         let contiguous = runs == sizes.len();
-        // Contiguous groups' rows get their group on first use (see `of_row`).
-        let of_row = if contiguous && is_int {
-            OnceCell::new()
-        } else {
-            OnceCell::from(of_row)
-        };
-        Ok(Groups::new(n, sizes, of_row, contiguous))
+        Ok(Groups::new(n, sizes, OnceCell::from(of_row), contiguous))
     }
 
     fn new(rows: usize, sizes: Vec<u32>, of_row: OnceCell<Vec<u32>>, contiguous: bool) -> Self {
@@ -400,6 +335,159 @@ impl Groups {
     }
 }
 
+/// Numbers the ids of an INT group id column a chunk at a time, in row order: for
+/// [`Groups::build`], or for the reader as it decodes each batch (then the ids are numbered
+/// while in cache and never kept).
+///
+/// Ids in a small range (known in advance: the column's statistics or values) go through a
+/// direct table, others through a hash map. Rows of a group are usually adjacent: a run of
+/// equal ids is numbered at a time, and while every group is one run, rows are not given
+/// their group (see [`Groups::of_row`]).
+#[derive(Debug)]
+pub(crate) struct IntNumbering {
+    file: String,
+    column: String,
+    per_row: bool,
+    /// Rows the column has in all (at most), to size the per-row groups once.
+    expected_rows: usize,
+    rows: usize,
+    nulls: usize,
+    /// Ids `lo..lo + table.len()`: their group (`u32::MAX`: not met yet), or when `counting`
+    /// their row count.
+    lo: i64,
+    table: Vec<u32>,
+    /// Other ids: their group, or when `counting` their row count.
+    map: FastMap<i64, u32>,
+    /// Only groups and their sizes are asked for (no `per_row`) and ids have a table: a count
+    /// per id, one add per row and no runs to find; groups numbered in id order.
+    counting: bool,
+    sizes: Vec<u32>,
+    of_row: Vec<u32>,
+    /// Runs of equal ids so far.
+    runs: usize,
+    /// The last id of the previous chunk (a run may continue across chunks).
+    previous: Option<i64>,
+}
+
+impl IntNumbering {
+    /// A numbering of `rows` rows at most; `range`: the ids' smallest and largest when known.
+    pub(crate) fn new(file: &str, column: &str, per_row: bool, rows: usize, range: Option<(i64, i64)>) -> Self {
+        let dense = range.and_then(|r| dense_span(r, rows));
+        let counting = dense.is_some() && !per_row;
+        let (lo, span) = dense.unwrap_or((0, 0));
+        IntNumbering {
+            file: file.to_string(),
+            column: column.to_string(),
+            per_row,
+            expected_rows: rows,
+            rows: 0,
+            nulls: 0,
+            lo,
+            table: vec![if counting { 0 } else { u32::MAX }; span],
+            map: FastMap::default(),
+            counting,
+            sizes: Vec::new(),
+            of_row: Vec::new(),
+            runs: 0,
+            previous: None,
+        }
+    }
+
+    /// Numbers the next chunk of ids.
+    pub(crate) fn push(&mut self, chunk: &ArrayRef) -> Result<(), EngineError> {
+        if chunk.null_count() > 0 {
+            // Reported by `finish`, with the count over the whole column.
+            self.nulls += chunk.null_count();
+            return Ok(());
+        }
+        let values = int_ids(&self.file, &self.column, chunk)?;
+        self.rows += values.len();
+        let lo = self.lo;
+        if self.counting {
+            for &v in values {
+                match self.table.get_mut(v.wrapping_sub(lo) as usize) {
+                    Some(c) => *c += 1,
+                    None => *self.map.entry(v).or_insert(0) += 1,
+                }
+            }
+            return Ok(());
+        }
+        let len = values.len();
+        let mut i = 0;
+        while i < len {
+            let v = values[i];
+            let mut end = i + 1;
+            while end < len && values[end] == v {
+                end += 1;
+            }
+            let sizes = &mut self.sizes;
+            let mut next = || {
+                sizes.push(0);
+                (sizes.len() - 1) as u32
+            };
+            let g = match self.table.get_mut(v.wrapping_sub(lo) as usize) {
+                Some(slot) => {
+                    if *slot == u32::MAX {
+                        *slot = next();
+                    }
+                    *slot
+                }
+                None => *self.map.entry(v).or_insert_with(next),
+            };
+            // A run continued from the previous chunk is the same run.
+            if !(i == 0 && self.previous == Some(v)) {
+                self.runs += 1;
+                if self.runs > self.sizes.len() && self.of_row.is_empty() && self.per_row {
+                    // The first group met again: rows so far were runs of groups 0, 1, …;
+                    // from here every row gets its group written.
+                    self.of_row.reserve_exact(self.expected_rows.max(self.rows));
+                    extend_with_runs(&mut self.of_row, &self.sizes);
+                    // (The current run is not in `sizes` yet: it is written below.)
+                }
+            }
+            self.sizes[g as usize] += (end - i) as u32;
+            // While groups are runs, rows are not given their group (see `of_row`).
+            if self.per_row && self.runs > self.sizes.len() {
+                self.of_row.extend(std::iter::repeat_n(g, end - i));
+            }
+            i = end;
+        }
+        if let Some(&last) = values.last() {
+            self.previous = Some(last);
+        }
+        Ok(())
+    }
+
+    /// The groups numbered.
+    pub(crate) fn finish(self) -> Result<Groups, EngineError> {
+        if self.nulls > 0 {
+            return Err(EngineError::BadData {
+                file: self.file,
+                column: self.column,
+                message: format!("{} null group ids (the group id column may not have nulls)", self.nulls),
+            });
+        }
+        if self.counting {
+            let sizes = self
+                .table
+                .into_iter()
+                .chain(self.map.into_values())
+                .filter(|&c| c > 0)
+                .collect();
+            return Ok(Groups::new(self.rows, sizes, OnceCell::from(Vec::new()), false));
+        }
+        // One run per group: each group's rows are adjacent; their rows get their group on
+        // first use (see `of_row`).
+        let contiguous = self.runs == self.sizes.len();
+        let of_row = if contiguous {
+            OnceCell::new()
+        } else {
+            OnceCell::from(self.of_row)
+        };
+        Ok(Groups::new(self.rows, self.sizes, of_row, contiguous))
+    }
+}
+
 /// The ids of one chunk of an INT group id column.
 fn int_ids<'a>(file: &str, column: &str, chunk: &'a ArrayRef) -> Result<&'a [i64], EngineError> {
     chunk
@@ -458,6 +546,40 @@ mod tests {
         // Not contiguous: the row array.
         let g = Groups::build("f", "uid", ids(&[&[5, 5, 7, 7], &[5, 9, 7, 7]]), true).unwrap();
         assert_eq!(walked(&g), vec![(0, 0), (1, 0), (4, 0), (6, 1)]);
+    }
+
+    #[test]
+    fn ids_outside_the_range_announced_are_numbered_too() {
+        // Statistics may be wrong: ids below, inside and above the range given.
+        let chunks: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![5, 5, 10, 11])),
+            Arc::new(Int64Array::from(vec![11, 99, 99, 5])),
+        ];
+        let mut numbering = IntNumbering::new("f", "uid", true, 8, Some((10, 12)));
+        for c in &chunks {
+            numbering.push(c).unwrap();
+        }
+        let g = numbering.finish().unwrap();
+        assert!(!g.contiguous);
+        assert_eq!(g.sizes, vec![3, 1, 2, 2]);
+        assert_eq!(g.of_row(), &[0, 0, 1, 2, 2, 3, 3, 0]);
+        // Counting only: the same sizes, in another order.
+        let mut numbering = IntNumbering::new("f", "uid", false, 8, Some((10, 12)));
+        for c in &chunks {
+            numbering.push(c).unwrap();
+        }
+        let mut sizes = numbering.finish().unwrap().sizes;
+        sizes.sort_unstable();
+        assert_eq!(sizes, vec![1, 2, 2, 3]);
+        // Nulls are counted over every chunk.
+        let mut numbering = IntNumbering::new("f", "uid", true, 4, None);
+        for _ in 0..2 {
+            numbering
+                .push(&(Arc::new(Int64Array::from(vec![Some(1), None])) as ArrayRef))
+                .unwrap();
+        }
+        let err = numbering.finish().unwrap_err().to_string();
+        assert!(err.contains("2 null group ids"), "{err}");
     }
 
     #[test]

@@ -399,24 +399,29 @@ fn execute(
         file: file.to_string(),
         column: column.to_string(),
     };
+    let numbered = loaded.groups.is_some();
     if let Some(c) = query
         .columns_to_read()
         .iter()
-        .find(|c| !columns.contains_key(c.as_str()))
+        .find(|c| !(columns.contains_key(c.as_str()) || numbered && **c == query.group_id_column))
     {
         return Err(missing(c));
     }
-    // Once numbered, the ids themselves are needed only if a filter or aggregation uses them;
-    // otherwise numbering releases them as it goes.
-    let gcol = if query.column_used_outside_time(&query.group_id_column) {
-        columns.get(query.group_id_column.as_str()).cloned()
-    } else {
-        columns.remove(query.group_id_column.as_str())
-    }
-    .ok_or_else(|| missing(&query.group_id_column))?;
-    // Rows need their group unless the query only counts groups and rows.
-    let per_row = !query.conditions.is_empty() || !query.aggregations.is_empty() || query.funnel.is_some();
-    let groups = Groups::build(file, &query.group_id_column, gcol, per_row)?;
+    let groups = match loaded.groups {
+        // Numbered as the part was read.
+        Some(groups) => groups,
+        None => {
+            // Once numbered, the ids themselves are needed only if a filter or aggregation
+            // uses them; otherwise numbering releases them as it goes.
+            let gcol = if query.column_used_outside_time(&query.group_id_column) {
+                columns.get(query.group_id_column.as_str()).cloned()
+            } else {
+                columns.remove(query.group_id_column.as_str())
+            }
+            .ok_or_else(|| missing(&query.group_id_column))?;
+            Groups::build(file, &query.group_id_column, gcol, query.rows_need_groups())?
+        }
+    };
     let ts = if query.needs_timestamps() {
         let col = columns
             .get(query.timestamp_column.as_str())

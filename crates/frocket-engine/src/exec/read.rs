@@ -20,6 +20,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
 use super::column::Column;
+use super::groups::{Groups, IntNumbering};
 use super::FastMap;
 use crate::error::EngineError;
 use crate::query::{Timeframe, ValidatedQuery};
@@ -103,12 +104,19 @@ pub(crate) fn timeframe_mask(ts: &ArrayRef, tf: &Timeframe) -> Result<BooleanArr
 #[derive(Debug, Clone)]
 pub struct LoadedPart {
     pub(crate) columns: Vec<(String, Column)>,
+    /// The groups, when the group ids were numbered as they were read (they are then not
+    /// among `columns`).
+    pub(crate) groups: Option<Groups>,
 }
 
 impl LoadedPart {
     /// Rows loaded (after the timeframe).
     pub fn num_rows(&self) -> usize {
-        self.columns.first().map_or(0, |(_, c)| c.len())
+        match (&self.groups, self.columns.first()) {
+            (Some(g), _) => g.rows,
+            (None, Some((_, c))) => c.len(),
+            (None, None) => 0,
+        }
     }
 
     /// A part from an in-memory batch already normalized (one chunk per column).
@@ -121,8 +129,16 @@ impl LoadedPart {
                 .zip(batch.columns())
                 .map(|(f, c)| (f.name().clone(), Column::single(c.clone())))
                 .collect(),
+            groups: None,
         }
     }
+}
+
+/// Group ids to number while reading: the column, and whether rows need their group (see
+/// [`Groups::build`]).
+struct NumberIds<'a> {
+    column: &'a str,
+    per_row: bool,
 }
 
 /// Reads the columns `query` uses from one Parquet part, applying its timeframe.
@@ -134,8 +150,14 @@ pub fn read_part<R: ChunkReader + 'static>(
     query: &ValidatedQuery,
 ) -> Result<LoadedPart, EngineError> {
     let names = query.columns_to_read();
-    let chunked = read_guarded(file, || {
-        read_chunks(file, reader, &names, &query.timestamp_column, &query.timeframe)
+    // Integer group ids used for nothing but grouping are numbered as each batch is decoded
+    // (while in cache) and not kept.
+    let number = (!query.column_used_outside_time(&query.group_id_column)).then(|| NumberIds {
+        column: &query.group_id_column,
+        per_row: query.rows_need_groups(),
+    });
+    let (chunked, groups) = read_guarded(file, || {
+        read_chunks(file, reader, &names, &query.timestamp_column, &query.timeframe, number)
     })?;
     let mut columns = Vec::with_capacity(chunked.len());
     for (name, chunks) in chunked {
@@ -146,7 +168,7 @@ pub fn read_part<R: ChunkReader + 'static>(
         };
         columns.push((name, column));
     }
-    Ok(LoadedPart { columns })
+    Ok(LoadedPart { columns, groups })
 }
 
 /// Reads `columns` of a part into one batch, keeping rows whose `timestamp_column` is inside
@@ -158,7 +180,9 @@ pub fn read_columns<R: ChunkReader + 'static>(
     timestamp_column: &str,
     timeframe: &Timeframe,
 ) -> Result<RecordBatch, EngineError> {
-    let chunked = read_guarded(file, || read_chunks(file, reader, columns, timestamp_column, timeframe))?;
+    let (chunked, _) = read_guarded(file, || {
+        read_chunks(file, reader, columns, timestamp_column, timeframe, None)
+    })?;
     let mut fields = Vec::with_capacity(chunked.len());
     let mut arrays = Vec::with_capacity(chunked.len());
     for (name, chunks) in chunked {
@@ -211,15 +235,22 @@ fn assemble(chunks: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
     }
 }
 
+/// A column's normalized batches, by name.
+type Chunked = Vec<(String, Vec<ArrayRef>)>;
+
 /// Reads `columns` of a part (timeframe applied) as each column's normalized batches, in the
 /// order given. There is at least one chunk per column (an empty one for an empty part).
+///
+/// With `number`, an INT group id column is numbered batch by batch as it is read and left
+/// out of the columns returned: the groups are returned instead.
 fn read_chunks<R: ChunkReader + 'static>(
     file: &str,
     reader: R,
     columns: &[String],
     timestamp_column: &str,
     timeframe: &Timeframe,
-) -> Result<Vec<(String, Vec<ArrayRef>)>, EngineError> {
+    number: Option<NumberIds<'_>>,
+) -> Result<(Chunked, Option<Groups>), EngineError> {
     let read_err = |e: &dyn std::fmt::Display| read_error(file, e);
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| read_err(&e))?;
     let file_schema = meta.schema().clone();
@@ -288,13 +319,23 @@ fn read_chunks<R: ChunkReader + 'static>(
         .map(|f| normalize(&arrow::array::new_empty_array(f.data_type())).map(|a| a.data_type().clone()))
         .collect::<Result<_, _>>()
         .map_err(|e| read_err(&e))?;
+    // The group ids' position among the projected columns, and their numbering.
+    let mut numbering = number.and_then(|n| {
+        let i = projected_schema.index_of(n.column).ok()?;
+        (declared.get(i)? == &DataType::Int64).then(|| {
+            let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
+            let rows = sizes.iter().sum();
+            (i, IntNumbering::new(file, n.column, n.per_row, rows, range))
+        })
+    });
     let mut chunks: Vec<Vec<ArrayRef>> = vec![Vec::new(); declared.len()];
     for batch in reader {
         let batch = batch.map_err(|e| read_err(&e))?;
-        for ((chunk, c), (f, dt)) in chunks
+        for (i, ((chunk, c), (f, dt))) in chunks
             .iter_mut()
             .zip(batch.columns())
             .zip(projected_schema.fields().iter().zip(&declared))
+            .enumerate()
         {
             let c = normalize(c).map_err(|e| read_err(&e))?;
             // The data must have the type the footer declares (a damaged file may decode
@@ -307,9 +348,16 @@ fn read_chunks<R: ChunkReader + 'static>(
                     dt
                 )));
             }
-            chunk.push(c);
+            match &mut numbering {
+                Some((at, ids)) if *at == i => ids.push(&c)?,
+                _ => chunk.push(c),
+            }
         }
     }
+    let numbered = match numbering {
+        Some((i, ids)) => Some((i, ids.finish()?)),
+        None => None,
+    };
     for (chunk, dt) in chunks.iter_mut().zip(&declared) {
         if chunk.is_empty() {
             chunk.push(arrow::array::new_empty_array(dt));
@@ -321,17 +369,54 @@ fn read_chunks<R: ChunkReader + 'static>(
         .zip(chunks)
         .map(|(f, c)| (f.name().clone(), c))
         .collect();
-    // Back to the order asked for.
-    roots
-        .iter()
-        .map(|r| {
-            sorted_roots
-                .iter()
-                .position(|s| s == r)
-                .and_then(|i| named.get(i).cloned())
-                .ok_or_else(|| read_err(&format!("column {r} was not read")))
-        })
-        .collect()
+    // Back to the order asked for, without numbered ids.
+    let mut ordered = Vec::with_capacity(roots.len());
+    for r in &roots {
+        let i = sorted_roots
+            .iter()
+            .position(|s| s == r)
+            .ok_or_else(|| read_err(&format!("column {r} was not read")))?;
+        if numbered.as_ref().is_some_and(|(at, _)| *at == i) {
+            continue;
+        }
+        let column = named
+            .get(i)
+            .cloned()
+            .ok_or_else(|| read_err(&format!("column {r} was not read")))?;
+        ordered.push(column);
+    }
+    Ok((ordered, numbered.map(|(_, g)| g)))
+}
+
+/// The smallest and largest value of an integer column over the row groups `selected` (all
+/// when `None`), from the footer's statistics; `None` when any is missing.
+fn int_range(
+    schema: &Schema,
+    parquet_schema: &parquet::schema::types::SchemaDescriptor,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    column: &str,
+    selected: Option<&[usize]>,
+) -> Option<(i64, i64)> {
+    let conv = StatisticsConverter::try_new(column, schema, parquet_schema).ok()?;
+    let mins = cast(&conv.row_group_mins(meta.row_groups().iter()).ok()?, &DataType::Int64).ok()?;
+    let maxes = cast(&conv.row_group_maxes(meta.row_groups().iter()).ok()?, &DataType::Int64).ok()?;
+    let (mins, maxes) = (
+        mins.as_primitive_opt::<Int64Type>()?,
+        maxes.as_primitive_opt::<Int64Type>()?,
+    );
+    let n = meta.num_row_groups();
+    if mins.len() != n || maxes.len() != n {
+        return None;
+    }
+    let mut range: Option<(i64, i64)> = None;
+    for i in (0..n).filter(|i| selected.is_none_or(|s| s.contains(i))) {
+        if mins.is_null(i) || maxes.is_null(i) {
+            return None;
+        }
+        let (lo, hi) = (mins.value(i), maxes.value(i));
+        range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+    }
+    range
 }
 
 /// The batch size to read with: batches never span two row groups (a batch that did would

@@ -383,6 +383,11 @@ impl ValidatedQuery {
             .collect()
     }
 
+    /// Whether rows need their group: unless the query only counts groups and rows.
+    pub(crate) fn rows_need_groups(&self) -> bool {
+        !self.conditions.is_empty() || !self.aggregations.is_empty() || self.funnel.is_some()
+    }
+
     /// Whether a filter, sum target or aggregation uses `column` (grouping and time order
     /// aside).
     pub(crate) fn column_used_outside_time(&self, column: &str) -> bool {
