@@ -195,46 +195,86 @@ fn str_mask(a: &StringArray, pred: &StrPred<'_>) -> BooleanBuffer {
     }
 }
 
-/// One byte per row of a dictionary column: the OR of the `flag` of every filter the row
-/// matches (`filters` all on this column). Each filter is evaluated once per dictionary value
-/// (a dictionary shared by several chunks once), then every row is one table lookup. `None`
-/// when the column is not a dictionary column.
-pub(crate) fn dictionary_flag_bytes(col: &Column, filters: &[(&Filter, u8)]) -> Result<Option<Vec<u8>>, ArrowError> {
-    if !matches!(col.data_type(), DataType::Dictionary(..)) {
-        return Ok(None);
-    }
-    // A null cell matches the negated operators only: ask the filters about one.
-    let null = arrow::array::new_null_array(&DataType::Utf8, 1);
-    let mut null_flags = 0u8;
-    for &(f, flag) in filters {
-        if filter_mask(&null, f)?.value(0) {
-            null_flags |= flag;
+/// One byte per row of a column: the OR of the `flag` of every filter the row matches
+/// (`filters` all on this column), built a chunk at a time. On dictionary chunks each filter is
+/// evaluated once per dictionary value (a dictionary shared by several chunks once), then every
+/// row is one table lookup; on other chunks, one mask per filter.
+pub(crate) struct FlagBytes {
+    filters: Vec<(Filter, u8)>,
+    /// The flags of a null dictionary cell (the negated operators match nulls).
+    null_flags: Option<u8>,
+    /// Flags per value of the last dictionary met, and that dictionary.
+    table: Vec<u8>,
+    dictionary: Option<ArrayRef>,
+    bytes: Vec<u8>,
+}
+
+impl FlagBytes {
+    /// Flag bytes for `rows` rows (a capacity), filters given with their flag.
+    pub(crate) fn new(filters: Vec<(Filter, u8)>, rows: usize) -> Self {
+        FlagBytes {
+            filters,
+            null_flags: None,
+            table: Vec::new(),
+            dictionary: None,
+            bytes: Vec::with_capacity(rows),
         }
     }
-    let mut bytes = Vec::with_capacity(col.len());
-    let mut table: Vec<u8> = Vec::new();
-    let mut dictionary: Option<&ArrayRef> = None;
-    for chunk in col.chunks() {
+
+    /// The filters and their flags.
+    pub(crate) fn filters(&self) -> &[(Filter, u8)] {
+        &self.filters
+    }
+
+    /// Appends the bytes of the next chunk's rows.
+    pub(crate) fn push(&mut self, chunk: &ArrayRef) -> Result<(), ArrowError> {
         let Some(d) = chunk.as_dictionary_opt::<Int32Type>() else {
-            return Ok(None);
+            let first = self.bytes.len();
+            self.bytes.resize(first + chunk.len(), 0);
+            for (f, flag) in &self.filters {
+                for r in filter_mask(chunk, f)?.set_indices() {
+                    self.bytes[first + r] |= flag;
+                }
+            }
+            return Ok(());
         };
         // Batches of one row group share their dictionary: evaluate it once.
-        if !dictionary.is_some_and(|p| std::sync::Arc::ptr_eq(p, d.values())) {
-            dictionary = Some(d.values());
-            table.clear();
-            table.resize(d.values().len(), 0);
-            for &(f, flag) in filters {
+        if !self
+            .dictionary
+            .as_ref()
+            .is_some_and(|p| std::sync::Arc::ptr_eq(p, d.values()))
+        {
+            self.dictionary = Some(d.values().clone());
+            self.table.clear();
+            self.table.resize(d.values().len(), 0);
+            for (f, flag) in &self.filters {
                 for v in filter_mask(d.values(), f)?.set_indices() {
-                    table[v] |= flag;
+                    self.table[v] |= flag;
                 }
             }
         }
+        let null_flags = match self.null_flags {
+            Some(n) => n,
+            None => {
+                // A null cell matches the negated operators only: ask the filters about one.
+                let null = arrow::array::new_null_array(&DataType::Utf8, 1);
+                let mut flags = 0u8;
+                for (f, flag) in &self.filters {
+                    if filter_mask(&null, f)?.value(0) {
+                        flags |= flag;
+                    }
+                }
+                self.null_flags = Some(flags);
+                flags
+            }
+        };
         // Keys of valid rows are in range (checked when read).
+        let table = &self.table;
         let lookup = |k: i32| table.get(k as usize).copied().unwrap_or(0);
         let keys = d.keys();
         match keys.nulls() {
-            None => bytes.extend(keys.values().iter().map(|&k| lookup(k))),
-            Some(nulls) => bytes.extend(keys.values().iter().enumerate().map(|(i, &k)| {
+            None => self.bytes.extend(keys.values().iter().map(|&k| lookup(k))),
+            Some(nulls) => self.bytes.extend(keys.values().iter().enumerate().map(|(i, &k)| {
                 if nulls.is_valid(i) {
                     lookup(k)
                 } else {
@@ -242,27 +282,27 @@ pub(crate) fn dictionary_flag_bytes(col: &Column, filters: &[(&Filter, u8)]) -> 
                 }
             })),
         }
+        Ok(())
     }
-    Ok(Some(bytes))
+
+    /// The bytes of every row pushed.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
-/// AND of several filters on the same row.
-pub(crate) fn filters_mask<'a>(
-    columns: &dyn Fn(&str) -> Option<&'a Column>,
-    filters: &[Filter],
-    n: usize,
-) -> Result<BooleanBuffer, ArrowError> {
-    let mut acc: Option<BooleanBuffer> = None;
-    for f in filters {
-        let col = columns(&f.column)
-            .ok_or_else(|| ArrowError::InvalidArgumentError(format!("column '{}' was not read", f.column)))?;
-        let m = col.map_bits(|chunk| filter_mask(chunk, f))?;
-        acc = Some(match acc {
-            Some(a) => &a & &m,
-            None => m,
-        });
+/// [`FlagBytes`] of a whole dictionary column; `None` when the column is not a dictionary
+/// column.
+pub(crate) fn dictionary_flag_bytes(col: &Column, filters: &[(&Filter, u8)]) -> Result<Option<Vec<u8>>, ArrowError> {
+    if !matches!(col.data_type(), DataType::Dictionary(..)) {
+        return Ok(None);
     }
-    Ok(acc.unwrap_or_else(|| BooleanBuffer::new_set(n)))
+    let owned = filters.iter().map(|&(f, flag)| (f.clone(), flag)).collect();
+    let mut bytes = FlagBytes::new(owned, col.len());
+    for chunk in col.chunks() {
+        bytes.push(chunk)?;
+    }
+    Ok(Some(bytes.finish()))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod aggregate;
 mod column;
+mod derive;
 mod filter;
 mod groups;
 mod read;
@@ -27,7 +28,8 @@ pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
 use self::column::Column;
-use self::filter::{dictionary_flag_bytes, filters_mask};
+use self::derive::{step_flags, Derived};
+use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
 use crate::error::EngineError;
@@ -136,6 +138,8 @@ struct Part<'a> {
     file: &'a str,
     columns: HashMap<String, Column>,
     groups: Groups,
+    /// Filter masks and step bytes derived as the part was read.
+    derived: Derived,
     /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`).
     ts: Option<Timestamps>,
     coded: RefCell<HashMap<String, Rc<Coded>>>,
@@ -157,9 +161,24 @@ impl Part<'_> {
         }
     }
 
+    /// The rows matching every filter of `filters` (masks derived while reading, or evaluated
+    /// on the columns).
     fn row_mask(&self, filters: &[crate::query::Filter]) -> Result<BooleanBuffer, EngineError> {
-        let lookup = |c: &str| self.columns.get(c);
-        filters_mask(&lookup, filters, self.groups.rows).map_err(|e| self.arrow_err(e))
+        let mut acc: Option<BooleanBuffer> = None;
+        for f in filters {
+            let m = match self.derived.mask(f) {
+                Some(m) => m.clone(),
+                None => self
+                    .column(&f.column)?
+                    .map_bits(|chunk| filter_mask(chunk, f))
+                    .map_err(|e| self.arrow_err(e))?,
+            };
+            acc = Some(match acc {
+                Some(a) => &a & &m,
+                None => m,
+            });
+        }
+        Ok(acc.unwrap_or_else(|| BooleanBuffer::new_set(self.groups.rows)))
     }
 
     fn timestamps(&self) -> Result<&Timestamps, EngineError> {
@@ -194,7 +213,7 @@ impl Part<'_> {
     fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
         let found: Vec<bool> = seq.steps.iter().map(|s| s.row_found).collect();
         let layout = StepLayout::of(&found);
-        if let Some(bits) = self.dictionary_step_bytes(seq, &layout)? {
+        if let Some(bits) = self.step_bytes(seq)? {
             if let Some(m) = SequenceMatcher::from_row_bytes(layout, bits, seq.max_duration) {
                 return Ok(m);
             }
@@ -207,29 +226,19 @@ impl Part<'_> {
         Ok(SequenceMatcher::new(steps, seq.max_duration, self.groups.rows))
     }
 
-    /// Each row's step bits read off one dictionary column, when every step is one filter on
-    /// that column and a row's bits fit a byte (the usual `event == …` steps): the steps are
-    /// evaluated once per dictionary value, then one table lookup per row, instead of a mask
-    /// per step. `None` otherwise.
-    fn dictionary_step_bytes(&self, seq: &Sequence, layout: &StepLayout) -> Result<Option<Vec<u8>>, EngineError> {
-        let Some(column) = seq.steps.first().and_then(|s| s.filters.first()).map(|f| &f.column) else {
+    /// Each row's step bits, when every step is one filter on one column and a row's bits fit
+    /// a byte (the usual `event == …` steps): derived as the part was read, or read off the
+    /// column when it is a dictionary column (the steps evaluated once per dictionary value,
+    /// then one table lookup per row, instead of a mask per step). `None` otherwise.
+    fn step_bytes(&self, seq: &Sequence) -> Result<Option<Vec<u8>>, EngineError> {
+        let Some(flags) = step_flags(seq) else {
             return Ok(None);
         };
-        let one_column = seq
-            .steps
-            .iter()
-            .all(|s| s.filters.len() == 1 && &s.filters[0].column == column);
-        if !one_column || layout.bytes() != 1 {
-            return Ok(None);
+        if let Some(bytes) = self.derived.step_bytes(&flags) {
+            return Ok(Some(bytes.to_vec()));
         }
-        let col = self.column(column)?;
-        let filters: Vec<(&crate::query::Filter, u8)> = seq
-            .steps
-            .iter()
-            .zip(&layout.bit_of_step)
-            .map(|(s, &bit)| (&s.filters[0], 1u8 << bit))
-            .collect();
-        dictionary_flag_bytes(col, &filters).map_err(|e| self.arrow_err(e))
+        let col = self.column(&flags[0].0.column)?;
+        dictionary_flag_bytes(col, &flags).map_err(|e| self.arrow_err(e))
     }
 
     /// Groups whose rows satisfy the condition.
@@ -399,12 +408,11 @@ fn execute(
         file: file.to_string(),
         column: column.to_string(),
     };
+    // Columns the reader numbered or derived everything needed from are not kept.
     let numbered = loaded.groups.is_some();
-    if let Some(c) = query
-        .columns_to_read()
-        .iter()
-        .find(|c| !(columns.contains_key(c.as_str()) || numbered && **c == query.group_id_column))
-    {
+    if let Some(c) = query.columns_to_read().iter().find(|c| {
+        !(columns.contains_key(c.as_str()) || numbered && **c == query.group_id_column || loaded.dropped.contains(c))
+    }) {
         return Err(missing(c));
     }
     let groups = match loaded.groups {
@@ -435,6 +443,7 @@ fn execute(
         file,
         columns,
         groups,
+        derived: loaded.derived,
         ts,
         coded: RefCell::new(HashMap::new()),
         opts,

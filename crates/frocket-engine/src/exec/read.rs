@@ -20,6 +20,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
 use super::column::Column;
+use super::derive::{Derived, Deriving, Plan};
 use super::groups::{Groups, IntNumbering};
 use super::FastMap;
 use crate::error::EngineError;
@@ -107,6 +108,10 @@ pub struct LoadedPart {
     /// The groups, when the group ids were numbered as they were read (they are then not
     /// among `columns`).
     pub(crate) groups: Option<Groups>,
+    /// Filter masks and step bytes derived as the part was read.
+    pub(crate) derived: Derived,
+    /// Columns read but not kept: all the query needs of them was derived.
+    pub(crate) dropped: Vec<String>,
 }
 
 impl LoadedPart {
@@ -130,6 +135,8 @@ impl LoadedPart {
                 .map(|(f, c)| (f.name().clone(), Column::single(c.clone())))
                 .collect(),
             groups: None,
+            derived: Derived::default(),
+            dropped: Vec::new(),
         }
     }
 }
@@ -156,11 +163,20 @@ pub fn read_part<R: ChunkReader + 'static>(
         column: &query.group_id_column,
         per_row: query.rows_need_groups(),
     });
-    let (chunked, groups) = read_guarded(file, || {
-        read_chunks(file, reader, &names, &query.timestamp_column, &query.timeframe, number)
+    let plan = Plan::of(query);
+    let read = read_guarded(file, || {
+        read_chunks(
+            file,
+            reader,
+            &names,
+            &query.timestamp_column,
+            &query.timeframe,
+            number,
+            Some(&plan),
+        )
     })?;
-    let mut columns = Vec::with_capacity(chunked.len());
-    for (name, chunks) in chunked {
+    let mut columns = Vec::with_capacity(read.columns.len());
+    for (name, chunks) in read.columns {
         let column = match Column::from_chunks(chunks) {
             Ok(c) => c,
             // Batches of uneven sizes (a timeframe filtered rows): one array.
@@ -168,7 +184,12 @@ pub fn read_part<R: ChunkReader + 'static>(
         };
         columns.push((name, column));
     }
-    Ok(LoadedPart { columns, groups })
+    Ok(LoadedPart {
+        columns,
+        groups: read.groups,
+        derived: read.derived,
+        dropped: read.dropped,
+    })
 }
 
 /// Reads `columns` of a part into one batch, keeping rows whose `timestamp_column` is inside
@@ -180,12 +201,12 @@ pub fn read_columns<R: ChunkReader + 'static>(
     timestamp_column: &str,
     timeframe: &Timeframe,
 ) -> Result<RecordBatch, EngineError> {
-    let (chunked, _) = read_guarded(file, || {
-        read_chunks(file, reader, columns, timestamp_column, timeframe, None)
+    let read = read_guarded(file, || {
+        read_chunks(file, reader, columns, timestamp_column, timeframe, None, None)
     })?;
-    let mut fields = Vec::with_capacity(chunked.len());
-    let mut arrays = Vec::with_capacity(chunked.len());
-    for (name, chunks) in chunked {
+    let mut fields = Vec::with_capacity(read.columns.len());
+    let mut arrays = Vec::with_capacity(read.columns.len());
+    for (name, chunks) in read.columns {
         let a = assemble(chunks).map_err(|e| read_error(file, &e))?;
         fields.push(Field::new(name, a.data_type().clone(), true));
         arrays.push(a);
@@ -235,14 +256,23 @@ fn assemble(chunks: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
     }
 }
 
-/// A column's normalized batches, by name.
-type Chunked = Vec<(String, Vec<ArrayRef>)>;
+/// What [`read_chunks`] read.
+struct Read {
+    /// Each kept column's normalized batches, by name.
+    columns: Vec<(String, Vec<ArrayRef>)>,
+    groups: Option<Groups>,
+    derived: Derived,
+    /// Columns read but not kept.
+    dropped: Vec<String>,
+}
 
 /// Reads `columns` of a part (timeframe applied) as each column's normalized batches, in the
 /// order given. There is at least one chunk per column (an empty one for an empty part).
 ///
 /// With `number`, an INT group id column is numbered batch by batch as it is read and left
-/// out of the columns returned: the groups are returned instead.
+/// out of the columns returned: the groups are returned instead. With `plan`, filter masks and
+/// step bytes are derived from each batch as it is read, and columns nothing else needs are
+/// left out.
 fn read_chunks<R: ChunkReader + 'static>(
     file: &str,
     reader: R,
@@ -250,7 +280,8 @@ fn read_chunks<R: ChunkReader + 'static>(
     timestamp_column: &str,
     timeframe: &Timeframe,
     number: Option<NumberIds<'_>>,
-) -> Result<(Chunked, Option<Groups>), EngineError> {
+    plan: Option<&Plan>,
+) -> Result<Read, EngineError> {
     let read_err = |e: &dyn std::fmt::Display| read_error(file, e);
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| read_err(&e))?;
     let file_schema = meta.schema().clone();
@@ -328,6 +359,12 @@ fn read_chunks<R: ChunkReader + 'static>(
             (i, IntNumbering::new(file, n.column, n.per_row, rows, range))
         })
     });
+    let rows: usize = sizes.iter().sum();
+    let mut deriving: Vec<Option<Deriving>> = projected_schema
+        .fields()
+        .iter()
+        .map(|f| plan.and_then(|p| p.start(f.name(), rows)))
+        .collect();
     let mut chunks: Vec<Vec<ArrayRef>> = vec![Vec::new(); declared.len()];
     for batch in reader {
         let batch = batch.map_err(|e| read_err(&e))?;
@@ -348,10 +385,24 @@ fn read_chunks<R: ChunkReader + 'static>(
                     dt
                 )));
             }
+            let mut keep = true;
+            if let Some(d) = &mut deriving[i] {
+                d.push(&c).map_err(|e| read_err(&e))?;
+                keep = d.keep();
+            }
             match &mut numbering {
                 Some((at, ids)) if *at == i => ids.push(&c)?,
-                _ => chunk.push(c),
+                _ if keep => chunk.push(c),
+                _ => {}
             }
+        }
+    }
+    let mut derived = Derived::default();
+    let mut dropped = vec![false; deriving.len()];
+    for (i, d) in deriving.into_iter().enumerate() {
+        if let Some(d) = d {
+            dropped[i] = !d.keep();
+            d.finish(&mut derived);
         }
     }
     let numbered = match numbering {
@@ -369,23 +420,33 @@ fn read_chunks<R: ChunkReader + 'static>(
         .zip(chunks)
         .map(|(f, c)| (f.name().clone(), c))
         .collect();
-    // Back to the order asked for, without numbered ids.
+    // Back to the order asked for, without numbered ids or dropped columns.
     let mut ordered = Vec::with_capacity(roots.len());
+    let mut dropped_names = Vec::new();
     for r in &roots {
         let i = sorted_roots
             .iter()
             .position(|s| s == r)
             .ok_or_else(|| read_err(&format!("column {r} was not read")))?;
-        if numbered.as_ref().is_some_and(|(at, _)| *at == i) {
-            continue;
-        }
         let column = named
             .get(i)
             .cloned()
             .ok_or_else(|| read_err(&format!("column {r} was not read")))?;
+        if numbered.as_ref().is_some_and(|(at, _)| *at == i) {
+            continue;
+        }
+        if dropped[i] {
+            dropped_names.push(column.0);
+            continue;
+        }
         ordered.push(column);
     }
-    Ok((ordered, numbered.map(|(_, g)| g)))
+    Ok(Read {
+        columns: ordered,
+        groups: numbered.map(|(_, g)| g),
+        derived,
+        dropped: dropped_names,
+    })
 }
 
 /// The smallest and largest value of an integer column over the row groups `selected` (all

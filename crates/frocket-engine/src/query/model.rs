@@ -388,6 +388,42 @@ impl ValidatedQuery {
         !self.conditions.is_empty() || !self.aggregations.is_empty() || self.funnel.is_some()
     }
 
+    /// Whether anything but filters needs `column`'s values: grouping, time order, a sum
+    /// target or an aggregation.
+    pub(crate) fn column_used_outside_filters(&self, column: &str) -> bool {
+        let in_aggs = |aggs: &[Aggregation]| {
+            aggs.iter()
+                .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
+        };
+        column == self.group_id_column
+            || column == self.timestamp_column
+            || in_aggs(&self.aggregations)
+            || self
+                .conditions
+                .iter()
+                .any(|c| matches!(&c.kind, ConditionKind::Filters { target: Target::Sum { column: t, .. }, .. } if t == column))
+            || self
+                .funnel
+                .as_ref()
+                .is_some_and(|f| in_aggs(&f.step_aggregations) || in_aggs(&f.end_aggregations))
+    }
+
+    /// The filter lists of the conditions, and the sequences (of conditions and funnel).
+    pub(crate) fn filter_uses(&self) -> (Vec<&[Filter]>, Vec<&Sequence>) {
+        let mut lists = Vec::new();
+        let mut sequences = Vec::new();
+        for c in &self.conditions {
+            match &c.kind {
+                ConditionKind::Filters { filters, .. } => lists.push(filters.as_slice()),
+                ConditionKind::Sequence(s) => sequences.push(s),
+            }
+        }
+        if let Some(f) = &self.funnel {
+            sequences.push(&f.sequence);
+        }
+        (lists, sequences)
+    }
+
     /// Whether a filter, sum target or aggregation uses `column` (grouping and time order
     /// aside).
     pub(crate) fn column_used_outside_time(&self, column: &str) -> bool {
