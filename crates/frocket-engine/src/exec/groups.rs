@@ -5,8 +5,9 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::buffer::ScalarBuffer;
+use arrow::buffer::{BooleanBuffer, ScalarBuffer};
 use arrow::datatypes::{ArrowNativeType, ArrowPrimitiveType, DataType, Float64Type, Int32Type, Int64Type};
+use arrow::util::bit_iterator::BitIndexIterator;
 
 use super::column::Column;
 use super::FastMap;
@@ -279,15 +280,31 @@ impl Groups {
         })
     }
 
-    /// Calls `f(row, group)` for every row of `rows` (ascending, below the part's row count).
+    /// Calls `f(row, group)` for every row set in `rows` (one bit per row of the part), at
+    /// least for the groups of `within` (every group when `None`; others may be skipped).
     /// Contiguous groups whose rows have not been given their group yet are found through
-    /// their runs (one pass along the group offsets), so that conditions need no per-row
-    /// group array.
-    pub(crate) fn each_row_group(&self, rows: impl Iterator<Item = usize>, mut f: impl FnMut(usize, usize)) {
+    /// their runs, so that conditions need no per-row group array: only the runs of the
+    /// groups `within` are visited, or every run in one pass along the group offsets.
+    pub(crate) fn each_row_group(
+        &self,
+        rows: &BooleanBuffer,
+        within: Option<&BooleanBuffer>,
+        mut f: impl FnMut(usize, usize),
+    ) {
         if self.contiguous && self.of_row.get().is_none() {
-            let ends = &self.offsets()[1..];
+            let offsets = self.offsets();
+            if let Some(within) = within {
+                for g in within.set_indices() {
+                    let (start, end) = (offsets[g] as usize, offsets[g + 1] as usize);
+                    for r in BitIndexIterator::new(rows.values(), rows.offset() + start, end - start) {
+                        f(start + r, g);
+                    }
+                }
+                return;
+            }
+            let ends = &offsets[1..];
             let mut g = 0;
-            for r in rows {
+            for r in rows.set_indices() {
                 while ends.get(g).is_some_and(|&end| end as usize <= r) {
                     g += 1;
                 }
@@ -295,7 +312,7 @@ impl Groups {
             }
         } else {
             let of_row = self.of_row();
-            for r in rows {
+            for r in rows.set_indices() {
                 f(r, of_row[r] as usize);
             }
         }
@@ -531,15 +548,21 @@ mod tests {
 
     #[test]
     fn rows_find_their_group_through_runs_or_the_row_array() {
+        let rows: BooleanBuffer = [true, true, false, false, true, false, true].into_iter().collect();
         let walked = |g: &Groups| {
             let mut seen = Vec::new();
-            g.each_row_group([0, 1, 4, 6].into_iter(), |r, grp| seen.push((r, grp)));
+            g.each_row_group(&rows, None, |r, grp| seen.push((r, grp)));
             seen
         };
         let g = Groups::build("f", "uid", ids(&[&[5, 5, 7, 7], &[7, 9, 9]]), true).unwrap();
         // Through the runs (no per-row groups built), then through the built array.
         let expected = vec![(0, 0), (1, 0), (4, 1), (6, 2)];
         assert_eq!(walked(&g), expected);
+        // Only groups 0 and 2, through their runs.
+        let within: BooleanBuffer = [true, false, true].into_iter().collect();
+        let mut seen = Vec::new();
+        g.each_row_group(&rows, Some(&within), |r, grp| seen.push((r, grp)));
+        assert_eq!(seen, vec![(0, 0), (1, 0), (6, 2)]);
         assert!(g.of_row.get().is_none());
         g.of_row();
         assert_eq!(walked(&g), expected);

@@ -241,8 +241,9 @@ impl Part<'_> {
         dictionary_flag_bytes(col, &flags).map_err(|e| self.arrow_err(e))
     }
 
-    /// Groups whose rows satisfy the condition.
-    fn condition(&self, cond: &Condition) -> Result<BooleanBuffer, EngineError> {
+    /// Groups whose rows satisfy the condition: exact for the groups of `within` (all when
+    /// `None`), unspecified for the others.
+    fn condition(&self, cond: &Condition, within: Option<&BooleanBuffer>) -> Result<BooleanBuffer, EngineError> {
         let groups = &self.groups;
         let ng = groups.count;
         match &cond.kind {
@@ -255,7 +256,7 @@ impl Part<'_> {
                 match target {
                     Target::Count { op, value } => {
                         let mut counts = vec![0i64; ng];
-                        groups.each_row_group(rows.set_indices(), |_, g| counts[g] += 1);
+                        groups.each_row_group(&rows, within, |_, g| counts[g] += 1);
                         Ok(BooleanBuffer::collect_bool(ng, |g| {
                             if counts[g] == 0 {
                                 *include_zero
@@ -267,7 +268,7 @@ impl Part<'_> {
                     Target::Sum { column, op, value } => {
                         let col = self.column(column)?;
                         let mut has = vec![false; ng];
-                        groups.each_row_group(rows.set_indices(), |_, g| has[g] = true);
+                        groups.each_row_group(&rows, within, |_, g| has[g] = true);
                         let type_err = || EngineError::ColumnType {
                             file: self.file.to_string(),
                             column: column.clone(),
@@ -278,7 +279,7 @@ impl Part<'_> {
                             (DataType::Int64, v) => {
                                 let a = col.primitive::<Int64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0i128; ng];
-                                groups.each_row_group(rows.set_indices(), |r, g| {
+                                groups.each_row_group(&rows, within, |r, g| {
                                     if a.is_valid(r) {
                                         sums[g] += a.value(r) as i128;
                                     }
@@ -296,7 +297,7 @@ impl Part<'_> {
                             (DataType::Float64, v) => {
                                 let a = col.primitive::<Float64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0f64; ng];
-                                groups.each_row_group(rows.set_indices(), |r, g| {
+                                groups.each_row_group(&rows, within, |r, g| {
                                     if a.is_valid(r) {
                                         sums[g] += a.value(r);
                                     }
@@ -312,7 +313,7 @@ impl Part<'_> {
             ConditionKind::Sequence(seq) => {
                 let m = self.sequence_matcher(seq)?;
                 // Only groups reaching every step match: the others need no scan.
-                let reached = self.reached(&m, None, m.len())?;
+                let reached = self.reached(&m, within, m.len())?;
                 let need = m.len() as u32;
                 Ok(BooleanBuffer::collect_bool(ng, |g| reached[g] == need))
             }
@@ -387,13 +388,30 @@ impl Part<'_> {
     }
 }
 
-fn eval_relation(e: &RelationExpr, masks: &[BooleanBuffer]) -> BooleanBuffer {
-    match e {
-        RelationExpr::Cond(i) => masks[*i].clone(),
-        RelationExpr::Not(x) => !&eval_relation(x, masks),
-        RelationExpr::And(a, b) => &eval_relation(a, masks) & &eval_relation(b, masks),
-        RelationExpr::Or(a, b) => &eval_relation(a, masks) | &eval_relation(b, masks),
-    }
+/// Groups matching the relation `e` over `conditions`: exact for the groups of `within` (all
+/// when `None`), unspecified for the others. The right side of `and` is evaluated only for
+/// the groups the left side matches, the right side of `or` only for those it does not: a
+/// condition is evaluated only for groups it can still decide.
+fn eval_relation(
+    part: &Part<'_>,
+    conditions: &[Condition],
+    e: &RelationExpr,
+    within: Option<&BooleanBuffer>,
+) -> Result<BooleanBuffer, EngineError> {
+    Ok(match e {
+        RelationExpr::Cond(i) => part.condition(&conditions[*i], within)?,
+        RelationExpr::Not(x) => !&eval_relation(part, conditions, x, within)?,
+        RelationExpr::And(a, b) => {
+            let left = eval_relation(part, conditions, a, within)?;
+            let undecided = within.map_or_else(|| left.clone(), |w| w & &left);
+            &left & &eval_relation(part, conditions, b, Some(&undecided))?
+        }
+        RelationExpr::Or(a, b) => {
+            let left = eval_relation(part, conditions, a, within)?;
+            let undecided = within.map_or_else(|| !&left, |w| w & &!&left);
+            &left | &eval_relation(part, conditions, b, Some(&undecided))?
+        }
+    })
 }
 
 /// Runs the query over one part's normalized, timeframe-filtered columns.
@@ -453,30 +471,24 @@ fn execute(
     let matching = if query.conditions.is_empty() {
         part.all_groups()
     } else {
-        let needed: Vec<bool> = match &query.relation {
-            Relation::Expr(e) => {
-                let mut refs = Vec::new();
-                e.references(&mut refs);
-                (0..query.conditions.len()).map(|i| refs.contains(&i)).collect()
-            }
-            _ => vec![true; query.conditions.len()],
-        };
-        let masks: Vec<BooleanBuffer> = query
-            .conditions
-            .iter()
-            .zip(&needed)
-            .map(|(c, &n)| {
-                if n {
-                    part.condition(c)
-                } else {
-                    Ok(BooleanBuffer::new_unset(part.groups.count))
-                }
-            })
-            .collect::<Result<_, _>>()?;
         match &query.relation {
-            Relation::And => masks.iter().skip(1).fold(masks[0].clone(), |a, b| &a & b),
-            Relation::Or => masks.iter().skip(1).fold(masks[0].clone(), |a, b| &a | b),
-            Relation::Expr(e) => eval_relation(e, &masks),
+            Relation::Expr(e) => eval_relation(&part, &query.conditions, e, None)?,
+            // `and` / `or` between all conditions, each evaluated only for the groups the
+            // ones before left undecided.
+            Relation::And | Relation::Or => {
+                let and = matches!(query.relation, Relation::And);
+                let mut acc: Option<BooleanBuffer> = None;
+                for c in &query.conditions {
+                    let undecided = acc.as_ref().map(|a| if and { a.clone() } else { !a });
+                    let r = part.condition(c, undecided.as_ref())?;
+                    acc = Some(match acc {
+                        None => r,
+                        Some(a) if and => &a & &r,
+                        Some(a) => &a | &r,
+                    });
+                }
+                acc.unwrap_or_else(|| part.all_groups())
+            }
         }
     };
     let query_stage = part.stage(&matching, &query.aggregations)?;
