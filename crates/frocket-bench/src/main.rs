@@ -24,8 +24,6 @@ struct PeakAlloc;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Nanoseconds spent reading parts (the rest of the engine time is execution).
-static LOAD_NANOS: AtomicUsize = AtomicUsize::new(0);
 /// The highest heap peak of one part while it was being read (before execution).
 static READ_PEAK: AtomicUsize = AtomicUsize::new(0);
 
@@ -199,10 +197,8 @@ fn real_main() -> Result<(), String> {
             continue;
         }
         let q = validate_query(text, &schema, 10).map_err(|e| e.to_string())?;
-        LOAD_NANOS.store(0, Ordering::Relaxed);
         READ_PEAK.store(0, Ordering::Relaxed);
-        let (secs, peak, result) = best_of(args.repeats, || run_engine(&files, &q))?;
-        let load = LOAD_NANOS.load(Ordering::Relaxed) as f64 / 1e9 / args.repeats.max(1) as f64;
+        let (secs, peak, (result, load)) = best_of(args.repeats, || run_engine(&files, &q))?;
         let floor = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read())).map(|(s, _, _)| s)?;
         let d = duck.iter().find(|d| d["name"] == name);
         let dsecs = d.and_then(|d| d["seconds"].as_f64());
@@ -226,21 +222,26 @@ fn real_main() -> Result<(), String> {
 
 /// Runs `f` `n` times; the fastest time, the highest peak and the last value.
 fn best_of<T>(n: usize, mut f: impl FnMut() -> Result<(f64, usize, T), String>) -> Result<(f64, usize, T), String> {
-    let mut best = f64::INFINITY;
+    let mut best: Option<(f64, T)> = None;
     let mut peak = 0;
-    let mut last = None;
     for _ in 0..n.max(1) {
         let (s, p, v) = f()?;
-        best = best.min(s);
         peak = peak.max(p);
-        last = Some(v);
+        if best.as_ref().is_none_or(|(b, _)| s < *b) {
+            best = Some((s, v));
+        }
     }
-    last.map(|v| (best, peak, v)).ok_or_else(|| "no run".into())
+    best.map(|(s, v)| (s, peak, v)).ok_or_else(|| "no run".into())
 }
 
-/// Total seconds over parts (one thread), the highest per-part heap peak, and the result.
-fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, frocket_engine::QueryResult), String> {
+/// Total seconds over parts (one thread), the highest per-part heap peak, and the result with
+/// the seconds spent reading parts (the rest is execution).
+fn run_engine(
+    files: &[PathBuf],
+    q: &ValidatedQuery,
+) -> Result<(f64, usize, (frocket_engine::QueryResult, f64)), String> {
     let mut secs = 0.0;
+    let mut load = 0.0;
     let mut peak = 0;
     let mut partials = Vec::new();
     for f in files {
@@ -250,7 +251,7 @@ fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, froc
         let t = Instant::now();
         let name = f.display().to_string();
         let part = read_part(&name, file, q).map_err(|e| e.to_string())?;
-        LOAD_NANOS.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
+        load += t.elapsed().as_secs_f64();
         READ_PEAK.fetch_max(PEAK.load(Ordering::Relaxed).saturating_sub(base), Ordering::Relaxed);
         let p = run_loaded(&name, part, q, &ExecOptions::default()).map_err(|e| e.to_string())?;
         secs += t.elapsed().as_secs_f64();
@@ -260,7 +261,7 @@ fn run_engine(files: &[PathBuf], q: &ValidatedQuery) -> Result<(f64, usize, froc
     let r = PartialResult::merge_all(partials)
         .and_then(|p| p.finish(q))
         .map_err(|e| e.to_string())?;
-    Ok((secs, peak, r))
+    Ok((secs, peak, (r, load)))
 }
 
 /// Decoding the same columns with `parquet` alone: the physical floor.
