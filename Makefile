@@ -89,7 +89,7 @@ deploy-code: build tools
 	done
 
 ## bench: engine vs. Parquet decode floor vs. DuckDB on generated data, then the overhead of a distributed job (release build)
-bench:
+bench: setup-test
 	python3 -c "import duckdb" 2>/dev/null || pip install duckdb
 	$(CARGO) run --release -p frocket-bench --bin frocket-bench -- $(BENCH_ARGS)
 	$(CARGO) run --release -p frocket-bench --bin job_overhead -- $(JOB_BENCH_ARGS)

@@ -148,10 +148,7 @@ impl Deriving {
         for (f, mut mask) in self.masks {
             into.masks.push((f, mask.finish()));
         }
-        for bytes in self.steps {
-            let filters = bytes.filters().to_vec();
-            into.step_bytes.push((filters, bytes.finish()));
-        }
+        into.step_bytes.extend(self.steps.into_iter().map(FlagBytes::finish));
     }
 }
 

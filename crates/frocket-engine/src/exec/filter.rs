@@ -221,11 +221,6 @@ impl FlagBytes {
         }
     }
 
-    /// The filters and their flags.
-    pub(crate) fn filters(&self) -> &[(Filter, u8)] {
-        &self.filters
-    }
-
     /// Appends the bytes of the next chunk's rows.
     pub(crate) fn push(&mut self, chunk: &ArrayRef) -> Result<(), ArrowError> {
         let Some(d) = chunk.as_dictionary_opt::<Int32Type>() else {
@@ -285,9 +280,9 @@ impl FlagBytes {
         Ok(())
     }
 
-    /// The bytes of every row pushed.
-    pub(crate) fn finish(self) -> Vec<u8> {
-        self.bytes
+    /// The filters with their flags, and the bytes of every row pushed.
+    pub(crate) fn finish(self) -> (Vec<(Filter, u8)>, Vec<u8>) {
+        (self.filters, self.bytes)
     }
 }
 
@@ -302,7 +297,7 @@ pub(crate) fn dictionary_flag_bytes(col: &Column, filters: &[(&Filter, u8)]) -> 
     for chunk in col.chunks() {
         bytes.push(chunk)?;
     }
-    Ok(Some(bytes.finish()))
+    Ok(Some(bytes.finish().1))
 }
 
 #[cfg(test)]

@@ -430,10 +430,11 @@ fn execute(
         column: column.to_string(),
     };
     // Columns the reader numbered or derived everything needed from are not kept.
-    let numbered = loaded.groups.is_some();
-    if let Some(c) = query.columns_to_read().iter().find(|c| {
-        !(columns.contains_key(c.as_str()) || numbered && **c == query.group_id_column || loaded.dropped.contains(c))
-    }) {
+    if let Some(c) = query
+        .columns_to_read()
+        .iter()
+        .find(|c| !(columns.contains_key(c.as_str()) || loaded.dropped.contains(c)))
+    {
         return Err(missing(c));
     }
     let groups = match loaded.groups {

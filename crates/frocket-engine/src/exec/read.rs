@@ -110,7 +110,8 @@ pub struct LoadedPart {
     pub(crate) groups: Option<Groups>,
     /// Filter masks and step bytes derived as the part was read.
     pub(crate) derived: Derived,
-    /// Columns read but not kept: all the query needs of them was derived.
+    /// Columns read but not kept: the numbered group ids, and columns all the query needs of
+    /// which was derived.
     pub(crate) dropped: Vec<String>,
 }
 
@@ -262,7 +263,7 @@ struct Read {
     columns: Vec<(String, Vec<ArrayRef>)>,
     groups: Option<Groups>,
     derived: Derived,
-    /// Columns read but not kept.
+    /// Columns read but not kept (see [`LoadedPart`]).
     dropped: Vec<String>,
 }
 
@@ -350,16 +351,15 @@ fn read_chunks<R: ChunkReader + 'static>(
         .map(|f| normalize(&arrow::array::new_empty_array(f.data_type())).map(|a| a.data_type().clone()))
         .collect::<Result<_, _>>()
         .map_err(|e| read_err(&e))?;
+    let rows: usize = sizes.iter().sum();
     // The group ids' position among the projected columns, and their numbering.
     let mut numbering = number.and_then(|n| {
         let i = projected_schema.index_of(n.column).ok()?;
         (declared.get(i)? == &DataType::Int64).then(|| {
             let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
-            let rows = sizes.iter().sum();
             (i, IntNumbering::new(file, n.column, n.per_row, rows, range))
         })
     });
-    let rows: usize = sizes.iter().sum();
     let mut deriving: Vec<Option<Deriving>> = projected_schema
         .fields()
         .iter()
@@ -397,6 +397,7 @@ fn read_chunks<R: ChunkReader + 'static>(
             }
         }
     }
+    // Columns not kept: numbered ids, and those only filters use.
     let mut derived = Derived::default();
     let mut dropped = vec![false; deriving.len()];
     for (i, d) in deriving.into_iter().enumerate() {
@@ -405,8 +406,11 @@ fn read_chunks<R: ChunkReader + 'static>(
             d.finish(&mut derived);
         }
     }
-    let numbered = match numbering {
-        Some((i, ids)) => Some((i, ids.finish()?)),
+    let groups = match numbering {
+        Some((i, ids)) => {
+            dropped[i] = true;
+            Some(ids.finish()?)
+        }
         None => None,
     };
     for (chunk, dt) in chunks.iter_mut().zip(&declared) {
@@ -420,7 +424,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         .zip(chunks)
         .map(|(f, c)| (f.name().clone(), c))
         .collect();
-    // Back to the order asked for, without numbered ids or dropped columns.
+    // Back to the order asked for, without the columns not kept.
     let mut ordered = Vec::with_capacity(roots.len());
     let mut dropped_names = Vec::new();
     for r in &roots {
@@ -432,18 +436,15 @@ fn read_chunks<R: ChunkReader + 'static>(
             .get(i)
             .cloned()
             .ok_or_else(|| read_err(&format!("column {r} was not read")))?;
-        if numbered.as_ref().is_some_and(|(at, _)| *at == i) {
-            continue;
-        }
         if dropped[i] {
             dropped_names.push(column.0);
-            continue;
+        } else {
+            ordered.push(column);
         }
-        ordered.push(column);
     }
     Ok(Read {
         columns: ordered,
-        groups: numbered.map(|(_, g)| g),
+        groups,
         derived,
         dropped: dropped_names,
     })

@@ -333,6 +333,7 @@ impl SequenceMatcher {
         let positives = (self.bytes <= 8).then(|| (1u64 << m) - 1);
         let greedy = self.is_greedy();
         let mut chain: Vec<i64> = vec![0; m];
+        let int_ts = T::as_int(ts);
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
@@ -348,7 +349,7 @@ impl SequenceMatcher {
             if let Some(positives) = positives.filter(|_| need > 0 || !greedy) {
                 // A group's rows in one chunk: its step bytes and times as slices.
                 let run = match members {
-                    Members::Runs(_) if self.bytes == 1 => T::as_int(ts)
+                    Members::Runs(_) if self.bytes == 1 => int_ts
                         .and_then(|t| t.run(range.clone()))
                         .map(|times| (&self.bits[range.clone()], times)),
                     _ => None,
@@ -364,7 +365,7 @@ impl SequenceMatcher {
                 }
                 // Every step has rows: a chain of rows shown to match needs no time order.
                 if !greedy && missing >= m {
-                    let witnessed = match (run, T::as_int(ts)) {
+                    let witnessed = match (run, int_ts) {
                         (Some((bits, times)), _) => {
                             self.witness(bits.len(), |i| (u64::from(bits[i]), times[i]), &mut chain)
                         }
