@@ -18,6 +18,8 @@ pub struct RedisServer {
     /// Its port on 127.0.0.1.
     pub port: u16,
     _dir: tempfile::TempDir,
+    /// The arguments it was started with (for a restart on the same port).
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -61,45 +63,24 @@ impl RedisServer {
         let dir = tempfile::tempdir().expect("temp dir");
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new("redis-server")
-                .args(if tls {
-                    vec![
-                        "--port".to_string(),
-                        "0".to_string(),
-                        "--tls-port".to_string(),
-                        port.to_string(),
-                    ]
-                } else {
-                    vec!["--port".to_string(), port.to_string()]
-                })
-                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(dir.path())
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("redis-server not found: install it (apt-get install redis-server; .ci/run does)");
+            let mut args: Vec<String> = if tls {
+                vec!["--port".into(), "0".into(), "--tls-port".into(), port.to_string()]
+            } else {
+                vec!["--port".into(), port.to_string()]
+            };
+            args.extend(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"].map(String::from));
+            args.push(dir.path().display().to_string());
+            args.extend(extra.iter().map(|a| a.to_string()));
+            let child = spawn_redis(&args);
             let mut server = RedisServer {
                 child,
                 port,
                 _dir: tempfile::tempdir().expect("temp dir"),
+                args,
             };
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // exited: port taken, try another
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    // Make sure it is our server that answered, not one that held the port.
-                    std::thread::sleep(Duration::from_millis(20));
-                    if let Ok(None) = server.child.try_wait() {
-                        server._dir = dir;
-                        return server;
-                    }
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+            if server.wait_ready(Duration::from_secs(10)) {
+                server._dir = dir;
+                return server;
             }
             let _ = server.child.kill();
             let _ = server.child.wait();
@@ -108,11 +89,166 @@ impl RedisServer {
     }
 }
 
+fn spawn_redis(args: &[String]) -> Child {
+    Command::new("redis-server")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server not found: install it (apt-get install redis-server; .ci/run does)")
+}
+
 impl RedisServer {
+    /// Waits until this server accepts connections on its port (false when it exited, e.g.
+    /// because the port was taken, or the deadline passed).
+    fn wait_ready(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Make sure it is our server that answered, not one that held the port.
+                std::thread::sleep(Duration::from_millis(20));
+                return matches!(self.child.try_wait(), Ok(None));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Stops the server now (SIGKILL), as if its machine were lost.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port (after [`RedisServer::kill`]), empty — what a
+    /// client sees of a failover to a replica that had not received the data, or of a reboot
+    /// without persistence. Panics when it cannot listen again within 10 s.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.child = spawn_redis(&self.args);
+            if self.wait_ready(Duration::from_secs(5)) {
+                return;
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not restart on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A `frocket serve` process on a free loopback port, killed on drop.
+pub struct ServeProcess {
+    /// The process.
+    pub child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl ServeProcess {
+    /// Starts `frocket serve` with the given environment and waits (30 s at most) until it
+    /// accepts connections. Its log (stderr) goes to `log` when given.
+    pub fn start(env: &[(&str, String)], log: Option<&std::path::Path>) -> Self {
+        let port = free_port();
+        let stderr = match log.and_then(|p| std::fs::File::create(p).ok()) {
+            Some(f) => Stdio::from(f),
+            None => Stdio::null(),
+        };
+        let child = Command::new(crate::frocket_bin())
+            .args(["serve", "--port", &port.to_string()])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start frocket serve");
+        let mut serve = ServeProcess { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "frocket serve did not start");
+            assert!(
+                matches!(serve.child.try_wait(), Ok(None)),
+                "frocket serve exited at start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        serve.port = port;
+        serve
+    }
+
+    /// One request to this server (see [`http`]).
+    pub fn request(&self, method: &str, path: &str, body: &str) -> HttpReply {
+        http(self.port, method, path, body, Duration::from_secs(120))
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP reply: status code, headers (lower-case names) and body.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// The status code.
+    pub status: u16,
+    /// Header lines as (lower-case name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body (chunked bodies are not decoded: the server sends whole bodies).
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port` (connection closed after it), waiting at most
+/// `timeout` for the reply.
+pub fn http(port: u16, method: &str, path: &str, body: &str, timeout: Duration) -> HttpReply {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
+    s.set_read_timeout(Some(timeout)).expect("read timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read the reply (in time)");
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpReply {
+        status,
+        headers,
+        body: body.to_string(),
     }
 }
 
@@ -280,6 +416,12 @@ impl S3Server {
         panic!("moto_server did not start");
     }
 
+    /// Stops the server now (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The environment pointing AWS clients (and frocket) at this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -429,5 +571,131 @@ impl Drop for LambdaEmulator {
             .stderr(Stdio::null())
             .status();
         let _ = self.child.wait();
+    }
+}
+
+/// An HTTP proxy in front of an S3-compatible server that answers the first `fail_per_object`
+/// GETs of each object with `503 SlowDown` (S3's throttling answer) and forwards everything else
+/// — throttling injected on the wire, the SDK's real retries answering it. One request per
+/// connection (`Connection: close`). Stopped when dropped.
+pub struct ThrottlingProxy {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    throttled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ThrottlingProxy {
+    /// Starts the proxy to 127.0.0.1:`upstream`.
+    pub fn start(upstream: u16, fail_per_object: usize) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let throttled = Arc::new(AtomicUsize::new(0));
+        let seen: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+        let (stop2, throttled2) = (stop.clone(), throttled.clone());
+        let accept = std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (seen, throttled) = (seen.clone(), throttled2.clone());
+                        std::thread::spawn(move || {
+                            let _ = proxy_one(client, upstream, fail_per_object, &seen, &throttled);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        ThrottlingProxy {
+            port,
+            stop,
+            throttled,
+            accept: Some(accept),
+        }
+    }
+
+    /// How many requests were answered `503 SlowDown`.
+    pub fn throttled(&self) -> usize {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn proxy_one(
+    mut client: std::net::TcpStream,
+    upstream: u16,
+    fail_per_object: usize,
+    seen: &std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    throttled: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // The request head, then its body (Content-Length).
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    let len: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    client.read_exact(&mut body)?;
+    let request_line = head.lines().next().unwrap_or_default().to_string();
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    // GetObject: a GET of `/bucket/key` (the SDK adds `?x-id=GetObject`; a listing is
+    // `/bucket?list-type=2…`).
+    let path = target.split('?').next().unwrap_or_default();
+    if method == "GET" && !target.contains("list-type") && path.matches('/').count() >= 2 {
+        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        let n = seen.entry(path.to_string()).or_insert(0);
+        if *n < fail_per_object {
+            *n += 1;
+            throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+            write!(
+                client,
+                "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                xml.len()
+            )?;
+            return client.flush();
+        }
+    }
+    // Forward with `Connection: close` and relay the whole answer.
+    let mut up = std::net::TcpStream::connect(("127.0.0.1", upstream))?;
+    let mut forwarded: String = head
+        .trim_end_matches("\r\n\r\n")
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    forwarded.push_str("Connection: close\r\n\r\n");
+    up.write_all(forwarded.as_bytes())?;
+    up.write_all(&body)?;
+    let mut answer = Vec::new();
+    up.read_to_end(&mut answer)?;
+    client.write_all(&answer)?;
+    client.flush()
+}
+
+impl Drop for ThrottlingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
     }
 }

@@ -27,12 +27,24 @@ pub enum ApiError {
     /// A request body over the size limit (413).
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// An internal failure: datastore, workers, timeout (500).
+    /// An internal failure (500).
     #[error("{0}")]
     Internal(String),
-    /// The datastore does not answer (503, health only).
+    /// Something this server depends on failed: a part could not be read from storage (access
+    /// denied, deleted, corrupt), a task failed on its workers (502).
+    #[error("{0}")]
+    BadGateway(String),
+    /// A dependency is unavailable for now — the datastore (Redis) does not answer, storage
+    /// throttles or fails after the retries (503, with `Retry-After`).
     #[error("{0}")]
     Unavailable(String),
+    /// The server is at its limit of concurrent queries (503, with `Retry-After`; the message
+    /// holds no detail of the deployment, so it is always shown).
+    #[error("{0}")]
+    Busy(String),
+    /// The query did not finish within the run timeout (504).
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl ApiError {
@@ -45,14 +57,20 @@ impl ApiError {
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Internal(_) => 500,
-            ApiError::Unavailable(_) => 503,
+            ApiError::BadGateway(_) => 502,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => 503,
+            ApiError::Timeout(_) => 504,
         }
     }
 }
 
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            CatalogError::Unavailable(_) => ApiError::Unavailable(e.to_string()),
+            CatalogError::InvalidName(_) => ApiError::BadRequest(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -66,6 +84,8 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Validation(v) => ApiError::BadRequest(v.to_string()),
+            // The answer exists but does not fit its type: the query has to change.
+            EngineError::Overflow(m) => ApiError::BadRequest(m),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -75,6 +95,12 @@ impl From<InvokerError> for ApiError {
     fn from(e: InvokerError) -> Self {
         match e {
             InvokerError::Register(r) => ApiError::from(r),
+            InvokerError::Engine(e) => ApiError::from(e),
+            InvokerError::TaskFailed { .. } => ApiError::BadGateway(e.to_string()),
+            InvokerError::Timeout { cause: Some(_), .. } => ApiError::Unavailable(e.to_string()),
+            InvokerError::Timeout { .. } => ApiError::Timeout(e.to_string()),
+            #[cfg(feature = "distributed")]
+            InvokerError::Datastore(d) => ApiError::from(d),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -83,13 +109,21 @@ impl From<InvokerError> for ApiError {
 #[cfg(feature = "distributed")]
 impl From<frocket_datastore::DatastoreError> for ApiError {
     fn from(e: frocket_datastore::DatastoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            frocket_datastore::DatastoreError::Redis { .. } => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
     }
 }
 
 #[cfg(feature = "distributed")]
 impl From<frocket_storage::StorageError> for ApiError {
     fn from(e: frocket_storage::StorageError) -> Self {
-        ApiError::BadRequest(e.to_string())
+        use frocket_storage::StorageError as S;
+        match e {
+            S::Invalid(_) | S::List { .. } => ApiError::BadRequest(e.to_string()),
+            S::Fetch { .. } | S::Denied { .. } => ApiError::BadGateway(e.to_string()),
+            S::Unavailable { .. } => ApiError::Unavailable(e.to_string()),
+        }
     }
 }

@@ -18,12 +18,14 @@
 
 pub mod error;
 pub mod jobs;
+pub mod limit;
 pub mod metrics;
 pub mod router;
 pub mod service;
 
 pub use error::ApiError;
 pub use jobs::JobStore;
+pub use limit::{Admission, QueryLimiter, Slot};
 pub use metrics::Metrics;
 pub use router::{router, ApiState, AsyncQuery, AsyncStarter, RequestId, MAX_BODY_BYTES};
 pub use service::{no_progress, Backend, PreparedQuery, ProgressFn, Service};

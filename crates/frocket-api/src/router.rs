@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::jobs::JobStore;
+use crate::limit::{Admission, QueryLimiter};
 use crate::metrics::Metrics;
 use crate::service::{PreparedQuery, ProgressFn, Service};
 
@@ -65,6 +66,8 @@ pub struct ApiState<C> {
     pub metrics: Arc<Metrics>,
     /// How asynchronous queries start (`None`: a task of this process).
     pub async_starter: Option<AsyncStarter>,
+    /// Queries running at once and waiting (`FROCKET_APISERVER_MAX_CONCURRENT_QUERIES`…).
+    pub limiter: QueryLimiter,
 }
 
 impl<C> Clone for ApiState<C> {
@@ -74,6 +77,7 @@ impl<C> Clone for ApiState<C> {
             jobs: self.jobs.clone(),
             metrics: self.metrics.clone(),
             async_starter: self.async_starter.clone(),
+            limiter: self.limiter.clone(),
         }
     }
 }
@@ -81,11 +85,13 @@ impl<C> Clone for ApiState<C> {
 impl<C: Catalog + 'static> ApiState<C> {
     /// State for `service` with asynchronous query states in `jobs`.
     pub fn new(service: Arc<Service<C>>, jobs: JobStore) -> Self {
+        let limiter = QueryLimiter::from_config(service.config());
         ApiState {
             service,
             jobs,
             metrics: Arc::new(Metrics::default()),
             async_starter: None,
+            limiter,
         }
     }
 
@@ -93,14 +99,20 @@ impl<C: Catalog + 'static> ApiState<C> {
     /// final envelope) in the job store. Errors are stored, not returned.
     pub async fn run_async_query(&self, q: AsyncQuery) {
         let prepared = self.service.prepare_query(&q.dataset, &q.query).await;
-        self.run_async_prepared(&q.request_id, prepared).await;
+        let admitted = prepared.and_then(|p| Ok((p, self.limiter.admit()?)));
+        self.run_async_prepared(&q.request_id, admitted).await;
     }
 
-    /// As [`ApiState::run_async_query`], for a query already prepared (or that failed to be).
-    async fn run_async_prepared(&self, id: &str, prepared: Result<PreparedQuery, ApiError>) {
+    /// As [`ApiState::run_async_query`], for a query already prepared and admitted (or that
+    /// failed to be): waits for its slot, then runs.
+    async fn run_async_prepared(&self, id: &str, admitted: Result<(PreparedQuery, Admission), ApiError>) {
         let id = id.to_string();
-        let outcome = match prepared {
-            Ok(prepared) => {
+        let admitted = match admitted {
+            Ok((prepared, admission)) => admission.slot().await.map(|slot| (prepared, slot)),
+            Err(e) => Err(e),
+        };
+        let outcome = match admitted {
+            Ok((prepared, _slot)) => {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
                 let jobs = self.jobs.clone();
                 let wid = id.clone();
@@ -199,10 +211,21 @@ async fn count_request<C: Catalog + 'static>(State(s): State<ApiState<C>>, req: 
 }
 
 fn error_body<C>(s: &ApiState<C>, id: &str, e: &ApiError) -> Value {
+    // Without error details, failures inside the service (they can name server paths, hosts
+    // and parts) are logged in full and answered by their kind only.
+    let hidden = !s.service.config().apiserver_error_details;
     let message = match e {
-        ApiError::Internal(m) if !s.service.config().apiserver_error_details => {
+        ApiError::Internal(m) if hidden => {
             tracing::error!(request_id = %id, "internal error: {m}");
             format!("internal error (request {id}); details are in the server log")
+        }
+        ApiError::BadGateway(m) if hidden => {
+            tracing::error!(request_id = %id, "upstream failure: {m}");
+            format!("a part could not be read or a task failed on its workers (request {id}); details are in the server log")
+        }
+        ApiError::Unavailable(m) if hidden => {
+            tracing::warn!(request_id = %id, "unavailable: {m}");
+            format!("the datastore or the storage is unavailable for now (request {id}): retry later; details are in the server log")
         }
         other => other.to_string(),
     };
@@ -219,8 +242,16 @@ fn json_response(status: u16, body: &Value) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
+/// Seconds a `503` asks the caller to wait before trying again.
+pub const RETRY_AFTER_SECS: u64 = 2;
+
 fn fail<C>(s: &ApiState<C>, id: &str, e: ApiError) -> Response {
-    json_response(e.status(), &error_body(s, id, &e))
+    let mut resp = json_response(e.status(), &error_body(s, id, &e));
+    if e.status() == 503 {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    resp
 }
 
 /// The success envelope: `fields` (an object) with `success` and `requestId` added.
@@ -397,8 +428,18 @@ async fn run_query_route<C: Catalog + 'static>(
         Ok(p) => p,
         Err(e) => return fail(&s, &id, e),
     };
+    // Waits here (bounded) while the server runs its limit of queries; 503 past it.
+    let slot = match s.limiter.admit() {
+        Ok(a) => a.slot().await,
+        Err(e) => Err(e),
+    };
+    let _slot = match slot {
+        Ok(slot) => slot,
+        Err(e) => return fail(&s, &id, e),
+    };
     if stream {
         return ndjson(move |progress| async move {
+            let _slot = _slot;
             match s.run_prepared(prepared, &id, progress).await {
                 Ok(resp) => serde_json::to_value(&resp).unwrap_or(Value::Null),
                 Err(e) => error_body(&s, &id, &e),
@@ -483,6 +524,14 @@ async fn start_query<C: Catalog + 'static>(
         Ok(p) => p,
         Err(e) => return fail(&s, &id, e),
     };
+    // A place in line now (503 when the line is full); the slot is waited for by the job.
+    let admission = match &s.async_starter {
+        None => match s.limiter.admit() {
+            Ok(a) => Some(a),
+            Err(e) => return fail(&s, &id, e),
+        },
+        Some(_) => None,
+    };
     let state = progress_state(&id, "STARTING", None);
     if let Err(e) = s.jobs.put(&id, &state).await {
         return fail(&s, &id, e);
@@ -500,7 +549,11 @@ async fn start_query<C: Catalog + 'static>(
         }
         None => {
             let s2 = s.clone();
-            tokio::spawn(async move { s2.run_async_prepared(&job.request_id, Ok(prepared)).await });
+            let admitted = admission.ok_or_else(|| ApiError::Internal("query not admitted".into()));
+            tokio::spawn(async move {
+                s2.run_async_prepared(&job.request_id, admitted.map(|a| (prepared, a)))
+                    .await
+            });
         }
     }
     json_response(202, &state)
@@ -526,8 +579,10 @@ async fn health<C: Catalog + 'static>(
     State(s): State<ApiState<C>>,
     Extension(RequestId(id)): Extension<RequestId>,
 ) -> Response {
+    let queries = json!({"running": s.limiter.running(), "waiting": s.limiter.waiting(),
+        "maxConcurrent": s.limiter.max_running(), "maxQueued": s.limiter.max_waiting()});
     match s.service.health().await {
-        Ok(d) => json_response(200, &success(&id, json!({ "datastore": d }))),
+        Ok(d) => json_response(200, &success(&id, json!({ "datastore": d, "queries": queries }))),
         Err(e) => fail(&s, &id, e),
     }
 }

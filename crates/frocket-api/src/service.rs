@@ -6,7 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use frocket_config::Config;
 use frocket_dataset::{Catalog, DatasetInfo, RegisterOptions, RegisterRequest};
-use frocket_engine::{validate_query, ExecOptions, ValidatedQuery};
+use frocket_engine::query::{validate_query_with, QueryLimits};
+use frocket_engine::{ExecOptions, ValidatedQuery};
 use frocket_invoker::{run_local, LocalOptions, Progress, QueryResponse};
 use serde_json::{json, Value};
 
@@ -75,6 +76,22 @@ impl<C> Service<C> {
     pub fn config(&self) -> &Config {
         &self.cfg
     }
+
+    /// The bounds queries are validated against (`FROCKET_QUERY_MAX_*`).
+    pub fn query_limits(&self) -> QueryLimits {
+        let m = &self.cfg.query_max;
+        QueryLimits {
+            max_steps: m.steps,
+            max_conditions: m.conditions,
+            max_filters: m.filters,
+            max_aggregations: m.aggregations,
+            max_relation_chars: m.relation_chars,
+            max_relation_terms: m.relation_terms,
+            max_regex_chars: m.regex_chars,
+            max_regex_bytes: m.regex_bytes,
+            max_top: m.top,
+        }
+    }
 }
 
 impl<C: Catalog> Service<C> {
@@ -83,8 +100,10 @@ impl<C: Catalog> Service<C> {
         &self.catalog
     }
 
-    /// A registered dataset, or 404.
+    /// A registered dataset: 400 for a name breaking the naming rule (checked before any
+    /// catalog sees it), 404 when not registered.
     pub async fn dataset(&self, name: &str) -> Result<DatasetInfo, ApiError> {
+        frocket_dataset::check_dataset_name(name).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.catalog
             .get(name)
             .await?
@@ -247,8 +266,13 @@ impl<C: Catalog> Service<C> {
     /// Looks up the dataset, validates `query` (JSON text) against it and records the use.
     pub async fn prepare_query(&self, name: &str, query: &str) -> Result<PreparedQuery, ApiError> {
         let dataset = self.dataset(name).await?;
-        let query = validate_query(query, &dataset.query_schema(), self.cfg.aggregations_top_default)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let query = validate_query_with(
+            query,
+            &dataset.query_schema(),
+            self.cfg.aggregations_top_default,
+            &self.query_limits(),
+        )
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.catalog.touch(&dataset.name, now_secs()).await?;
         Ok(PreparedQuery { dataset, query })
     }

@@ -38,6 +38,9 @@ pub fn run(cli: Cli) -> Result<()> {
     if let Command::Dataprep(d) = cli.command {
         return print_output(format, dataprep(d)?);
     }
+    if matches!(cli.command, Command::Serve { .. } | Command::Worker { .. }) {
+        init_logging(&cfg);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -94,6 +97,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(o) => print_output(format, o),
         None => Ok(()),
     }
+}
+
+/// Logs of the long-running commands (`serve`, `worker`) on stderr through `tracing`: text
+/// unless `FROCKET_LOG_FORMAT=json`, at `FROCKET_LOG_LEVEL`.
+fn init_logging(cfg: &Config) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cfg.log_level))
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match cfg.log_format {
+        Some(frocket_config::LogFormat::Json) => builder.json().try_init(),
+        _ => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+    };
 }
 
 /// Waits for SIGTERM or SIGINT (Ctrl-C).

@@ -70,6 +70,30 @@ pub struct RedisConfig {
     pub prefix: String,
 }
 
+/// Bounds on one query (`FROCKET_QUERY_MAX_*`; query-language.md, "Limits"). The defaults are
+/// the spec's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryMax {
+    /// Steps per sequence (`FROCKET_QUERY_MAX_STEPS`, 64).
+    pub steps: usize,
+    /// Conditions (`FROCKET_QUERY_MAX_CONDITIONS`, 100).
+    pub conditions: usize,
+    /// Filters of one condition or step (`FROCKET_QUERY_MAX_FILTERS`, 100).
+    pub filters: usize,
+    /// Aggregations per list (`FROCKET_QUERY_MAX_AGGREGATIONS`, 100).
+    pub aggregations: usize,
+    /// Characters of a relation (`FROCKET_QUERY_MAX_RELATION_CHARS`, 10,000).
+    pub relation_chars: usize,
+    /// Terms of a relation (`FROCKET_QUERY_MAX_RELATION_TERMS`, 1,000).
+    pub relation_terms: usize,
+    /// Characters of a regex (`FROCKET_QUERY_MAX_REGEX_CHARS`, 1,000).
+    pub regex_chars: usize,
+    /// Compiled size of a regex in bytes (`FROCKET_QUERY_MAX_REGEX_BYTES`, 1 MiB; at most 10 MiB).
+    pub regex_bytes: usize,
+    /// `top` of an aggregation (`FROCKET_QUERY_MAX_TOP`, 10,000).
+    pub top: usize,
+}
+
 /// The invoker's job settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvokerConfig {
@@ -131,6 +155,17 @@ pub struct Config {
     pub apiserver_admin_actions: bool,
     /// Include internal error details in 500 responses.
     pub apiserver_error_details: bool,
+    /// Queries one API server runs at once (`FROCKET_APISERVER_MAX_CONCURRENT_QUERIES`;
+    /// default: the number of cores, at least 2).
+    pub apiserver_max_concurrent_queries: usize,
+    /// Queries that may wait for a slot past that; more get `503` at once
+    /// (`FROCKET_APISERVER_MAX_QUEUED_QUERIES`; default: 4 × the concurrent limit).
+    pub apiserver_max_queued_queries: usize,
+    /// Seconds a query waits for a slot before it gets `503`
+    /// (`FROCKET_APISERVER_QUEUE_TIMEOUT`; default 30).
+    pub apiserver_queue_timeout_secs: f64,
+    /// Bounds on one query.
+    pub query_max: QueryMax,
     /// Endpoint override for S3.
     pub s3_endpoint_url: Option<String>,
     /// Endpoint override for Lambda.
@@ -161,6 +196,18 @@ impl Vars {
                 reason: format!("expected {what}"),
             }),
         }
+    }
+    /// A positive integer.
+    fn count(&self, k: &str, default: usize) -> Result<usize, ConfigError> {
+        let v: usize = self.parse(k, default, "a positive integer")?;
+        if v == 0 {
+            return Err(ConfigError {
+                var: k.into(),
+                value: "0".into(),
+                reason: "expected a positive integer".into(),
+            });
+        }
+        Ok(v)
     }
     fn positive(&self, k: &str, default: f64) -> Result<f64, ConfigError> {
         let v: f64 = self.parse(k, default, "a positive number")?;
@@ -236,6 +283,16 @@ impl Config {
                 }
             }),
         };
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        let apiserver_max_concurrent_queries: usize =
+            v.parse("FROCKET_APISERVER_MAX_CONCURRENT_QUERIES", cores, "a positive integer")?;
+        if apiserver_max_concurrent_queries == 0 {
+            return Err(ConfigError {
+                var: "FROCKET_APISERVER_MAX_CONCURRENT_QUERIES".into(),
+                value: "0".into(),
+                reason: "expected a positive integer".into(),
+            });
+        }
         let log_format = match v.raw("FROCKET_LOG_FORMAT").map(|s| s.trim().to_ascii_lowercase()) {
             None => None,
             Some(s) if s == "json" => Some(LogFormat::Json),
@@ -327,6 +384,34 @@ impl Config {
                 .positive("FROCKET_UNREGISTER_LAST_USED_INTERVAL", 2.0 * run_timeout)?,
             apiserver_admin_actions: v.boolean("FROCKET_APISERVER_ADMIN_ACTIONS", true)?,
             apiserver_error_details: v.boolean("FROCKET_APISERVER_ERROR_DETAILS", true)?,
+            apiserver_max_concurrent_queries,
+            apiserver_max_queued_queries: v.parse(
+                "FROCKET_APISERVER_MAX_QUEUED_QUERIES",
+                4 * apiserver_max_concurrent_queries,
+                "a non-negative integer",
+            )?,
+            apiserver_queue_timeout_secs: v.positive("FROCKET_APISERVER_QUEUE_TIMEOUT", 30.0)?,
+            query_max: QueryMax {
+                steps: v.count("FROCKET_QUERY_MAX_STEPS", 64)?,
+                conditions: v.count("FROCKET_QUERY_MAX_CONDITIONS", 100)?,
+                filters: v.count("FROCKET_QUERY_MAX_FILTERS", 100)?,
+                aggregations: v.count("FROCKET_QUERY_MAX_AGGREGATIONS", 100)?,
+                relation_chars: v.count("FROCKET_QUERY_MAX_RELATION_CHARS", 10_000)?,
+                relation_terms: v.count("FROCKET_QUERY_MAX_RELATION_TERMS", 1_000)?,
+                regex_chars: v.count("FROCKET_QUERY_MAX_REGEX_CHARS", 1_000)?,
+                regex_bytes: {
+                    let b = v.count("FROCKET_QUERY_MAX_REGEX_BYTES", 1024 * 1024)?;
+                    if b > 10 * 1024 * 1024 {
+                        return Err(ConfigError {
+                            var: "FROCKET_QUERY_MAX_REGEX_BYTES".into(),
+                            value: b.to_string(),
+                            reason: "at most 10485760 (10 MiB), the workers' own bound".into(),
+                        });
+                    }
+                    b
+                },
+                top: v.count("FROCKET_QUERY_MAX_TOP", 10_000)?,
+            },
             s3_endpoint_url: v.string("FROCKET_S3_AWS_ENDPOINT_URL").or_else(|| aws_endpoint.clone()),
             lambda_endpoint_url: v
                 .string("FROCKET_LAMBDA_AWS_ENDPOINT_URL")
@@ -365,6 +450,12 @@ mod tests {
             ("FROCKET_INVOKER_RUN_TIMEOUT", "-1"),
             ("FROCKET_AGGREGATIONS_TOP_DEFAULT_COUNT", "0"),
             ("FROCKET_LOG_FORMAT", "xml"),
+            ("FROCKET_APISERVER_MAX_CONCURRENT_QUERIES", "0"),
+            ("FROCKET_APISERVER_MAX_QUEUED_QUERIES", "-1"),
+            ("FROCKET_APISERVER_QUEUE_TIMEOUT", "0"),
+            ("FROCKET_QUERY_MAX_STEPS", "0"),
+            ("FROCKET_QUERY_MAX_TOP", "many"),
+            ("FROCKET_QUERY_MAX_REGEX_BYTES", "999999999"),
         ] {
             let e = Config::from_vars([(k, v)]).unwrap_err();
             assert_eq!(e.var, k, "{e}");

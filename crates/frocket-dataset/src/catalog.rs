@@ -17,6 +17,13 @@ pub enum CatalogError {
         /// What failed.
         message: String,
     },
+    /// The catalog's store does not answer (the datastore is down or failing over): worth
+    /// retrying later.
+    #[error("catalog unavailable: {0}")]
+    Unavailable(String),
+    /// A dataset name that breaks the naming rule (never turned into a path).
+    #[error(transparent)]
+    InvalidName(#[from] crate::InvalidName),
     /// A stored entry cannot be read.
     #[error("catalog entry '{path}' is corrupt: {message}")]
     Corrupt {
@@ -75,12 +82,15 @@ impl FileCatalog {
         &self.root
     }
 
-    fn dataset_path(&self, name: &str) -> PathBuf {
-        self.root.join("datasets").join(format!("{name}.json"))
+    /// Paths are built only from names that pass [`crate::check_dataset_name`].
+    fn dataset_path(&self, name: &str) -> Result<PathBuf, CatalogError> {
+        crate::check_dataset_name(name)?;
+        Ok(self.root.join("datasets").join(format!("{name}.json")))
     }
 
-    fn used_path(&self, name: &str) -> PathBuf {
-        self.root.join("last-used").join(name)
+    fn used_path(&self, name: &str) -> Result<PathBuf, CatalogError> {
+        crate::check_dataset_name(name)?;
+        Ok(self.root.join("last-used").join(name))
     }
 
     fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
@@ -109,13 +119,13 @@ impl FileCatalog {
 
 impl Catalog for FileCatalog {
     async fn put(&self, info: &DatasetInfo) -> Result<(), CatalogError> {
-        let path = self.dataset_path(&info.name);
+        let path = self.dataset_path(&info.name)?;
         let bytes = serde_json::to_vec_pretty(info).map_err(|e| io(&path, e))?;
         Self::write_atomic(&path, &bytes)
     }
 
     async fn get(&self, name: &str) -> Result<Option<DatasetInfo>, CatalogError> {
-        Self::read(&self.dataset_path(name))
+        Self::read(&self.dataset_path(name)?)
     }
 
     async fn list(&self) -> Result<Vec<DatasetInfo>, CatalogError> {
@@ -141,8 +151,8 @@ impl Catalog for FileCatalog {
     }
 
     async fn remove(&self, name: &str) -> Result<bool, CatalogError> {
-        let path = self.dataset_path(name);
-        let _ = std::fs::remove_file(self.used_path(name));
+        let path = self.dataset_path(name)?;
+        let _ = std::fs::remove_file(self.used_path(name)?);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -151,11 +161,11 @@ impl Catalog for FileCatalog {
     }
 
     async fn touch(&self, name: &str, unix_secs: u64) -> Result<(), CatalogError> {
-        Self::write_atomic(&self.used_path(name), unix_secs.to_string().as_bytes())
+        Self::write_atomic(&self.used_path(name)?, unix_secs.to_string().as_bytes())
     }
 
     async fn last_used(&self, name: &str) -> Result<Option<u64>, CatalogError> {
-        let p = self.used_path(name);
+        let p = self.used_path(name)?;
         match std::fs::read_to_string(&p) {
             Ok(s) => Ok(s.trim().parse().ok()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

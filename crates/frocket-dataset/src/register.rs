@@ -127,19 +127,7 @@ pub enum RegisterError {
 }
 
 fn check_name(name: &str) -> Result<(), RegisterError> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !name.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(RegisterError::Invalid(format!(
-            "invalid dataset name '{name}': use 1-128 letters, digits, '_', '-' or '.', not starting with '.'"
-        )))
-    }
+    crate::check_dataset_name(name).map_err(|e| RegisterError::Invalid(e.to_string()))
 }
 
 /// Indexes of the parts to inspect.

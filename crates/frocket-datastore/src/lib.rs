@@ -18,6 +18,7 @@
 //! | `blob:<id>` | a blob (e.g. `<request>-group-ids-<task>`: a registration's group ids) | default / max blob TTL |
 //! | `parts:<request>`, `selfselect:<request>` | a self-select job's parts and free set | job TTL |
 
+mod connection;
 #[cfg(feature = "elasticache")]
 mod elasticache;
 mod store;

@@ -2,8 +2,11 @@
 
 use frocket_config::RedisConfig;
 use frocket_dataset::{Catalog, CatalogError, DatasetInfo};
-use redis::aio::MultiplexedConnection;
+use std::sync::Arc;
+
 use redis::AsyncCommands;
+
+use crate::connection::Connection;
 use serde::{Deserialize, Serialize};
 
 /// Datastore failures.
@@ -83,14 +86,19 @@ pub struct AttemptKey {
     pub attempt: u32,
 }
 
-/// A connection to the datastore. Cheap to clone (one multiplexed connection).
+/// A connection to the datastore. Cheap to clone (one shared multiplexed connection).
+///
+/// It survives the server going away: a command in flight when the connection drops fails
+/// with [`DatastoreError::Redis`], and the connection is made again in the background
+/// (bounded backoff, host name resolved again), so the next command after Redis is back
+/// succeeds (see `connection.rs`).
 #[derive(Clone)]
 pub struct Datastore {
-    con: MultiplexedConnection,
+    con: Arc<Connection>,
     /// For blocking queue pops: its own connection (a blocking command holds up a connection's
     /// pipeline) with no client-side response timeout (one shorter than the pop's wait would
     /// abandon a pop the server still completes, losing the task).
-    queue_con: MultiplexedConnection,
+    queue_con: Arc<Connection>,
     prefix: String,
     endpoint: String,
     default_ttl: u64,
@@ -145,15 +153,11 @@ impl Datastore {
             }
             _ => redis::Client::open(url.as_str()).map_err(err)?,
         };
-        let con = client.get_multiplexed_async_connection().await.map_err(err)?;
-        let blocking = redis::AsyncConnectionConfig::new().set_response_timeout(None);
-        let queue_con = client
-            .get_multiplexed_async_connection_with_config(&blocking)
-            .await
-            .map_err(err)?;
+        let con = Connection::open(client.clone(), false).await.map_err(err)?;
+        let queue_con = Connection::open(client, true).await.map_err(err)?;
         Ok(Datastore {
-            con,
-            queue_con,
+            con: Arc::new(con),
+            queue_con: Arc::new(queue_con),
             prefix: cfg.prefix.clone(),
             endpoint,
             default_ttl: blob_default_ttl,
@@ -168,6 +172,8 @@ impl Datastore {
     }
 
     fn err(&self, e: redis::RedisError) -> DatastoreError {
+        self.con.saw_error(&e);
+        self.queue_con.saw_error(&e);
         DatastoreError::Redis {
             endpoint: self.endpoint.clone(),
             message: e.to_string(),
@@ -176,7 +182,7 @@ impl Datastore {
 
     /// PING: whether the datastore answers.
     pub async fn ping(&self) -> Result<(), DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         redis::cmd("PING")
             .query_async::<String>(&mut c)
             .await
@@ -191,14 +197,14 @@ impl Datastore {
         if tasks.is_empty() {
             return Ok(());
         }
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let _: usize = c.lpush(self.key(&["queue"]), tasks).await.map_err(|e| self.err(e))?;
         Ok(())
     }
 
     /// Takes the oldest task request, waiting up to `timeout_secs` (None when none came).
     pub async fn dequeue(&self, timeout_secs: f64) -> Result<Option<String>, DatastoreError> {
-        let mut c = self.queue_con.clone();
+        let mut c = self.queue_con.get();
         let v: Option<(String, String)> = c
             .brpop(self.key(&["queue"]), timeout_secs)
             .await
@@ -208,7 +214,7 @@ impl Datastore {
 
     /// Whether `task` (a request exactly as enqueued) is still waiting in the queue.
     pub async fn queue_contains(&self, task: &str) -> Result<bool, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let pos: Option<usize> = redis::cmd("LPOS")
             .arg(self.key(&["queue"]))
             .arg(task)
@@ -228,7 +234,7 @@ impl Datastore {
             return Ok(());
         }
         let key = self.key(&["selfselect", request]);
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let _: () = redis::pipe()
             .atomic()
             .sadd(&key, (0..paths.len()).collect::<Vec<usize>>())
@@ -253,7 +259,7 @@ impl Datastore {
 
     /// Claims part `index` of a self-select job; true when this caller got it (atomic).
     pub async fn claim_part(&self, request: &str, index: usize) -> Result<bool, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let n: usize = c
             .srem(self.key(&["selfselect", request]), index)
             .await
@@ -263,7 +269,7 @@ impl Datastore {
 
     /// Claims any free part of a self-select job (atomic); None when all are taken.
     pub async fn claim_any_part(&self, request: &str) -> Result<Option<usize>, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         c.spop(self.key(&["selfselect", request]))
             .await
             .map_err(|e| self.err(e))
@@ -271,7 +277,7 @@ impl Datastore {
 
     /// Whether part `index` of a self-select job is still unclaimed.
     pub async fn part_is_free(&self, request: &str, index: usize) -> Result<bool, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         c.sismember(self.key(&["selfselect", request]), index)
             .await
             .map_err(|e| self.err(e))
@@ -279,7 +285,7 @@ impl Datastore {
 
     /// Number of queued task requests.
     pub async fn queue_len(&self) -> Result<usize, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         c.llen(self.key(&["queue"])).await.map_err(|e| self.err(e))
     }
 
@@ -306,7 +312,7 @@ impl Datastore {
             message: message.map(str::to_string),
         };
         let json = serde_json::to_string(&v).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let _: () = c
             .set_ex(
                 self.task_key(&key.request, key.task, key.attempt),
@@ -339,7 +345,7 @@ impl Datastore {
             )
             .ignore();
         }
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let _: () = pipe.query_async(&mut c).await.map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -354,7 +360,7 @@ impl Datastore {
             return Ok(vec![]);
         }
         let keys: Vec<String> = attempts.iter().map(|&(t, a)| self.task_key(request, t, a)).collect();
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let raw: Vec<Option<String>> = redis::cmd("MGET")
             .arg(&keys)
             .query_async(&mut c)
@@ -376,7 +382,7 @@ impl Datastore {
 
     /// Stores an attempt's result (with a TTL).
     pub async fn put_result(&self, key: &AttemptKey, json: &str, ttl_secs: u64) -> Result<(), DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let k = self.key(&["result", &key.request, &key.task.to_string(), &key.attempt.to_string()]);
         let _: () = c.set_ex(k, json, ttl_secs.max(1)).await.map_err(|e| self.err(e))?;
         Ok(())
@@ -384,7 +390,7 @@ impl Datastore {
 
     /// An attempt's result.
     pub async fn result(&self, key: &AttemptKey) -> Result<Option<String>, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let k = self.key(&["result", &key.request, &key.task.to_string(), &key.attempt.to_string()]);
         c.get(k).await.map_err(|e| self.err(e))
     }
@@ -400,7 +406,7 @@ impl Datastore {
                 self.max_ttl
             )));
         }
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let _: () = c
             .set_ex(self.key(&["blob", id]), data, ttl)
             .await
@@ -410,13 +416,13 @@ impl Datastore {
 
     /// A blob, if it has not expired.
     pub async fn blob(&self, id: &str) -> Result<Option<Vec<u8>>, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         c.get(self.key(&["blob", id])).await.map_err(|e| self.err(e))
     }
 
     /// Seconds a key has left (for tests and diagnostics): None if it has no TTL or is absent.
     pub async fn ttl_of(&self, key_without_prefix: &str) -> Result<Option<i64>, DatastoreError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let t: i64 = c
             .ttl(format!("{}{key_without_prefix}", self.prefix))
             .await
@@ -435,9 +441,12 @@ fn urlencode(s: &str) -> String {
 }
 
 fn cat_err(e: DatastoreError) -> CatalogError {
-    CatalogError::Io {
-        path: "redis".into(),
-        message: e.to_string(),
+    match e {
+        DatastoreError::Redis { .. } => CatalogError::Unavailable(e.to_string()),
+        other => CatalogError::Io {
+            path: "redis".into(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -447,7 +456,7 @@ impl Catalog for Datastore {
             path: "redis".into(),
             message: e.to_string(),
         })?;
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         // One MULTI/EXEC: the dataset and its index entry appear (or are replaced) together.
         redis::pipe()
             .atomic()
@@ -462,7 +471,7 @@ impl Catalog for Datastore {
 
     async fn get(&self, name: &str) -> Result<Option<DatasetInfo>, CatalogError> {
         let key = self.key(&["dataset", name]);
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let v: Option<String> = c.get(&key).await.map_err(|e| cat_err(self.err(e)))?;
         v.map(|s| {
             serde_json::from_str(&s).map_err(|e| CatalogError::Corrupt {
@@ -474,7 +483,7 @@ impl Catalog for Datastore {
     }
 
     async fn list(&self) -> Result<Vec<DatasetInfo>, CatalogError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let mut names: Vec<String> = c
             .smembers(self.key(&["datasets"]))
             .await
@@ -490,7 +499,7 @@ impl Catalog for Datastore {
     }
 
     async fn remove(&self, name: &str) -> Result<bool, CatalogError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let (deleted, _, _): (usize, usize, usize) = redis::pipe()
             .atomic()
             .del(self.key(&["dataset", name]))
@@ -503,7 +512,7 @@ impl Catalog for Datastore {
     }
 
     async fn touch(&self, name: &str, unix_secs: u64) -> Result<(), CatalogError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         let _: () = c
             .set(self.key(&["last-used", name]), unix_secs)
             .await
@@ -512,7 +521,7 @@ impl Catalog for Datastore {
     }
 
     async fn last_used(&self, name: &str) -> Result<Option<u64>, CatalogError> {
-        let mut c = self.con.clone();
+        let mut c = self.con.get();
         c.get(self.key(&["last-used", name]))
             .await
             .map_err(|e| cat_err(self.err(e)))

@@ -113,4 +113,8 @@ pub enum EngineError {
     /// Partial results that cannot be merged (different queries).
     #[error("cannot merge partial results: {0}")]
     Merge(String),
+    /// A result does not fit its type (e.g. an integer sum beyond 64 bits); names the
+    /// aggregation.
+    #[error("{0}")]
+    Overflow(String),
 }

@@ -21,12 +21,13 @@ pub enum PartialValue {
     Count(u64),
     /// `countPerValue` / `groupsPerValue` (groups never span parts, so they add up).
     Counts(BTreeMap<String, u64>),
-    /// `sumPerValue` over an INT column.
-    IntSums(BTreeMap<String, i64>),
+    /// `sumPerValue` over an INT column (exact: 128-bit; a final sum beyond 64 bits is an
+    /// error, see [`PartialResult::finish`]).
+    IntSums(BTreeMap<String, i128>),
     /// `sumPerValue` over a FLOAT column.
     FloatSums(BTreeMap<String, f64>),
     /// `meanPerValue` over an INT column: (sum, non-null count).
-    IntMeans(BTreeMap<String, (i64, u64)>),
+    IntMeans(BTreeMap<String, (i128, u64)>),
     /// `meanPerValue` over a FLOAT column: (sum, non-null count).
     FloatMeans(BTreeMap<String, (f64, u64)>),
 }
@@ -88,10 +89,10 @@ impl PartialAggregation {
         match (&mut self.value, other.value) {
             (PartialValue::Count(a), PartialValue::Count(b)) => *a += b,
             (PartialValue::Counts(a), PartialValue::Counts(b)) => add_maps(a, b, |x, y| x + y),
-            (PartialValue::IntSums(a), PartialValue::IntSums(b)) => add_maps(a, b, |x, y| x.wrapping_add(y)),
+            (PartialValue::IntSums(a), PartialValue::IntSums(b)) => add_maps(a, b, |x, y| x.saturating_add(y)),
             (PartialValue::FloatSums(a), PartialValue::FloatSums(b)) => add_maps(a, b, |x, y| x + y),
             (PartialValue::IntMeans(a), PartialValue::IntMeans(b)) => {
-                add_maps(a, b, |x, y| (x.0.wrapping_add(y.0), x.1 + y.1))
+                add_maps(a, b, |x, y| (x.0.saturating_add(y.0), x.1 + y.1))
             }
             (PartialValue::FloatMeans(a), PartialValue::FloatMeans(b)) => add_maps(a, b, |x, y| (x.0 + y.0, x.1 + y.1)),
             (a, b) => return Err(EngineError::Merge(format!("aggregation kinds differ: {a:?} vs {b:?}"))),
@@ -204,20 +205,21 @@ fn finish_aggs(
             aggs.len()
         )));
     }
-    Ok(Some(
-        parts
-            .into_iter()
-            .zip(aggs)
-            .map(|(p, a)| AggregationResult {
+    parts
+        .into_iter()
+        .zip(aggs)
+        .map(|(p, a)| {
+            Ok(AggregationResult {
                 column: a.column.clone(),
                 agg_type: a.agg_type,
-                value: finish_value(p.value, a.top.unwrap_or(usize::MAX)),
+                value: finish_value(p.value, a)?,
                 top: a.top,
                 name: a.name.clone(),
                 approximate: p.approximate,
             })
-            .collect(),
-    ))
+        })
+        .collect::<Result<Vec<_>, EngineError>>()
+        .map(Some)
 }
 
 /// Orders entries by value descending, then key ascending, and keeps `top`.
@@ -231,7 +233,8 @@ pub(crate) fn top_entries<V>(
     entries
 }
 
-fn finish_value(v: PartialValue, top: usize) -> AggregationValue {
+fn finish_value(v: PartialValue, agg: &Aggregation) -> Result<AggregationValue, EngineError> {
+    let top = agg.top.unwrap_or(usize::MAX);
     fn to_map<V>(
         m: BTreeMap<String, V>,
         top: usize,
@@ -241,10 +244,25 @@ fn finish_value(v: PartialValue, top: usize) -> AggregationValue {
         let entries = top_entries(m.into_iter().collect(), top, cmp);
         AggregationValue::Map(ValueMap(entries.into_iter().map(|(k, v)| (k, json(v))).collect()))
     }
-    match v {
+    Ok(match v {
         PartialValue::Count(c) => AggregationValue::Count(c),
         PartialValue::Counts(m) => to_map(m, top, |a, b| a.cmp(b), Value::from),
-        PartialValue::IntSums(m) => to_map(m, top, |a, b| a.cmp(b), Value::from),
+        PartialValue::IntSums(m) => {
+            // Sums are exact in 128 bits; the result is a 64-bit integer, or an error.
+            let sums =
+                m.into_iter()
+                    .map(|(k, s)| match i64::try_from(s) {
+                        Ok(v) => Ok((k, v)),
+                        Err(_) => Err(EngineError::Overflow(format!(
+                        "aggregation sumPerValue of '{}' per '{}'{}: the sum for '{k}' is {s}, beyond a 64-bit integer",
+                        agg.other_column.as_deref().unwrap_or("?"),
+                        agg.column,
+                        agg.name.as_deref().map(|n| format!(" (named '{n}')")).unwrap_or_default(),
+                    ))),
+                    })
+                    .collect::<Result<BTreeMap<String, i64>, EngineError>>()?;
+            to_map(sums, top, |a, b| a.cmp(b), Value::from)
+        }
         PartialValue::FloatSums(m) => to_map(m, top, |a, b| a.total_cmp(b), Value::from),
         PartialValue::IntMeans(m) => {
             let means: BTreeMap<String, f64> = m
@@ -262,5 +280,5 @@ fn finish_value(v: PartialValue, top: usize) -> AggregationValue {
                 .collect();
             to_map(means, top, |a, b| a.total_cmp(b), Value::from)
         }
-    }
+    })
 }

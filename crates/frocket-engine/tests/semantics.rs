@@ -437,3 +437,77 @@ fn sequence_steps_on_a_dictionary_column_match_as_on_plain_strings() {
         assert_eq!(a["query"]["matchingGroups"], want, "sequence {seq}");
     }
 }
+
+/// A batch of (uid, ts, event, qty) with an INT column `qty`.
+fn int_batch(rows: &[(i64, i64, &str, Option<i64>)]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("uid", DataType::Int64, false),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("qty", DataType::Int64, true),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+        Arc::new(StringArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+        Arc::new(Int64Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())),
+    ];
+    RecordBatch::try_new(schema, cols).unwrap()
+}
+
+/// `sumPerValue` / `meanPerValue` over INT columns are exact: partial sums beyond 64 bits do
+/// not wrap, a mean of huge values is right, and a final sum that does not fit a 64-bit
+/// integer is an error naming the aggregation — in one part and across parts.
+#[test]
+fn int_sums_are_exact_or_an_error_naming_the_aggregation() {
+    const BIG: i64 = i64::MAX;
+    let q = |t: &str| json!({"query": {"aggregations": [{"column": "event", "type": t, "otherColumn": "qty", "name": "units"}]}});
+    let run_parts = |parts: &[RecordBatch], q: Value| {
+        let schema = DatasetSchema::from_arrow(&parts[0].schema(), "uid", "ts").unwrap();
+        let q = validate_query(&q.to_string(), &schema, 10).unwrap();
+        let partials = parts
+            .iter()
+            .map(|b| run_batch("test", b, &q, &ExecOptions::default()).unwrap());
+        PartialResult::merge_all(partials).unwrap().finish(&q)
+    };
+    // Rows of "a" sum past i64::MAX on the way and come back: exact.
+    let through = int_batch(&[
+        (1, 1, "a", Some(BIG)),
+        (1, 2, "a", Some(BIG)),
+        (2, 3, "a", Some(-BIG)),
+        (2, 4, "a", Some(-BIG + 7)),
+    ]);
+    let r = serde_json::to_value(run_parts(std::slice::from_ref(&through), q("sumPerValue")).unwrap()).unwrap();
+    assert_eq!(r["query"]["aggregations"][0]["value"], json!({"a": 7}));
+    // The mean of two i64::MAX is i64::MAX (wrapping gave -1).
+    let twice = int_batch(&[(1, 1, "a", Some(BIG)), (2, 2, "a", Some(BIG))]);
+    let r = serde_json::to_value(run_parts(std::slice::from_ref(&twice), q("meanPerValue")).unwrap()).unwrap();
+    assert_eq!(r["query"]["aggregations"][0]["value"]["a"].as_f64(), Some(BIG as f64));
+    // A sum beyond 64 bits: an error naming the aggregation, in one part…
+    let e = run_parts(std::slice::from_ref(&twice), q("sumPerValue"))
+        .unwrap_err()
+        .to_string();
+    for f in [
+        "sumPerValue",
+        "'qty'",
+        "'event'",
+        "'units'",
+        "'a'",
+        "18446744073709551614",
+    ] {
+        assert!(e.contains(f), "{f} not in: {e}");
+    }
+    // …and when each part fits but their total does not.
+    let one = int_batch(&[(1, 1, "a", Some(BIG))]);
+    let other = int_batch(&[(2, 1, "a", Some(1))]);
+    let e = run_parts(&[one.clone(), other], q("sumPerValue"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("beyond a 64-bit integer"), "{e}");
+    // Partials travel as JSON between workers and the invoker: 128-bit sums survive it.
+    let schema = DatasetSchema::from_arrow(&one.schema(), "uid", "ts").unwrap();
+    let vq = validate_query(&q("sumPerValue").to_string(), &schema, 10).unwrap();
+    let p = run_batch("test", &twice, &vq, &ExecOptions::default()).unwrap();
+    let back: PartialResult = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+}

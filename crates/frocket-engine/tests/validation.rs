@@ -740,11 +740,22 @@ fn include_zero_rules() {
         p,
         &["only allowed with a count target"],
     );
-    assert_one(
-        c(json!(["sum", "price", ">", 1]), json!(false)),
-        p,
-        &["only allowed with a count target"],
-    );
+    // `false` (the default) is accepted with any target: the original's example query
+    // writes it with a sum target, and it means the same as leaving it out.
+    let with_false = validate_query(
+        &cond(json!({"filter": ["event", "==", "a"], "target": ["sum", "price", ">", 1], "includeZero": false}))
+            .to_string(),
+        &schema(),
+        10,
+    )
+    .expect("includeZero false with a sum target");
+    let without = validate_query(
+        &cond(json!({"filter": ["event", "==", "a"], "target": ["sum", "price", ">", 1]})).to_string(),
+        &schema(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(with_false, without);
     // Targets only satisfiable by zero rows cannot have includeZero false.
     for (op, n) in [("==", 0), ("<", 1), ("<=", 0)] {
         assert_one(
@@ -1661,15 +1672,152 @@ fn deeply_nested_relation_is_an_error_not_a_stack_overflow() {
         "query.relation",
         &["nested too deeply", &format!("at position {}", 6 + MAX_RELATION_DEPTH)],
     );
-    // Far beyond it (this used to abort the whole process with a stack overflow).
+    // Far beyond it (this used to abort the whole process with a stack overflow), with the
+    // relation length limit lifted so that the parser sees it.
+    let unbounded = frocket_engine::query::QueryLimits {
+        max_relation_chars: usize::MAX,
+        ..Default::default()
+    };
     for r in [
         format!("{}$0", "not ".repeat(100_000)),
         format!("{}$0", "!".repeat(100_000)),
         format!("{}$0{}", "(".repeat(100_000), ")".repeat(100_000)),
     ] {
-        let e = validate_value(&relation(json!(r)), &schema(), 10).unwrap_err().0;
+        let e = frocket_engine::query::validate_value_with(&relation(json!(r)), &schema(), 10, &unbounded)
+            .unwrap_err()
+            .0;
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].path, "query.relation");
         assert!(e[0].message.contains("nested too deeply"), "{}", &e[0].message[..200]);
     }
+}
+
+/// Every limit of query-language.md "Limits", at its default: just under passes, just over
+/// fails with one error at the JSON path of what is too big, naming the variable that sets it.
+#[test]
+fn limits_just_under_pass_just_over_fail_with_their_path() {
+    let step = || json!({"filter": ["event", "==", "a"]});
+    let sequence = |n: usize| json!({"funnel": {"sequence": (0..n).map(|_| step()).collect::<Vec<_>>()}});
+    ok(sequence(64));
+    assert_one(
+        sequence(65),
+        "funnel.sequence",
+        &["65 steps", "64", "FROCKET_QUERY_MAX_STEPS"],
+    );
+    let seq_cond = |n: usize| cond(json!({"sequence": (0..n).map(|_| step()).collect::<Vec<_>>()}));
+    ok(seq_cond(64));
+    assert_one(
+        seq_cond(65),
+        "query.conditions[0].sequence",
+        &["FROCKET_QUERY_MAX_STEPS"],
+    );
+
+    let many = |n: usize| conds((0..n).map(|_| json!({"filter": ["event", "==", "a"]})).collect());
+    ok(many(100));
+    assert_one(
+        many(101),
+        "query.conditions",
+        &["101 conditions", "FROCKET_QUERY_MAX_CONDITIONS"],
+    );
+
+    let filters = |n: usize| cond(json!({"filters": (0..n).map(|_| json!(["event", "==", "a"])).collect::<Vec<_>>()}));
+    ok(filters(100));
+    assert_one(
+        filters(101),
+        "query.conditions[0].filters",
+        &["FROCKET_QUERY_MAX_FILTERS"],
+    );
+
+    let agg = || json!({"column": "event", "type": "count"});
+    ok(aggs((0..100).map(|_| agg()).collect()));
+    assert_one(
+        aggs((0..101).map(|_| agg()).collect()),
+        "query.aggregations",
+        &["101 aggregations", "FROCKET_QUERY_MAX_AGGREGATIONS"],
+    );
+    let step_aggs = |n: usize| json!({"funnel": {"sequence": [step()], "stepAggregations": (0..n).map(|_| agg()).collect::<Vec<_>>()}});
+    ok(step_aggs(100));
+    assert_one(
+        step_aggs(101),
+        "funnel.stepAggregations",
+        &["FROCKET_QUERY_MAX_AGGREGATIONS"],
+    );
+
+    // A relation of `terms` references to 2 conditions, padded with spaces to `chars`.
+    let relation = |terms: usize, chars: usize| {
+        let mut r = (0..terms)
+            .map(|i| format!("${}", i % 2))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        assert!(r.len() <= chars, "relation of {terms} terms is longer than {chars}");
+        r.push_str(&" ".repeat(chars - r.len()));
+        json!({"query": {"conditions": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"]}], "relation": r}})
+    };
+    ok(relation(1000, 10_000));
+    assert_one(
+        relation(1001, 10_000),
+        "query.relation",
+        &["1001 terms", "FROCKET_QUERY_MAX_RELATION_TERMS"],
+    );
+    assert_one(
+        relation(2, 10_001),
+        "query.relation",
+        &["10001 characters", "FROCKET_QUERY_MAX_RELATION_CHARS"],
+    );
+
+    let regex = |p: String| filter(json!(["event", "regex", p]));
+    ok(regex("a".repeat(1000)));
+    assert_one(
+        regex("a".repeat(1001)),
+        "query.conditions[0].filter",
+        &["1001 characters", "FROCKET_QUERY_MAX_REGEX_CHARS"],
+    );
+    // Short to write, huge once compiled (Unicode classes repeated).
+    assert_one(
+        regex(r"\w{100}\w{100}\w{100}".into()),
+        "query.conditions[0].filter",
+        &["compiles to more than 1048576 bytes", "FROCKET_QUERY_MAX_REGEX_BYTES"],
+    );
+
+    let top = |n: u64| aggs(vec![json!({"column": "event", "type": "countPerValue", "top": n})]);
+    ok(top(10_000));
+    assert_one(
+        top(10_001),
+        "query.aggregations[0].top",
+        &["10001", "FROCKET_QUERY_MAX_TOP"],
+    );
+}
+
+/// The limits are the operator's: smaller ones are applied the same way.
+#[test]
+fn configured_limits_apply() {
+    use frocket_engine::query::{validate_value_with, QueryLimits};
+    let limits = QueryLimits {
+        max_steps: 2,
+        max_conditions: 1,
+        ..QueryLimits::default()
+    };
+    let step = json!({"filter": ["event", "==", "a"]});
+    let q = json!({"query": {"conditions": [{"sequence": [step, step]}]}});
+    assert!(validate_value_with(&q, &schema(), 10, &limits).is_ok());
+    let q = json!({"query": {"conditions": [{"sequence": [step, step, step]}]}});
+    let e = validate_value_with(&q, &schema(), 10, &limits).unwrap_err();
+    assert_eq!(e.0[0].path, "query.conditions[0].sequence");
+    let q = json!({"query": {"conditions": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"]}]}});
+    let e = validate_value_with(&q, &schema(), 10, &limits).unwrap_err();
+    assert_eq!(e.0[0].path, "query.conditions");
+}
+
+/// The query of the report that started the limits: one sequence condition of 5,000 steps
+/// (185 KB) is refused by validation, with its path, before anything runs.
+#[test]
+fn a_five_thousand_step_sequence_is_refused() {
+    let steps: Vec<Value> = (0..5000)
+        .map(|i| json!({"filter": ["event", "==", format!("e{i}")]}))
+        .collect();
+    assert_one(
+        cond(json!({"sequence": steps})),
+        "query.conditions[0].sequence",
+        &["5000 steps"],
+    );
 }

@@ -39,7 +39,7 @@ pub enum InvokerError {
         message: String,
     },
     /// The job did not finish within the run timeout.
-    #[error("query timed out after {secs:.1}s ({done} of {total} tasks done)")]
+    #[error("query timed out after {secs:.1}s ({done} of {total} tasks done){}", cause.as_ref().map(|c| format!("; the datastore failed: {c}")).unwrap_or_default())]
     Timeout {
         /// The timeout.
         secs: f64,
@@ -47,6 +47,8 @@ pub enum InvokerError {
         done: usize,
         /// Tasks in all.
         total: usize,
+        /// Why the job could not finish, when known (e.g. the datastore's last error).
+        cause: Option<String>,
     },
     /// The datastore failed.
     #[cfg(feature = "remote")]
@@ -58,4 +60,7 @@ pub enum InvokerError {
     /// Merging or finishing results failed.
     #[error(transparent)]
     Engine(#[from] frocket_engine::EngineError),
+    /// The invoker itself failed (a blocking step stopped).
+    #[error("{0}")]
+    Internal(String),
 }

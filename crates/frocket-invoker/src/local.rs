@@ -34,6 +34,37 @@ pub struct Progress {
     pub total: usize,
 }
 
+/// One local task's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Queued,
+    Loading,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+fn count(states: &[State]) -> TaskCounts {
+    let mut c = TaskCounts::default();
+    for s in states {
+        match s {
+            State::Queued => c.queued += 1,
+            State::Loading => c.loading_data += 1,
+            State::Running => c.running_query += 1,
+            State::Succeeded => c.ended_success += 1,
+            State::Failed => c.ended_failed += 1,
+        }
+    }
+    c
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// Settings of a local run.
 #[derive(Debug, Clone, Copy)]
 pub struct LocalOptions {
@@ -72,23 +103,23 @@ pub fn run_local(
     }
     .min(n.max(1));
     let next = AtomicUsize::new(0);
-    let counts = Mutex::new(TaskCounts {
-        queued: n,
-        ..Default::default()
-    });
+    // Each task's own status; the counts are derived from them, so they always sum to n.
+    let states = Mutex::new(vec![State::Queued; n]);
     let failed = AtomicBool::new(false);
-    let report = |f: &dyn Fn(&mut TaskCounts)| {
+    let report = |task: Option<(usize, State)>| {
         let snapshot = {
-            let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut c);
-            *c
+            let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((i, s)) = task {
+                st[i] = s;
+            }
+            count(&st)
         };
         progress(Progress {
             tasks: snapshot,
             total: n,
         });
     };
-    report(&|_| {});
+    report(None);
     let results: Vec<(usize, Result<TaskOutcome, InvokerError>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -110,36 +141,34 @@ pub fn run_local(
                                     secs: opts.run_timeout_secs,
                                     done: i,
                                     total: n,
+                                    cause: None,
                                 }),
                             ));
                             break;
                         }
                         let part = &dataset.parts[i].path;
-                        report(&|c| {
-                            c.queued -= 1;
-                            c.loading_data += 1;
-                        });
+                        report(Some((i, State::Loading)));
                         let t0 = Instant::now();
-                        let r = std::fs::File::open(part)
-                            .map_err(|e| frocket_engine::EngineError::PartRead {
-                                file: part.clone(),
-                                message: e.to_string(),
-                            })
-                            .and_then(|f| read_part(part, f, query))
-                            .and_then(|loaded| {
-                                let load = t0.elapsed().as_secs_f64();
-                                report(&|c| {
-                                    c.loading_data -= 1;
-                                    c.running_query += 1;
-                                });
-                                run_loaded(part, loaded, query, &opts.exec).map(|p| (p, load))
-                            });
+                        let task = || {
+                            std::fs::File::open(part)
+                                .map_err(|e| frocket_engine::EngineError::PartRead {
+                                    file: part.clone(),
+                                    message: e.to_string(),
+                                })
+                                .and_then(|f| read_part(part, f, query))
+                                .and_then(|loaded| {
+                                    let load = t0.elapsed().as_secs_f64();
+                                    report(Some((i, State::Running)));
+                                    run_loaded(part, loaded, query, &opts.exec).map(|p| (p, load))
+                                })
+                                .map_err(|e| e.to_string())
+                        };
+                        // A panic in a task fails that task (naming its part), not the process.
+                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task))
+                            .unwrap_or_else(|p| Err(format!("the task panicked: {}", panic_message(&*p))));
                         match r {
                             Ok((partial, load_secs)) => {
-                                report(&|c| {
-                                    c.running_query -= 1;
-                                    c.ended_success += 1;
-                                });
+                                report(Some((i, State::Succeeded)));
                                 out.push((
                                     i,
                                     Ok(TaskOutcome {
@@ -155,21 +184,14 @@ pub fn run_local(
                                     }),
                                 ));
                             }
-                            Err(e) => {
-                                report(&|c| {
-                                    if c.running_query > 0 {
-                                        c.running_query -= 1;
-                                    } else {
-                                        c.loading_data -= 1;
-                                    }
-                                    c.ended_failed += 1;
-                                });
+                            Err(message) => {
+                                report(Some((i, State::Failed)));
                                 failed.store(true, Ordering::Relaxed);
                                 out.push((
                                     i,
                                     Err(InvokerError::TaskFailed {
                                         part: part.clone(),
-                                        message: e.to_string(),
+                                        message,
                                     }),
                                 ));
                                 break;

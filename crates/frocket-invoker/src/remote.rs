@@ -67,6 +67,8 @@ struct Task {
     /// When it was first found missing from the queue while still `QUEUED`.
     missing_since: Option<Instant>,
     failed_at: Option<Instant>,
+    /// When the latest attempt was sent.
+    sent_at: Instant,
     result: Option<TaskResult>,
     latest: TaskStatus,
     done_at: f64,
@@ -134,7 +136,11 @@ pub async fn run_remote(
             cost: r.cost,
         });
     }
-    finish_job(start, dataset, query, outcomes, counts)
+    // Merging every part's result is CPU work: off the async runtime.
+    let (dataset, query) = (dataset.clone(), query.clone());
+    tokio::task::spawn_blocking(move || finish_job(start, &dataset, &query, outcomes, counts))
+        .await
+        .map_err(|e| InvokerError::Internal(format!("merging the results stopped: {e}")))?
 }
 
 /// TTL of a job's task statuses, results and blobs: past any retry of the job.
@@ -230,6 +236,7 @@ pub(crate) async fn run_tasks(
             checked_at: None,
             missing_since: None,
             failed_at: None,
+            sent_at: Instant::now(),
             result: None,
             latest: TaskStatus::Queued,
             done_at: 0.0,
@@ -248,6 +255,10 @@ pub(crate) async fn run_tasks(
         }
         Ok(i)
     };
+    // Redis failing mid-job (a restart, a failover) does not end the job: polling goes on
+    // through the outage until the run timeout, and the lost-task rules resend what the
+    // outage lost (an attempt whose status vanished counts as lost).
+    let mut datastore_error: Option<String> = None;
     loop {
         let elapsed = start.elapsed().as_secs_f64();
         let pending: Vec<usize> = (0..n).filter(|&i| tasks[i].result.is_none()).collect();
@@ -259,111 +270,137 @@ pub(crate) async fn run_tasks(
                 secs: opts.run_timeout_secs,
                 done: n - pending.len(),
                 total: n,
+                cause: datastore_error,
             });
         }
-        let keys: Vec<(usize, u32)> = pending
-            .iter()
-            .flat_map(|&i| (1..=tasks[i].attempt).map(move |a| (i, a)))
-            .collect();
-        let statuses = ds.statuses(&request_id, &keys).await?;
-        let mut resend = Vec::new();
-        for (&(i, a), st) in keys.iter().zip(&statuses) {
-            let t = &mut tasks[i];
-            if t.result.is_some() {
-                continue;
-            }
-            let Some(st) = st else { continue };
-            if st.status == TaskStatus::EndedSuccess {
-                let key = AttemptKey {
-                    request: request_id.clone(),
-                    task: i,
-                    attempt: a,
-                };
-                if let Some(json) = ds.result(&key).await? {
-                    let r: TaskResult = serde_json::from_str(&json).map_err(|e| InvokerError::TaskFailed {
-                        part: job.parts[i].clone(),
-                        message: format!("unreadable result: {e}"),
-                    })?;
-                    t.result = Some(r);
-                    t.latest = TaskStatus::EndedSuccess;
-                    t.done_at = start.elapsed().as_secs_f64();
-                }
-                continue;
-            }
-            if a != t.attempt {
-                continue; // only the latest attempt decides on retries
-            }
-            t.latest = st.status;
-            match st.status {
-                TaskStatus::EndedFailed => {
-                    let message = st.message.clone().unwrap_or_else(|| "failed".into());
-                    if t.failed_at.is_none() {
-                        failed_tasks += 1;
-                        t.failed_at = Some(Instant::now());
-                    }
-                    if t.attempt >= opts.max_attempts {
-                        return Err(InvokerError::TaskFailed {
-                            part: job.parts[i].clone(),
-                            message: format!("{message} (after {} attempts)", t.attempt),
-                        });
-                    }
-                    if t.failed_at
-                        .is_some_and(|f| f.elapsed().as_secs_f64() >= opts.failed_interval_secs)
-                    {
-                        resend.push(i);
-                    }
-                }
-                TaskStatus::LoadingData | TaskStatus::RunningQuery | TaskStatus::Running => {
-                    if epoch() - st.updated_at > opts.lost_interval_secs {
-                        resend.push(lost(
-                            i,
-                            t.attempt,
-                            format!("no status update for {:.0}s", opts.lost_interval_secs),
-                        )?);
-                    }
-                }
-                TaskStatus::Queued if epoch() - st.updated_at > opts.reject_age_secs + opts.lost_interval_secs => {
-                    // Never started and now too old to be: e.g. an asynchronous invocation that
-                    // Lambda dropped, or a request that waited out the reject age in the queue.
-                    let within = opts.reject_age_secs + opts.lost_interval_secs;
-                    resend.push(lost(i, t.attempt, format!("never started within {within:.0}s"))?);
-                }
-                TaskStatus::Queued
-                    if matches!(dispatch, Dispatch::Queue)
-                        && epoch() - st.updated_at > opts.lost_interval_secs
-                        && t.checked_at
-                            .is_none_or(|c| c.elapsed().as_secs_f64() > opts.lost_interval_secs / 4.0) =>
-                {
-                    // Taken off the queue by a worker that never reported?
-                    t.checked_at = Some(Instant::now());
-                    if ds.queue_contains(&t.payload).await? {
-                        t.missing_since = None;
-                    } else if let Some(since) = t.missing_since {
-                        if since.elapsed().as_secs_f64() > opts.lost_interval_secs {
-                            resend.push(lost(i, t.attempt, "taken from the queue but never started".into())?);
-                        }
-                    } else {
-                        t.missing_since = Some(Instant::now());
-                    }
-                }
-                TaskStatus::Queued | TaskStatus::EndedSuccess => {}
-            }
-        }
-        if !resend.is_empty() {
-            let mut reqs = Vec::new();
-            for i in resend {
+        let polled: Result<(), InvokerError> = async {
+            let keys: Vec<(usize, u32)> = pending
+                .iter()
+                .flat_map(|&i| (1..=tasks[i].attempt).map(move |a| (i, a)))
+                .collect();
+            let statuses = ds.statuses(&request_id, &keys).await?;
+            let mut resend = Vec::new();
+            for (&(i, a), st) in keys.iter().zip(&statuses) {
                 let t = &mut tasks[i];
-                t.attempt += 1;
-                t.failed_at = None;
-                t.latest = TaskStatus::Queued;
-                t.checked_at = None;
-                t.missing_since = None;
-                retried += 1;
-                let r = make(i, t.attempt);
-                t.payload = encode(&r)?;
-                reqs.push((r, t.payload.clone()));
+                if t.result.is_some() {
+                    continue;
+                }
+                let Some(st) = st else {
+                    // The latest attempt's status is set before it is sent and outlives the
+                    // job: gone means Redis lost it (restarted without persistence, or failed
+                    // over before replicating), and with it maybe the queued request.
+                    if a == t.attempt && t.sent_at.elapsed().as_secs_f64() > opts.lost_interval_secs {
+                        resend.push(lost(i, t.attempt, "its status vanished from Redis".into())?);
+                    }
+                    continue;
+                };
+                if st.status == TaskStatus::EndedSuccess {
+                    let key = AttemptKey {
+                        request: request_id.clone(),
+                        task: i,
+                        attempt: a,
+                    };
+                    if let Some(json) = ds.result(&key).await? {
+                        // A partial result can be large: parsed off the async runtime.
+                        let parsed = tokio::task::spawn_blocking(move || serde_json::from_str::<TaskResult>(&json))
+                            .await
+                            .map_err(|e| InvokerError::Internal(format!("parsing a result stopped: {e}")))?;
+                        let r = parsed.map_err(|e| InvokerError::TaskFailed {
+                            part: job.parts[i].clone(),
+                            message: format!("unreadable result: {e}"),
+                        })?;
+                        t.result = Some(r);
+                        t.latest = TaskStatus::EndedSuccess;
+                        t.done_at = start.elapsed().as_secs_f64();
+                    }
+                    continue;
+                }
+                if a != t.attempt {
+                    continue; // only the latest attempt decides on retries
+                }
+                t.latest = st.status;
+                match st.status {
+                    TaskStatus::EndedFailed => {
+                        let message = st.message.clone().unwrap_or_else(|| "failed".into());
+                        if t.failed_at.is_none() {
+                            failed_tasks += 1;
+                            t.failed_at = Some(Instant::now());
+                        }
+                        if t.attempt >= opts.max_attempts {
+                            return Err(InvokerError::TaskFailed {
+                                part: job.parts[i].clone(),
+                                message: format!("{message} (after {} attempts)", t.attempt),
+                            });
+                        }
+                        if t.failed_at
+                            .is_some_and(|f| f.elapsed().as_secs_f64() >= opts.failed_interval_secs)
+                        {
+                            resend.push(i);
+                        }
+                    }
+                    TaskStatus::LoadingData | TaskStatus::RunningQuery | TaskStatus::Running => {
+                        if epoch() - st.updated_at > opts.lost_interval_secs {
+                            resend.push(lost(
+                                i,
+                                t.attempt,
+                                format!("no status update for {:.0}s", opts.lost_interval_secs),
+                            )?);
+                        }
+                    }
+                    TaskStatus::Queued if epoch() - st.updated_at > opts.reject_age_secs + opts.lost_interval_secs => {
+                        // Never started and now too old to be: e.g. an asynchronous invocation that
+                        // Lambda dropped, or a request that waited out the reject age in the queue.
+                        let within = opts.reject_age_secs + opts.lost_interval_secs;
+                        resend.push(lost(i, t.attempt, format!("never started within {within:.0}s"))?);
+                    }
+                    TaskStatus::Queued
+                        if matches!(dispatch, Dispatch::Queue)
+                            && epoch() - st.updated_at > opts.lost_interval_secs
+                            && t.checked_at
+                                .is_none_or(|c| c.elapsed().as_secs_f64() > opts.lost_interval_secs / 4.0) =>
+                    {
+                        // Taken off the queue by a worker that never reported?
+                        t.checked_at = Some(Instant::now());
+                        if ds.queue_contains(&t.payload).await? {
+                            t.missing_since = None;
+                        } else if let Some(since) = t.missing_since {
+                            if since.elapsed().as_secs_f64() > opts.lost_interval_secs {
+                                resend.push(lost(i, t.attempt, "taken from the queue but never started".into())?);
+                            }
+                        } else {
+                            t.missing_since = Some(Instant::now());
+                        }
+                    }
+                    TaskStatus::Queued | TaskStatus::EndedSuccess => {}
+                }
             }
-            send(reqs).await?;
+            if !resend.is_empty() {
+                let mut reqs = Vec::new();
+                for i in resend {
+                    let t = &mut tasks[i];
+                    t.attempt += 1;
+                    t.failed_at = None;
+                    t.latest = TaskStatus::Queued;
+                    t.checked_at = None;
+                    t.missing_since = None;
+                    t.sent_at = Instant::now();
+                    retried += 1;
+                    let r = make(i, t.attempt);
+                    t.payload = encode(&r)?;
+                    reqs.push((r, t.payload.clone()));
+                }
+                send(reqs).await?;
+            }
+            Ok(())
+        }
+        .await;
+        match polled {
+            Ok(()) => datastore_error = None,
+            Err(InvokerError::Datastore(e)) => {
+                tracing::warn!(request = %request_id, error = %e, "polling the job's tasks failed; retrying until the run timeout");
+                datastore_error = Some(e.to_string());
+            }
+            Err(other) => return Err(other),
         }
         let mut c = TaskCounts::default();
         for t in &tasks {

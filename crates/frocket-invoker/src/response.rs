@@ -6,18 +6,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::Stats;
 
-/// A new request id: `<unix-seconds>-<8 hex>`.
+/// A new request id: `<unix-seconds>-<32 hex>` (128 random bits).
 ///
 /// ```
 /// let id = frocket_invoker::new_request_id();
 /// let (secs, hex) = id.split_once('-').unwrap();
-/// assert!(secs.parse::<u64>().is_ok() && hex.len() == 8);
+/// assert!(secs.parse::<u64>().is_ok() && hex.len() == 32);
 /// ```
+///
+/// The 128 random bits come from the thread's cryptographically secure generator (ChaCha,
+/// seeded by the OS): an asynchronous query's id is its only key, so it must not be guessable.
 pub fn new_request_id() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    format!("{secs}-{:08x}", rand::rng().random::<u32>())
+    format!("{secs}-{:032x}", rand::rng().random::<u128>())
 }
 
 /// A successful query response.

@@ -2,7 +2,14 @@
 //! used files first.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// Downloads in progress are named with this prefix (never served, never evicted while fresh).
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A temporary file this old was left by a process that died mid-download: evicted.
+const STALE_TEMP: Duration = Duration::from_secs(3600);
 
 /// A bounded LRU cache of part files on local disk.
 ///
@@ -57,14 +64,17 @@ impl DiskCache {
         Some(p)
     }
 
-    /// Where to download a part before [`DiskCache::insert`].
+    /// Where to download a part before [`DiskCache::insert`]: a name no other download uses,
+    /// in this process or another (process id and a per-process counter).
     pub fn temp_path(&self, registration_id: &str, part: &str) -> std::io::Result<PathBuf> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let p = self.path(registration_id, part);
         let dir = p.parent().unwrap_or(&self.dir).to_path_buf();
         std::fs::create_dir_all(&dir)?;
         Ok(dir.join(format!(
-            ".tmp-{}-{}",
+            "{TEMP_PREFIX}{}-{}-{}",
             std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
             p.file_name().map_or("x".into(), |f| f.to_string_lossy())
         )))
     }
@@ -78,8 +88,11 @@ impl DiskCache {
         Ok(p)
     }
 
+    /// Removes least recently used files until everything held (cached parts and downloads
+    /// in flight) fits the bound; `keep` is never removed.
     fn evict(&self, keep: &Path) -> std::io::Result<()> {
         let mut files: Vec<(SystemTime, u64, PathBuf)> = Vec::new();
+        let mut in_flight = 0u64;
         for d in std::fs::read_dir(&self.dir)? {
             let d = d?.path();
             if !d.is_dir() {
@@ -89,12 +102,23 @@ impl DiskCache {
                 let f = f?;
                 let m = f.metadata()?;
                 let name = f.file_name().to_string_lossy().to_string();
-                if m.is_file() && !name.starts_with(".tmp-") {
-                    files.push((m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len(), f.path()));
+                if !m.is_file() {
+                    continue;
                 }
+                let modified = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                if name.starts_with(TEMP_PREFIX) {
+                    // In flight: counted against the bound, not evicted (unless stale).
+                    let stale = modified.elapsed().is_ok_and(|age| age > STALE_TEMP);
+                    if stale && std::fs::remove_file(f.path()).is_ok() {
+                        continue;
+                    }
+                    in_flight += m.len();
+                    continue;
+                }
+                files.push((modified, m.len(), f.path()));
             }
         }
-        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        let mut total: u64 = files.iter().map(|f| f.1).sum::<u64>() + in_flight;
         files.sort_by_key(|f| f.0);
         for (_, size, path) in files {
             if total <= self.max_bytes {

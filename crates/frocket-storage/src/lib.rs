@@ -36,6 +36,45 @@ pub enum StorageError {
     /// A malformed path or pattern.
     #[error("{0}")]
     Invalid(String),
+    /// The store refused access (S3 403: the credentials or the bucket policy).
+    #[error("access to '{path}' denied: {message}")]
+    Denied {
+        /// The path or URL.
+        path: String,
+        /// The store's answer.
+        message: String,
+    },
+    /// The store failed or did not answer in time (S3 5xx, throttling, timeouts, connection
+    /// errors), after the retries: worth trying again later.
+    #[error("storage unavailable for '{path}': {message}")]
+    Unavailable {
+        /// The path or URL.
+        path: String,
+        /// The last failure.
+        message: String,
+    },
+}
+
+impl StorageError {
+    /// True for failures that may pass by themselves ([`StorageError::Unavailable`]).
+    ///
+    /// ```
+    /// use frocket_storage::StorageError;
+    /// assert!(StorageError::Unavailable { path: "s3://b/k".into(), message: "SlowDown".into() }.is_transient());
+    /// assert!(!StorageError::Invalid("bad".into()).is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Unavailable { .. })
+    }
+}
+
+/// A temporary file removed when dropped (a no-op once it was renamed away).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// True for `s3://` URLs.
@@ -101,13 +140,22 @@ impl Storage {
                 path: part.into(),
                 message: e.to_string(),
             })?;
+        // Removed on every way out but success, including this future being dropped.
+        let guard = TempFile(tmp.clone());
         self.s3.download(part, &tmp).await?;
-        let p = cache
-            .insert(registration_id, part, &tmp)
+        let (cache, reg, name) = (cache.clone(), registration_id.to_string(), part.to_string());
+        // Renaming and evicting touch the file system: off the async runtime's threads.
+        let p = tokio::task::spawn_blocking(move || cache.insert(&reg, &name, &tmp))
+            .await
+            .map_err(|e| StorageError::Fetch {
+                path: part.into(),
+                message: format!("caching stopped: {e}"),
+            })?
             .map_err(|e| StorageError::Fetch {
                 path: part.into(),
                 message: e.to_string(),
             })?;
+        drop(guard);
         Ok((p, false))
     }
 }

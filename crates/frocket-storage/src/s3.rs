@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
+use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use aws_smithy_http_client::tls;
 use frocket_dataset::PartRef;
@@ -22,6 +25,60 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
     loader.load().await
+}
+
+/// Attempts per S3 request (the SDK's standard mode: exponential backoff with jitter between
+/// attempts, for throttling, 5xx answers, timeouts and connection errors).
+pub const S3_MAX_ATTEMPTS: u32 = 5;
+
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(S3_MAX_ATTEMPTS)
+        .with_initial_backoff(std::time::Duration::from_millis(100))
+        .with_max_backoff(std::time::Duration::from_secs(5))
+}
+
+/// What a request was doing, for its error.
+#[derive(Clone, Copy)]
+enum Op {
+    List,
+    Fetch,
+}
+
+/// An S3 failure (after the SDK's retries) as a [`StorageError`]: 403 is [`StorageError::Denied`],
+/// throttling, 5xx, timeouts and connection failures are [`StorageError::Unavailable`], the
+/// rest (a missing bucket or key…) the operation's own error.
+fn classify<E>(e: SdkError<E, HttpResponse>, path: &str, op: Op) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = match &e {
+        SdkError::ServiceError(_) => e.raw_response().map(|r| r.status().as_u16()),
+        _ => None,
+    };
+    let code = e.code().map(str::to_string);
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        _ => {
+            status.is_some_and(|s| s >= 500 || s == 429)
+                || matches!(
+                    code.as_deref(),
+                    Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestTimeout")
+                )
+        }
+    };
+    let message = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    let path = path.to_string();
+    if transient {
+        StorageError::Unavailable { path, message }
+    } else if status == Some(403) || code.as_deref() == Some("AccessDenied") {
+        StorageError::Denied { path, message }
+    } else {
+        match op {
+            Op::List => StorageError::List { path, message },
+            Op::Fetch => StorageError::Fetch { path, message },
+        }
+    }
 }
 
 /// Splits `s3://bucket/key` into bucket and key.
@@ -62,7 +119,9 @@ impl S3Store {
         self.client
             .get_or_init(|| async {
                 let shared = aws_sdk_config().await;
-                let mut b = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
+                let mut b = aws_sdk_s3::config::Builder::from(&shared)
+                    .force_path_style(true)
+                    .retry_config(retry_config());
                 if let Some(e) = &self.endpoint {
                     b = b.endpoint_url(e);
                 }
@@ -89,10 +148,7 @@ impl S3Store {
                 .set_continuation_token(token.take())
                 .send()
                 .await
-                .map_err(|e| StorageError::List {
-                    path: basepath.to_string(),
-                    message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-                })?;
+                .map_err(|e| classify(e, basepath, Op::List))?;
             for o in resp.contents() {
                 let Some(key) = o.key() else { continue };
                 let name = key.rsplit('/').next().unwrap_or(key);
@@ -127,12 +183,17 @@ impl S3Store {
             .key(&key)
             .send()
             .await
-            .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| classify(e, url, Op::Fetch))?;
         let mut body = resp.body;
         let mut f = tokio::fs::File::create(dest)
             .await
             .map_err(|e| err(format!("{}: {e}", dest.display())))?;
-        while let Some(chunk) = body.try_next().await.map_err(|e| err(e.to_string()))? {
+        // A body cut off mid-way (connection reset, timeout) is a transient failure.
+        let cut = |e: aws_sdk_s3::primitives::ByteStreamError| StorageError::Unavailable {
+            path: url.to_string(),
+            message: format!("download interrupted: {e}"),
+        };
+        while let Some(chunk) = body.try_next().await.map_err(cut)? {
             f.write_all(&chunk)
                 .await
                 .map_err(|e| err(format!("{}: {e}", dest.display())))?;

@@ -439,11 +439,30 @@ async fn finish(
         from_cache,
     };
     let json = serde_json::to_string(&result).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
-    ds.put_result(key, &json, req.ttl_secs).await?;
-    ds.set_status(key, TaskStatus::EndedSuccess, Some(&opts.name), None, req.ttl_secs)
-        .await?;
-    Ok(true)
+    // A finished result is worth keeping through a short Redis outage: the report is retried
+    // (bounded) before the attempt is given up to the invoker's lost-task rules.
+    let mut wait = BACKOFF_MIN;
+    let deadline = Instant::now() + REPORT_PATIENCE;
+    loop {
+        let reported = async {
+            ds.put_result(key, &json, req.ttl_secs).await?;
+            ds.set_status(key, TaskStatus::EndedSuccess, Some(&opts.name), None, req.ttl_secs)
+                .await
+        }
+        .await;
+        match reported {
+            Ok(()) => return Ok(true),
+            Err(DatastoreError::Redis { .. }) if Instant::now() + wait < deadline => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(BACKOFF_MAX);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
+
+/// How long a worker keeps retrying to report a finished task while Redis does not answer.
+const REPORT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Takes tasks from the queue until `shutdown` completes; the task in hand is always finished
 /// first. A malformed request is skipped (and reported when it names its task); a failing
@@ -454,16 +473,26 @@ pub async fn run_queue_worker(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DatastoreError> {
     tokio::pin!(shutdown);
+    // Backoff while Redis does not answer (restart, failover): 0.2 s doubling up to 5 s, so a
+    // fleet of workers does not hammer a server coming back; reset by the next answer.
+    let mut backoff = BACKOFF_MIN;
     loop {
         let next = tokio::select! {
             _ = &mut shutdown => return Ok(()),
             t = ds.dequeue(1.0) => t,
         };
         let Some(raw) = (match next {
-            Ok(t) => t,
+            Ok(t) => {
+                backoff = BACKOFF_MIN;
+                t
+            }
             Err(e) => {
-                eprintln!("worker {}: {e}; retrying", opts.name);
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tracing::warn!(worker = %opts.name, error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot take a task; retrying");
+                tokio::select! {
+                    _ = &mut shutdown => return Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
             }
         }) else {
@@ -472,10 +501,13 @@ pub async fn run_queue_worker(
         match serde_json::from_str::<TaskRequest>(&raw) {
             Ok(req) => {
                 if let Err(e) = handle_task(ds, &req, opts).await {
-                    eprintln!("worker {}: task {} of {}: {e}", opts.name, req.task, req.request_id);
+                    tracing::warn!(worker = %opts.name, request = %req.request_id, task = req.task, error = %e, "could not report the task");
                 }
             }
-            Err(e) => eprintln!("worker {}: skipping a malformed task request: {e}", opts.name),
+            Err(e) => tracing::warn!(worker = %opts.name, error = %e, "skipping a malformed task request"),
         }
     }
 }
+
+const BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(200);
+const BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);

@@ -325,7 +325,8 @@ pub(crate) fn code_column(col: &Column) -> Result<Coded, ArrowError> {
 
 /// Sums of a numeric column per code.
 enum Sums {
-    Int(Vec<i64>),
+    /// Exact: 128 bits hold the sum of 2^64 64-bit values.
+    Int(Vec<i128>),
     Float(Vec<f64>),
 }
 
@@ -587,24 +588,18 @@ fn aggregate_codes<C: RowCodes>(
             let sums = match other.data_type() {
                 DataType::Int64 => {
                     let o = other.primitive::<Int64Type>().ok_or_else(not_numeric)?;
-                    let mut s = vec![0i64; n * k];
+                    let mut s = vec![0i128; n * k];
                     visit(input.groups, sel, false, |_, slot, rows| {
                         let base = slot * k;
                         codes.each_in(rows, |r, c| {
                             rows_per_code[base + c] += 1;
                             if o.is_valid(r) {
-                                s[base + c] = s[base + c].wrapping_add(o.value(r));
+                                s[base + c] += i128::from(o.value(r));
                                 nonnull[base + c] += 1;
                             }
                         });
                     });
-                    // Wrapping, like the per-row sums.
-                    for slot in (0..n.saturating_sub(1)).rev() {
-                        for c in 0..k {
-                            let deeper = s[(slot + 1) * k + c];
-                            s[slot * k + c] = s[slot * k + c].wrapping_add(deeper);
-                        }
-                    }
+                    suffix_sums(&mut s, k);
                     Sums::Int(s)
                 }
                 DataType::Float64 => {

@@ -18,7 +18,7 @@ use crate::query::{CmpOp, Filter, FilterOp, Literal};
 enum StrPred<'a> {
     Cmp(CmpOp, &'a str),
     Contains(&'a str),
-    Regex(regex::Regex),
+    Regex(&'a regex::Regex),
 }
 
 impl StrPred<'_> {
@@ -175,8 +175,10 @@ fn str_pred(f: &Filter, op: FilterOp) -> Result<StrPred<'_>, ArrowError> {
     Ok(match op {
         FilterOp::Cmp(c) => StrPred::Cmp(c, v),
         FilterOp::Contains => StrPred::Contains(v),
+        // Compiled once per query, shared by every batch and dictionary.
         FilterOp::Regex => StrPred::Regex(
-            regex::Regex::new(v)
+            f.regex
+                .get(v)
                 .map_err(|e| ArrowError::InvalidArgumentError(format!("invalid regex on '{}': {e}", f.column)))?,
         ),
         other => {

@@ -166,6 +166,55 @@ pub struct Filter {
     pub op: FilterOp,
     /// Literal (typed to match the column: INT column → `Int`, FLOAT → `Float`, …).
     pub value: Literal,
+    /// A `regex` filter's pattern, compiled on first use and shared by every clone of the
+    /// query (every batch, dictionary and thread of a task). Not serialized.
+    #[serde(skip)]
+    pub regex: CompiledRegex,
+}
+
+/// A regex compiled once and shared by the clones of its filter.
+///
+/// ```
+/// let r = frocket_engine::query::CompiledRegex::default();
+/// let shared = r.clone();
+/// assert!(r.get("^a+$").unwrap().is_match("aaa"));
+/// assert!(std::ptr::eq(r.get("^a+$").unwrap(), shared.get("^a+$").unwrap()));
+/// ```
+#[derive(Clone, Default)]
+pub struct CompiledRegex(std::sync::Arc<std::sync::OnceLock<Result<regex::Regex, String>>>);
+
+impl CompiledRegex {
+    /// The compiled `pattern` (compiled by the first caller, bounded by
+    /// [`super::REGEX_SIZE_HARD_LIMIT`]); every later call returns the same regex, whatever
+    /// pattern it passes.
+    pub fn get(&self, pattern: &str) -> Result<&regex::Regex, String> {
+        self.0
+            .get_or_init(|| {
+                regex::RegexBuilder::new(pattern)
+                    .size_limit(super::REGEX_SIZE_HARD_LIMIT)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl PartialEq for CompiledRegex {
+    /// A cache: filters compare by their pattern, never by it.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for CompiledRegex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "CompiledRegex(compiled)"
+        } else {
+            "CompiledRegex"
+        })
+    }
 }
 
 /// A condition's target.

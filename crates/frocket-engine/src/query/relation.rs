@@ -26,6 +26,29 @@ pub enum RelationExpr {
 }
 
 impl RelationExpr {
+    /// How many condition references the expression holds (its leaves).
+    ///
+    /// ```
+    /// use frocket_engine::query::parse_relation;
+    /// let names = vec![None, None];
+    /// assert_eq!(parse_relation("$0 and not ($1 or $0)", &names).unwrap().terms(), 3);
+    /// ```
+    pub fn terms(&self) -> usize {
+        let mut stack = vec![self];
+        let mut n = 0;
+        while let Some(e) = stack.pop() {
+            match e {
+                RelationExpr::Cond(_) => n += 1,
+                RelationExpr::Not(a) => stack.push(a),
+                RelationExpr::And(a, b) | RelationExpr::Or(a, b) => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+            }
+        }
+        n
+    }
+
     /// Evaluates the expression given each condition's truth value.
     ///
     /// ```

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::limits::{too_many, QueryLimits, REGEX_SIZE_HARD_LIMIT};
 use super::model::*;
 use super::relation::parse_relation;
 use crate::error::{ValidationError, ValidationErrors};
@@ -32,13 +33,38 @@ pub fn validate_query(
     schema: &DatasetSchema,
     top_default: usize,
 ) -> Result<ValidatedQuery, ValidationErrors> {
+    validate_query_with(text, schema, top_default, &QueryLimits::default())
+}
+
+/// [`validate_query`] against the given [`QueryLimits`] (the operator's `FROCKET_QUERY_MAX_*`).
+///
+/// ```
+/// use frocket_engine::query::{validate_query_with, QueryLimits};
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// let schema = frocket_engine::DatasetSchema::from_arrow(&Schema::new(vec![
+///     Field::new("uid", DataType::Int64, false),
+///     Field::new("ts", DataType::Int64, false),
+///     Field::new("e", DataType::Utf8, true),
+/// ]), "uid", "ts").unwrap();
+/// let limits = QueryLimits { max_steps: 2, ..QueryLimits::default() };
+/// let step = serde_json::json!({"filter": ["e", "==", "a"]});
+/// let q = serde_json::json!({"funnel": {"sequence": [step, step, step]}}).to_string();
+/// let e = validate_query_with(&q, &schema, 10, &limits).unwrap_err();
+/// assert_eq!(e.0[0].path, "funnel.sequence");
+/// ```
+pub fn validate_query_with(
+    text: &str,
+    schema: &DatasetSchema,
+    top_default: usize,
+    limits: &QueryLimits,
+) -> Result<ValidatedQuery, ValidationErrors> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         ValidationErrors(vec![ValidationError::new(
             "",
             format!("malformed JSON at line {} column {}: {}", e.line(), e.column(), e),
         )])
     })?;
-    validate_value(&value, schema, top_default)
+    validate_value_with(&value, schema, top_default, limits)
 }
 
 /// Validates a query already parsed into a JSON value. See [`validate_query`].
@@ -47,11 +73,22 @@ pub fn validate_value(
     schema: &DatasetSchema,
     top_default: usize,
 ) -> Result<ValidatedQuery, ValidationErrors> {
+    validate_value_with(value, schema, top_default, &QueryLimits::default())
+}
+
+/// [`validate_value`] against the given [`QueryLimits`].
+pub fn validate_value_with(
+    value: &Value,
+    schema: &DatasetSchema,
+    top_default: usize,
+    limits: &QueryLimits,
+) -> Result<ValidatedQuery, ValidationErrors> {
     let mut v = Validator {
         schema,
         errors: Vec::new(),
         columns: Vec::new(),
         top_default,
+        limits,
     };
     v.use_column(&schema.group_id_column);
     v.use_column(&schema.timestamp_column);
@@ -73,6 +110,7 @@ struct Validator<'a> {
     errors: Vec<ValidationError>,
     columns: Vec<String>,
     top_default: usize,
+    limits: &'a QueryLimits,
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -267,13 +305,37 @@ impl Validator<'_> {
             );
             return None;
         };
+        let chars = s.chars().count();
+        if chars > self.limits.max_relation_chars {
+            let m = too_many(
+                chars,
+                "characters",
+                self.limits.max_relation_chars,
+                "FROCKET_QUERY_MAX_RELATION_CHARS",
+            );
+            self.err(path, m);
+            return None;
+        }
         match s.trim().to_ascii_lowercase().as_str() {
             "and" | "&&" => return Some(Relation::And),
             "or" | "||" => return Some(Relation::Or),
             _ => {}
         }
         match parse_relation(s, names) {
-            Ok(e) => Some(Relation::Expr(e)),
+            Ok(e) => {
+                let terms = e.terms();
+                if terms > self.limits.max_relation_terms {
+                    let m = too_many(
+                        terms,
+                        "terms",
+                        self.limits.max_relation_terms,
+                        "FROCKET_QUERY_MAX_RELATION_TERMS",
+                    );
+                    self.err(path, m);
+                    return None;
+                }
+                Some(Relation::Expr(e))
+            }
             Err(e) => {
                 self.err(path, format!("{} at position {} in \"{s}\"", e.message, e.position));
                 None
@@ -286,6 +348,16 @@ impl Validator<'_> {
             self.err(path, format!("expected an array of conditions, found {}", json_type(v)));
             return None;
         };
+        if arr.len() > self.limits.max_conditions {
+            let m = too_many(
+                arr.len(),
+                "conditions",
+                self.limits.max_conditions,
+                "FROCKET_QUERY_MAX_CONDITIONS",
+            );
+            self.err(path, m);
+            return None;
+        }
         let mut out = Vec::new();
         let mut ok = true;
         let mut names: Vec<(String, usize)> = Vec::new();
@@ -424,8 +496,11 @@ impl Validator<'_> {
             return None;
         };
         match target {
+            // `false` is the default and is accepted with any target (the original's own
+            // example query writes it with a sum target); `true` needs a count target.
+            Target::Sum { .. } if !b => Some(false),
             Target::Sum { .. } => {
-                self.err(path, "'includeZero' is only allowed with a count target");
+                self.err(path, "'includeZero': true is only allowed with a count target");
                 None
             }
             Target::Count { op, value } => {
@@ -460,6 +535,16 @@ impl Validator<'_> {
         };
         if arr.is_empty() {
             self.err(p, "'filters' must contain at least one filter");
+            return None;
+        }
+        if arr.len() > self.limits.max_filters {
+            let m = too_many(
+                arr.len(),
+                "filters",
+                self.limits.max_filters,
+                "FROCKET_QUERY_MAX_FILTERS",
+            );
+            self.err(p, m);
             return None;
         }
         let all: Vec<Option<Filter>> = arr
@@ -574,14 +659,35 @@ impl Validator<'_> {
         };
         if op == FilterOp::Regex {
             if let Literal::Str(p) = &value {
-                if let Err(e) = regex::Regex::new(p) {
-                    self.err(path, format!("invalid regex: {}", e.to_string().replace('\n', " ")));
+                let chars = p.chars().count();
+                if chars > self.limits.max_regex_chars {
+                    let m = format!(
+                        "regex of {chars} characters, more than the {} allowed (FROCKET_QUERY_MAX_REGEX_CHARS)",
+                        self.limits.max_regex_chars
+                    );
+                    self.err(path, m);
+                    return None;
+                }
+                let size = self.limits.max_regex_bytes.min(REGEX_SIZE_HARD_LIMIT);
+                if let Err(e) = regex::RegexBuilder::new(p).size_limit(size).build() {
+                    let m = match e {
+                        regex::Error::CompiledTooBig(_) => format!(
+                            "regex compiles to more than {size} bytes (FROCKET_QUERY_MAX_REGEX_BYTES): simplify it"
+                        ),
+                        e => format!("invalid regex: {}", e.to_string().replace('\n', " ")),
+                    };
+                    self.err(path, m);
                     return None;
                 }
             }
         }
         self.use_column(&column);
-        Some(Filter { column, op, value })
+        Some(Filter {
+            column,
+            op,
+            value,
+            regex: CompiledRegex::default(),
+        })
     }
 
     fn target(&mut self, v: &Value, path: &str) -> Option<Target> {
@@ -702,6 +808,11 @@ impl Validator<'_> {
             self.err(&path, format!("expected an array of steps, found {}", json_type(v)));
             return None;
         };
+        if arr.len() > self.limits.max_steps {
+            let m = too_many(arr.len(), "steps", self.limits.max_steps, "FROCKET_QUERY_MAX_STEPS");
+            self.err(&path, m);
+            return None;
+        }
         let mut steps = Vec::new();
         let mut ok = true;
         for (i, s) in arr.iter().enumerate() {
@@ -753,6 +864,16 @@ impl Validator<'_> {
             );
             return None;
         };
+        if arr.len() > self.limits.max_aggregations {
+            let m = too_many(
+                arr.len(),
+                "aggregations",
+                self.limits.max_aggregations,
+                "FROCKET_QUERY_MAX_AGGREGATIONS",
+            );
+            self.err(path, m);
+            return None;
+        }
         let mut out = Vec::new();
         let mut ok = true;
         let mut names: Vec<(String, usize)> = Vec::new();
@@ -831,6 +952,16 @@ impl Validator<'_> {
         let top = match m.get("top") {
             None | Some(Value::Null) => Some(None),
             Some(t) => match as_integer(t) {
+                Some(n) if n > 0 && n as u64 > self.limits.max_top as u64 => {
+                    self.err(
+                        join(path, "top"),
+                        format!(
+                            "{n} is more than the {} allowed (FROCKET_QUERY_MAX_TOP)",
+                            self.limits.max_top
+                        ),
+                    );
+                    None
+                }
                 Some(n) if n > 0 => Some(Some(n as usize)),
                 _ => {
                     self.err(
