@@ -115,6 +115,9 @@ module "functions" {
 
   invoker_lambda_concurrency = var.invoker_lambda_concurrency
   invoker_run_timeout        = var.invoker_run_timeout
+  allowed_basepaths          = [for b in local.dataset_bucket_names : "s3://${b}"]
+  api_admin_actions          = var.api_admin_actions
+  api_error_details          = var.api_error_details
   worker_disk_cache_size_mb  = var.worker_disk_cache_size_mb
   log_level                  = var.log_level
   extra_environment          = var.extra_environment

@@ -410,6 +410,18 @@ variable "worker_disk_cache_size_mb" {
   }
 }
 
+variable "api_admin_actions" {
+  description = "Let callers of the query API register and unregister datasets (FROCKET_APISERVER_ADMIN_ACTIONS on the query-invoker). Off: registration goes through the register-dataset function only."
+  type        = bool
+  default     = false
+}
+
+variable "api_error_details" {
+  description = "Put internal error details in the query API's 5xx answers (FROCKET_APISERVER_ERROR_DETAILS on the query-invoker). Off: the kind and the request id only; details go to the log."
+  type        = bool
+  default     = false
+}
+
 variable "log_level" {
   description = "Log level of the functions (FROCKET_LOG_LEVEL)."
   type        = string

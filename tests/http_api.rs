@@ -490,3 +490,41 @@ async fn dataset_names_never_escape_the_catalog() {
         StatusCode::OK
     );
 }
+
+/// With `FROCKET_ALLOWED_BASEPATHS`, registration reads only below the allowed directories:
+/// outside them, through `..`, or through a symlink leading out, it is a 403 that reads nothing.
+#[tokio::test]
+async fn registration_reads_only_the_allowed_basepaths() {
+    let allowed = tempfile::tempdir().unwrap();
+    let inside = allowed.path().join("golden");
+    std::fs::create_dir(&inside).unwrap();
+    for p in ["part-00000.parquet", "part-00001.parquet"] {
+        std::fs::copy(golden_dir().join("data").join(p), inside.join(p)).unwrap();
+    }
+    std::os::unix::fs::symlink(golden_dir().join("data"), allowed.path().join("escape")).unwrap();
+    let list = allowed.path().display().to_string();
+    let api = Api::new(&[("FROCKET_ALLOWED_BASEPATHS", list.as_str())]);
+    let body = |name: &str, basepath: String| {
+        json!({"name": name, "basepath": basepath, "groupIdColumn": "visitorid", "timestampColumn": "timestamp"})
+            .to_string()
+    };
+    let r = api
+        .call("POST", "/datasets/register", &body("ok", inside.display().to_string()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for (what, basepath) in [
+        ("outside", golden_dir().join("data").display().to_string()),
+        ("dot-dot", format!("{}/golden/../../", allowed.path().display())),
+        ("symlink out", allowed.path().join("escape").display().to_string()),
+        ("relative", "golden".to_string()),
+        ("s3", "s3://bucket/golden/".to_string()),
+    ] {
+        let r = api.call("POST", "/datasets/register", &body("no", basepath)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}: {}", r.body);
+        assert_failure(&r, 403, "FROCKET_ALLOWED_BASEPATHS");
+    }
+    assert_eq!(
+        api.call("GET", "/datasets/no/schema", "").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

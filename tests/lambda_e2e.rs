@@ -153,6 +153,16 @@ fn serverless_path_end_to_end() {
         assert_eq!(list["datasets"][0]["name"], json!("golden"));
         let (status, err) = lambdas.http("GET", "/datasets/nope/schema", "", None).await;
         assert_eq!(status, 404, "{err}");
+        // The public API's defaults: no admin actions through it (registration goes through
+        // the register-dataset function), no internal details in its errors.
+        let (status, err) = lambdas
+            .http("POST", "/datasets/register", "", Some(&body.to_string()))
+            .await;
+        assert_eq!(status, 403, "{err}");
+        let (status, err) = lambdas
+            .http("POST", "/datasets/golden/unregister", "force=true", None)
+            .await;
+        assert_eq!(status, 403, "{err}");
 
         for (file, text, expected) in golden_queries() {
             let (status, resp) = lambdas.http("POST", "/datasets/golden/query", "", Some(&text)).await;

@@ -284,3 +284,60 @@ fn register_dataset_sends_inspections_to_the_worker_function() {
         assert!(local(&m, env).contains("local.dispatch_environment"), "{env}");
     }
 }
+
+/// The deployed defaults trust no caller: the query-invoker's API has admin actions and error
+/// details off unless the operator turns them on, registration (invoker and register-dataset)
+/// may read only the dataset buckets, and the root passes exactly those buckets.
+#[test]
+fn deployed_api_defaults_are_secure() {
+    let m = module("functions");
+    let api = local(&m, "api_environment");
+    for (var, input) in [
+        ("FROCKET_APISERVER_ADMIN_ACTIONS", "api_admin_actions"),
+        ("FROCKET_APISERVER_ERROR_DETAILS", "api_error_details"),
+    ] {
+        assert!(api.contains(var) && api.contains(&format!("var.{input}")), "{api}");
+        assert_eq!(
+            value(&m, &format!("var.{input}")),
+            "false",
+            "{input} must default to false"
+        );
+    }
+    let invoker = local(&m, "invoker_environment");
+    assert!(invoker.contains("local.api_environment"), "{invoker}");
+    // extra_environment comes last (the operator's word wins), the secure settings before it.
+    assert!(
+        invoker.find("local.api_environment") < invoker.find("var.extra_environment"),
+        "{invoker}"
+    );
+    for env in ["invoker_environment", "register_environment"] {
+        assert!(local(&m, env).contains("local.allowed_basepaths_environment"), "{env}");
+    }
+    let allowed = local(&m, "allowed_basepaths_environment");
+    assert!(
+        allowed.contains("FROCKET_ALLOWED_BASEPATHS") && allowed.contains("var.allowed_basepaths"),
+        "{allowed}"
+    );
+    assert!(
+        attr(variable(&m, "allowed_basepaths"), "default").is_none(),
+        "allowed_basepaths must be required"
+    );
+    assert!(validated(&m, "var.allowed_basepaths"));
+
+    let root_text = std::fs::read_to_string(terraform_dir().join("main.tf")).unwrap();
+    let root = [hcl::parse(&root_text).unwrap()];
+    let call = blocks(&root, "module")
+        .find(|b| label(b, 0) == "functions")
+        .expect("module functions");
+    let passed = must(call, "allowed_basepaths");
+    assert!(
+        passed.contains("local.dataset_bucket_names") && passed.contains("s3://"),
+        "{passed}"
+    );
+    let root_vars_text = std::fs::read_to_string(terraform_dir().join("variables.tf")).unwrap();
+    let root_vars = [hcl::parse(&root_vars_text).unwrap()];
+    for input in ["api_admin_actions", "api_error_details"] {
+        assert_eq!(must(call, input), format!("var.{input}"));
+        assert_eq!(value(&root_vars, &format!("var.{input}")), "false");
+    }
+}

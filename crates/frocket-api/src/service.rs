@@ -113,6 +113,20 @@ impl<C: Catalog> Service<C> {
     /// Registers (or re-registers) a dataset: lists its parts, validates the sampled ones,
     /// stores it atomically. Returns a summary.
     pub async fn register(&self, req: RegisterRequest) -> Result<Value, ApiError> {
+        frocket_dataset::check_request(&req).map_err(ApiError::from)?;
+        if let Some(allowed) = &self.cfg.allowed_basepaths {
+            let (allowed, basepath) = (allowed.clone(), req.basepath.clone());
+            // May touch the file system (symlinks): off the async runtime.
+            let ok = tokio::task::spawn_blocking(move || frocket_dataset::basepath_allowed(&basepath, &allowed))
+                .await
+                .unwrap_or(false);
+            if !ok {
+                return Err(ApiError::Forbidden(format!(
+                    "basepath '{}' is outside the places this server may register from (FROCKET_ALLOWED_BASEPATHS)",
+                    req.basepath
+                )));
+            }
+        }
         let opts = RegisterOptions {
             sample_ratio: self.cfg.validation_sample_ratio,
             sample_max: self.cfg.validation_sample_max,

@@ -158,18 +158,50 @@ async fn serve<C: Catalog + 'static>(
     host: &str,
     port: u16,
 ) -> Result<()> {
+    let (admin, details, allowlist) = {
+        let c = service.config();
+        (
+            c.apiserver_admin_actions,
+            c.apiserver_error_details,
+            c.allowed_basepaths.is_some(),
+        )
+    };
     let app = frocket_api::router(frocket_api::ApiState::new(Arc::new(service), jobs));
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     let addr = listener.local_addr().context("no local address")?;
     eprintln!("frocket API listening on http://{addr}");
+    if !addr.ip().is_loopback() {
+        for warning in exposure_warnings(admin, details, allowlist) {
+            tracing::warn!("{warning}");
+            eprintln!("warning: {warning}");
+        }
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the API server failed")?;
     eprintln!("frocket API stopped");
     Ok(())
+}
+
+/// What `frocket serve` warns about when it listens beyond loopback: settings that are fine on
+/// a laptop and unsafe for callers on the network.
+fn exposure_warnings(admin: bool, details: bool, allowlist: bool) -> Vec<&'static str> {
+    let mut w = Vec::new();
+    if admin {
+        w.push("listening beyond loopback with admin actions on: any caller can register and unregister datasets (set FROCKET_APISERVER_ADMIN_ACTIONS=false)");
+        if !allowlist {
+            w.push("registration may read any path this process can read (set FROCKET_ALLOWED_BASEPATHS)");
+        }
+    }
+    if details {
+        w.push(
+            "error details are on: 5xx answers name server paths and hosts (set FROCKET_APISERVER_ERROR_DETAILS=false)",
+        );
+    }
+    w
 }
 
 fn with_success(v: Value) -> Value {
@@ -300,5 +332,21 @@ fn dataprep(d: Dataprep) -> Result<Rendered> {
                 "rows": s.rows, "dictionaryColumns": s.dictionary_columns}),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod exposure_tests {
+    use super::exposure_warnings;
+
+    #[test]
+    fn serve_warns_about_unsafe_settings_beyond_loopback() {
+        let w = exposure_warnings(true, true, false);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].contains("FROCKET_APISERVER_ADMIN_ACTIONS=false"));
+        assert!(w[1].contains("FROCKET_ALLOWED_BASEPATHS"));
+        assert!(w[2].contains("FROCKET_APISERVER_ERROR_DETAILS=false"));
+        assert_eq!(exposure_warnings(true, false, true).len(), 1);
+        assert!(exposure_warnings(false, false, false).is_empty());
     }
 }

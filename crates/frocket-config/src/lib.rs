@@ -155,6 +155,9 @@ pub struct Config {
     pub apiserver_admin_actions: bool,
     /// Include internal error details in 500 responses.
     pub apiserver_error_details: bool,
+    /// The only places registration may read (`FROCKET_ALLOWED_BASEPATHS`: comma-separated
+    /// absolute directories and `s3://bucket[/prefix]`); `None`: anywhere this process can read.
+    pub allowed_basepaths: Option<Vec<String>>,
     /// Queries one API server runs at once (`FROCKET_APISERVER_MAX_CONCURRENT_QUERIES`;
     /// default: the number of cores, at least 2).
     pub apiserver_max_concurrent_queries: usize,
@@ -179,6 +182,33 @@ pub struct Config {
     pub log_format: Option<LogFormat>,
     /// Data directory of the embedded catalog and caches (`FROCKET_HOME`).
     pub home: Option<PathBuf>,
+}
+
+/// Parses `FROCKET_ALLOWED_BASEPATHS`: absolute directories or `s3://bucket[/prefix]`, without
+/// `..`.
+fn parse_basepaths(list: &str) -> Result<Vec<String>, ConfigError> {
+    let bad = |value: &str, reason: &str| ConfigError {
+        var: "FROCKET_ALLOWED_BASEPATHS".into(),
+        value: value.to_string(),
+        reason: reason.into(),
+    };
+    let mut out = Vec::new();
+    for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if p.split('/').any(|c| c == "..") {
+            return Err(bad(p, "a prefix may not contain '..'"));
+        }
+        match p.strip_prefix("s3://") {
+            Some(rest) if !rest.is_empty() && !rest.starts_with('/') => {}
+            Some(_) => return Err(bad(p, "expected s3://bucket or s3://bucket/prefix")),
+            None if p.starts_with('/') => {}
+            None => return Err(bad(p, "expected an absolute directory or s3://bucket[/prefix]")),
+        }
+        out.push(p.to_string());
+    }
+    if out.is_empty() {
+        return Err(bad(list, "expected at least one directory or s3:// prefix"));
+    }
+    Ok(out)
 }
 
 struct Vars(HashMap<String, String>);
@@ -252,16 +282,51 @@ impl Vars {
     }
 }
 
+/// Where a process serves, for the defaults that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// The CLI, `frocket serve`, workers: an operator's own tools. Admin actions and error
+    /// details default to on.
+    #[default]
+    Local,
+    /// A public API (the query-invoker Lambda behind API Gateway): admin actions and error
+    /// details default to off, so callers can neither register nor learn the deployment's
+    /// internals unless the operator turns them on.
+    PublicApi,
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars())
     }
 
+    /// Reads the process environment with the defaults of `role`.
+    pub fn from_env_as(role: Role) -> Result<Self, ConfigError> {
+        Self::from_vars_as(std::env::vars(), role)
+    }
+
     /// Reads the given variables (others are ignored); unset or empty means the default.
     pub fn from_vars<K: Into<String>, V: Into<String>>(
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, ConfigError> {
+        Self::from_vars_as(vars, Role::Local)
+    }
+
+    /// [`Config::from_vars`] with the defaults of `role`.
+    ///
+    /// ```
+    /// use frocket_config::{Config, Role};
+    /// let public = Config::from_vars_as(Vec::<(String, String)>::new(), Role::PublicApi).unwrap();
+    /// assert!(!public.apiserver_admin_actions && !public.apiserver_error_details);
+    /// let on = Config::from_vars_as([("FROCKET_APISERVER_ADMIN_ACTIONS", "true")], Role::PublicApi).unwrap();
+    /// assert!(on.apiserver_admin_actions);
+    /// ```
+    pub fn from_vars_as<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+        role: Role,
+    ) -> Result<Self, ConfigError> {
+        let local = role == Role::Local;
         let v = Vars(
             vars.into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
@@ -382,8 +447,12 @@ impl Config {
             dataset_categorical_ratio: v.ratio("FROCKET_DATASET_CATEGORICAL_RATIO", 0.1)?,
             unregister_last_used_interval_secs: v
                 .positive("FROCKET_UNREGISTER_LAST_USED_INTERVAL", 2.0 * run_timeout)?,
-            apiserver_admin_actions: v.boolean("FROCKET_APISERVER_ADMIN_ACTIONS", true)?,
-            apiserver_error_details: v.boolean("FROCKET_APISERVER_ERROR_DETAILS", true)?,
+            apiserver_admin_actions: v.boolean("FROCKET_APISERVER_ADMIN_ACTIONS", local)?,
+            apiserver_error_details: v.boolean("FROCKET_APISERVER_ERROR_DETAILS", local)?,
+            allowed_basepaths: match v.raw("FROCKET_ALLOWED_BASEPATHS") {
+                None => None,
+                Some(list) => Some(parse_basepaths(list)?),
+            },
             apiserver_max_concurrent_queries,
             apiserver_max_queued_queries: v.parse(
                 "FROCKET_APISERVER_MAX_QUEUED_QUERIES",
@@ -456,10 +525,28 @@ mod tests {
             ("FROCKET_QUERY_MAX_STEPS", "0"),
             ("FROCKET_QUERY_MAX_TOP", "many"),
             ("FROCKET_QUERY_MAX_REGEX_BYTES", "999999999"),
+            ("FROCKET_ALLOWED_BASEPATHS", "relative/dir"),
+            ("FROCKET_ALLOWED_BASEPATHS", "/data/../etc"),
+            ("FROCKET_ALLOWED_BASEPATHS", "s3:///nobucket"),
+            ("FROCKET_ALLOWED_BASEPATHS", " , "),
         ] {
             let e = Config::from_vars([(k, v)]).unwrap_err();
             assert_eq!(e.var, k, "{e}");
         }
+    }
+
+    #[test]
+    fn allowed_basepaths_and_role_defaults() {
+        let c = Config::from_vars([("FROCKET_ALLOWED_BASEPATHS", "/data, s3://bucket/prefix,s3://other")]).unwrap();
+        assert_eq!(
+            c.allowed_basepaths,
+            Some(vec!["/data".into(), "s3://bucket/prefix".into(), "s3://other".into()])
+        );
+        let local = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert!(local.apiserver_admin_actions && local.apiserver_error_details);
+        assert_eq!(local.allowed_basepaths, None);
+        let public = Config::from_vars_as(Vec::<(String, String)>::new(), Role::PublicApi).unwrap();
+        assert!(!public.apiserver_admin_actions && !public.apiserver_error_details);
     }
 
     #[test]

@@ -17,6 +17,6 @@ pub use inspect::{inspect_part, inspect_part_as, GroupIds, InspectSpec, Inspecte
 pub use listing::list_parts;
 pub use name::{check_dataset_name, InvalidName, MAX_NAME_LEN};
 pub use register::{
-    check_request, finish_registration, inspect_parts, inspect_spec, new_registration_id, plan_sample, register,
-    RegisterError, RegisterOptions, RegisterRequest, ValidationMode,
+    basepath_allowed, check_request, finish_registration, inspect_parts, inspect_spec, new_registration_id,
+    plan_sample, register, RegisterError, RegisterOptions, RegisterRequest, ValidationMode,
 };

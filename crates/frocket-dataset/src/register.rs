@@ -126,6 +126,52 @@ pub enum RegisterError {
     },
 }
 
+/// Whether registration may read `basepath`, given the allowed prefixes
+/// (`FROCKET_ALLOWED_BASEPATHS`): an `s3://` URL within an allowed bucket or prefix (at a `/`
+/// boundary), or an absolute local directory without `..` within an allowed directory — checked
+/// on the path as written and, when it exists, on the path with its symlinks resolved.
+///
+/// ```
+/// use frocket_dataset::basepath_allowed;
+/// let allowed = vec!["s3://lake/events".to_string(), "/srv/data".to_string()];
+/// assert!(basepath_allowed("s3://lake/events/2024/", &allowed));
+/// assert!(basepath_allowed("s3://lake/events", &allowed));
+/// assert!(!basepath_allowed("s3://lake/events-private/", &allowed));
+/// assert!(!basepath_allowed("s3://lake/", &allowed));
+/// assert!(basepath_allowed("/srv/data/retail", &allowed));
+/// assert!(!basepath_allowed("/srv/data/../../etc", &allowed));
+/// assert!(!basepath_allowed("/srv/database", &allowed));
+/// assert!(!basepath_allowed("srv/data", &allowed));
+/// ```
+pub fn basepath_allowed(basepath: &str, allowed: &[String]) -> bool {
+    if basepath.starts_with("s3://") {
+        let b = basepath.trim_end_matches('/');
+        return allowed.iter().filter(|a| a.starts_with("s3://")).any(|a| {
+            let a = a.trim_end_matches('/');
+            b == a || b.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
+        });
+    }
+    let path = std::path::Path::new(basepath);
+    if !path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return false;
+    }
+    let dirs: Vec<&std::path::Path> = allowed
+        .iter()
+        .filter(|a| !a.starts_with("s3://"))
+        .map(std::path::Path::new)
+        .collect();
+    if !dirs.iter().any(|d| path.starts_with(d)) {
+        return false;
+    }
+    // Symlinks inside an allowed directory must not lead out of every allowed directory.
+    match std::fs::canonicalize(path) {
+        Ok(real) => dirs
+            .iter()
+            .any(|d| real.starts_with(std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()))),
+        Err(_) => true, // does not exist: listing says so
+    }
+}
+
 fn check_name(name: &str) -> Result<(), RegisterError> {
     crate::check_dataset_name(name).map_err(|e| RegisterError::Invalid(e.to_string()))
 }

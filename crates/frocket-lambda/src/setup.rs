@@ -7,6 +7,7 @@ use frocket_datastore::Datastore;
 
 use crate::LambdaError;
 
+pub use frocket_config::Role;
 pub use frocket_datastore::resolve_redis;
 
 /// Logs through `tracing`: JSON lines unless `FROCKET_LOG_FORMAT=text`, at `FROCKET_LOG_LEVEL`.
@@ -27,9 +28,10 @@ pub async fn aws_config() -> aws_config::SdkConfig {
     frocket_storage::aws_sdk_config().await
 }
 
-/// Reads the configuration, finds Redis and connects: what every function does once.
-pub async fn connect() -> Result<(Config, Datastore), LambdaError> {
-    let mut cfg = Config::from_env()?;
+/// Reads the configuration (with the defaults of `role`: the query-invoker serves a public
+/// API), finds Redis and connects: what every function does once.
+pub async fn connect(role: Role) -> Result<(Config, Datastore), LambdaError> {
+    let mut cfg = Config::from_env_as(role)?;
     init_logging(&cfg);
     frocket_datastore::resolve_redis(&mut cfg).await?;
     let ds = Datastore::connect(&cfg.redis, cfg.blobstore_default_ttl_secs, cfg.blobstore_max_ttl_secs).await?;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let (cfg, ds) = setup::connect().await?;
+    let (cfg, ds) = setup::connect(setup::Role::PublicApi).await?;
     let me = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "query-invoker".into());
     let function = InvokerFunction::new(&cfg, ds, &me).await?;
     let function = &function;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let (cfg, ds) = setup::connect().await?;
+    let (cfg, ds) = setup::connect(setup::Role::Local).await?;
     let function = RegisterFunction::new(&cfg, ds).await?;
     let function = &function;
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {

@@ -25,9 +25,19 @@ locals {
     FROCKET_INVOKER_LAMBDA_CONCURRENCY = tostring(var.invoker_lambda_concurrency)
   }
 
-  invoker_environment = merge(local.common_environment, local.redis_auth_environment, local.dispatch_environment, var.extra_environment)
+  # Registration reads only from the dataset buckets (FROCKET_ALLOWED_BASEPATHS).
+  allowed_basepaths_environment = { FROCKET_ALLOWED_BASEPATHS = join(",", var.allowed_basepaths) }
 
-  register_environment = merge(local.common_environment, local.redis_auth_environment, local.dispatch_environment, var.extra_environment)
+  # The public API: no admin actions and no internal details unless the operator turns them on
+  # (registration goes through the register-dataset function).
+  api_environment = {
+    FROCKET_APISERVER_ADMIN_ACTIONS = var.api_admin_actions ? "true" : "false"
+    FROCKET_APISERVER_ERROR_DETAILS = var.api_error_details ? "true" : "false"
+  }
+
+  invoker_environment = merge(local.common_environment, local.redis_auth_environment, local.dispatch_environment, local.allowed_basepaths_environment, local.api_environment, var.extra_environment)
+
+  register_environment = merge(local.common_environment, local.redis_auth_environment, local.dispatch_environment, local.allowed_basepaths_environment, var.extra_environment)
 
   # Terraform 1.0 validation blocks see only their own variable: these fail the plan with a
   # readable message when two settings contradict each other.

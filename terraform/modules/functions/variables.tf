@@ -376,6 +376,28 @@ variable "log_level" {
   }
 }
 
+variable "allowed_basepaths" {
+  description = "The only places registration may read (FROCKET_ALLOWED_BASEPATHS): s3://bucket or s3://bucket/prefix, usually the dataset buckets."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.allowed_basepaths) >= 1 && alltrue([for p in var.allowed_basepaths : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", p)) && !can(regex("(^|/)\\.\\.(/|$)", p))])
+    error_message = "Give at least one s3://bucket[/prefix] (no '..')."
+  }
+}
+
+variable "api_admin_actions" {
+  description = "Let callers of the query-invoker API register and unregister datasets (FROCKET_APISERVER_ADMIN_ACTIONS). Off: registration goes through the register-dataset function."
+  type        = bool
+  default     = false
+}
+
+variable "api_error_details" {
+  description = "Put internal error details (paths, hosts, parts) in the query-invoker API's 5xx answers (FROCKET_APISERVER_ERROR_DETAILS). Off: only the kind and the request id; details go to the log."
+  type        = bool
+  default     = false
+}
+
 variable "extra_environment" {
   description = "More environment variables for all three functions (e.g. FROCKET_INVOKER_RETRY_MAX_ATTEMPTS); they override the ones set here."
   type        = map(string)
