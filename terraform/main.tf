@@ -57,7 +57,9 @@ module "redis" {
   num_cache_clusters = var.redis_num_cache_clusters
   engine_version     = var.redis_engine_version
   kms_key_arn        = var.redis_kms_key_arn
-  create_auth_secret = var.create_redis_auth_secret
+  # The functions read the AUTH token from this secret (never from their environment).
+  create_auth_secret = true
+  secret_kms_key_arn = var.redis_secret_kms_key_arn
 }
 
 module "dataset_bucket" {
@@ -72,13 +74,15 @@ module "dataset_bucket" {
 module "iam" {
   source = "./modules/iam"
 
-  worker_function_name     = local.worker_function_name
-  invoker_function_name    = local.invoker_function_name
-  register_function_name   = local.register_function_name
-  dataset_bucket_names     = local.dataset_bucket_names
-  dataset_kms_key_arns     = local.dataset_kms_key_arns
-  attach_xray_policy       = var.tracing_mode == "Active"
-  permissions_boundary_arn = var.permissions_boundary_arn
+  worker_function_name          = local.worker_function_name
+  invoker_function_name         = local.invoker_function_name
+  register_function_name        = local.register_function_name
+  dataset_bucket_names          = local.dataset_bucket_names
+  dataset_kms_key_arns          = local.dataset_kms_key_arns
+  attach_xray_policy            = var.tracing_mode == "Active"
+  redis_auth_secret_arn         = module.redis.auth_secret_arn
+  redis_auth_secret_kms_key_arn = var.redis_secret_kms_key_arn
+  permissions_boundary_arn      = var.permissions_boundary_arn
 }
 
 module "functions" {
@@ -108,10 +112,10 @@ module "functions" {
   subnet_ids         = module.network.private_subnet_ids
   security_group_ids = [module.network.functions_security_group_id]
 
-  redis_host       = module.redis.primary_endpoint_address
-  redis_port       = module.redis.port
-  redis_tls        = true
-  redis_auth_token = module.redis.auth_token
+  redis_host            = module.redis.primary_endpoint_address
+  redis_port            = module.redis.port
+  redis_tls             = true
+  redis_auth_secret_arn = module.redis.auth_secret_arn
 
   invoker_lambda_concurrency = var.invoker_lambda_concurrency
   invoker_run_timeout        = var.invoker_run_timeout

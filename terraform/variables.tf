@@ -104,9 +104,9 @@ variable "create_s3_endpoint" {
 }
 
 variable "interface_endpoint_services" {
-  description = "Interface VPC endpoints to create (private DNS): the query-invoker needs \"lambda\" unless the subnets have a NAT gateway. About $7.3/month per AZ each."
+  description = "Interface VPC endpoints to create (private DNS): the query-invoker needs \"lambda\" and every function \"secretsmanager\" (the Redis AUTH token) unless the subnets have a NAT gateway. About $7.3/month per AZ each."
   type        = list(string)
-  default     = ["lambda"]
+  default     = ["lambda", "secretsmanager"]
 }
 
 variable "functions_https_egress_cidr_blocks" {
@@ -169,10 +169,15 @@ variable "redis_kms_key_arn" {
   }
 }
 
-variable "create_redis_auth_secret" {
-  description = "Also store the Redis endpoint and AUTH token in Secrets Manager."
-  type        = bool
-  default     = true
+variable "redis_secret_kms_key_arn" {
+  description = "Customer managed KMS key for the Secrets Manager secret holding the Redis AUTH token (the functions read it at cold start). Null uses the AWS managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.redis_secret_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:", var.redis_secret_kms_key_arn))
+    error_message = "The redis_secret_kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+  }
 }
 
 ################################################################################

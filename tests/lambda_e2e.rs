@@ -241,14 +241,14 @@ fn serverless_path_end_to_end() {
         use frocket_dataset::Catalog;
         let dataset = ds.get("golden").await.unwrap().unwrap();
         let query = frocket_engine::validate_query("{}", &dataset.query_schema(), 10).unwrap();
-        let task = |id: &str, part: &str, dataset_name: &str, invoke_time: f64| frocket_worker::TaskRequest {
+        let task = |id: &str, part: &str, dataset_name: &str, invoke_time: f64| frocket_protocol::TaskRequest {
             request_id: id.to_string(),
             task: 0,
             attempt: 1,
             dataset: dataset_name.to_string(),
             registration_id: "gone".to_string(),
             part_path: part.to_string(),
-            work: frocket_worker::TaskWork::Query { query: query.clone() },
+            work: frocket_protocol::TaskWork::Query { query: query.clone() },
             invoke_time,
             ttl_secs: 60,
             self_select: None,

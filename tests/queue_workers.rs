@@ -181,7 +181,7 @@ fn lost_and_failed_tasks_are_retried() {
             let Some(raw) = ds.dequeue(5.0).await.unwrap() else {
                 continue;
             };
-            let req: frocket_worker::TaskRequest = serde_json::from_str(&raw).unwrap();
+            let req: frocket_protocol::TaskRequest = serde_json::from_str(&raw).unwrap();
             let key = AttemptKey {
                 request: req.request_id.clone(),
                 task: req.task,
@@ -383,8 +383,9 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
 #[test]
 fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
     use frocket_dataset::Catalog;
+    use frocket_protocol::{SelfSelect, TaskRequest};
     use frocket_storage::{DiskCache, Storage};
-    use frocket_worker::{handle_task, SelfSelect, TaskRequest, WorkerOptions};
+    use frocket_worker::{handle_task, WorkerOptions};
     let redis = RedisServer::start();
     let env = redis_env(&redis, "select:");
     let f = Frocket::with_env(&env);
@@ -431,7 +432,7 @@ fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
             dataset: "golden".into(),
             registration_id: info.registration_id.clone(),
             part_path: String::new(),
-            work: frocket_worker::TaskWork::Query { query },
+            work: frocket_protocol::TaskWork::Query { query },
             invoke_time: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()

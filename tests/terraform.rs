@@ -341,3 +341,59 @@ fn deployed_api_defaults_are_secure() {
         assert_eq!(value(&root_vars, &format!("var.{input}")), "false");
     }
 }
+
+/// The Redis AUTH token is not in the functions' configuration: they get the secret's ARN,
+/// every role may read that secret and no other, and the root always creates it.
+#[test]
+fn redis_auth_token_comes_from_secrets_manager() {
+    let f = module("functions");
+    let auth = local(&f, "redis_auth_environment");
+    assert!(
+        auth.contains("FROCKET_REDIS_AUTH_SECRET_ARN") && auth.contains("var.redis_auth_secret_arn"),
+        "{auth}"
+    );
+    for name in [
+        "common_environment",
+        "worker_environment",
+        "invoker_environment",
+        "register_environment",
+        "redis_auth_environment",
+    ] {
+        assert!(
+            !local(&f, name).contains("FROCKET_REDIS_AUTH_TOKEN"),
+            "{name} sets the token"
+        );
+    }
+    assert!(blocks(&f, "variable").all(|v| label(v, 0) != "redis_auth_token"));
+
+    let iam = module("iam");
+    let doc = blocks(&iam, "data")
+        .find(|b| label(b, 0) == "aws_iam_policy_document" && label(b, 1) == "redis_secret")
+        .expect("a policy for the secret");
+    let statement = doc
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "statement")
+        .expect("a statement");
+    let squash = |e: String| e.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    assert_eq!(
+        squash(must(statement, "actions")),
+        r#"["secretsmanager:GetSecretValue"]"#
+    );
+    assert_eq!(squash(must(statement, "resources")), "[var.redis_auth_secret_arn]");
+    let policy = resource(&iam, "aws_iam_role_policy", "redis_secret");
+    assert_eq!(must(policy, "for_each"), "local.roles");
+
+    let root_text = std::fs::read_to_string(terraform_dir().join("main.tf")).unwrap();
+    let root = [hcl::parse(&root_text).unwrap()];
+    let redis = blocks(&root, "module").find(|b| label(b, 0) == "redis").unwrap();
+    assert_eq!(must(redis, "create_auth_secret"), "true");
+    for m in ["functions", "iam"] {
+        let call = blocks(&root, "module").find(|b| label(b, 0) == m).unwrap();
+        assert_eq!(
+            must(call, "redis_auth_secret_arn"),
+            "module.redis.auth_secret_arn",
+            "{m}"
+        );
+    }
+}

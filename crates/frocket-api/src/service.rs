@@ -2,7 +2,6 @@
 //! and the CLI: register, list, schema, parts, query, unregister, health.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use frocket_config::Config;
 use frocket_dataset::{Catalog, DatasetInfo, RegisterOptions, RegisterRequest};
@@ -63,7 +62,7 @@ pub struct Service<C> {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    frocket_protocol::unix_now() as u64
 }
 
 impl<C> Service<C> {

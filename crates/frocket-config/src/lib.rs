@@ -62,8 +62,11 @@ pub struct RedisConfig {
     /// A PEM file of CA certificates to trust for TLS instead of the built-in web roots
     /// (`FROCKET_REDIS_TLS_CA_FILE`; a private CA). ElastiCache needs none.
     pub tls_ca_file: Option<PathBuf>,
-    /// AUTH token.
+    /// AUTH token (`FROCKET_REDIS_AUTH_TOKEN`, for local use).
     pub auth_token: Option<String>,
+    /// The Secrets Manager secret holding the AUTH token (`FROCKET_REDIS_AUTH_SECRET_ARN`):
+    /// the Lambdas read it once per cold start when no token is set.
+    pub auth_secret_arn: Option<String>,
     /// Resolve the endpoint from this ElastiCache replication group when no host is set.
     pub elasticache_replication_group: Option<String>,
     /// Key prefix.
@@ -176,6 +179,9 @@ pub struct Config {
     /// Endpoint override for the ElastiCache API (`FROCKET_ELASTICACHE_AWS_ENDPOINT_URL`, or
     /// `FROCKET_AWS_ENDPOINT_URL`).
     pub elasticache_endpoint_url: Option<String>,
+    /// Endpoint override for the Secrets Manager API
+    /// (`FROCKET_SECRETSMANAGER_AWS_ENDPOINT_URL`, or `FROCKET_AWS_ENDPOINT_URL`).
+    pub secretsmanager_endpoint_url: Option<String>,
     /// Log level.
     pub log_level: String,
     /// Log format, when set (Lambda defaults to JSON).
@@ -408,6 +414,7 @@ impl Config {
                 tls,
                 tls_ca_file,
                 auth_token: v.string("FROCKET_REDIS_AUTH_TOKEN"),
+                auth_secret_arn: v.string("FROCKET_REDIS_AUTH_SECRET_ARN"),
                 elasticache_replication_group: v.string("FROCKET_ELASTICACHE_REPLICATION_GROUP"),
                 prefix: v
                     .string("FROCKET_DATASTORE_REDIS_PREFIX")
@@ -485,7 +492,10 @@ impl Config {
             lambda_endpoint_url: v
                 .string("FROCKET_LAMBDA_AWS_ENDPOINT_URL")
                 .or_else(|| aws_endpoint.clone()),
-            elasticache_endpoint_url: v.string("FROCKET_ELASTICACHE_AWS_ENDPOINT_URL").or(aws_endpoint),
+            elasticache_endpoint_url: v
+                .string("FROCKET_ELASTICACHE_AWS_ENDPOINT_URL")
+                .or_else(|| aws_endpoint.clone()),
+            secretsmanager_endpoint_url: v.string("FROCKET_SECRETSMANAGER_AWS_ENDPOINT_URL").or(aws_endpoint),
             log_level,
             log_format,
             home: v.string("FROCKET_HOME").map(PathBuf::from),

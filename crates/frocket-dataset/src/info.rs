@@ -5,14 +5,7 @@ use std::collections::BTreeMap;
 use frocket_engine::{ColumnType, DatasetSchema};
 use serde::{Deserialize, Serialize};
 
-/// One part file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartRef {
-    /// Full path or URL.
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-}
+pub use frocket_storage::PartRef;
 
 /// The short schema (api.md): column types, timestamp range, categorical columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::info::{ColumnDetails, DatasetInfo, FullSchema, PartRef, ShortSchema};
 use crate::inspect::{inspect_part_as, timestamp_range_from_footer, InspectSpec, PartInspection};
-use crate::listing::list_parts;
 
 /// Which parts are inspected at registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -206,7 +205,8 @@ fn describe_types(i: &PartInspection) -> BTreeMap<String, ColumnType> {
 /// to a [`crate::Catalog`].
 pub fn register(req: &RegisterRequest, opts: &RegisterOptions) -> Result<DatasetInfo, RegisterError> {
     check_request(req)?;
-    let parts: Vec<PartRef> = list_parts(&req.basepath, &req.pattern)?;
+    let parts: Vec<PartRef> =
+        frocket_storage::list_local(&req.basepath, &req.pattern).map_err(|e| RegisterError::Invalid(e.to_string()))?;
     let picked = plan_sample(&parts, req, opts)?;
     let local: Vec<std::path::PathBuf> = picked
         .iter()

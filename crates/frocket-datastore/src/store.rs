@@ -114,12 +114,6 @@ impl std::fmt::Debug for Datastore {
     }
 }
 
-fn now_secs_f64() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 impl Datastore {
     /// Connects using the Redis configuration (host, port, db, TLS and its CA file, AUTH token,
     /// prefix).
@@ -307,7 +301,7 @@ impl Datastore {
     ) -> Result<(), DatastoreError> {
         let v = AttemptStatus {
             status,
-            updated_at: now_secs_f64(),
+            updated_at: frocket_protocol::unix_now(),
             worker: worker.map(str::to_string),
             message: message.map(str::to_string),
         };
@@ -331,7 +325,7 @@ impl Datastore {
         }
         let v = AttemptStatus {
             status: TaskStatus::Queued,
-            updated_at: now_secs_f64(),
+            updated_at: frocket_protocol::unix_now(),
             worker: None,
             message: None,
         };

@@ -13,7 +13,7 @@ use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
-use frocket_worker::TaskRequest;
+use frocket_protocol::TaskRequest;
 use tokio::sync::Semaphore;
 
 /// Throttling retries before an invocation counts as failed.

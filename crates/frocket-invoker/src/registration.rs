@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use frocket_dataset::{inspect_spec, GroupIds, PartInspection, PartRef, RegisterError, RegisterRequest};
 use frocket_datastore::Datastore;
-use frocket_worker::{TaskOutput, TaskRequest, TaskWork};
+use frocket_protocol::{unix_now, TaskOutput, TaskRequest, TaskWork};
 
 use crate::local::Progress;
-use crate::remote::{epoch, run_tasks, task_ttl, Dispatch, RemoteJob, RemoteOptions};
+use crate::remote::{run_tasks, task_ttl, Dispatch, RemoteJob, RemoteOptions};
 use crate::InvokerError;
 
 /// Inspects the `picked` parts of `parts` on remote workers, for the registration `req` whose
@@ -41,7 +41,7 @@ pub async fn inspect_remote(
         work: TaskWork::Inspect {
             inspect: inspect_spec(req, task),
         },
-        invoke_time: epoch(),
+        invoke_time: unix_now(),
         ttl_secs: ttl,
         self_select: None,
     };

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use frocket_dataset::DatasetInfo;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_engine::{QueryResult, ValidatedQuery};
-use frocket_worker::{TaskOutput, TaskRequest, TaskResult, TaskWork};
+use frocket_protocol::{unix_now, TaskOutput, TaskRequest, TaskResult, TaskWork};
 
 use crate::local::{Progress, TaskCounts};
 use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
@@ -74,13 +74,6 @@ struct Task {
     done_at: f64,
 }
 
-/// Now, in unix seconds.
-pub(crate) fn epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// Runs `query` over every part of `dataset` on remote workers reached through `dispatch`;
 /// returns the merged result and the stats. `request_id` names the job's Redis keys.
 pub async fn run_remote(
@@ -102,7 +95,7 @@ pub async fn run_remote(
         registration_id: dataset.registration_id.clone(),
         part_path: dataset.parts[task].path.clone(),
         work: TaskWork::Query { query: query.clone() },
-        invoke_time: epoch(),
+        invoke_time: unix_now(),
         ttl_secs: ttl,
         self_select: None,
     };
@@ -215,7 +208,7 @@ pub(crate) async fn run_tasks(
             ds.set_queued(&keys, ttl).await?;
             let token = TaskRequest {
                 part_path: String::new(),
-                self_select: Some(frocket_worker::SelfSelect { preflight_ms }),
+                self_select: Some(frocket_protocol::SelfSelect { preflight_ms }),
                 ..make(0, 1)
             };
             let payload = encode(&token)?;
@@ -339,7 +332,7 @@ pub(crate) async fn run_tasks(
                         }
                     }
                     TaskStatus::LoadingData | TaskStatus::RunningQuery | TaskStatus::Running => {
-                        if epoch() - st.updated_at > opts.lost_interval_secs {
+                        if unix_now() - st.updated_at > opts.lost_interval_secs {
                             resend.push(lost(
                                 i,
                                 t.attempt,
@@ -347,7 +340,9 @@ pub(crate) async fn run_tasks(
                             )?);
                         }
                     }
-                    TaskStatus::Queued if epoch() - st.updated_at > opts.reject_age_secs + opts.lost_interval_secs => {
+                    TaskStatus::Queued
+                        if unix_now() - st.updated_at > opts.reject_age_secs + opts.lost_interval_secs =>
+                    {
                         // Never started and now too old to be: e.g. an asynchronous invocation that
                         // Lambda dropped, or a request that waited out the reject age in the queue.
                         let within = opts.reject_age_secs + opts.lost_interval_secs;
@@ -355,7 +350,7 @@ pub(crate) async fn run_tasks(
                     }
                     TaskStatus::Queued
                         if matches!(dispatch, Dispatch::Queue)
-                            && epoch() - st.updated_at > opts.lost_interval_secs
+                            && unix_now() - st.updated_at > opts.lost_interval_secs
                             && t.checked_at
                                 .is_none_or(|c| c.elapsed().as_secs_f64() > opts.lost_interval_secs / 4.0) =>
                     {

@@ -33,6 +33,9 @@ pub enum LambdaError {
     /// The event is not what the function takes.
     #[error("{0}")]
     BadEvent(String),
+    /// The Redis AUTH secret could not be read (names the variable).
+    #[error("{0}")]
+    Secret(String),
     /// The operation failed (with its API status).
     #[error(transparent)]
     Api(#[from] frocket_api::ApiError),
@@ -45,6 +48,7 @@ impl From<LambdaError> for lambda_runtime::Diagnostic {
             LambdaError::Datastore(frocket_datastore::DatastoreError::Endpoint(_)) => "RedisEndpointError",
             LambdaError::Datastore(_) => "DatastoreError",
             LambdaError::BadEvent(_) => "BadEvent",
+            LambdaError::Secret(_) => "SecretError",
             LambdaError::Api(_) => "OperationFailed",
         };
         lambda_runtime::Diagnostic {

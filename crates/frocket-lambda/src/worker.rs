@@ -1,15 +1,18 @@
-//! The worker function: event = one task request (see `frocket_worker::TaskRequest`).
+//! The worker function: event = one task request (see `frocket_protocol::TaskRequest`).
 
 use frocket_config::Config;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
+use frocket_protocol::TaskRequest;
 use frocket_storage::{DiskCache, Storage};
-use frocket_worker::{handle_task, TaskRequest, WorkerOptions};
+use frocket_worker::{handle_task, WorkerOptions};
 use serde_json::{json, Value};
 
 use crate::LambdaError;
 
 /// Where a Lambda's parts are cached (its writable `/tmp`, kept while the instance is warm).
 pub const CACHE_DIR: &str = "/tmp/frocket-cache";
+
+pub use frocket_engine::memory::keep_freed_memory;
 
 /// The worker function's state, kept across warm invocations.
 pub struct WorkerFunction {
@@ -21,7 +24,6 @@ impl WorkerFunction {
     /// A worker reporting to `ds`, caching parts under `cache_dir`; named after the Lambda's
     /// log stream when there is one.
     pub fn new(cfg: &Config, ds: Datastore, cache_dir: &str) -> Self {
-        frocket_engine::memory::keep_freed_memory();
         let name = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME")
             .or_else(|_| std::env::var("AWS_LAMBDA_FUNCTION_NAME"))
             .unwrap_or_else(|_| "worker".into());

@@ -6,12 +6,16 @@
 //! `FROCKET_S3_AWS_ENDPOINT_URL` (path-style addressing).
 
 mod cache;
+mod local;
+#[cfg(feature = "s3")]
 mod s3;
 
+#[cfg(feature = "s3")]
 use std::path::{Path, PathBuf};
 
 pub use cache::DiskCache;
-use frocket_dataset::PartRef;
+pub use local::{list_local, PartRef};
+#[cfg(feature = "s3")]
 pub use s3::{aws_sdk_config, parse_s3_url, S3Store};
 
 /// Storage failures, naming the path or URL.
@@ -68,9 +72,11 @@ impl StorageError {
     }
 }
 
+#[cfg(feature = "s3")]
 /// A temporary file removed when dropped (a no-op once it was renamed away).
 struct TempFile(PathBuf);
 
+#[cfg(feature = "s3")]
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
@@ -88,11 +94,13 @@ pub fn is_s3(path: &str) -> bool {
 }
 
 /// Local directories and S3.
+#[cfg(feature = "s3")]
 #[derive(Debug, Clone)]
 pub struct Storage {
     s3: S3Store,
 }
 
+#[cfg(feature = "s3")]
 impl Storage {
     /// Storage with an optional S3 endpoint override (S3-compatible stores).
     pub fn new(s3_endpoint_url: Option<String>) -> Self {
@@ -113,10 +121,7 @@ impl Storage {
         if is_s3(basepath) {
             return self.s3.list(basepath, &pat).await;
         }
-        frocket_dataset::list_parts(basepath, pattern).map_err(|e| StorageError::List {
-            path: basepath.to_string(),
-            message: e.to_string(),
-        })
+        list_local(basepath, pattern)
     }
 
     /// A local file holding the part, and whether it came from the cache. Local parts are used

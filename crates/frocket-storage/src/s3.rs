@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
+use crate::PartRef;
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use aws_smithy_http_client::tls;
-use frocket_dataset::PartRef;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 

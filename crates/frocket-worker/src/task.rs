@@ -5,113 +5,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use frocket_dataset::{inspect_part_as, InspectSpec, PartInspection, RegisterError};
+use frocket_dataset::{inspect_part_as, InspectSpec, RegisterError};
 use frocket_datastore::{AttemptKey, Datastore, DatastoreError, TaskStatus};
-use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, ValidatedQuery};
+use frocket_engine::{read_part, run_loaded, ExecOptions};
+use frocket_protocol::{group_ids_blob, unix_now, SelfSelect, TaskOutput, TaskRequest, TaskResult, TaskWork};
 use frocket_storage::{is_s3, DiskCache, Storage};
-use serde::{Deserialize, Serialize};
-
-/// One task: run `query` over one part of a dataset.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskRequest {
-    /// The job's request id.
-    pub request_id: String,
-    /// Task index (the part's index in the dataset).
-    pub task: usize,
-    /// Attempt number, from 1.
-    pub attempt: u32,
-    /// Dataset name.
-    pub dataset: String,
-    /// The dataset's registration id (cache key).
-    pub registration_id: String,
-    /// The part to read.
-    pub part_path: String,
-    /// What to do with the part.
-    #[serde(flatten)]
-    pub work: TaskWork,
-    /// When the invoker sent it (unix seconds).
-    pub invoke_time: f64,
-    /// TTL of the status and result keys (seconds).
-    pub ttl_secs: u64,
-    /// Set on a "select a part yourself" request: `task` and `part_path` are then chosen by the
-    /// worker from the job's published parts (see [`SelfSelect`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub self_select: Option<SelfSelect>,
-}
-
-/// What a task does with its part.
-// Requests are built once per attempt and serialized at once: the size difference of the
-// variants does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum TaskWork {
-    /// Run a query over it (its `columns` are what to read).
-    Query {
-        /// The validated query.
-        query: ValidatedQuery,
-    },
-    /// Inspect it for registration; the distinct group ids go to the blobstore.
-    Inspect {
-        /// What to collect.
-        inspect: InspectSpec,
-    },
-}
-
-/// What a successful task returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TaskOutput {
-    /// A query's partial result over the part.
-    Partial(PartialResult),
-    /// The inspection of a part that passed.
-    Inspection(PartInspection),
-    /// The part was inspected and is not valid for the dataset (a missing or mistyped column,
-    /// nulls in the group id…): a finding about the data, not a failure to retry.
-    Rejected(String),
-}
-
-/// The blob id holding the group ids of an inspection task.
-pub fn group_ids_blob(request_id: &str, task: usize) -> String {
-    format!("{request_id}-group-ids-{task}")
-}
-
-/// How a worker picks its part in self-select mode: during the preflight window (from the
-/// invoke time) it only claims a part it has cached; after it, any free part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SelfSelect {
-    /// The preflight window (milliseconds after `invoke_time`).
-    pub preflight_ms: u64,
-}
-
-/// What a successful attempt stores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskResult {
-    /// What the task produced.
-    pub output: TaskOutput,
-    /// Seconds reading the part.
-    pub load_secs: f64,
-    /// Seconds for the whole task.
-    pub total_secs: f64,
-    /// Seconds from invoke to the worker starting the task.
-    pub invoke_latency_secs: f64,
-    /// Which worker ran it.
-    pub worker: String,
-    /// Whether the part came from a local disk cache.
-    pub from_cache: bool,
-    /// Whether this was the first task of its worker process (a cold start).
-    #[serde(default)]
-    pub cold: bool,
-    /// The worker process's peak resident memory after the task (bytes), when known.
-    #[serde(default)]
-    pub peak_memory_bytes: Option<u64>,
-    /// Estimated Lambda compute cost of the task (USD); None outside Lambda.
-    #[serde(default)]
-    pub cost: Option<f64>,
-}
 
 /// Lambda compute price per GB-second (us-east-1 list price) for this build's architecture.
 pub fn lambda_price_per_gb_second() -> f64 {
@@ -171,12 +69,6 @@ impl WorkerOptions {
     }
 }
 
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// Self-select: claims a part (a cached one first; during the preflight window only those)
 /// and returns the request for it, or None when every part is taken.
 async fn claim(
@@ -215,7 +107,7 @@ async fn claim(
         }
     }
     let preflight_end = req.invoke_time + sel.preflight_ms as f64 / 1000.0;
-    let wait = preflight_end - now();
+    let wait = preflight_end - unix_now();
     if wait > 0.0 {
         tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
     }
@@ -231,7 +123,7 @@ async fn claim(
 /// self-select request first claims its part; with none left it does nothing (false).
 pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions) -> Result<bool, DatastoreError> {
     if let Some(sel) = req.self_select {
-        if now() - req.invoke_time > opts.reject_age_secs {
+        if unix_now() - req.invoke_time > opts.reject_age_secs {
             return Ok(false); // too old to claim anything: the invoker resends unclaimed parts
         }
         return match claim(ds, req, sel, opts).await? {
@@ -239,7 +131,7 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
             None => Ok(false),
         };
     }
-    let started = now();
+    let started = unix_now();
     let cold = opts.started_tasks.fetch_add(1, Ordering::Relaxed) == 0;
     let key = AttemptKey {
         request: req.request_id.clone(),
@@ -433,7 +325,7 @@ async fn finish(
         peak_memory_bytes: peak_memory_bytes(),
         cost: opts
             .lambda_memory_mb
-            .map(|mb| (now() - started) * f64::from(mb) / 1024.0 * lambda_price_per_gb_second()),
+            .map(|mb| (unix_now() - started) * f64::from(mb) / 1024.0 * lambda_price_per_gb_second()),
         invoke_latency_secs: (started - req.invoke_time).max(0.0),
         worker: opts.name.clone(),
         from_cache,

@@ -6,6 +6,8 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // Allocator tuning for a process that reads parts (see its doc).
+    frocket_lambda::worker::keep_freed_memory();
     let (cfg, ds) = setup::connect(setup::Role::Local).await?;
     let function = WorkerFunction::new(&cfg, ds, frocket_lambda::worker::CACHE_DIR);
     let function = &function;

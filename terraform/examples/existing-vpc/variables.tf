@@ -49,7 +49,7 @@ variable "create_s3_endpoint" {
 variable "interface_endpoint_services" {
   description = "Interface endpoints to create; [] when the subnets reach AWS APIs through a NAT gateway."
   type        = list(string)
-  default     = ["lambda"]
+  default     = ["lambda", "secretsmanager"]
 }
 
 variable "functions_https_egress_cidr_blocks" {

@@ -12,7 +12,9 @@ locals {
     FROCKET_LOG_LEVEL           = var.log_level
   }
 
-  redis_auth_environment = var.redis_auth_token == null ? {} : { FROCKET_REDIS_AUTH_TOKEN = var.redis_auth_token }
+  # The AUTH token itself never goes into the functions' configuration: they read it from this
+  # Secrets Manager secret once per cold start (their roles may read that secret only).
+  redis_auth_environment = { FROCKET_REDIS_AUTH_SECRET_ARN = var.redis_auth_secret_arn }
 
   worker_environment = merge(local.common_environment, local.redis_auth_environment, {
     FROCKET_WORKER_DISK_CACHE_SIZE_MB = tostring(var.worker_disk_cache_size_mb)

@@ -314,11 +314,14 @@ variable "redis_tls" {
   default     = true
 }
 
-variable "redis_auth_token" {
-  description = "Redis AUTH token (FROCKET_REDIS_AUTH_TOKEN); null for none."
+variable "redis_auth_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the Redis AUTH token (FROCKET_REDIS_AUTH_SECRET_ARN; a JSON object with auth_token, as the redis module stores it)."
   type        = string
-  default     = null
-  sensitive   = true
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:", var.redis_auth_secret_arn))
+    error_message = "The redis_auth_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)."
+  }
 }
 
 variable "invoker_lambda_concurrency" {

@@ -98,6 +98,24 @@ data "aws_iam_policy_document" "register" {
   }
 }
 
+# Every function reads the Redis AUTH token from its secret at cold start: that secret only.
+data "aws_iam_policy_document" "redis_secret" {
+  statement {
+    sid       = "ReadRedisAuthSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.redis_auth_secret_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.redis_auth_secret_kms_key_arn == null ? [] : [var.redis_auth_secret_kms_key_arn]
+    content {
+      sid       = "DecryptRedisAuthSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
 # Only when the dataset buckets use customer managed KMS keys (SSE-KMS with the AWS managed
 # aws/s3 key needs no IAM permission).
 data "aws_iam_policy_document" "dataset_kms" {
@@ -131,6 +149,14 @@ resource "aws_iam_role_policy" "this" {
   name   = "frocket-${each.key}"
   role   = aws_iam_role.this[each.key].id
   policy = local.policies[each.key]
+}
+
+resource "aws_iam_role_policy" "redis_secret" {
+  for_each = local.roles
+
+  name   = "frocket-redis-secret"
+  role   = aws_iam_role.this[each.key].id
+  policy = data.aws_iam_policy_document.redis_secret.json
 }
 
 resource "aws_iam_role_policy" "dataset_kms" {

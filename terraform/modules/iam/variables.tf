@@ -52,6 +52,27 @@ variable "dataset_kms_key_arns" {
   }
 }
 
+variable "redis_auth_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the Redis AUTH token: the functions may read this secret and no other."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:", var.redis_auth_secret_arn))
+    error_message = "The redis_auth_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)."
+  }
+}
+
+variable "redis_auth_secret_kms_key_arn" {
+  description = "Customer managed KMS key encrypting that secret (kms:Decrypt is granted on it); null for the AWS managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.redis_auth_secret_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:", var.redis_auth_secret_kms_key_arn))
+    error_message = "The redis_auth_secret_kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+  }
+}
+
 variable "attach_xray_policy" {
   description = "Attach AWSXRayDaemonWriteAccess (needed when the functions' tracing mode is Active)."
   type        = bool
