@@ -189,6 +189,13 @@ fn real_main() -> Result<(), String> {
         vec![]
     };
 
+    if args.only.as_deref().is_none_or(|o| o == "worst_allowed") {
+        worst_allowed(&files[0], &schema, max_part)?;
+    }
+    if args.only.as_deref() == Some("worst_allowed") {
+        return Ok(());
+    }
+
     println!();
     println!("| query | engine s (read + run) | engine Mrows/s/core | decode floor s | engine / floor | DuckDB s (1 thread) | DuckDB / engine | peak heap per part (while reading) | peak / part size | groups (engine / DuckDB) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
@@ -217,6 +224,60 @@ fn real_main() -> Result<(), String> {
             d.map_or("-".to_string(), |d| d["summary"].to_string()),
         );
     }
+    Ok(())
+}
+
+/// The heaviest query the default limits allow (query-language.md "Limits"), built to cost as
+/// much as each bound permits: 100 sequence conditions of 64 steps each (every other step a
+/// negative one, a window), a relation of 1,000 terms, 100 aggregations with `top` 10,000, and
+/// a funnel of 64 steps with 100 step aggregations and 100 end aggregations. Runs it on one part
+/// and prints its time and peak heap against the part's size.
+fn worst_allowed(file: &Path, schema: &DatasetSchema, part_size: u64) -> Result<(), String> {
+    use frocket_engine::query::QueryLimits;
+    use serde_json::json;
+    let l = QueryLimits::default();
+    let events = ["view", "addtocart", "transaction"];
+    let steps = |k: usize| -> Vec<serde_json::Value> {
+        (0..l.max_steps)
+            .map(|i| {
+                let e = events[(i + k) % events.len()];
+                if i % 2 == 1 && i + 1 < l.max_steps {
+                    json!({"filter": ["event", "==", e], "rowFound": false})
+                } else {
+                    json!({"filter": ["event", "==", e]})
+                }
+            })
+            .collect()
+    };
+    let conditions: Vec<serde_json::Value> = (0..l.max_conditions)
+        .map(|k| json!({"sequence": steps(k), "maxDuration": 86_400_000}))
+        .collect();
+    let relation = (0..l.max_relation_terms)
+        .map(|i| format!("${}", i % l.max_conditions))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let columns = ["category", "device", "event"];
+    let aggs: Vec<serde_json::Value> = (0..l.max_aggregations)
+        .map(|i| json!({"column": columns[i % columns.len()], "type": "groupsPerValue", "top": l.max_top, "name": format!("a{i}")}))
+        .collect();
+    let q = json!({
+        "query": {"conditions": conditions, "relation": relation, "aggregations": aggs},
+        "funnel": {"sequence": steps(0), "maxDuration": 86_400_000, "stepAggregations": aggs, "endAggregations": aggs},
+    });
+    let text = q.to_string();
+    let t = Instant::now();
+    let q = frocket_engine::query::validate_query_with(&text, schema, 10, &l).map_err(|e| e.to_string())?;
+    let validate = t.elapsed().as_secs_f64();
+    let (secs, peak, _) = run_engine(std::slice::from_ref(&file.to_path_buf()), &q)?;
+    println!();
+    println!(
+        "worst allowed query ({:.0} KB; validated in {:.1} ms): {secs:.2} s on one part, peak heap {:.1} MiB = {:.2}× the part ({:.1} MiB)",
+        text.len() as f64 / 1024.0,
+        validate * 1000.0,
+        peak as f64 / 1048576.0,
+        peak as f64 / part_size.max(1) as f64,
+        part_size as f64 / 1048576.0
+    );
     Ok(())
 }
 

@@ -96,10 +96,13 @@ impl FileCatalog {
     fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
         let dir = path.parent().ok_or_else(|| io(path, "no parent directory"))?;
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        // Unique per write, in this process and others: concurrent writes never share one.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tmp = dir.join(format!(
-            ".{}.tmp-{}",
+            ".{}.tmp-{}-{}",
             path.file_name().map_or("x".into(), |f| f.to_string_lossy()),
-            std::process::id()
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| io(path, e))
@@ -117,18 +120,18 @@ impl FileCatalog {
     }
 }
 
-impl Catalog for FileCatalog {
-    async fn put(&self, info: &DatasetInfo) -> Result<(), CatalogError> {
+impl FileCatalog {
+    fn put_blocking(&self, info: &DatasetInfo) -> Result<(), CatalogError> {
         let path = self.dataset_path(&info.name)?;
         let bytes = serde_json::to_vec_pretty(info).map_err(|e| io(&path, e))?;
         Self::write_atomic(&path, &bytes)
     }
 
-    async fn get(&self, name: &str) -> Result<Option<DatasetInfo>, CatalogError> {
+    fn get_blocking(&self, name: &str) -> Result<Option<DatasetInfo>, CatalogError> {
         Self::read(&self.dataset_path(name)?)
     }
 
-    async fn list(&self) -> Result<Vec<DatasetInfo>, CatalogError> {
+    fn list_blocking(&self) -> Result<Vec<DatasetInfo>, CatalogError> {
         let dir = self.root.join("datasets");
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
@@ -150,7 +153,7 @@ impl Catalog for FileCatalog {
         Ok(out)
     }
 
-    async fn remove(&self, name: &str) -> Result<bool, CatalogError> {
+    fn remove_blocking(&self, name: &str) -> Result<bool, CatalogError> {
         let path = self.dataset_path(name)?;
         let _ = std::fs::remove_file(self.used_path(name)?);
         match std::fs::remove_file(&path) {
@@ -160,16 +163,59 @@ impl Catalog for FileCatalog {
         }
     }
 
-    async fn touch(&self, name: &str, unix_secs: u64) -> Result<(), CatalogError> {
+    fn touch_blocking(&self, name: &str, unix_secs: u64) -> Result<(), CatalogError> {
         Self::write_atomic(&self.used_path(name)?, unix_secs.to_string().as_bytes())
     }
 
-    async fn last_used(&self, name: &str) -> Result<Option<u64>, CatalogError> {
+    fn last_used_blocking(&self, name: &str) -> Result<Option<u64>, CatalogError> {
         let p = self.used_path(name)?;
         match std::fs::read_to_string(&p) {
             Ok(s) => Ok(s.trim().parse().ok()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&p, e)),
         }
+    }
+}
+
+/// Runs a catalog operation on a blocking thread: the file catalog's I/O never holds up the
+/// async runtime (whose threads also answer `/health`).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, CatalogError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| CatalogError::Io {
+        path: "catalog".into(),
+        message: format!("the catalog operation stopped: {e}"),
+    })?
+}
+
+impl Catalog for FileCatalog {
+    async fn put(&self, info: &DatasetInfo) -> Result<(), CatalogError> {
+        let (c, info) = (self.clone(), info.clone());
+        blocking(move || c.put_blocking(&info)).await
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<DatasetInfo>, CatalogError> {
+        let (c, name) = (self.clone(), name.to_string());
+        blocking(move || c.get_blocking(&name)).await
+    }
+
+    async fn list(&self) -> Result<Vec<DatasetInfo>, CatalogError> {
+        let c = self.clone();
+        blocking(move || c.list_blocking()).await
+    }
+
+    async fn remove(&self, name: &str) -> Result<bool, CatalogError> {
+        let (c, name) = (self.clone(), name.to_string());
+        blocking(move || c.remove_blocking(&name)).await
+    }
+
+    async fn touch(&self, name: &str, unix_secs: u64) -> Result<(), CatalogError> {
+        let (c, name) = (self.clone(), name.to_string());
+        blocking(move || c.touch_blocking(&name, unix_secs)).await
+    }
+
+    async fn last_used(&self, name: &str) -> Result<Option<u64>, CatalogError> {
+        let (c, name) = (self.clone(), name.to_string());
+        blocking(move || c.last_used_blocking(&name)).await
     }
 }
