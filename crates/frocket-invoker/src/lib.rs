@@ -10,6 +10,7 @@
 #[cfg(feature = "aws-lambda")]
 pub mod lambda;
 pub mod local;
+pub mod merge;
 #[cfg(feature = "remote")]
 pub mod registration;
 #[cfg(feature = "remote")]

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use frocket_dataset::DatasetInfo;
-use frocket_engine::{read_part, run_loaded, ExecOptions, QueryResult, ValidatedQuery};
+use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, QueryResult, ValidatedQuery};
 
 use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
 use crate::InvokerError;
@@ -120,7 +120,8 @@ pub fn run_local(
         });
     };
     report(None);
-    let results: Vec<(usize, Result<TaskOutcome, InvokerError>)> = std::thread::scope(|s| {
+    type Done = (PartialResult, TaskOutcome);
+    let results: Vec<(usize, Result<Done, InvokerError>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -171,17 +172,19 @@ pub fn run_local(
                                 report(Some((i, State::Succeeded)));
                                 out.push((
                                     i,
-                                    Ok(TaskOutcome {
+                                    Ok((
                                         partial,
-                                        load_secs,
-                                        total_secs: t0.elapsed().as_secs_f64(),
-                                        done_at: start.elapsed().as_secs_f64(),
-                                        invoke_latency_secs: None,
-                                        from_cache: false,
-                                        cold: false,
-                                        peak_memory_bytes: None,
-                                        cost: None,
-                                    }),
+                                        TaskOutcome {
+                                            load_secs,
+                                            total_secs: t0.elapsed().as_secs_f64(),
+                                            done_at: start.elapsed().as_secs_f64(),
+                                            invoke_latency_secs: None,
+                                            from_cache: false,
+                                            cold: false,
+                                            peak_memory_bytes: None,
+                                            cost: None,
+                                        },
+                                    )),
                                 ));
                             }
                             Err(message) => {
@@ -204,7 +207,7 @@ pub fn run_local(
             .collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
-    let mut outcomes: Vec<(usize, TaskOutcome)> = Vec::with_capacity(n);
+    let mut outcomes: Vec<(usize, Done)> = Vec::with_capacity(n);
     for (i, r) in results {
         outcomes.push((i, r?));
     }
@@ -215,11 +218,7 @@ pub fn run_local(
         });
     }
     outcomes.sort_by_key(|(i, _)| *i);
-    finish_job(
-        start,
-        dataset,
-        query,
-        outcomes.into_iter().map(|(_, o)| o).collect(),
-        JobCounts::default(),
-    )
+    let (partials, outcomes): (Vec<PartialResult>, Vec<TaskOutcome>) = outcomes.into_iter().map(|(_, d)| d).unzip();
+    let merged = PartialResult::merge_all(partials)?;
+    finish_job(start, dataset, query, merged, outcomes, JobCounts::default())
 }

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use frocket_dataset::{inspect_spec, GroupIds, PartInspection, PartRef, RegisterError, RegisterRequest};
 use frocket_datastore::Datastore;
-use frocket_protocol::{unix_now, TaskOutput, TaskRequest, TaskWork};
+use frocket_protocol::{unix_now, TaskOutput, TaskRequest, TaskResult, TaskWork};
 
 use crate::local::Progress;
-use crate::remote::{run_tasks, task_ttl, Dispatch, RemoteJob, RemoteOptions};
+use crate::remote::{run_tasks, task_ttl, Dispatch, RemoteJob, RemoteOptions, Take};
 use crate::InvokerError;
 
 /// Inspects the `picked` parts of `parts` on remote workers, for the registration `req` whose
@@ -51,7 +51,8 @@ pub async fn inspect_remote(
         make: &make,
         self_select_preflight_ms: None,
     };
-    let done = match run_tasks(ds, dispatch, &job, opts, progress, Instant::now()).await {
+    let keep: Take<TaskResult> = std::sync::Arc::new(|_, r| Ok(r));
+    let done = match run_tasks(ds, dispatch, &job, opts, progress, Instant::now(), keep).await {
         Ok((done, _)) => done,
         Err(InvokerError::TaskFailed { part, message }) => {
             return Err(RegisterError::Part { part, message }.into());

@@ -15,6 +15,7 @@
 //! - All attempts of an unfinished task are polled and the first success found is the task's
 //!   one result, so two attempts finishing never count twice.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use frocket_dataset::DatasetInfo;
@@ -23,6 +24,7 @@ use frocket_engine::{QueryResult, ValidatedQuery};
 use frocket_protocol::{unix_now, TaskOutput, TaskRequest, TaskResult, TaskWork};
 
 use crate::local::{Progress, TaskCounts};
+use crate::merge::InOrderMerge;
 use crate::stats::{finish_job, JobCounts, Stats, TaskOutcome};
 use crate::InvokerError;
 
@@ -58,7 +60,7 @@ pub struct RemoteOptions {
     pub reject_age_secs: f64,
 }
 
-struct Task {
+struct Task<R> {
     attempt: u32,
     /// The latest attempt's request as sent (to find it in the queue).
     payload: String,
@@ -69,7 +71,7 @@ struct Task {
     failed_at: Option<Instant>,
     /// When the latest attempt was sent.
     sent_at: Instant,
-    result: Option<TaskResult>,
+    result: Option<R>,
     latest: TaskStatus,
     done_at: f64,
 }
@@ -108,33 +110,53 @@ pub async fn run_remote(
             .self_select_preflight_ms
             .filter(|_| dataset.parts.iter().any(|p| frocket_storage::is_s3(&p.path))),
     };
-    let (done, counts) = run_tasks(ds, dispatch, &job, opts, progress, start).await?;
-    let mut outcomes = Vec::with_capacity(done.len());
-    for (task, (r, done_at)) in done.into_iter().enumerate() {
+    // Each part's partial is parsed and merged (in part order) on a blocking thread as it
+    // arrives; what the loop keeps of a task is its outcome for the stats.
+    let merge = Arc::new(Mutex::new(InOrderMerge::new(job.parts.len())));
+    let parts = Arc::new(job.parts.clone());
+    let sink = merge.clone();
+    let take: Take<TaskOutcome> = Arc::new(move |task, r: TaskResult| {
         let TaskOutput::Partial(partial) = r.output else {
             return Err(InvokerError::TaskFailed {
-                part: job.parts[task].clone(),
+                part: parts[task].clone(),
                 message: "the worker answered something other than a query result".into(),
             });
         };
-        outcomes.push(TaskOutcome {
-            partial,
+        sink.lock()
+            .map_err(|_| InvokerError::Internal("the merge lock is poisoned".into()))?
+            .add(task, partial)?;
+        Ok(TaskOutcome {
             load_secs: r.load_secs,
             total_secs: r.total_secs,
-            done_at,
+            done_at: 0.0,
             invoke_latency_secs: Some(r.invoke_latency_secs),
             from_cache: r.from_cache,
             cold: r.cold,
             peak_memory_bytes: r.peak_memory_bytes,
             cost: r.cost,
-        });
-    }
-    // Merging every part's result is CPU work: off the async runtime.
+        })
+    });
+    let (done, counts) = run_tasks(ds, dispatch, &job, opts, progress, start, take).await?;
+    let outcomes: Vec<TaskOutcome> = done
+        .into_iter()
+        .map(|(o, done_at)| TaskOutcome { done_at, ..o })
+        .collect();
+    let merged = Arc::try_unwrap(merge)
+        .map_err(|_| InvokerError::Internal("the merge is still shared".into()))?
+        .into_inner()
+        .map_err(|_| InvokerError::Internal("the merge lock is poisoned".into()))?
+        .finish()?;
+    // Finishing (top-N cuts, means) is CPU work too: off the async runtime.
     let (dataset, query) = (dataset.clone(), query.clone());
-    tokio::task::spawn_blocking(move || finish_job(start, &dataset, &query, outcomes, counts))
+    tokio::task::spawn_blocking(move || finish_job(start, &dataset, &query, merged, outcomes, counts))
         .await
         .map_err(|e| InvokerError::Internal(format!("merging the results stopped: {e}")))?
 }
+
+/// What the polling loop keeps of a task's successful result, made on a blocking thread from
+/// the parsed result and its task index (a query merges the partial away; a registration keeps
+/// the whole result).
+pub(crate) type Take<R> = Arc<dyn Fn(usize, TaskResult) -> Result<R, InvokerError> + Send + Sync>;
 
 /// TTL of a job's task statuses, results and blobs: past any retry of the job.
 pub(crate) fn task_ttl(opts: &RemoteOptions) -> u64 {
@@ -156,14 +178,16 @@ pub(crate) struct RemoteJob<'a> {
 /// Sends one task per part and polls until each has one successful result, retrying failed
 /// and lost attempts (the rules at the top of this module). Returns each task's result with
 /// the seconds from `start` to when it was seen, and the job's counts.
-pub(crate) async fn run_tasks(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_tasks<R: Send + 'static>(
     ds: &Datastore,
     dispatch: &Dispatch,
     job: &RemoteJob<'_>,
     opts: &RemoteOptions,
     progress: &(dyn Fn(Progress) + Sync),
     start: Instant,
-) -> Result<(Vec<(TaskResult, f64)>, JobCounts), InvokerError> {
+    take: Take<R>,
+) -> Result<(Vec<(R, f64)>, JobCounts), InvokerError> {
     let request_id = job.request_id.to_string();
     let n = job.parts.len();
     let ttl = task_ttl(opts);
@@ -221,7 +245,7 @@ pub(crate) async fn run_tasks(
             })
             .collect::<Result<_, _>>()?,
     };
-    let mut tasks: Vec<Task> = first
+    let mut tasks: Vec<Task<R>> = first
         .iter()
         .map(|(_, payload)| Task {
             attempt: 1,
@@ -294,14 +318,18 @@ pub(crate) async fn run_tasks(
                         attempt: a,
                     };
                     if let Some(json) = ds.result(&key).await? {
-                        // A partial result can be large: parsed off the async runtime.
-                        let parsed = tokio::task::spawn_blocking(move || serde_json::from_str::<TaskResult>(&json))
-                            .await
-                            .map_err(|e| InvokerError::Internal(format!("parsing a result stopped: {e}")))?;
-                        let r = parsed.map_err(|e| InvokerError::TaskFailed {
-                            part: job.parts[i].clone(),
-                            message: format!("unreadable result: {e}"),
-                        })?;
+                        // A partial result can be large: parsed (and taken) off the async runtime.
+                        let (take, part) = (take.clone(), job.parts[i].clone());
+                        let r = tokio::task::spawn_blocking(move || {
+                            let r =
+                                serde_json::from_str::<TaskResult>(&json).map_err(|e| InvokerError::TaskFailed {
+                                    part,
+                                    message: format!("unreadable result: {e}"),
+                                })?;
+                            take(i, r)
+                        })
+                        .await
+                        .map_err(|e| InvokerError::Internal(format!("parsing a result stopped: {e}")))??;
                         t.result = Some(r);
                         t.latest = TaskStatus::EndedSuccess;
                         t.done_at = start.elapsed().as_secs_f64();

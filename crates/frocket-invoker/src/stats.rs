@@ -155,8 +155,6 @@ pub fn success_over_time(done_at: &[f64]) -> BTreeMap<String, usize> {
 /// What an invoker knows about one finished task.
 #[derive(Debug, Clone)]
 pub struct TaskOutcome {
-    /// The part's partial result.
-    pub partial: PartialResult,
     /// Seconds reading the part.
     pub load_secs: f64,
     /// Seconds for the task.
@@ -186,12 +184,13 @@ pub struct JobCounts {
     pub retried_tasks: usize,
 }
 
-/// Merges the tasks' partials (one per part, in any order) into the result and builds the
-/// job's stats.
+/// Finishes the merged partial of every part into the result and builds the job's stats from
+/// the tasks' outcomes.
 pub fn finish_job(
     started: Instant,
     dataset: &DatasetInfo,
     query: &ValidatedQuery,
+    merged: PartialResult,
     outcomes: Vec<TaskOutcome>,
     job: JobCounts,
 ) -> Result<(QueryResult, Stats), crate::InvokerError> {
@@ -208,7 +207,6 @@ pub fn finish_job(
         .map(|b| b as f64)
         .collect();
     let costs: Vec<f64> = outcomes.iter().filter_map(|o| o.cost).collect();
-    let merged = PartialResult::merge_all(outcomes.into_iter().map(|o| o.partial))?;
     let (scanned_rows, scanned_groups) = (merged.scanned_rows, merged.scanned_groups);
     let result = merged.finish(query)?;
     let total_time = started.elapsed().as_secs_f64();
