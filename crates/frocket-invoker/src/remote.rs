@@ -419,7 +419,9 @@ pub(crate) async fn run_tasks<R: Send + 'static>(
         .await;
         match polled {
             Ok(()) => datastore_error = None,
-            Err(InvokerError::Datastore(e)) => {
+            // Only Redis not answering is waited out; a corrupt value or a bad argument is not
+            // going to pass by itself.
+            Err(InvokerError::Datastore(e @ frocket_datastore::DatastoreError::Redis { .. })) => {
                 tracing::warn!(request = %request_id, error = %e, "polling the job's tasks failed; retrying until the run timeout");
                 datastore_error = Some(e.to_string());
             }
