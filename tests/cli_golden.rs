@@ -32,3 +32,36 @@ fn golden_queries_through_the_cli() {
     }
     assert_eq!(n, 12);
 }
+
+/// `--file -` reads the query from standard input: a golden funnel piped in gives its answer.
+#[test]
+fn a_query_piped_on_standard_input() {
+    use std::io::Write;
+    let dir = golden_dir();
+    let f = Frocket::new();
+    f.ok(&[
+        "register",
+        "golden",
+        &dir.join("data").display().to_string(),
+        "visitorid",
+        "timestamp",
+    ]);
+    let (file, text, expected) = frocket_tests::golden_queries()
+        .into_iter()
+        .find(|(f, _, _)| f.starts_with("g07"))
+        .unwrap();
+    let mut child = std::process::Command::new(frocket_tests::frocket_bin())
+        .args(["--output", "json", "run", "golden", "--file", "-"])
+        .env("FROCKET_HOME", f.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = json!({"query": got["query"], "funnel": got["funnel"]});
+    assert_eq!(json_diff(&result, &expected, "result", 1e-9), None, "{file}");
+}

@@ -264,6 +264,12 @@ async fn dispatch<C: Catalog + 'static>(
 
 async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs) -> Result<Rendered> {
     let text = match (&args.source.file, &args.source.string, args.source.empty) {
+        (Some(f), _, _) if f.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("cannot read the query from standard input (--file -)")?;
+            text
+        }
         (Some(f), _, _) => {
             std::fs::read_to_string(f).with_context(|| format!("cannot read query file '{}'", f.display()))?
         }

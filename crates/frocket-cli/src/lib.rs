@@ -119,7 +119,7 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct QuerySource {
-    /// Query file (JSON).
+    /// Query file (JSON); `-` reads the query from standard input.
     #[arg(long)]
     pub file: Option<PathBuf>,
     /// Query text (JSON).

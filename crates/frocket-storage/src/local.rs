@@ -55,3 +55,25 @@ pub fn list_local(basepath: &str, pattern: &str) -> Result<Vec<PartRef>, Storage
     parts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::list_local;
+
+    #[test]
+    fn symlinked_parts_are_listed_with_their_target_size_and_dangling_links_skipped() {
+        let data = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(data.path().join("real.parquet"), b"12345").unwrap();
+        std::fs::write(dir.path().join("a.parquet"), b"x").unwrap();
+        std::os::unix::fs::symlink(data.path().join("real.parquet"), dir.path().join("b.parquet")).unwrap();
+        std::os::unix::fs::symlink(data.path().join("gone.parquet"), dir.path().join("c.parquet")).unwrap();
+        std::os::unix::fs::symlink(data.path(), dir.path().join("d.parquet")).unwrap(); // a directory
+        let parts = list_local(&dir.path().display().to_string(), "*.parquet").unwrap();
+        let got: Vec<(String, u64)> = parts
+            .iter()
+            .map(|p| (p.path.rsplit('/').next().unwrap().to_string(), p.size))
+            .collect();
+        assert_eq!(got, vec![("a.parquet".to_string(), 1), ("b.parquet".to_string(), 5)]);
+    }
+}
