@@ -84,7 +84,7 @@ fn concurrent_queries_run_up_to_the_limit_then_queue_then_get_503() {
         let r = serve.request("GET", "/datasets/golden/empty-query", "");
         assert_eq!(r.status, 503, "{}", r.body);
         assert!(r.header("retry-after").is_some(), "no Retry-After");
-        let m = r.json()["errorMessage"].as_str().unwrap_or_default().to_string();
+        let m = r.error_message();
         assert!(m.contains("FROCKET_APISERVER_MAX_CONCURRENT_QUERIES"), "{m}");
     }
     // The asynchronous form is refused too when the line is full.

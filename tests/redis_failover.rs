@@ -101,7 +101,7 @@ fn serve_and_workers_survive_a_redis_restart_on_the_same_address() {
         }
         // It may have been looking up the dataset when Redis went away.
         503 => {
-            let m = r.json()["errorMessage"].as_str().unwrap_or_default().to_string();
+            let m = r.error_message();
             assert!(m.contains("redis"), "unclear error: {m}");
             assert!(r.header("retry-after").is_some(), "503 without Retry-After");
         }
@@ -142,7 +142,7 @@ fn redis_down_past_the_run_timeout_fails_clearly_then_recovers() {
     redis.kill();
     let r = waiting.join().unwrap();
     assert_eq!(r.status, 503, "{}", r.body);
-    let m = r.json()["errorMessage"].as_str().unwrap_or_default().to_string();
+    let m = r.error_message();
     assert!(
         m.contains("timed out") && m.contains(&format!("redis at 127.0.0.1:{}", redis.port)),
         "{m}"

@@ -96,7 +96,7 @@ fn throttling_is_retried_and_a_lost_store_is_a_clear_5xx() {
     s3.kill();
     let r = serve.request("GET", "/datasets/golden/empty-query", "");
     assert!(r.status == 502 || r.status == 503, "{} {}", r.status, r.body);
-    let m = r.json()["errorMessage"].as_str().unwrap_or_default().to_string();
+    let m = r.error_message();
     assert!(m.contains("s3://faults/golden/part-0000"), "the part is not named: {m}");
     // Nothing half-written: no temporary file, and no cached part at all (none was fetched).
     let left = files(&home.path().join("cache"));

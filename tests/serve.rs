@@ -1,7 +1,7 @@
 //! `frocket serve`: the HTTP API as a process. It answers on its port over the same catalog
 //! the CLI uses, and stops cleanly on SIGTERM.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,20 +10,10 @@ use frocket_tests::services::free_port;
 use frocket_tests::{frocket_bin, golden_dir, Frocket};
 use serde_json::{json, Value};
 
-/// One HTTP/1.1 request; returns the status line and the body.
+/// One HTTP/1.1 request (the harness's client); returns the status code and the body.
 fn http(port: u16, method: &str, path: &str, body: &str) -> (String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
+    let r = frocket_tests::services::http(port, method, path, body, Duration::from_secs(60));
+    (r.status.to_string(), r.body)
 }
 
 #[test]

@@ -214,6 +214,11 @@ impl HttpReply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    /// The `errorMessage` of a failure envelope ("" when there is none).
+    pub fn error_message(&self) -> String {
+        self.json()["errorMessage"].as_str().unwrap_or_default().to_string()
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())

@@ -59,19 +59,6 @@ pub enum StorageError {
     },
 }
 
-impl StorageError {
-    /// True for failures that may pass by themselves ([`StorageError::Unavailable`]).
-    ///
-    /// ```
-    /// use frocket_storage::StorageError;
-    /// assert!(StorageError::Unavailable { path: "s3://b/k".into(), message: "SlowDown".into() }.is_transient());
-    /// assert!(!StorageError::Invalid("bad".into()).is_transient());
-    /// ```
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StorageError::Unavailable { .. })
-    }
-}
-
 #[cfg(feature = "s3")]
 /// A temporary file removed when dropped (a no-op once it was renamed away).
 struct TempFile(PathBuf);
