@@ -30,7 +30,7 @@ fn golden_queries_through_the_cli() {
         );
         n += 1;
     }
-    assert_eq!(n, 12);
+    assert_eq!(n, 17);
 }
 
 /// `--file -` reads the query from standard input: a golden funnel piped in gives its answer.

@@ -122,7 +122,7 @@ async fn dataset_routes_and_golden_answers() {
     assert_eq!(e["stats"]["dataset"]["parts"], json!(2));
 
     let queries = golden_queries();
-    assert_eq!(queries.len(), 12);
+    assert_eq!(queries.len(), 17);
     for (file, text, expected) in queries {
         let r = api.call("POST", "/datasets/golden/query", &text).await;
         assert_eq!(r.status, StatusCode::OK, "{file}: {}", r.body);

@@ -32,6 +32,7 @@
 //! assert_eq!((steps[0].matching_groups, steps[1].matching_groups), (2, 1));
 //! ```
 
+pub mod conversion;
 pub mod error;
 pub mod exec;
 pub mod memory;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::query::{Aggregation, ValidatedQuery};
 use crate::result::{AggregationResult, AggregationValue, FunnelResult, QueryResult, StageResult, ValueMap};
@@ -60,6 +61,9 @@ pub struct PartialFunnel {
     pub steps: Vec<PartialStage>,
     /// End aggregations.
     pub end_aggregations: Vec<PartialAggregation>,
+    /// With `conversionTime`: the time to convert of steps 1.. (one fewer than `steps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conversion: Vec<ConversionPartial>,
 }
 
 /// What one part contributes to a query's result. Serializable, to travel between workers
@@ -143,6 +147,12 @@ impl PartialResult {
                     x.merge(y)?;
                 }
                 merge_aggs(&mut a.end_aggregations, b.end_aggregations)?;
+                if a.conversion.len() != b.conversion.len() {
+                    return Err(EngineError::Merge("partials disagree on conversion times".into()));
+                }
+                for (x, y) in a.conversion.iter_mut().zip(&b.conversion) {
+                    x.merge(y).map_err(EngineError::Merge)?;
+                }
             }
             _ => return Err(EngineError::Merge("one partial has a funnel and the other not".into())),
         }
@@ -165,14 +175,29 @@ impl PartialResult {
     /// key ascending, cut to `top`; means computed from sums and counts.
     pub fn finish(self, query: &ValidatedQuery) -> Result<QueryResult, EngineError> {
         let funnel = match (&query.funnel, self.funnel) {
-            (Some(f), Some(pf)) => Some(FunnelResult {
-                sequence: pf
+            (Some(f), Some(pf)) => {
+                let mut sequence: Vec<StageResult> = pf
                     .steps
                     .into_iter()
                     .map(|s| finish_stage(s, &f.step_aggregations))
-                    .collect::<Result<_, _>>()?,
-                end_aggregations: finish_aggs(pf.end_aggregations, &f.end_aggregations)?,
-            }),
+                    .collect::<Result<_, _>>()?;
+                if let Some(ct) = &f.conversion_time {
+                    if pf.conversion.len() + 1 != sequence.len() {
+                        return Err(EngineError::Merge(format!(
+                            "{} conversion times for {} funnel steps",
+                            pf.conversion.len(),
+                            sequence.len()
+                        )));
+                    }
+                    for (k, stage) in sequence.iter_mut().enumerate() {
+                        stage.conversion_time = Some(k.checked_sub(1).map(|i| pf.conversion[i].finish(&ct.bins)));
+                    }
+                }
+                Some(FunnelResult {
+                    sequence,
+                    end_aggregations: finish_aggs(pf.end_aggregations, &f.end_aggregations)?,
+                })
+            }
             (None, None) => None,
             _ => return Err(EngineError::Merge("partial and query disagree on the funnel".into())),
         };
@@ -188,6 +213,7 @@ fn finish_stage(s: PartialStage, aggs: &[Aggregation]) -> Result<StageResult, En
         matching_groups: s.groups,
         matching_group_rows: s.rows,
         aggregations: finish_aggs(s.aggregations, aggs)?,
+        conversion_time: None,
     })
 }
 

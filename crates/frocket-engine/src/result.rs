@@ -5,6 +5,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::conversion::ConversionTimeResult;
 use crate::query::AggregationType;
 
 /// A JSON object whose entries keep their order (maps are ordered by value, descending).
@@ -87,6 +88,20 @@ pub struct StageResult {
     pub matching_group_rows: u64,
     /// `None` when no aggregations were requested.
     pub aggregations: Option<Vec<AggregationResult>>,
+    /// Funnel steps with `conversionTime` only (the key is absent otherwise): `null` at the
+    /// first step, the time to convert at the others.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_or_null"
+    )]
+    pub conversion_time: Option<Option<ConversionTimeResult>>,
+}
+
+/// A key that is present deserializes to `Some`, even when `null` (absent: `None`, by
+/// `default`).
+fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<ConversionTimeResult>>, D::Error> {
+    Option::<ConversionTimeResult>::deserialize(d).map(Some)
 }
 
 /// The funnel's result.

@@ -1,12 +1,12 @@
 //! Every golden query over the golden dataset (two parts, run separately and merged)
-//! reproduces the independent evaluator's answers.
+//! reproduces the independent evaluator's answers: the twelve of `expected.jsonl` and the
+//! sequence options' five (`sequence-options/`).
 
 mod common;
 
 use std::fs::File;
 
 use frocket_engine::{run_part, validate_query, ExecOptions, PartialResult};
-use serde_json::Value;
 
 #[test]
 fn golden_queries_match_expected() {
@@ -19,13 +19,10 @@ fn golden_queries_match_expected() {
     parts.sort();
     assert_eq!(parts.len(), 2);
     let schema = common::schema_of(&parts, "visitorid", "timestamp");
-    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
     let mut failures = Vec::new();
     let mut n = 0;
-    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-        let exp: Value = serde_json::from_str(line).unwrap();
-        let file = exp["file"].as_str().unwrap();
-        let text = std::fs::read_to_string(dir.join("queries").join(file)).unwrap();
+    for (file, text, expected) in common::golden_queries() {
+        let file = file.as_str();
         let q = validate_query(&text, &schema, 10).unwrap_or_else(|e| panic!("{file}: {e}"));
         let partials: Vec<PartialResult> = parts
             .iter()
@@ -41,12 +38,12 @@ fn golden_queries_match_expected() {
             .collect();
         let result = PartialResult::merge_all(partials).unwrap().finish(&q).unwrap();
         let got = serde_json::to_value(&result).unwrap();
-        if let Some(d) = common::json_diff(&got, &exp["result"], "result", 1e-9) {
+        if let Some(d) = common::json_diff(&got, &expected, "result", 1e-9) {
             failures.push(format!("{file}: {d}\n  got: {got}"));
         }
         n += 1;
     }
-    assert_eq!(n, 12);
+    assert_eq!(n, 17);
     assert!(
         failures.is_empty(),
         "{} of {n} golden queries differ:\n{}",

@@ -524,6 +524,42 @@ pub(crate) fn aggregate_nested(
     }
 }
 
+impl Coded {
+    /// Every row's code (`rows` rows; `u32::MAX` for a null), for a scalar or dictionary
+    /// column; `None` for a LIST column (a row has many codes).
+    pub(crate) fn row_codes(&self, rows: usize) -> Option<Vec<u32>> {
+        let mut out = vec![NULL; rows];
+        match &self.rows {
+            RowCodesOf::Scalar(codes) => {
+                ScalarCodes(codes).each_in(0..rows.min(codes.len()), |r, c| out[r] = c as u32);
+            }
+            RowCodesOf::Dict {
+                keys,
+                chunk_tables,
+                tables,
+                shift,
+            } => {
+                let chunks = keys
+                    .iter()
+                    .zip(chunk_tables)
+                    .map(|(k, &(start, len))| DictChunk {
+                        keys: k.values(),
+                        nulls: k.nulls(),
+                        codes: tables.get(start as usize..(start + len) as usize).unwrap_or(&[]),
+                    })
+                    .collect();
+                DictCodes { chunks, shift: *shift }.each_in(0..rows, |r, c| {
+                    if let Some(o) = out.get_mut(r) {
+                        *o = c as u32;
+                    }
+                });
+            }
+            RowCodesOf::List { .. } => return None,
+        }
+        Some(out)
+    }
+}
+
 /// Turns per-slot accumulators (`width` values per slot) into per-selection totals: slot `s`
 /// becomes the sum of slots `s..`.
 fn suffix_sums<T: Copy + std::ops::AddAssign>(acc: &mut [T], width: usize) {

@@ -8,6 +8,7 @@
 //! funnel → [`PartialResult`].
 
 mod aggregate;
+mod chain;
 mod column;
 mod derive;
 mod filter;
@@ -30,11 +31,13 @@ use parquet::file::reader::ChunkReader;
 pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
+use self::chain::{ChainRules, ConversionSink, NULL_KEY};
 use self::column::Column;
 use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
+use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
 use crate::query::{
@@ -199,18 +202,72 @@ impl Part<'_> {
     /// others, and for groups that cannot reach `need` steps. Sequences a greedy scan decides
     /// over integer timestamps need no time order; the others scan each group's rows sorted by
     /// time.
+    ///
+    /// A sequence with options (`within`, `holdConstant`, `order: strict`) or whose times to
+    /// convert are wanted (`sink`) runs on the exact chain matcher (`chain.rs`).
     fn reached(
         &self,
         m: &SequenceMatcher,
+        seq: &Sequence,
         selected: Option<&BooleanBuffer>,
         need: usize,
+        sink: Option<ConversionSink<'_>>,
     ) -> Result<Vec<u32>, EngineError> {
         let ts = self.timestamps()?;
         let members = self.groups.members();
+        if seq.has_options() || sink.is_some() {
+            let held = self.held_keys(&seq.hold_constant)?;
+            let rules = ChainRules::of(seq);
+            return Ok(m.reached_chains(&rules, ts, members, selected, need, held.as_deref(), sink));
+        }
         Ok(match ts {
             Timestamps::Int(t) if m.is_greedy() => m.reached_unordered(t, members, selected),
             _ => m.reached_per_group(ts, members, selected, need),
         })
+    }
+
+    /// The coded values of `column` (coded once per part, shared by aggregations and held
+    /// columns).
+    fn coded(&self, column: &str) -> Result<Rc<Coded>, EngineError> {
+        let mut cache = self.coded.borrow_mut();
+        if let Some(c) = cache.get(column) {
+            return Ok(c.clone());
+        }
+        let c = Rc::new(code_column(self.column(column)?).map_err(|e| self.arrow_err(e))?);
+        cache.insert(column.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Each row's held value (`holdConstant`): one code per distinct combination of the
+    /// columns' values, [`NULL_KEY`] when any is null; `None` when nothing is held.
+    fn held_keys(&self, columns: &[String]) -> Result<Option<Vec<u32>>, EngineError> {
+        let rows = self.groups.rows;
+        let mut keys: Option<Vec<u32>> = None;
+        for c in columns {
+            let codes = self.coded(c)?.row_codes(rows).ok_or_else(|| EngineError::ColumnType {
+                file: self.file.to_string(),
+                column: c.clone(),
+                found: self.column(c).map(|col| col.data_type().to_string()).unwrap_or_default(),
+                expected: "INT, STRING or BOOL".into(),
+            })?;
+            keys = Some(match keys {
+                None => codes,
+                // Pairs of (codes so far, this column's code) numbered in order of appearance.
+                Some(mut acc) => {
+                    let mut pairs: FastMap<(u32, u32), u32> = FastMap::default();
+                    for (a, &b) in acc.iter_mut().zip(&codes) {
+                        if *a == NULL_KEY || b == NULL_KEY {
+                            *a = NULL_KEY;
+                        } else {
+                            let next = pairs.len() as u32;
+                            *a = *pairs.entry((*a, b)).or_insert(next);
+                        }
+                    }
+                    acc
+                }
+            });
+        }
+        Ok(keys)
     }
 
     fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
@@ -316,7 +373,7 @@ impl Part<'_> {
             ConditionKind::Sequence(seq) => {
                 let m = self.sequence_matcher(seq)?;
                 // Only groups reaching every step match: the others need no scan.
-                let reached = self.reached(&m, within, m.len())?;
+                let reached = self.reached(&m, seq, within, m.len(), None)?;
                 let need = m.len() as u32;
                 Ok(BooleanBuffer::collect_bool(ng, |g| reached[g] == need))
             }
@@ -358,16 +415,7 @@ impl Part<'_> {
                 let coded = if a.agg_type == crate::query::AggregationType::Count {
                     None
                 } else {
-                    let mut cache = self.coded.borrow_mut();
-                    let c = match cache.get(&a.column) {
-                        Some(c) => c.clone(),
-                        None => {
-                            let c = Rc::new(code_column(column).map_err(|e| self.arrow_err(e))?);
-                            cache.insert(a.column.clone(), c.clone());
-                            c
-                        }
-                    };
-                    Some(c)
+                    Some(self.coded(&a.column)?)
                 };
                 let other = a.other_column.as_deref().map(|o| self.column(o)).transpose()?;
                 let input = AggInput {
@@ -501,7 +549,17 @@ fn execute(
         None => None,
         Some(f) => {
             let m = part.sequence_matcher(&f.sequence)?;
-            let reached = part.reached(&m, Some(&matching), 1)?;
+            let int_ts = matches!(part.timestamps()?, Timestamps::Int(_));
+            let bins = f.conversion_time.as_ref().map(|c| c.bins.as_slice()).unwrap_or_default();
+            let mut conversion: Vec<ConversionPartial> = match &f.conversion_time {
+                Some(_) => (1..m.len()).map(|_| ConversionPartial::new(int_ts, bins.len())).collect(),
+                None => vec![],
+            };
+            let sink = f.conversion_time.as_ref().map(|_| ConversionSink {
+                partials: &mut conversion,
+                bins,
+            });
+            let reached = part.reached(&m, &f.sequence, Some(&matching), 1, sink)?;
             // Step k's groups are those that reached more than k steps: nested selections,
             // aggregated in one pass per aggregation.
             let n = m.len();
@@ -533,6 +591,7 @@ fn execute(
             Some(PartialFunnel {
                 steps,
                 end_aggregations,
+                conversion,
             })
         }
     };

@@ -26,6 +26,7 @@ use arrow::buffer::BooleanBuffer;
 
 use super::groups::{Members, Timestamps, TsChunks};
 use super::time_sort::TimeSorter;
+use crate::conversion::ConversionPartial;
 
 /// A timestamp value: integer or float.
 pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType {
@@ -37,6 +38,9 @@ pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType 
 
     /// The timestamps as integers, when they are.
     fn as_int(ts: &TsChunks<Self>) -> Option<&TsChunks<i64>>;
+
+    /// Records `self - start` as a group's time to convert.
+    fn add_time(self, start: Self, p: &mut ConversionPartial, bins: &[f64]);
 }
 
 impl TsValue for i64 {
@@ -52,6 +56,10 @@ impl TsValue for i64 {
     fn as_int(ts: &TsChunks<Self>) -> Option<&TsChunks<i64>> {
         Some(ts)
     }
+
+    fn add_time(self, start: Self, p: &mut ConversionPartial, bins: &[f64]) {
+        p.add_int(self.saturating_sub(start), bins);
+    }
 }
 
 impl TsValue for f64 {
@@ -66,6 +74,10 @@ impl TsValue for f64 {
 
     fn as_int(_: &TsChunks<Self>) -> Option<&TsChunks<i64>> {
         None
+    }
+
+    fn add_time(self, start: Self, p: &mut ConversionPartial, bins: &[f64]) {
+        p.add_float(self - start, bins);
     }
 }
 
@@ -234,9 +246,15 @@ impl SequenceMatcher {
         self.m
     }
 
+    /// Whether gap `k` (`0..=len()`: before positive step `k`; `len()`: after the last) has a
+    /// negative step.
+    pub(super) fn has_gap(&self, k: usize) -> bool {
+        self.has_gap[k]
+    }
+
     /// The first 64 step bits of row `r` (all of them for sequences of up to 31 positive steps).
     #[inline(always)]
-    fn word(&self, r: usize) -> u64 {
+    pub(super) fn word(&self, r: usize) -> u64 {
         if self.bytes == 1 {
             return u64::from(self.bits[r]);
         }
@@ -274,7 +292,7 @@ impl SequenceMatcher {
 
     /// Whether row `r`, whose [`word`](Self::word) is `w`, has step bit `bit`.
     #[inline(always)]
-    fn has(&self, r: usize, w: u64, bit: usize) -> bool {
+    pub(super) fn has(&self, r: usize, w: u64, bit: usize) -> bool {
         if bit < 64 {
             (w >> bit) & 1 == 1
         } else {

@@ -247,6 +247,29 @@ pub struct Step {
     pub filters: Vec<Filter>,
     /// False for a negative step ("did not happen").
     pub row_found: bool,
+    /// The most time (timestamp units) this positive step's row may come after the previous
+    /// positive step's row. Only on a positive step other than the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<f64>,
+}
+
+/// What may happen between the rows of a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Order {
+    /// Other rows may come between the chain's rows (the default).
+    #[default]
+    Ordered,
+    /// Consecutive positive rows are neighbours: no row of the group (of the held value, with
+    /// `holdConstant`) has a timestamp strictly between them.
+    Strict,
+}
+
+impl Order {
+    /// Whether this is the default, [`Order::Ordered`].
+    pub fn is_ordered(&self) -> bool {
+        *self == Order::Ordered
+    }
 }
 
 /// An ordered list of steps with an optional time window.
@@ -257,9 +280,22 @@ pub struct Sequence {
     pub steps: Vec<Step>,
     /// Maximum time between the first and last positive rows used, in timestamp units.
     pub max_duration: Option<f64>,
+    /// Columns whose value every row of a chain shares (none: no such rule).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hold_constant: Vec<String>,
+    /// What may happen between the chain's rows.
+    #[serde(default, skip_serializing_if = "Order::is_ordered")]
+    pub order: Order,
 }
 
 impl Sequence {
+    /// Whether the sequence uses an option of query-language.md's "Sequence options"
+    /// (`within`, `holdConstant`, `order: strict`): then it runs on the exact chain matcher
+    /// instead of the fast paths of plain sequences.
+    pub fn has_options(&self) -> bool {
+        !self.hold_constant.is_empty() || self.order == Order::Strict || self.steps.iter().any(|s| s.within.is_some())
+    }
+
     /// Indexes (into `steps`) of the positive steps.
     pub fn positive_steps(&self) -> impl Iterator<Item = usize> + '_ {
         self.steps
@@ -369,6 +405,18 @@ pub struct Funnel {
     pub step_aggregations: Vec<Aggregation>,
     /// Aggregations over the last step's groups.
     pub end_aggregations: Vec<Aggregation>,
+    /// Time to convert per step, when requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion_time: Option<ConversionTime>,
+}
+
+/// The funnel's `conversionTime` option: report each step's time to convert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ConversionTime {
+    /// Histogram bin edges (timestamp units, strictly increasing, positive); empty: no
+    /// histogram.
+    #[serde(default)]
+    pub bins: Vec<f64>,
 }
 
 /// Timeframe `[from, to)` in timestamp units; either bound may be absent.
@@ -446,6 +494,7 @@ impl ValidatedQuery {
         };
         column == self.group_id_column
             || column == self.timestamp_column
+            || self.holds(column)
             || in_aggs(&self.aggregations)
             || self
                 .conditions
@@ -473,15 +522,21 @@ impl ValidatedQuery {
         (lists, sequences)
     }
 
-    /// Whether a filter, sum target or aggregation uses `column` (grouping and time order
-    /// aside).
+    /// Whether a sequence holds `column` constant.
+    fn holds(&self, column: &str) -> bool {
+        self.filter_uses().1.iter().any(|s| s.hold_constant.iter().any(|c| c == column))
+    }
+
+    /// Whether a filter, sum target, aggregation or `holdConstant` uses `column` (grouping and
+    /// time order aside).
     pub(crate) fn column_used_outside_time(&self, column: &str) -> bool {
         let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
         let in_aggs = |aggs: &[Aggregation]| {
             aggs.iter()
                 .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
         };
-        self.conditions.iter().any(|c| match &c.kind {
+        self.holds(column)
+            || self.conditions.iter().any(|c| match &c.kind {
             ConditionKind::Filters { filters, target, .. } => {
                 in_filters(filters) || matches!(target, Target::Sum { column: c, .. } if c == column)
             }

@@ -11,6 +11,12 @@ use super::relation::parse_relation;
 use crate::error::{ValidationError, ValidationErrors};
 use crate::schema::{ColumnType, DatasetSchema};
 
+/// Most columns a sequence may hold constant.
+const MAX_HELD: usize = 4;
+
+/// Most histogram bin edges of `conversionTime`.
+const MAX_BINS: usize = 32;
+
 /// Words that cannot be condition names.
 const KEYWORDS: [&str; 3] = ["and", "or", "not"];
 
@@ -415,6 +421,9 @@ impl Validator<'_> {
                 "name",
                 "sequence",
                 "maxDuration",
+                "holdConstant",
+                "order",
+                "conversionTime",
             ],
         )?;
         let name = match m.get("name") {
@@ -445,17 +454,22 @@ impl Validator<'_> {
                     self.err(join(path, k), format!("'{k}' is not allowed on a sequence condition"));
                 }
             }
-            let seq = self.sequence(&m["sequence"], m.get("maxDuration"), path);
+            if m.contains_key("conversionTime") {
+                self.err(
+                    join(path, "conversionTime"),
+                    "'conversionTime' is only allowed on the funnel (a condition reports no times)",
+                );
+            }
+            let seq = self.sequence(&m["sequence"], m, path);
             return Some(Condition {
                 name: name?,
                 kind: ConditionKind::Sequence(seq?),
             });
         }
-        if m.contains_key("maxDuration") {
-            self.err(
-                join(path, "maxDuration"),
-                "'maxDuration' is only allowed on a sequence condition",
-            );
+        for k in ["maxDuration", "holdConstant", "order", "conversionTime"] {
+            if m.contains_key(k) {
+                self.err(join(path, k), format!("'{k}' is only allowed on a sequence condition or the funnel"));
+            }
         }
         let filters = self.filter_or_filters(m, path);
         let target = match m.get("target") {
@@ -786,9 +800,27 @@ impl Validator<'_> {
         Some(Target::Sum { column, op, value })
     }
 
-    fn sequence(&mut self, v: &Value, max_duration: Option<&Value>, parent: &str) -> Option<Sequence> {
+    /// The `sequence` of a sequence condition or funnel, with the options beside it in
+    /// `parent_map` (`maxDuration`, `holdConstant`, `order`).
+    fn sequence(&mut self, v: &Value, parent_map: &Map<String, Value>, parent: &str) -> Option<Sequence> {
         let path = join(parent, "sequence");
-        let max_duration = match max_duration {
+        let hold_constant = match parent_map.get("holdConstant") {
+            None | Some(Value::Null) => Some(vec![]),
+            Some(h) => self.hold_constant(h, &join(parent, "holdConstant")),
+        };
+        let order = match parent_map.get("order") {
+            None | Some(Value::Null) => Some(Order::Ordered),
+            Some(Value::String(o)) if o == "ordered" => Some(Order::Ordered),
+            Some(Value::String(o)) if o == "strict" => Some(Order::Strict),
+            Some(o) => {
+                self.err(
+                    join(parent, "order"),
+                    format!("expected \"ordered\" or \"strict\", found {}", describe_value(o)),
+                );
+                None
+            }
+        };
+        let max_duration = match parent_map.get("maxDuration") {
             None | Some(Value::Null) => Some(None),
             Some(d) => match d.as_f64() {
                 Some(x) if x > 0.0 && x.is_finite() => Some(Some(x)),
@@ -817,7 +849,7 @@ impl Validator<'_> {
         let mut ok = true;
         for (i, s) in arr.iter().enumerate() {
             let p = idx(&path, i);
-            let Some(m) = self.object(s, &p, &["filter", "filters", "rowFound"]) else {
+            let Some(m) = self.object(s, &p, &["filter", "filters", "rowFound", "within"]) else {
                 ok = false;
                 continue;
             };
@@ -839,8 +871,37 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             }
+            let first_positive = row_found && !steps.iter().any(|s: &Step| s.row_found);
+            let within = match m.get("within") {
+                None | Some(Value::Null) => None,
+                Some(w) => {
+                    let wp = join(&p, "within");
+                    if !row_found {
+                        self.err(wp, "'within' is not allowed on a negative step (rowFound false): it limits the time from the previous positive step's row to this step's row");
+                        ok = false;
+                    } else if first_positive {
+                        self.err(wp, "'within' is not allowed on the first positive step: it limits the time from the previous positive step, and there is none (use 'maxDuration' for the whole chain)");
+                        ok = false;
+                    }
+                    match w.as_f64() {
+                        Some(x) if x >= 0.0 && x.is_finite() => Some(x),
+                        _ => {
+                            self.err(
+                                join(&p, "within"),
+                                format!("must be a number >= 0 (timestamp units), found {}", describe_value(w)),
+                            );
+                            ok = false;
+                            None
+                        }
+                    }
+                }
+            };
             match self.filter_or_filters(m, &p) {
-                Some(filters) => steps.push(Step { filters, row_found }),
+                Some(filters) => steps.push(Step {
+                    filters,
+                    row_found,
+                    within,
+                }),
                 None => ok = false,
             }
         }
@@ -853,7 +914,102 @@ impl Validator<'_> {
             ok = false;
         }
         let max_duration = max_duration?;
-        ok.then_some(Sequence { steps, max_duration })
+        let (hold_constant, order) = (hold_constant?, order?);
+        ok.then_some(Sequence {
+            steps,
+            max_duration,
+            hold_constant,
+            order,
+        })
+    }
+
+    /// `holdConstant`: 1 to 4 distinct INT, STRING or BOOL columns, not the group id or the
+    /// timestamp.
+    fn hold_constant(&mut self, v: &Value, path: &str) -> Option<Vec<String>> {
+        let Some(arr) = v.as_array() else {
+            self.err(path, format!("expected an array of 1 to {MAX_HELD} column names, found {}", json_type(v)));
+            return None;
+        };
+        if arr.is_empty() || arr.len() > MAX_HELD {
+            self.err(path, format!("expected 1 to {MAX_HELD} columns, found {}", arr.len()));
+            return None;
+        }
+        let mut out: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (i, c) in arr.iter().enumerate() {
+            let p = idx(path, i);
+            let Some((name, t)) = self.column(c, &p) else {
+                ok = false;
+                continue;
+            };
+            if name == self.schema.group_id_column || name == self.schema.timestamp_column {
+                let what = if name == self.schema.group_id_column { "group id" } else { "timestamp" };
+                self.err(&p, format!("'{name}' is the {what} column, which cannot be held constant (every chain already has one group; a chain's timestamps increase)"));
+                ok = false;
+                continue;
+            }
+            if !matches!(t, ColumnType::Int | ColumnType::String | ColumnType::Bool) {
+                self.err(&p, format!("column '{name}' is {t}; holdConstant takes INT, STRING or BOOL columns"));
+                ok = false;
+                continue;
+            }
+            if out.contains(&name) {
+                self.err(&p, format!("column '{name}' is listed twice"));
+                ok = false;
+                continue;
+            }
+            self.use_column(&name);
+            out.push(name);
+        }
+        ok.then_some(out)
+    }
+
+    /// The funnel's `conversionTime`: `true` / `false`, or `{"bins": [...]}` with 1 to 32
+    /// strictly increasing positive numbers.
+    fn conversion_time(&mut self, v: &Value, path: &str) -> Option<Option<ConversionTime>> {
+        match v {
+            Value::Null | Value::Bool(false) => return Some(None),
+            Value::Bool(true) => return Some(Some(ConversionTime::default())),
+            Value::Object(_) => {}
+            _ => {
+                self.err(path, format!("expected true or an object {{\"bins\": [...]}}, found {}", describe_value(v)));
+                return None;
+            }
+        }
+        let m = self.object(v, path, &["bins"])?;
+        let p = join(path, "bins");
+        let Some(bins) = m.get("bins") else {
+            self.err(path, "expected 'bins': 1 to 32 strictly increasing positive numbers (or write conversionTime: true for no histogram)");
+            return None;
+        };
+        let Some(arr) = bins.as_array() else {
+            self.err(&p, format!("expected an array of numbers, found {}", json_type(bins)));
+            return None;
+        };
+        if arr.is_empty() || arr.len() > MAX_BINS {
+            self.err(&p, format!("expected 1 to {MAX_BINS} bin edges, found {}", arr.len()));
+            return None;
+        }
+        let mut out: Vec<f64> = Vec::with_capacity(arr.len());
+        let mut ok = true;
+        for (i, b) in arr.iter().enumerate() {
+            match b.as_f64() {
+                Some(x) if x > 0.0 && x.is_finite() => {
+                    if let Some(&prev) = out.last() {
+                        if x <= prev {
+                            self.err(idx(&p, i), format!("bin edges must strictly increase: {} follows {}", describe_value(b), prev));
+                            ok = false;
+                        }
+                    }
+                    out.push(x);
+                }
+                _ => {
+                    self.err(idx(&p, i), format!("must be a positive number (timestamp units), found {}", describe_value(b)));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(Some(ConversionTime { bins: out }))
     }
 
     fn aggregations(&mut self, v: &Value, path: &str) -> Option<Vec<Aggregation>> {
@@ -1023,10 +1179,22 @@ impl Validator<'_> {
         let m = self.object(
             v,
             path,
-            &["sequence", "maxDuration", "stepAggregations", "endAggregations"],
+            &[
+                "sequence",
+                "maxDuration",
+                "holdConstant",
+                "order",
+                "conversionTime",
+                "stepAggregations",
+                "endAggregations",
+            ],
         )?;
+        let conversion_time = match m.get("conversionTime") {
+            None => Some(None),
+            Some(c) => self.conversion_time(c, &join(path, "conversionTime")),
+        };
         let sequence = match m.get("sequence") {
-            Some(s) => self.sequence(s, m.get("maxDuration"), path),
+            Some(s) => self.sequence(s, m, path),
             None => {
                 self.err(path, "a funnel needs 'sequence'");
                 None
@@ -1044,6 +1212,7 @@ impl Validator<'_> {
             sequence: sequence?,
             step_aggregations: step?,
             end_aggregations: end?,
+            conversion_time: conversion_time?,
         })
     }
 }

@@ -19,6 +19,28 @@ pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
 }
 
+/// The golden queries: (query file name, query text, expected result), in `expected.jsonl`
+/// order, then those of `sequence-options/`.
+pub fn golden_queries() -> Vec<(String, String, Value)> {
+    let dir = golden_dir();
+    [dir.clone(), dir.join("sequence-options")]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_to_string(d.join("expected.jsonl"))
+                .unwrap_or_else(|e| panic!("golden {}: {e}", d.join("expected.jsonl").display()))
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|line| {
+                    let exp: Value = serde_json::from_str(line).expect("a JSON line");
+                    let file = exp["file"].as_str().expect("a file name").to_string();
+                    let text = std::fs::read_to_string(d.join("queries").join(&file)).expect("the query file");
+                    (file, text, exp["result"].clone())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Schema of a dataset of parquet files, with min/max timestamps read from the data.
 pub fn schema_of(files: &[PathBuf], group: &str, ts: &str) -> DatasetSchema {
     let mut schema = None;
@@ -69,8 +91,14 @@ pub fn json_diff(a: &Value, b: &Value, path: &str, rel: f64) -> Option<String> {
             if kx != ky {
                 return Some(format!("{path}: keys {kx:?} != {ky:?}"));
             }
-            x.iter()
-                .find_map(|(k, v)| json_diff(v, &y[k], &format!("{path}.{k}"), rel))
+            // A conversion time's percentiles: within its `relativeError` of the exact value.
+            let within = y.get("relativeError").and_then(Value::as_f64);
+            x.iter().find_map(|(k, v)| match (within, k.as_str(), v.as_f64(), y[k].as_f64()) {
+                (Some(e), "p50" | "p90" | "p99", Some(got), Some(want)) => {
+                    ((got - want).abs() > e * want.abs()).then(|| format!("{path}.{k}: {got} not within {e} of {want}"))
+                }
+                _ => json_diff(v, &y[k], &format!("{path}.{k}"), rel),
+            })
         }
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {

@@ -1,0 +1,555 @@
+//! Exact chain matching for sequences with the options of query-language.md's "Sequence
+//! options": `within` per step, `order: strict`, `holdConstant`, and the funnel's first
+//! conversion per step (`conversionTime`).
+//!
+//! Plain sequences keep the fast paths of `sequence.rs`; a sequence with an option comes here.
+//! A group's rows (with `holdConstant`: the rows of each held value, one *universe* at a time)
+//! are sorted by time and scanned once, batch by batch of equal timestamps. For every positive
+//! step `k` the scan keeps the chain prefixes ending at step `k` that can still be extended:
+//! entries `(t, s)` — the prefix's last row time and its start — in a deque ordered by `t`:
+//!
+//! - `within` of step `k + 1` expires entries from the front (oldest `t`);
+//! - a negative row of the gap after step `k` removes all entries (they are all before it);
+//! - `order: strict` keeps only the entry of the batch just before;
+//! - an entry dominated by a newer one is dropped when the newer one is pushed.
+//!
+//! What dominates depends on what the start is needed for ([`Mode`]). Without `maxDuration`
+//! the start only matters for the time to convert, where the earliest start is wanted: a newer
+//! entry with an earlier or equal start dominates ([`Mode::MinStart`]), and the front holds the
+//! earliest start. With `maxDuration` a later start leaves more room: a newer entry with a later
+//! or equal start dominates ([`Mode::MaxStart`]); the front holds the latest start, and entries
+//! whose start is too old for the current row leave from the back. Both passes are linear.
+//!
+//! With `maxDuration` and either a trailing negative step (whose forbidden window ends
+//! `maxDuration` after the start) or the time to convert (the earliest start, not the latest),
+//! each candidate start is tried in turn, earliest first, over the rows of its window only.
+
+use std::collections::VecDeque;
+
+use arrow::buffer::BooleanBuffer;
+
+use super::groups::{Members, Timestamps, TsChunks};
+use super::sequence::{SequenceMatcher, TsValue};
+use super::time_sort::TimeSorter;
+use crate::conversion::ConversionPartial;
+use crate::query::{Order, Sequence};
+
+/// A held value that is null (the row joins no chain).
+pub(crate) const NULL_KEY: u32 = u32::MAX;
+
+/// The rules of a sequence beyond its steps and negative steps.
+pub(crate) struct ChainRules {
+    /// `within` of each positive step (`None` for the first and where not set).
+    within: Vec<Option<f64>>,
+    strict: bool,
+    max_duration: Option<f64>,
+}
+
+impl ChainRules {
+    /// The rules of `seq`.
+    pub(crate) fn of(seq: &Sequence) -> Self {
+        ChainRules {
+            within: seq.steps.iter().filter(|s| s.row_found).map(|s| s.within).collect(),
+            strict: seq.order == Order::Strict,
+            max_duration: seq.max_duration,
+        }
+    }
+}
+
+/// Which entries dominate: see the module doc.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    MinStart,
+    MaxStart,
+}
+
+/// The first conversion per step: `(start, time)` of the chain with the earliest start, and
+/// among those the earliest row of the step.
+type Conv<T> = Vec<Option<(T, T)>>;
+
+/// Buffers reused from group to group.
+struct Scratch<T> {
+    deques: Vec<VecDeque<(T, T)>>,
+    new: Vec<Option<T>>,
+    conv: Conv<T>,
+    window_conv: Conv<T>,
+    group_conv: Conv<T>,
+    starts: Vec<T>,
+    rows: Vec<u32>,
+    keyed: Vec<(u32, u32)>,
+    universe: Vec<u32>,
+}
+
+impl<T: TsValue> Scratch<T> {
+    fn new(m: usize) -> Self {
+        Scratch {
+            deques: (0..m).map(|_| VecDeque::new()).collect(),
+            new: vec![None; m],
+            conv: vec![None; m],
+            window_conv: vec![None; m],
+            group_conv: vec![None; m],
+            starts: Vec::new(),
+            rows: Vec::new(),
+            keyed: Vec::new(),
+            universe: Vec::new(),
+        }
+    }
+}
+
+/// The lexicographically smaller of two `(start, time)` pairs.
+#[inline]
+fn earlier<T: PartialOrd + Copy>(a: Option<(T, T)>, b: (T, T)) -> Option<(T, T)> {
+    match a {
+        Some(x) if x.0 < b.0 || (x.0 == b.0 && x.1 <= b.1) => Some(x),
+        _ => Some(b),
+    }
+}
+
+/// Where the times to convert go: one partial per step after the first, and the bins.
+pub(crate) struct ConversionSink<'a> {
+    /// Steps `1..`.
+    pub partials: &'a mut [ConversionPartial],
+    /// Histogram edges.
+    pub bins: &'a [f64],
+}
+
+impl SequenceMatcher {
+    /// For every group in `selected` (all when `None`): how many positive steps it reached
+    /// under `rules` (`0..=len()`), each universe of a group scanned in time order. `held`:
+    /// each row's held value (`holdConstant`; [`NULL_KEY`] for a null), `None` when the
+    /// sequence holds nothing. Groups that cannot reach `need` steps get 0 unscanned. With
+    /// `sink`, each group's time to convert at each step it reached after the first is added.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn reached_chains(
+        &self,
+        rules: &ChainRules,
+        ts: &Timestamps,
+        members: Members<'_>,
+        selected: Option<&BooleanBuffer>,
+        need: usize,
+        held: Option<&[u32]>,
+        sink: Option<ConversionSink<'_>>,
+    ) -> Vec<u32> {
+        match ts {
+            Timestamps::Int(t) => self.chains_generic::<i64>(rules, t, members, selected, need, held, sink),
+            Timestamps::Float(t) => self.chains_generic::<f64>(rules, t, members, selected, need, held, sink),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn chains_generic<T: TsValue>(
+        &self,
+        rules: &ChainRules,
+        ts: &TsChunks<T>,
+        members: Members<'_>,
+        selected: Option<&BooleanBuffer>,
+        need: usize,
+        held: Option<&[u32]>,
+        mut sink: Option<ConversionSink<'_>>,
+    ) -> Vec<u32> {
+        let m = self.len();
+        let offsets = members.offsets();
+        let groups = offsets.len().saturating_sub(1);
+        let mut out = vec![0u32; groups];
+        let mut sc = Scratch::<T>::new(m);
+        let mut sorter = TimeSorter::default();
+        let want_conv = sink.is_some();
+        let need = need.max(1);
+        for (g, slot) in out.iter_mut().enumerate() {
+            if selected.is_some_and(|s| !s.value(g)) {
+                continue;
+            }
+            let range = offsets[g] as usize..offsets[g + 1] as usize;
+            let mut rows = std::mem::take(&mut sc.rows);
+            rows.clear();
+            match members {
+                Members::Runs(_) => rows.extend(range.map(|r| r as u32)),
+                Members::Listed { rows: listed, .. } => rows.extend_from_slice(&listed[range]),
+            }
+            // A step no row matches bounds the steps reached.
+            let missing = (0..m).find(|&k| !rows.iter().any(|&r| self.has(r as usize, self.word(r as usize), k)));
+            if missing.is_some_and(|k| k < need) {
+                sc.rows = rows;
+                continue;
+            }
+            T::sort_by_time(&mut rows, ts, &mut sorter);
+            let level = match held {
+                None => {
+                    let level = self.universe(rules, ts, &rows, want_conv, &mut sc);
+                    sc.group_conv.clone_from(&sc.conv);
+                    level
+                }
+                Some(keys) => {
+                    // Each held value's rows, in time order (a stable sort by value).
+                    sc.keyed.clear();
+                    sc.keyed.extend(
+                        rows.iter()
+                            .map(|&r| (keys.get(r as usize).copied().unwrap_or(NULL_KEY), r))
+                            .filter(|&(k, _)| k != NULL_KEY),
+                    );
+                    sc.keyed.sort_by_key(|&(k, _)| k);
+                    sc.group_conv.iter_mut().for_each(|c| *c = None);
+                    let mut level = 0;
+                    let keyed = std::mem::take(&mut sc.keyed);
+                    let mut universe = std::mem::take(&mut sc.universe);
+                    for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+                        universe.clear();
+                        universe.extend(run.iter().map(|&(_, r)| r));
+                        let l = self.universe(rules, ts, &universe, want_conv, &mut sc);
+                        level = level.max(l);
+                        for k in 0..l {
+                            if let Some(c) = sc.conv[k] {
+                                sc.group_conv[k] = earlier(sc.group_conv[k], c);
+                            }
+                        }
+                        if level == m && !want_conv {
+                            break;
+                        }
+                    }
+                    sc.keyed = keyed;
+                    sc.universe = universe;
+                    level
+                }
+            };
+            sc.rows = rows;
+            *slot = level as u32;
+            if let Some(sink) = sink.as_mut() {
+                for k in 1..level {
+                    if let (Some((s, t)), Some(p)) = (sc.group_conv[k], sink.partials.get_mut(k - 1)) {
+                        t.add_time(s, p, sink.bins);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Steps reached by one universe (`rows` in time order); with `want_conv`, the first
+    /// conversion per step reached in `sc.conv`.
+    fn universe<T: TsValue>(
+        &self,
+        rules: &ChainRules,
+        ts: &TsChunks<T>,
+        rows: &[u32],
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+    ) -> usize {
+        let m = self.len();
+        let Some(d) = rules.max_duration else {
+            return self.pass(rules, ts, rows, None, Mode::MinStart, want_conv, sc);
+        };
+        if !want_conv && !self.has_gap(m) {
+            return self.pass(rules, ts, rows, None, Mode::MaxStart, false, sc);
+        }
+        // Every start in turn, earliest first, over its window: the first start reaching a
+        // step is its earliest; its earliest row of the step comes first in its window.
+        sc.starts.clear();
+        let mut lead: Option<T> = None;
+        for &r in rows {
+            let (r, t) = (r as usize, ts[r as usize]);
+            if lead.is_some_and(|b| t > b) {
+                break;
+            }
+            let w = self.word(r);
+            if self.has(r, w, 0) && sc.starts.last().is_none_or(|&l| l < t) {
+                sc.starts.push(t);
+            }
+            if lead.is_none() && self.has_gap(0) && self.has(r, w, m) {
+                lead = Some(t);
+            }
+        }
+        let starts = std::mem::take(&mut sc.starts);
+        let mut conv = std::mem::take(&mut sc.window_conv);
+        conv.iter_mut().for_each(|c| *c = None);
+        let mut level = 0;
+        for &s in &starts {
+            let first = rows.partition_point(|&r| ts[r as usize] < s);
+            let end = first + rows[first..].partition_point(|&r| ts[r as usize].span(s) <= d);
+            let l = self.pass(rules, ts, &rows[first..end], Some(s), Mode::MinStart, want_conv, sc);
+            for k in 0..l {
+                if conv[k].is_none() {
+                    conv[k] = sc.conv[k];
+                }
+            }
+            level = level.max(l);
+            if level == m {
+                break;
+            }
+        }
+        std::mem::swap(&mut sc.conv, &mut conv);
+        sc.window_conv = conv;
+        sc.starts = starts;
+        level
+    }
+
+    /// One pass over `rows` (time order); see the module doc. With `fixed_start`, step 0
+    /// matches only at that time (the caller passes the start's window and checked the
+    /// leading negative step).
+    #[allow(clippy::too_many_arguments)]
+    fn pass<T: TsValue>(
+        &self,
+        rules: &ChainRules,
+        ts: &TsChunks<T>,
+        rows: &[u32],
+        fixed_start: Option<T>,
+        mode: Mode,
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+    ) -> usize {
+        let m = self.len();
+        let trailing = self.has_gap(m);
+        sc.deques.iter_mut().for_each(VecDeque::clear);
+        sc.conv.iter_mut().for_each(|c| *c = None);
+        let mut lead_blocked = false;
+        let mut level = 0usize;
+        // The best valid chain reaching the last step since the last trailing negative row.
+        let mut last: Option<(T, T)> = None;
+        let mut prev: Option<T> = None;
+        let mut i = 0;
+        while i < rows.len() {
+            let t = ts[rows[i] as usize];
+            let mut j = i + 1;
+            while j < rows.len() && ts[rows[j] as usize] == t {
+                j += 1;
+            }
+            let batch = &rows[i..j];
+            i = j;
+            let word = batch.iter().fold(0u64, |a, &r| a | self.word(r as usize));
+            let bit = |b: usize| {
+                if b < 64 {
+                    (word >> b) & 1 == 1
+                } else {
+                    batch.iter().any(|&r| self.has(r as usize, 0, b))
+                }
+            };
+            if rules.strict {
+                // Only the batch just before may precede a chain row.
+                for dq in &mut sc.deques {
+                    match (dq.back(), prev) {
+                        (Some(&(bt, _)), Some(p)) if bt == p => {
+                            let keep = dq.pop_back();
+                            dq.clear();
+                            dq.extend(keep);
+                        }
+                        _ => dq.clear(),
+                    }
+                }
+            }
+            if let (Mode::MaxStart, Some(d)) = (mode, rules.max_duration) {
+                for dq in &mut sc.deques {
+                    while dq.back().is_some_and(|&(_, s)| t.span(s) > d) {
+                        dq.pop_back();
+                    }
+                }
+            }
+            // New chain ends at this batch, from the entries of earlier batches.
+            for k in 0..m {
+                sc.new[k] = None;
+                if !bit(k) {
+                    continue;
+                }
+                sc.new[k] = if k == 0 {
+                    match fixed_start {
+                        Some(s) => (t == s).then_some(t),
+                        None => (!lead_blocked).then_some(t),
+                    }
+                } else {
+                    let dq = &mut sc.deques[k - 1];
+                    if let Some(w) = rules.within[k] {
+                        while dq.front().is_some_and(|&(pt, _)| t.span(pt) > w) {
+                            dq.pop_front();
+                        }
+                    }
+                    dq.front().map(|&(_, s)| s)
+                };
+            }
+            // Negative rows of this batch end the prefixes before it (a row at the same time
+            // as a chain row is not between).
+            for k in 1..m {
+                if self.has_gap(k) && bit(m + k) {
+                    sc.deques[k - 1].clear();
+                }
+            }
+            if self.has_gap(0) && bit(m) {
+                lead_blocked = true;
+            }
+            if trailing && bit(2 * m) {
+                last = None;
+            }
+            for k in 0..m {
+                let Some(s) = sc.new[k] else { continue };
+                if k + 1 < m {
+                    let dq = &mut sc.deques[k];
+                    while dq.back().is_some_and(|&(_, bs)| match mode {
+                        Mode::MinStart => bs >= s,
+                        Mode::MaxStart => bs <= s,
+                    }) {
+                        dq.pop_back();
+                    }
+                    dq.push_back((t, s));
+                }
+                if k + 1 == m && trailing {
+                    last = earlier(last, (s, t));
+                } else {
+                    level = level.max(k + 1);
+                    if want_conv {
+                        sc.conv[k] = earlier(sc.conv[k], (s, t));
+                    }
+                }
+            }
+            prev = Some(t);
+            if level == m && !want_conv {
+                break;
+            }
+        }
+        if trailing {
+            if let Some(c) = last {
+                level = m;
+                sc.conv[m - 1] = Some(c);
+            }
+        }
+        level
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Step;
+
+    /// One group's rows: the steps each matches (in sequence order) and its time.
+    type Row = (Vec<bool>, i64);
+
+    fn matcher(found: &[bool], rows: &[Row]) -> (SequenceMatcher, Timestamps) {
+        let steps = found
+            .iter()
+            .enumerate()
+            .map(|(s, &f)| (rows.iter().map(|(hits, _)| hits[s]).collect::<BooleanBuffer>(), f))
+            .collect();
+        let ts = Timestamps::Int(TsChunks::single(rows.iter().map(|&(_, t)| t).collect::<Vec<_>>().into()));
+        (SequenceMatcher::new(steps, None, rows.len()), ts)
+    }
+
+    fn rules(within: Vec<Option<f64>>, strict: bool, max_duration: Option<f64>) -> ChainRules {
+        ChainRules {
+            within,
+            strict,
+            max_duration,
+        }
+    }
+
+    /// Level reached by one group and its times to convert at steps 1..
+    fn run(found: &[bool], rows: &[Row], r: &ChainRules, held: Option<&[u32]>) -> (u32, Vec<Option<f64>>) {
+        let (m, ts) = matcher(found, rows);
+        let offsets = [0u32, rows.len() as u32];
+        let mut partials: Vec<ConversionPartial> = (1..m.len()).map(|_| ConversionPartial::new(true, 0)).collect();
+        let level = m.reached_chains(
+            r,
+            &ts,
+            Members::Runs(&offsets),
+            None,
+            0,
+            held,
+            Some(ConversionSink {
+                partials: &mut partials,
+                bins: &[],
+            }),
+        )[0];
+        (level, partials.iter().map(|p| p.min).collect())
+    }
+
+    /// Rows named by their step: `A@0` is `("A", 0)`, one step per letter of `steps`.
+    fn rows_of(steps: &str, events: &[(&str, i64)]) -> Vec<Row> {
+        events
+            .iter()
+            .map(|(e, t)| (steps.chars().map(|c| e.contains(c)).collect(), *t))
+            .collect()
+    }
+
+    #[test]
+    fn within_may_need_a_later_row_than_the_earliest() {
+        // The spec's example: A@0 B@1 B@4 C@9, B within 5 of A, C within 5 of B: through B@4.
+        let rows = rows_of("ABC", &[("A", 0), ("B", 1), ("B", 4), ("C", 9)]);
+        let r = rules(vec![None, Some(5.0), Some(5.0)], false, None);
+        let (level, conv) = run(&[true; 3], &rows, &r, None);
+        assert_eq!(level, 3);
+        assert_eq!(conv, vec![Some(1.0), Some(9.0)]);
+        // C within 4 of B: no B is close enough to both.
+        let r = rules(vec![None, Some(5.0), Some(4.0)], false, None);
+        assert_eq!(run(&[true; 3], &rows, &r, None).0, 2);
+    }
+
+    #[test]
+    fn strict_order_needs_neighbouring_rows() {
+        // A@1 X@2 B@3: X comes between A and B.
+        let rows = rows_of("AB", &[("A", 1), ("X", 2), ("B", 3)]);
+        assert_eq!(run(&[true; 2], &rows, &rules(vec![None, None], true, None), None).0, 1);
+        assert_eq!(run(&[true; 2], &rows, &rules(vec![None, None], false, None), None).0, 2);
+        // A row sharing a timestamp with an end is not between: A@1 X@1 B@3 X@3.
+        let rows = rows_of("AB", &[("A", 1), ("X", 1), ("B", 3), ("X", 3)]);
+        assert_eq!(run(&[true; 2], &rows, &rules(vec![None, None], true, None), None).0, 2);
+    }
+
+    #[test]
+    fn hold_constant_chains_within_one_value() {
+        // Value y: B@2 A@3 B@5 reaches A@3 B@5.
+        let rows = rows_of("AB", &[("A", 1), ("B", 2), ("A", 3), ("B", 5)]);
+        let keys = [0, 1, 1, 1];
+        let r = rules(vec![None, None], false, None);
+        assert_eq!(run(&[true; 2], &rows, &r, Some(&keys)).0, 2);
+        let keys = [0, 1, 1, 0];
+        // x: A@1 B@5 ✓ (time 4); y: B@2 A@3, no.
+        assert_eq!(run(&[true; 2], &rows, &r, Some(&keys)), (2, vec![Some(4.0)]));
+        let keys = [0, 1, 1, NULL_KEY];
+        // x: A@1 only; y: B@2 A@3: no chain; the null row joins none.
+        assert_eq!(run(&[true; 2], &rows, &r, Some(&keys)).0, 1);
+    }
+
+    #[test]
+    fn the_first_conversion_has_the_earliest_start() {
+        // A@0 A@10 B@12 (B within 5): only the start at 10 converts, in 2.
+        let rows = rows_of("AB", &[("A", 0), ("A", 10), ("B", 12)]);
+        let r = rules(vec![None, Some(5.0)], false, None);
+        assert_eq!(run(&[true; 2], &rows, &r, None), (2, vec![Some(2.0)]));
+        // Without within: the start at 0, 12.
+        let r = rules(vec![None, None], false, None);
+        assert_eq!(run(&[true; 2], &rows, &r, None), (2, vec![Some(12.0)]));
+        // With maxDuration 15 (tried start by start), the same.
+        let r = rules(vec![None, None], false, Some(15.0));
+        assert_eq!(run(&[true; 2], &rows, &r, None), (2, vec![Some(12.0)]));
+        let r = rules(vec![None, None], false, Some(11.0));
+        assert_eq!(run(&[true; 2], &rows, &r, None), (2, vec![Some(2.0)]));
+    }
+
+    #[test]
+    fn negative_steps_between_and_after() {
+        // A, !N, B with within: A@1 N@2 A@3 B@4.
+        let rows = rows_of("ANB", &[("A", 1), ("N", 2), ("A", 3), ("B", 4)]);
+        let r = rules(vec![None, Some(1.0)], false, None);
+        assert_eq!(run(&[true, false, true], &rows, &r, None), (2, vec![Some(1.0)]));
+        // Trailing: A, B, !N over A@1 B@2 N@3: blocked; with maxDuration 1.5 the N is outside.
+        let rows = rows_of("ABN", &[("A", 1), ("B", 2), ("N", 3)]);
+        let r = rules(vec![None, None], true, None);
+        assert_eq!(run(&[true, true, false], &rows, &r, None).0, 1);
+        let r = rules(vec![None, None], true, Some(1.5));
+        assert_eq!(run(&[true, true, false], &rows, &r, None).0, 2);
+    }
+
+    #[test]
+    fn rules_of_a_sequence() {
+        let step = |found: bool, within: Option<f64>| Step {
+            filters: vec![],
+            row_found: found,
+            within,
+        };
+        let seq = Sequence {
+            steps: vec![step(true, None), step(false, None), step(true, Some(3.0))],
+            max_duration: None,
+            hold_constant: vec![],
+            order: Order::Strict,
+        };
+        let r = ChainRules::of(&seq);
+        assert_eq!(r.within, vec![None, Some(3.0)]);
+        assert!(r.strict);
+    }
+}
