@@ -157,12 +157,12 @@ pub fn json_diff(a: &Value, b: &Value, path: &str, rel: f64) -> Option<String> {
             }
             // A conversion time's percentiles: within its `relativeError` of the exact value.
             let within = y.get("relativeError").and_then(Value::as_f64);
-            x.iter().find_map(|(k, v)| match (within, k.as_str(), v.as_f64(), y[k].as_f64()) {
-                (Some(e), "p50" | "p90" | "p99", Some(got), Some(want)) => {
-                    ((got - want).abs() > e * want.abs()).then(|| format!("{path}.{k}: {got} not within {e} of {want}"))
-                }
-                _ => json_diff(v, &y[k], &format!("{path}.{k}"), rel),
-            })
+            x.iter()
+                .find_map(|(k, v)| match (within, k.as_str(), v.as_f64(), y[k].as_f64()) {
+                    (Some(e), "p50" | "p90" | "p99", Some(got), Some(want)) => ((got - want).abs() > e * want.abs())
+                        .then(|| format!("{path}.{k}: {got} not within {e} of {want}")),
+                    _ => json_diff(v, &y[k], &format!("{path}.{k}"), rel),
+                })
         }
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {

@@ -294,7 +294,7 @@ async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs) -> Result<Re
     });
     let r = service.run_query(prepared, &new_request_id(), progress).await;
     bar.finish_and_clear();
-    Ok(Rendered::Query(Box::new(r?)))
+    Ok(Rendered::Query(Box::new(r?), args.time_unit))
 }
 
 fn dataprep(d: Dataprep) -> Result<Rendered> {

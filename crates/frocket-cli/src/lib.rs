@@ -113,6 +113,10 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// The unit of the dataset's timestamps (s, ms, us, ns), to show times to convert as
+    /// durations (`1h 12m`) in tables; without it they show as numbers.
+    #[arg(long, value_name = "UNIT")]
+    pub time_unit: Option<frocket_engine::time::TimeUnit>,
 }
 
 /// Exactly one of `--file`, `--string`, `--empty`.

@@ -75,7 +75,8 @@ impl Sketch {
 
     /// Adds one time.
     pub fn add(&mut self, v: f64) {
-        if !(v >= MIN_INDEXED) {
+        // NaN too.
+        if v.is_nan() || v < MIN_INDEXED {
             self.zero += 1;
             return;
         }

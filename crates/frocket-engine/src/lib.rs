@@ -40,6 +40,7 @@ pub mod partial;
 pub mod query;
 pub mod result;
 pub mod schema;
+pub mod time;
 
 pub use error::{EngineError, ValidationError, ValidationErrors};
 pub use exec::{read_part, run_batch, run_loaded, run_part, ExecOptions};

@@ -13,10 +13,6 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use bytes::Bytes;
-use frocket_engine::query::{
-    Aggregation, AggregationType, CmpOp, Condition, ConditionKind, Filter, FilterOp, Literal, Relation, Sequence,
-    Target,
-};
 use frocket_engine::{run_part, validate_value, DatasetSchema, ExecOptions, PartialResult, ValidatedQuery};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
@@ -252,26 +248,55 @@ fn filters_value() -> BoxedStrategy<(String, Value)> {
     .boxed()
 }
 
-fn sequence_strategy() -> BoxedStrategy<(Value, Option<i64>)> {
+/// A sequence with its options, as the object that holds them (a sequence condition or the
+/// funnel): `sequence`, and maybe `maxDuration`, `holdConstant`, `order`; steps after the
+/// first positive one maybe with `within`.
+fn sequence_strategy() -> BoxedStrategy<Value> {
     (
-        prop::collection::vec((filters_value(), prop::bool::weighted(0.6)), 1..5),
+        prop::collection::vec((filters_value(), prop::bool::weighted(0.6), opt(0i64..7)), 1..5),
         opt(1i64..7),
+        opt(prop::sample::select(vec![
+            vec!["device"],
+            vec!["qty"],
+            vec!["flag"],
+            vec!["event"],
+            vec!["device", "flag"],
+            vec!["qty", "event"],
+        ])),
+        prop::sample::select(vec![None, None, Some("ordered"), Some("strict")]),
     )
-        .prop_map(|(steps, d)| {
-            let mut steps: Vec<Value> = steps
+        .prop_map(|(steps, d, hold, order)| {
+            let any_positive = steps.iter().any(|(_, pos, _)| *pos);
+            let mut seen_positive = false;
+            let steps: Vec<Value> = steps
                 .into_iter()
-                .map(|((k, f), pos)| {
+                .enumerate()
+                .map(|(i, ((k, f), pos, within))| {
+                    // At least one positive step: the first, if none is.
+                    let pos = pos || (!any_positive && i == 0);
                     let mut s = json!({ k: f });
                     if !pos {
                         s["rowFound"] = json!(false);
+                    } else {
+                        if let (true, Some(w)) = (seen_positive, within) {
+                            s["within"] = json!(w);
+                        }
+                        seen_positive = true;
                     }
                     s
                 })
                 .collect();
-            if !steps.iter().any(|s| s.get("rowFound").is_none()) {
-                steps[0].as_object_mut().unwrap().remove("rowFound");
+            let mut o = json!({"sequence": steps});
+            if let Some(d) = d {
+                o["maxDuration"] = json!(d);
             }
-            (json!(steps), d)
+            if let Some(h) = hold {
+                o["holdConstant"] = json!(h);
+            }
+            if let Some(ord) = order {
+                o["order"] = json!(ord);
+            }
+            o
         })
         .boxed()
 }
@@ -285,9 +310,9 @@ fn condition_strategy() -> BoxedStrategy<Value> {
     prop_oneof![
         3 => (filters_value(), count_target, any::<bool>()).prop_map(|((k, f), (op, v, iz), verbose)| {
             let mut c = json!({ k: f });
-            let admits_zero = CmpOp::parse(op).unwrap().apply(&0, &v);
-            let zero_only = admits_zero && (1..6).all(|n| !CmpOp::parse(op).unwrap().apply(&n, &v));
-            let never = !(0..6).any(|n| CmpOp::parse(op).unwrap().apply(&n, &v));
+            let admits_zero = cmp(op, &0, &v);
+            let zero_only = admits_zero && (1..6).all(|n| !cmp(op, &n, &v));
+            let never = !(0..6).any(|n| cmp(op, &n, &v));
             if !never {
                 c["target"] = if verbose { json!({"type": "count", "op": op, "value": v}) } else { json!(["count", op, v]) };
                 if iz && admits_zero && !zero_only {
@@ -298,11 +323,7 @@ fn condition_strategy() -> BoxedStrategy<Value> {
         }),
         1 => (filters_value(), prop::sample::select(vec!["price", "qty"]), prop::sample::select(vec![">", "<", ">=", "=="]), -4i64..12)
             .prop_map(|((k, f), col, op, v)| json!({ k: f, "target": ["sum", col, op, v] })),
-        2 => sequence_strategy().prop_map(|(s, d)| {
-            let mut c = json!({"sequence": s});
-            if let Some(d) = d { c["maxDuration"] = json!(d); }
-            c
-        }),
+        2 => sequence_strategy(),
     ]
     .boxed()
 }
@@ -373,6 +394,11 @@ fn query_strategy() -> impl Strategy<Value = Value> {
             sequence_strategy(),
             prop::collection::vec(aggregation_strategy(), 0..2),
             prop::collection::vec(aggregation_strategy(), 0..2),
+            prop_oneof![
+                2 => Just(None),
+                1 => Just(Some(json!(true))),
+                1 => prop::collection::btree_set(1i64..12, 1..4).prop_map(|b| Some(json!({"bins": b}))),
+            ],
         )),
     )
         .prop_flat_map(|(tf, conds, aggs, funnel)| {
@@ -404,10 +430,9 @@ fn query_strategy() -> impl Strategy<Value = Value> {
                 }
                 q["query"] = query;
             }
-            if let Some(((seq, d), step, end)) = funnel {
-                let mut f = json!({"sequence": seq});
-                if let Some(d) = d {
-                    f["maxDuration"] = json!(d);
+            if let Some((mut f, step, end, conversion)) = funnel {
+                if let Some(c) = conversion {
+                    f["conversionTime"] = c;
                 }
                 if !step.is_empty() {
                     f["stepAggregations"] = json!(step);
@@ -422,6 +447,23 @@ fn query_strategy() -> impl Strategy<Value = Value> {
 }
 
 // ---------------------------------------------------------------- reference evaluator
+//
+// Written from the spec over the query's JSON, independent of the engine: it does not use the
+// engine's validation, filter comparison or relation evaluation, so that a bug there cannot
+// hide on both sides. Chains are found by brute force over every choice of rows.
+
+/// `a op b`, written out.
+fn cmp<T: PartialOrd + ?Sized>(op: &str, a: &T, b: &T) -> bool {
+    match op {
+        "==" => a == b,
+        "!=" => a != b,
+        ">" => a > b,
+        ">=" => a >= b,
+        "<" => a < b,
+        "<=" => a <= b,
+        other => panic!("reference: unknown comparison {other}"),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Cell {
@@ -447,84 +489,140 @@ fn cell(r: &Row, col: &str) -> Cell {
     }
 }
 
-fn matches(r: &Row, f: &Filter) -> bool {
-    let c = cell(r, &f.column);
-    if c == Cell::Null {
-        return matches!(
-            f.op,
-            FilterOp::Cmp(CmpOp::Ne) | FilterOp::NotContains | FilterOp::NotIncludes
-        );
+/// A filter as written: shorthand `[column, op, value]` or verbose.
+#[derive(Debug, Clone)]
+struct RFilter {
+    column: String,
+    op: String,
+    value: Value,
+}
+
+fn rfilter(v: &Value) -> RFilter {
+    match v {
+        Value::Array(a) => RFilter {
+            column: a[0].as_str().unwrap().to_string(),
+            op: a[1].as_str().unwrap().to_string(),
+            value: a[2].clone(),
+        },
+        o => RFilter {
+            column: o["column"].as_str().unwrap().to_string(),
+            op: o["op"].as_str().unwrap().to_string(),
+            value: o["value"].clone(),
+        },
     }
-    match (&c, f.op, &f.value) {
-        (Cell::Int(a), FilterOp::Cmp(op), Literal::Int(b)) => op.apply(a, b),
-        (Cell::Float(a), FilterOp::Cmp(op), v) => op.apply(a, &v.as_f64().unwrap()),
-        (Cell::Bool(a), FilterOp::Cmp(op), Literal::Bool(b)) => op.apply(a, b),
-        (Cell::Str(a), FilterOp::Cmp(op), Literal::Str(b)) => op.apply(&a.as_bytes(), &b.as_bytes()),
-        (Cell::Str(a), FilterOp::Contains, Literal::Str(b)) => a.contains(b.as_str()),
-        (Cell::Str(a), FilterOp::NotContains, Literal::Str(b)) => !a.contains(b.as_str()),
-        (Cell::Str(a), FilterOp::Regex, Literal::Str(b)) => regex::Regex::new(b).unwrap().is_match(a),
-        (Cell::List(a), FilterOp::Includes, Literal::Str(b)) => a.contains(b),
-        (Cell::List(a), FilterOp::NotIncludes, Literal::Str(b)) => !a.contains(b),
+}
+
+/// The filters of a condition or step: `filter` or `filters`.
+fn rfilters(m: &Value) -> Vec<RFilter> {
+    match (m.get("filter"), m.get("filters")) {
+        (Some(f), _) => vec![rfilter(f)],
+        (_, Some(Value::Array(fs))) => fs.iter().map(rfilter).collect(),
+        _ => panic!("reference: no filter in {m}"),
+    }
+}
+
+fn matches(r: &Row, f: &RFilter) -> bool {
+    let c = cell(r, &f.column);
+    let op = f.op.as_str();
+    if c == Cell::Null {
+        return matches!(op, "!=" | "not contains" | "not includes");
+    }
+    match (&c, op, &f.value) {
+        (Cell::Str(a), "contains", Value::String(b)) => a.contains(b.as_str()),
+        (Cell::Str(a), "not contains", Value::String(b)) => !a.contains(b.as_str()),
+        (Cell::Str(a), "regex", Value::String(b)) => regex::Regex::new(b).unwrap().is_match(a),
+        (Cell::Str(a), _, Value::String(b)) => cmp(op, a.as_bytes(), b.as_bytes()),
+        (Cell::List(a), "includes", Value::String(b)) => a.contains(b),
+        (Cell::List(a), "not includes", Value::String(b)) => !a.contains(b),
+        (Cell::Int(a), _, Value::Number(b)) => cmp(op, a, &b.as_i64().unwrap()),
+        (Cell::Float(a), _, Value::Number(b)) => cmp(op, a, &b.as_f64().unwrap()),
+        (Cell::Bool(a), _, Value::Bool(b)) => cmp(op, a, b),
         other => panic!("reference cannot evaluate {other:?}"),
     }
 }
 
-fn matches_all(r: &Row, fs: &[Filter]) -> bool {
+fn matches_all(r: &Row, fs: &[RFilter]) -> bool {
     fs.iter().all(|f| matches(r, f))
 }
 
-/// Does a chain exist reaching positive step `k` (0-based)? Brute force over all choices.
-fn reaches(rows: &[&Row], seq: &Sequence, k: usize) -> bool {
-    // Split into positive steps with the negative filters before each, and trailing ones.
-    let mut before: Vec<Vec<&[Filter]>> = vec![vec![]];
-    let mut positives: Vec<&[Filter]> = vec![];
-    for s in &seq.steps {
-        if s.row_found {
-            positives.push(&s.filters);
-            before.push(vec![]);
+/// A sequence condition or funnel as written.
+#[derive(Debug, Clone)]
+struct RSeq {
+    /// Positive steps' filters, with `within` (none for the first).
+    positives: Vec<(Vec<RFilter>, Option<f64>)>,
+    /// The negative steps before each positive step (`before[m]`: trailing ones).
+    before: Vec<Vec<Vec<RFilter>>>,
+    max_duration: Option<f64>,
+    hold: Vec<String>,
+    strict: bool,
+}
+
+fn rseq(m: &Value) -> RSeq {
+    let mut positives = vec![];
+    let mut before = vec![vec![]];
+    for s in m["sequence"].as_array().unwrap() {
+        let fs = rfilters(s);
+        if s.get("rowFound") == Some(&json!(false)) {
+            before.last_mut().unwrap().push(fs);
         } else {
-            before.last_mut().unwrap().push(&s.filters);
+            positives.push((fs, s.get("within").and_then(Value::as_f64)));
+            before.push(vec![]);
         }
     }
-    let m = positives.len();
-    let trailing = &before[m];
-    fn neg_hit(r: &Row, negs: &[&[Filter]]) -> bool {
-        negs.iter().any(|fs| matches_all(r, fs))
+    RSeq {
+        positives,
+        before,
+        max_duration: m.get("maxDuration").and_then(Value::as_f64),
+        hold: m
+            .get("holdConstant")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|c| c.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default(),
+        strict: m.get("order") == Some(&json!("strict")),
     }
-    #[allow(clippy::too_many_arguments)] // a recursive search carrying its state
+}
+
+/// Every valid chain of `rows` (one held value's rows, or the group's) reaching positive step
+/// `k`: each one's (first time, step-`k` time).
+fn chains(rows: &[&Row], seq: &RSeq, k: usize) -> Vec<(i64, i64)> {
+    let m = seq.positives.len();
+    let neg_hit = |r: &Row, negs: &[Vec<RFilter>]| negs.iter().any(|fs| matches_all(r, fs));
+    let mut out = vec![];
+    let mut chain: Vec<i64> = vec![];
     fn go(
         rows: &[&Row],
-        positives: &[&[Filter]],
-        before: &[Vec<&[Filter]>],
-        trailing: &[&[Filter]],
-        m: usize,
+        seq: &RSeq,
         k: usize,
-        d: Option<f64>,
+        m: usize,
         chain: &mut Vec<i64>,
-    ) -> bool {
+        out: &mut Vec<(i64, i64)>,
+        neg_hit: &dyn Fn(&Row, &[Vec<RFilter>]) -> bool,
+    ) {
         let i = chain.len();
         if i > k {
             let (t0, tk) = (chain[0], chain[k]);
-            if d.is_some_and(|d| (tk - t0) as f64 > d) {
-                return false;
+            if seq.max_duration.is_some_and(|d| (tk - t0) as f64 > d) {
+                return;
             }
-            if k == m - 1 && !trailing.is_empty() {
-                let end = d.map(|d| t0 as f64 + d);
+            if k == m - 1 && !seq.before[m].is_empty() {
+                let end = seq.max_duration.map(|d| t0 as f64 + d);
                 if rows
                     .iter()
-                    .any(|r| r.ts > tk && end.is_none_or(|e| r.ts as f64 <= e) && neg_hit(r, trailing))
+                    .any(|r| r.ts > tk && end.is_none_or(|e| r.ts as f64 <= e) && neg_hit(r, &seq.before[m]))
                 {
-                    return false;
+                    return;
                 }
             }
-            return true;
+            out.push((t0, tk));
+            return;
         }
+        let mut tried = BTreeSet::new();
         for r in rows {
-            if !matches_all(r, positives[i]) {
+            if !matches_all(r, &seq.positives[i].0) || !tried.insert(r.ts) {
                 continue;
             }
             if i == 0 {
-                if rows.iter().any(|x| x.ts < r.ts && neg_hit(x, &before[0])) {
+                if rows.iter().any(|x| x.ts < r.ts && neg_hit(x, &seq.before[0])) {
                     continue;
                 }
             } else {
@@ -532,78 +630,177 @@ fn reaches(rows: &[&Row], seq: &Sequence, k: usize) -> bool {
                 if r.ts <= prev {
                     continue;
                 }
+                if seq.positives[i].1.is_some_and(|w| (r.ts - prev) as f64 > w) {
+                    continue;
+                }
                 if rows
                     .iter()
-                    .any(|x| x.ts > prev && x.ts < r.ts && neg_hit(x, &before[i]))
+                    .any(|x| x.ts > prev && x.ts < r.ts && neg_hit(x, &seq.before[i]))
                 {
+                    continue;
+                }
+                if seq.strict && rows.iter().any(|x| x.ts > prev && x.ts < r.ts) {
                     continue;
                 }
             }
             chain.push(r.ts);
-            let ok = go(rows, positives, before, trailing, m, k, d, chain);
+            go(rows, seq, k, m, chain, out, neg_hit);
             chain.pop();
-            if ok {
-                return true;
-            }
         }
-        false
     }
-    go(rows, &positives, &before, trailing, m, k, seq.max_duration, &mut vec![])
+    go(rows, seq, k, m, &mut chain, &mut out, &neg_hit);
+    out
 }
 
-fn positive_count(seq: &Sequence) -> usize {
-    seq.steps.iter().filter(|s| s.row_found).count()
-}
-
-fn condition_holds(rows: &[&Row], c: &Condition) -> bool {
-    match &c.kind {
-        ConditionKind::Filters {
-            filters,
-            target,
-            include_zero,
-        } => {
-            let hit: Vec<&&Row> = rows.iter().filter(|r| matches_all(r, filters)).collect();
-            match target {
-                Target::Count { op, value } => {
-                    if hit.is_empty() {
-                        *include_zero
-                    } else {
-                        op.apply(&(hit.len() as i64), value)
-                    }
-                }
-                Target::Sum { column, op, value } => {
-                    if hit.is_empty() {
-                        return false;
-                    }
-                    let mut si: i128 = 0;
-                    let mut sf: f64 = 0.0;
-                    for r in &hit {
-                        match cell(r, column) {
-                            Cell::Int(x) => si += x as i128,
-                            Cell::Float(x) => sf += x,
-                            _ => {}
-                        }
-                    }
-                    match (column.as_str(), value) {
-                        ("qty", Literal::Int(v)) => op.apply(&si, &(*v as i128)),
-                        ("qty", v) => op.apply(&(si as f64), &v.as_f64().unwrap()),
-                        (_, v) => op.apply(&sf, &v.as_f64().unwrap()),
-                    }
-                }
-            }
+/// The chains of a group reaching step `k`, every held value's rows taken alone.
+fn group_chains(rows: &[&Row], seq: &RSeq, k: usize) -> Vec<(i64, i64)> {
+    if seq.hold.is_empty() {
+        return chains(rows, seq, k);
+    }
+    let mut by_value: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        let cells: Vec<Cell> = seq.hold.iter().map(|c| cell(r, c)).collect();
+        if cells.contains(&Cell::Null) {
+            continue;
         }
-        ConditionKind::Sequence(seq) => reaches(rows, seq, positive_count(seq) - 1),
+        by_value.entry(format!("{cells:?}")).or_default().push(r);
+    }
+    by_value.values().flat_map(|v| chains(v, seq, k)).collect()
+}
+
+/// The default `includeZero` of a count target: true when only zero rows satisfy it.
+fn zero_only(op: &str, v: i64) -> bool {
+    cmp(op, &0, &v) && (1..100).all(|n| !cmp(op, &n, &v))
+}
+
+fn condition_holds(rows: &[&Row], c: &Value) -> bool {
+    if c.get("sequence").is_some() {
+        let seq = rseq(c);
+        return !group_chains(rows, &seq, seq.positives.len() - 1).is_empty();
+    }
+    let filters = rfilters(c);
+    let hit: Vec<&&Row> = rows.iter().filter(|r| matches_all(r, &filters)).collect();
+    // (kind, column, op, value) of the target; default count >= 1.
+    let (kind, column, op, value) = match c.get("target") {
+        None => ("count".to_string(), None, ">=".to_string(), json!(1)),
+        Some(Value::Array(a)) if a.len() == 3 => (
+            a[0].as_str().unwrap().to_string(),
+            None,
+            a[1].as_str().unwrap().to_string(),
+            a[2].clone(),
+        ),
+        Some(Value::Array(a)) => (
+            a[0].as_str().unwrap().to_string(),
+            Some(a[1].as_str().unwrap().to_string()),
+            a[2].as_str().unwrap().to_string(),
+            a[3].clone(),
+        ),
+        Some(o) => (
+            o["type"].as_str().unwrap().to_string(),
+            o.get("column").and_then(Value::as_str).map(str::to_string),
+            o["op"].as_str().unwrap().to_string(),
+            o["value"].clone(),
+        ),
+    };
+    if kind == "count" {
+        let v = value.as_i64().unwrap();
+        let include_zero = c
+            .get("includeZero")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| zero_only(&op, v));
+        return if hit.is_empty() {
+            include_zero
+        } else {
+            cmp(&op, &(hit.len() as i64), &v)
+        };
+    }
+    if hit.is_empty() {
+        return false;
+    }
+    let column = column.unwrap();
+    let (mut si, mut sf) = (0i128, 0f64);
+    for r in &hit {
+        match cell(r, &column) {
+            Cell::Int(x) => si += x as i128,
+            Cell::Float(x) => sf += x,
+            _ => {}
+        }
+    }
+    match (column.as_str(), value.as_i64()) {
+        ("qty", Some(v)) => cmp(&op, &si, &(v as i128)),
+        ("qty", None) => cmp(&op, &(si as f64), &value.as_f64().unwrap()),
+        _ => cmp(&op, &sf, &value.as_f64().unwrap()),
     }
 }
 
-fn relation_holds(rel: &Relation, vals: &[bool]) -> bool {
+/// A relation expression: `$i`, `not` / `!`, `and` / `&&`, `or` / `||`, parentheses;
+/// precedence not > and > or.
+#[derive(Debug)]
+enum Rel {
+    Cond(usize),
+    Not(Box<Rel>),
+    And(Box<Rel>, Box<Rel>),
+    Or(Box<Rel>, Box<Rel>),
+}
+
+fn parse_rel(text: &str) -> Rel {
+    let spaced = text.replace('(', " ( ").replace(')', " ) ").replace('!', " ! ");
+    let tokens: Vec<String> = spaced.split_whitespace().map(str::to_lowercase).collect();
+    fn or(t: &[String], i: &mut usize) -> Rel {
+        let mut a = and(t, i);
+        while *i < t.len() && (t[*i] == "or" || t[*i] == "||") {
+            *i += 1;
+            a = Rel::Or(Box::new(a), Box::new(and(t, i)));
+        }
+        a
+    }
+    fn and(t: &[String], i: &mut usize) -> Rel {
+        let mut a = not(t, i);
+        while *i < t.len() && (t[*i] == "and" || t[*i] == "&&") {
+            *i += 1;
+            a = Rel::And(Box::new(a), Box::new(not(t, i)));
+        }
+        a
+    }
+    fn not(t: &[String], i: &mut usize) -> Rel {
+        if t[*i] == "not" || t[*i] == "!" {
+            *i += 1;
+            return Rel::Not(Box::new(not(t, i)));
+        }
+        if t[*i] == "(" {
+            *i += 1;
+            let e = or(t, i);
+            assert_eq!(t[*i], ")");
+            *i += 1;
+            return e;
+        }
+        let n = t[*i].strip_prefix('$').unwrap().parse().unwrap();
+        *i += 1;
+        Rel::Cond(n)
+    }
+    let mut i = 0;
+    let e = or(&tokens, &mut i);
+    assert_eq!(i, tokens.len(), "reference: trailing tokens in {text}");
+    e
+}
+
+fn rel_holds(e: &Rel, vals: &[bool]) -> bool {
+    match e {
+        Rel::Cond(i) => vals[*i],
+        Rel::Not(x) => !rel_holds(x, vals),
+        Rel::And(a, b) => rel_holds(a, vals) && rel_holds(b, vals),
+        Rel::Or(a, b) => rel_holds(a, vals) || rel_holds(b, vals),
+    }
+}
+
+fn relation_holds(rel: Option<&str>, vals: &[bool]) -> bool {
     if vals.is_empty() {
         return true;
     }
-    match rel {
-        Relation::And => vals.iter().all(|v| *v),
-        Relation::Or => vals.iter().any(|v| *v),
-        Relation::Expr(e) => e.eval(&|i| vals[i]),
+    match rel.map(str::to_lowercase).as_deref() {
+        None | Some("and") | Some("&&") => vals.iter().all(|v| *v),
+        Some("or") | Some("||") => vals.iter().any(|v| *v),
+        Some(e) => rel_holds(&parse_rel(e), vals),
     }
 }
 
@@ -633,45 +830,53 @@ fn ordered(mut entries: Vec<(String, Value)>, top: usize) -> Value {
     Value::Object(entries.into_iter().collect())
 }
 
-fn ref_aggs(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: &[Aggregation]) -> Value {
-    if aggs.is_empty() {
+/// The aggregations of a list as written: one without `type` is count, countPerValue,
+/// groupsPerValue; `top` defaults to 10 (none for count).
+fn ref_aggs(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: Option<&Value>) -> Value {
+    let Some(aggs) = aggs.and_then(Value::as_array).filter(|a| !a.is_empty()) else {
         return Value::Null;
-    }
+    };
     let rows: Vec<&Row> = groups
         .iter()
         .filter(|(g, _)| selected.contains(g))
         .flat_map(|(_, r)| r.iter().copied())
         .collect();
-    let out: Vec<Value> = aggs
-        .iter()
-        .map(|a| {
-            let top = a.top.unwrap_or(usize::MAX);
-            let value = match a.agg_type {
-                AggregationType::Count => json!(rows.iter().filter(|r| cell(r, &a.column) != Cell::Null).count()),
-                AggregationType::CountPerValue => {
+    let mut out: Vec<Value> = vec![];
+    for a in aggs {
+        let column = a["column"].as_str().unwrap();
+        let types: Vec<&str> = match a.get("type").and_then(Value::as_str) {
+            Some(t) => vec![t],
+            None => vec!["count", "countPerValue", "groupsPerValue"],
+        };
+        for t in types {
+            let top = (t != "count").then(|| a.get("top").and_then(Value::as_u64).unwrap_or(10) as usize);
+            let limit = top.unwrap_or(usize::MAX);
+            let value = match t {
+                "count" => json!(rows.iter().filter(|r| cell(r, column) != Cell::Null).count()),
+                "countPerValue" => {
                     let mut m: BTreeMap<String, u64> = BTreeMap::new();
                     for r in &rows {
-                        for k in key_of(&cell(r, &a.column)) {
+                        for k in key_of(&cell(r, column)) {
                             *m.entry(k).or_default() += 1;
                         }
                     }
-                    ordered(m.into_iter().map(|(k, v)| (k, json!(v))).collect(), top)
+                    ordered(m.into_iter().map(|(k, v)| (k, json!(v))).collect(), limit)
                 }
-                AggregationType::GroupsPerValue => {
+                "groupsPerValue" => {
                     let mut m: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
                     for r in &rows {
-                        for k in key_of(&cell(r, &a.column)) {
+                        for k in key_of(&cell(r, column)) {
                             m.entry(k).or_default().insert(r.uid);
                         }
                     }
-                    ordered(m.into_iter().map(|(k, v)| (k, json!(v.len()))).collect(), top)
+                    ordered(m.into_iter().map(|(k, v)| (k, json!(v.len()))).collect(), limit)
                 }
-                AggregationType::SumPerValue | AggregationType::MeanPerValue => {
-                    let other = a.other_column.as_deref().unwrap();
+                "sumPerValue" | "meanPerValue" => {
+                    let other = a["otherColumn"].as_str().unwrap();
                     let mut m: BTreeMap<String, (i64, f64, u64)> = BTreeMap::new();
                     for r in &rows {
                         let o = cell(r, other);
-                        for k in key_of(&cell(r, &a.column)) {
+                        for k in key_of(&cell(r, column)) {
                             let e = m.entry(k).or_default();
                             match o {
                                 Cell::Int(x) => {
@@ -687,7 +892,7 @@ fn ref_aggs(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: &
                         }
                     }
                     let int = other == "qty";
-                    let entries: Vec<(String, Value)> = if a.agg_type == AggregationType::SumPerValue {
+                    let entries: Vec<(String, Value)> = if t == "sumPerValue" {
                         m.into_iter()
                             .map(|(k, (i, f, _))| (k, if int { json!(i) } else { json!(f) }))
                             .collect()
@@ -697,16 +902,17 @@ fn ref_aggs(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: &
                             .map(|(k, (i, f, c))| (k, json!(if int { i as f64 } else { f } / c as f64)))
                             .collect()
                     };
-                    ordered(entries, top)
+                    ordered(entries, limit)
                 }
+                other => panic!("reference: aggregation type {other}"),
             };
-            json!({"column": a.column, "type": a.agg_type.name(), "value": value, "top": a.top, "name": a.name})
-        })
-        .collect();
+            out.push(json!({"column": column, "type": t, "value": value, "top": top, "name": a.get("name")}));
+        }
+    }
     Value::Array(out)
 }
 
-fn stage(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: &[Aggregation]) -> Value {
+fn stage(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: Option<&Value>) -> Value {
     json!({
         "matchingGroups": selected.len(),
         "matchingGroupRows": groups.iter().filter(|(g, _)| selected.contains(g)).map(|(_, r)| r.len()).sum::<usize>(),
@@ -714,38 +920,106 @@ fn stage(groups: &BTreeMap<i64, Vec<&Row>>, selected: &BTreeSet<i64>, aggs: &[Ag
     })
 }
 
-fn reference(ds: &Dataset, q: &ValidatedQuery) -> Value {
-    let inside = |r: &&Row| {
-        q.timeframe.from.is_none_or(|f| r.ts as f64 >= f) && q.timeframe.to.is_none_or(|t| (r.ts as f64) < t)
+/// The exact time-to-convert summary of `times` (percentiles at nearest rank).
+fn conversion_summary(times: &mut [i64], bins: &[f64]) -> Value {
+    times.sort();
+    let n = times.len();
+    let at = |p: f64| {
+        let rank = (p * n as f64).ceil() as usize;
+        times.get(rank.max(1) - 1).map_or(Value::Null, |v| json!(v))
     };
+    let mut out = json!({
+        "groups": n,
+        "min": times.first(),
+        "max": times.last(),
+        "mean": (n > 0).then(|| times.iter().map(|&t| t as f64).sum::<f64>() / n as f64),
+        "p50": at(0.5),
+        "p90": at(0.9),
+        "p99": at(0.99),
+        "relativeError": 0.01,
+    });
+    if !bins.is_empty() {
+        let mut hist = vec![];
+        for (i, b) in bins.iter().enumerate() {
+            let lo = if i == 0 { f64::NEG_INFINITY } else { bins[i - 1] };
+            let count = times.iter().filter(|&&t| t as f64 >= lo && (t as f64) < *b).count();
+            hist.push(json!({"lessThan": if b.fract() == 0.0 { json!(*b as i64) } else { json!(b) }, "groups": count}));
+        }
+        let last = bins[bins.len() - 1];
+        hist.push(json!({"lessThan": null, "groups": times.iter().filter(|&&t| t as f64 >= last).count()}));
+        out["histogram"] = json!(hist);
+    }
+    out
+}
+
+fn reference(ds: &Dataset, q: &Value) -> Value {
+    let tf = q.get("timeframe");
+    let from = tf.and_then(|t| t.get("from")).and_then(Value::as_f64);
+    let to = tf.and_then(|t| t.get("to")).and_then(Value::as_f64);
+    let inside = |r: &&Row| from.is_none_or(|f| r.ts as f64 >= f) && to.is_none_or(|t| (r.ts as f64) < t);
     let mut groups: BTreeMap<i64, Vec<&Row>> = BTreeMap::new();
     for r in ds.rows.iter().filter(inside) {
         groups.entry(r.uid).or_default().push(r);
     }
+    let query = q.get("query");
+    let conditions: Vec<Value> = query
+        .and_then(|x| x.get("conditions"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let relation = query.and_then(|x| x.get("relation")).and_then(Value::as_str);
     let matching: BTreeSet<i64> = groups
         .iter()
         .filter(|(_, rows)| {
-            let vals: Vec<bool> = q.conditions.iter().map(|c| condition_holds(rows, c)).collect();
-            relation_holds(&q.relation, &vals)
+            let vals: Vec<bool> = conditions.iter().map(|c| condition_holds(rows, c)).collect();
+            relation_holds(relation, &vals)
         })
         .map(|(g, _)| *g)
         .collect();
-    let funnel = q.funnel.as_ref().map(|f| {
-        let m = positive_count(&f.sequence);
+    let funnel = q.get("funnel").map(|f| {
+        let seq = rseq(f);
+        let bins: Option<Vec<f64>> = match f.get("conversionTime") {
+            Some(Value::Bool(true)) => Some(vec![]),
+            Some(Value::Object(o)) => Some(
+                o["bins"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.as_f64().unwrap())
+                    .collect(),
+            ),
+            _ => None,
+        };
         let mut steps = Vec::new();
         let mut last = BTreeSet::new();
-        for k in 0..m {
-            let sel: BTreeSet<i64> = matching
-                .iter()
-                .copied()
-                .filter(|g| reaches(&groups[g], &f.sequence, k))
-                .collect();
-            steps.push(stage(&groups, &sel, &f.step_aggregations));
+        for k in 0..seq.positives.len() {
+            let mut sel = BTreeSet::new();
+            let mut times = vec![];
+            for &g in &matching {
+                let found = group_chains(&groups[&g], &seq, k);
+                // The first conversion: the earliest start, then the earliest step-k row.
+                if let Some(&(t0, tk)) = found.iter().min() {
+                    sel.insert(g);
+                    times.push(tk - t0);
+                }
+            }
+            let mut st = stage(&groups, &sel, f.get("stepAggregations"));
+            if let Some(bins) = &bins {
+                st["conversionTime"] = if k == 0 {
+                    Value::Null
+                } else {
+                    conversion_summary(&mut times, bins)
+                };
+            }
+            steps.push(st);
             last = sel;
         }
-        json!({"sequence": steps, "endAggregations": ref_aggs(&groups, &last, &f.end_aggregations)})
+        json!({"sequence": steps, "endAggregations": ref_aggs(&groups, &last, f.get("endAggregations"))})
     });
-    json!({"query": stage(&groups, &matching, &q.aggregations), "funnel": funnel})
+    json!({
+        "query": stage(&groups, &matching, query.and_then(|x| x.get("aggregations"))),
+        "funnel": funnel,
+    })
 }
 
 // ---------------------------------------------------------------- the property
@@ -768,7 +1042,7 @@ proptest! {
         let schema = DatasetSchema::from_arrow(&arrow_schema(ds.dict_event), "uid", "ts").unwrap();
         let q = validate_value(&qv, &schema, 10).map_err(|e| TestCaseError::fail(format!("generated query invalid: {e}\n{qv}")))?;
         let got = engine(&ds, &q);
-        let want = reference(&ds, &q);
+        let want = reference(&ds, &qv);
         if let Some(d) = common::json_diff(&got, &want, "result", 1e-9) {
             return Err(TestCaseError::fail(format!("{d}\nquery: {qv}\ngot:  {got}\nwant: {want}")));
         }

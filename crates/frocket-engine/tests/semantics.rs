@@ -511,3 +511,170 @@ fn int_sums_are_exact_or_an_error_naming_the_aggregation() {
     let back: PartialResult = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
     assert_eq!(back, p);
 }
+
+// ---------------------------------------------------------------- sequence options
+
+fn within(e: &str, n: i64) -> Value {
+    json!({"filter": ["event", "==", e], "within": n})
+}
+
+/// Groups reaching each step of a funnel given as its JSON object, over `rows`.
+fn funnel_counts(rows: &[Row<'_>], f: Value) -> Vec<u64> {
+    let r = run(&batch(rows), json!({ "funnel": f }));
+    r["funnel"]["sequence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["matchingGroups"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn within_limits_the_time_from_the_previous_step() {
+    // The spec's example: A@0 B@1 B@4 C@9, B within 5 of A and C within 5 of B: through B@4.
+    let evts = [(0, "A"), (1, "B"), (4, "B"), (9, "C")];
+    assert!(seq_matches(
+        &evts,
+        vec![step("A"), within("B", 5), within("C", 5)],
+        None
+    ));
+    assert!(!seq_matches(
+        &evts,
+        vec![step("A"), within("B", 5), within("C", 4)],
+        None
+    ));
+    // Bounds are inclusive; timestamps still strictly increase (within 0 never matches).
+    assert!(seq_matches(
+        &[(0, "A"), (5, "B")],
+        vec![step("A"), within("B", 5)],
+        None
+    ));
+    assert!(!seq_matches(
+        &[(0, "A"), (0, "B")],
+        vec![step("A"), within("B", 0)],
+        None
+    ));
+    // With maxDuration both hold: A@0 B@4 C@9 within 5 each, but the chain lasts 9.
+    let evts = [(0, "A"), (4, "B"), (9, "C")];
+    let steps = || vec![step("A"), within("B", 5), within("C", 5)];
+    assert!(seq_matches(&evts, steps(), Some(9)));
+    assert!(!seq_matches(&evts, steps(), Some(8)));
+    // A funnel reports the steps reached under the limits.
+    assert_eq!(funnel(&[(0, "A"), (7, "B"), (8, "C")], steps(), None), vec![1, 0, 0]);
+}
+
+#[test]
+fn strict_order_allows_no_row_between_the_steps() {
+    let strict = |evts: &[(i64, &'static str)]| {
+        let c = json!({"sequence": [step("A"), step("B")], "order": "strict"});
+        run(&events(evts), json!({"query": {"conditions": [c]}}))["query"]["matchingGroups"] == json!(1)
+    };
+    assert!(strict(&[(1, "A"), (2, "B")]));
+    assert!(!strict(&[(1, "A"), (2, "X"), (3, "B")]));
+    // A row sharing a timestamp with either end is not between them.
+    assert!(strict(&[(1, "A"), (1, "X"), (3, "X"), (3, "B")]));
+    // Another A just before B makes its own strict chain.
+    assert!(strict(&[(1, "A"), (2, "X"), (3, "A"), (4, "B")]));
+    // Rows before the first or after the last chain row are unconstrained.
+    assert!(strict(&[(0, "X"), (1, "A"), (2, "B"), (3, "X")]));
+    // "ordered" is the default.
+    let c = json!({"sequence": [step("A"), step("B")], "order": "ordered"});
+    let r = run(
+        &events(&[(1, "A"), (2, "X"), (3, "B")]),
+        json!({"query": {"conditions": [c]}}),
+    );
+    assert_eq!(r["query"]["matchingGroups"], json!(1));
+}
+
+#[test]
+fn hold_constant_chains_the_rows_of_one_value() {
+    // Device as the held property: view on mobile, cart on desktop, purchase on mobile.
+    let rows: Vec<Row<'_>> = vec![
+        (1, 1, "view", Some("mobile"), None, None),
+        (1, 2, "cart", Some("desktop"), None, None),
+        (1, 3, "buy", Some("mobile"), None, None),
+        (1, 4, "cart", None, None, None),
+        (1, 5, "buy", None, None, None),
+    ];
+    let steps = json!([step("view"), step("cart"), step("buy")]);
+    assert_eq!(funnel_counts(&rows, json!({"sequence": steps})), vec![1, 1, 1]);
+    // Held: no value has view, cart, buy; nulls join no chain.
+    assert_eq!(
+        funnel_counts(&rows, json!({"sequence": steps, "holdConstant": ["device"]})),
+        vec![1, 0, 0]
+    );
+    // A negative step is judged on the held value's rows only ("no view between cart and
+    // purchase in the same session"): a view on desktop does not block the mobile chain.
+    let rows: Vec<Row<'_>> = vec![
+        (1, 1, "cart", Some("mobile"), None, None),
+        (1, 2, "view", Some("desktop"), None, None),
+        (1, 3, "buy", Some("mobile"), None, None),
+    ];
+    let f = json!({"sequence": [step("cart"), not_step("view"), step("buy")], "holdConstant": ["device"]});
+    assert_eq!(funnel_counts(&rows, f), vec![1, 1]);
+    let f = json!({"sequence": [step("cart"), not_step("view"), step("buy")]});
+    assert_eq!(funnel_counts(&rows, f), vec![1, 0]);
+    // Strict order too: the desktop row is not between mobile rows.
+    let f = json!({"sequence": [step("cart"), step("buy")], "holdConstant": ["device"], "order": "strict"});
+    assert_eq!(funnel_counts(&rows, f), vec![1, 1]);
+    // A funnel step still reports all rows of the groups that reached it.
+    let r = run(
+        &batch(&rows),
+        json!({"funnel": {"sequence": [step("cart"), step("buy")], "holdConstant": ["device"]}}),
+    );
+    assert_eq!(r["funnel"]["sequence"][1]["matchingGroupRows"], json!(3));
+}
+
+#[test]
+fn conversion_time_is_the_first_conversion_per_step() {
+    // User 1: A@0 A@10 B@12 C@20; user 2: A@5 B@6; user 3: A@1 only.
+    let rows: Vec<Row<'_>> = vec![
+        (1, 0, "A", None, None, None),
+        (1, 10, "A", None, None, None),
+        (1, 12, "B", None, None, None),
+        (1, 20, "C", None, None, None),
+        (2, 5, "A", None, None, None),
+        (2, 6, "B", None, None, None),
+        (3, 1, "A", None, None, None),
+    ];
+    let f = json!({"sequence": [step("A"), step("B"), step("C")], "conversionTime": {"bins": [5, 15]}});
+    let r = run(&batch(&rows), json!({ "funnel": f }));
+    let steps = &r["funnel"]["sequence"];
+    assert_eq!(steps[0]["conversionTime"], Value::Null);
+    // Step 1: user 1 converts from A@0 (the earliest start) in 12, user 2 in 1.
+    let ct = &steps[1]["conversionTime"];
+    assert_eq!(ct["groups"], json!(2));
+    assert_eq!((ct["min"].clone(), ct["max"].clone()), (json!(1), json!(12)));
+    assert_eq!(ct["mean"], json!(6.5));
+    assert_eq!((ct["p50"].clone(), ct["p90"].clone()), (json!(1), json!(12)));
+    assert_eq!(ct["relativeError"], json!(0.01));
+    assert_eq!(
+        ct["histogram"],
+        json!([{"lessThan": 5, "groups": 1}, {"lessThan": 15, "groups": 1}, {"lessThan": null, "groups": 0}])
+    );
+    // Step 2: only user 1, in 20.
+    assert_eq!(steps[2]["conversionTime"]["groups"], json!(1));
+    assert_eq!(steps[2]["conversionTime"]["p99"], json!(20));
+    // With B within 5 of A, user 1's first conversion starts at A@10: 2.
+    let f = json!({"sequence": [step("A"), within("B", 5)], "conversionTime": true});
+    let r = run(&batch(&rows), json!({ "funnel": f }));
+    let ct = &r["funnel"]["sequence"][1]["conversionTime"];
+    assert_eq!((ct["min"].clone(), ct["max"].clone()), (json!(1), json!(2)));
+    assert!(ct.get("histogram").is_none());
+    // With no group reaching a step: nulls and zero counts.
+    let f = json!({"sequence": [step("A"), step("Z")], "conversionTime": {"bins": [5]}});
+    let r = run(&batch(&rows), json!({ "funnel": f }));
+    let ct = &r["funnel"]["sequence"][1]["conversionTime"];
+    assert_eq!(ct["groups"], json!(0));
+    assert_eq!(
+        (ct["min"].clone(), ct["p50"].clone(), ct["mean"].clone()),
+        (Value::Null, Value::Null, Value::Null)
+    );
+    assert_eq!(
+        ct["histogram"],
+        json!([{"lessThan": 5, "groups": 0}, {"lessThan": null, "groups": 0}])
+    );
+    // Without the option the key is absent.
+    let r = run(&batch(&rows), json!({"funnel": {"sequence": [step("A"), step("B")]}}));
+    assert!(r["funnel"]["sequence"][1].get("conversionTime").is_none());
+}

@@ -1821,3 +1821,227 @@ fn a_five_thousand_step_sequence_is_refused() {
         &["5000 steps"],
     );
 }
+
+// ---------------------------------------------------------------- sequence options
+
+/// A funnel over `event` steps with extra keys beside `sequence`.
+fn funnel_with(steps: Value, extra: Value) -> Value {
+    let mut f = json!({ "sequence": steps });
+    for (k, v) in extra.as_object().unwrap() {
+        f[k] = v.clone();
+    }
+    json!({ "funnel": f })
+}
+
+#[test]
+fn within_goes_on_a_later_positive_step_and_is_not_negative() {
+    let q = ok(
+        json!({"funnel": {"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": 600000}]}}),
+    );
+    assert_eq!(q.funnel.unwrap().sequence.steps[1].within, Some(600000.0));
+    // 0 is allowed (the next distinct time is never within 0: the step is unreachable, as asked).
+    ok(
+        json!({"funnel": {"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": 0}]}}),
+    );
+    assert_one(
+        json!({"funnel": {"sequence": [{"filter": ["event", "==", "a"], "within": 5}, {"filter": ["event", "==", "b"]}]}}),
+        "funnel.sequence[0].within",
+        &["first positive step", "maxDuration"],
+    );
+    // After a leading negative step, the first positive step is still the first.
+    assert_one(
+        json!({"funnel": {"sequence": [{"filter": ["event", "==", "x"], "rowFound": false}, {"filter": ["event", "==", "a"], "within": 5}]}}),
+        "funnel.sequence[1].within",
+        &["first positive step"],
+    );
+    assert_one(
+        json!({"funnel": {"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "x"], "rowFound": false, "within": 5}, {"filter": ["event", "==", "b"]}]}}),
+        "funnel.sequence[1].within",
+        &["negative step"],
+    );
+    for bad in [json!(-1), json!("10m"), json!(true)] {
+        assert_one(
+            cond(
+                json!({"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": bad}]}),
+            ),
+            "query.conditions[0].sequence[1].within",
+            &["number >= 0"],
+        );
+    }
+}
+
+#[test]
+fn hold_constant_takes_one_to_four_distinct_scalar_columns() {
+    let steps = json!([{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"]}]);
+    let q = ok(funnel_with(
+        steps.clone(),
+        json!({"holdConstant": ["qty", "flag", "event"]}),
+    ));
+    assert_eq!(q.funnel.unwrap().sequence.hold_constant, vec!["qty", "flag", "event"]);
+    // The held columns are read.
+    let q = ok(funnel_with(steps.clone(), json!({"holdConstant": ["flag"]})));
+    assert!(q.columns.contains(&"flag".to_string()));
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": []})),
+        "funnel.holdConstant",
+        &["1 to 4"],
+    );
+    assert_one(
+        funnel_with(
+            steps.clone(),
+            json!({"holdConstant": ["qty", "flag", "event", "uid", "ts"]}),
+        ),
+        "funnel.holdConstant",
+        &["1 to 4", "found 5"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": "qty"})),
+        "funnel.holdConstant",
+        &["array"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": ["qty", "qty"]})),
+        "funnel.holdConstant[1]",
+        &["twice"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": ["price"]})),
+        "funnel.holdConstant[0]",
+        &["FLOAT", "INT, STRING or BOOL"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": ["tags"]})),
+        "funnel.holdConstant[0]",
+        &["LIST<STRING>"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": ["uid"]})),
+        "funnel.holdConstant[0]",
+        &["group id"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"holdConstant": ["ts"]})),
+        "funnel.holdConstant[0]",
+        &["timestamp"],
+    );
+    assert_one(
+        funnel_with(steps, json!({"holdConstant": ["nope"]})),
+        "funnel.holdConstant[0]",
+        &["unknown column 'nope'"],
+    );
+    // On a filter condition: not allowed.
+    assert_one(
+        cond(json!({"filter": ["event", "==", "a"], "holdConstant": ["qty"]})),
+        "query.conditions[0].holdConstant",
+        &["sequence condition or the funnel"],
+    );
+}
+
+#[test]
+fn order_is_ordered_or_strict() {
+    let steps = json!([{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"]}]);
+    ok(funnel_with(steps.clone(), json!({"order": "ordered"})));
+    let q = ok(cond(json!({"sequence": steps.clone(), "order": "strict"})));
+    match &q.conditions[0].kind {
+        ConditionKind::Sequence(s) => assert_eq!(s.order, frocket_engine::query::Order::Strict),
+        other => panic!("{other:?}"),
+    }
+    assert_one(
+        funnel_with(steps, json!({"order": "any"})),
+        "funnel.order",
+        &["\"ordered\" or \"strict\"", "any"],
+    );
+}
+
+#[test]
+fn conversion_time_is_true_or_bins_on_the_funnel_only() {
+    let steps = json!([{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"]}]);
+    let q = ok(funnel_with(steps.clone(), json!({"conversionTime": true})));
+    assert_eq!(q.funnel.unwrap().conversion_time.unwrap().bins, Vec::<f64>::new());
+    let q = ok(funnel_with(
+        steps.clone(),
+        json!({"conversionTime": {"bins": [1, 2.5, 60000]}}),
+    ));
+    assert_eq!(q.funnel.unwrap().conversion_time.unwrap().bins, vec![1.0, 2.5, 60000.0]);
+    // false: no conversion times, as without the key.
+    assert!(ok(funnel_with(steps.clone(), json!({"conversionTime": false})))
+        .funnel
+        .unwrap()
+        .conversion_time
+        .is_none());
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {"bins": []}})),
+        "funnel.conversionTime.bins",
+        &["1 to 32"],
+    );
+    let many: Vec<i64> = (1..=33).collect();
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {"bins": many}})),
+        "funnel.conversionTime.bins",
+        &["1 to 32", "found 33"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {"bins": [10, 5]}})),
+        "funnel.conversionTime.bins[1]",
+        &["strictly increase"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {"bins": [10, 10]}})),
+        "funnel.conversionTime.bins[1]",
+        &["strictly increase"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {"bins": [0, 10]}})),
+        "funnel.conversionTime.bins[0]",
+        &["positive number"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {}})),
+        "funnel.conversionTime",
+        &["'bins'"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": {"bins": [1], "unit": "ms"}})),
+        "funnel.conversionTime.unit",
+        &["unknown key"],
+    );
+    assert_one(
+        funnel_with(steps.clone(), json!({"conversionTime": "yes"})),
+        "funnel.conversionTime",
+        &["true or an object"],
+    );
+    assert_one(
+        cond(json!({"sequence": steps, "conversionTime": true})),
+        "query.conditions[0].conversionTime",
+        &["only allowed on the funnel"],
+    );
+}
+
+#[test]
+fn sequence_options_errors_are_all_reported_at_once() {
+    let e = errs(json!({"funnel": {
+        "sequence": [{"filter": ["event", "==", "a"], "within": 1}, {"filter": ["event", "==", "b"], "within": -1}],
+        "holdConstant": ["price"], "order": "loose", "conversionTime": {"bins": [0]}
+    }}));
+    assert_has(&e, "funnel.sequence[0].within", &["first positive step"]);
+    assert_has(&e, "funnel.sequence[1].within", &["number >= 0"]);
+    assert_has(&e, "funnel.holdConstant[0]", &["FLOAT"]);
+    assert_has(&e, "funnel.order", &["strict"]);
+    assert_has(&e, "funnel.conversionTime.bins[0]", &["positive"]);
+}
+
+#[test]
+fn a_query_without_the_options_serializes_as_before() {
+    // The verbose form of a plain sequence has none of the new keys.
+    let q = ok(
+        json!({"funnel": {"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"]}], "maxDuration": 5}}),
+    );
+    let v = serde_json::to_value(&q).unwrap();
+    assert_eq!(
+        v["funnel"],
+        json!({"sequence": {"steps": [
+            {"filters": [{"column": "event", "op": "==", "value": "a"}], "rowFound": true},
+            {"filters": [{"column": "event", "op": "==", "value": "b"}], "rowFound": true}
+        ], "maxDuration": 5.0}, "stepAggregations": [], "endAggregations": []})
+    );
+}

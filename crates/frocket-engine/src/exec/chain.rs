@@ -266,9 +266,9 @@ impl SequenceMatcher {
             let first = rows.partition_point(|&r| ts[r as usize] < s);
             let end = first + rows[first..].partition_point(|&r| ts[r as usize].span(s) <= d);
             let l = self.pass(rules, ts, &rows[first..end], Some(s), Mode::MinStart, want_conv, sc);
-            for k in 0..l {
-                if conv[k].is_none() {
-                    conv[k] = sc.conv[k];
+            for (c, found) in conv.iter_mut().zip(&sc.conv).take(l) {
+                if c.is_none() {
+                    *c = *found;
                 }
             }
             level = level.max(l);
@@ -426,7 +426,9 @@ mod tests {
             .enumerate()
             .map(|(s, &f)| (rows.iter().map(|(hits, _)| hits[s]).collect::<BooleanBuffer>(), f))
             .collect();
-        let ts = Timestamps::Int(TsChunks::single(rows.iter().map(|&(_, t)| t).collect::<Vec<_>>().into()));
+        let ts = Timestamps::Int(TsChunks::single(
+            rows.iter().map(|&(_, t)| t).collect::<Vec<_>>().into(),
+        ));
         (SequenceMatcher::new(steps, None, rows.len()), ts)
     }
 

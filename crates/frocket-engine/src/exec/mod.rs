@@ -247,7 +247,10 @@ impl Part<'_> {
             let codes = self.coded(c)?.row_codes(rows).ok_or_else(|| EngineError::ColumnType {
                 file: self.file.to_string(),
                 column: c.clone(),
-                found: self.column(c).map(|col| col.data_type().to_string()).unwrap_or_default(),
+                found: self
+                    .column(c)
+                    .map(|col| col.data_type().to_string())
+                    .unwrap_or_default(),
                 expected: "INT, STRING or BOOL".into(),
             })?;
             keys = Some(match keys {
@@ -550,9 +553,15 @@ fn execute(
         Some(f) => {
             let m = part.sequence_matcher(&f.sequence)?;
             let int_ts = matches!(part.timestamps()?, Timestamps::Int(_));
-            let bins = f.conversion_time.as_ref().map(|c| c.bins.as_slice()).unwrap_or_default();
+            let bins = f
+                .conversion_time
+                .as_ref()
+                .map(|c| c.bins.as_slice())
+                .unwrap_or_default();
             let mut conversion: Vec<ConversionPartial> = match &f.conversion_time {
-                Some(_) => (1..m.len()).map(|_| ConversionPartial::new(int_ts, bins.len())).collect(),
+                Some(_) => (1..m.len())
+                    .map(|_| ConversionPartial::new(int_ts, bins.len()))
+                    .collect(),
                 None => vec![],
             };
             let sink = f.conversion_time.as_ref().map(|_| ConversionSink {

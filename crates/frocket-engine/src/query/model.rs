@@ -524,7 +524,10 @@ impl ValidatedQuery {
 
     /// Whether a sequence holds `column` constant.
     fn holds(&self, column: &str) -> bool {
-        self.filter_uses().1.iter().any(|s| s.hold_constant.iter().any(|c| c == column))
+        self.filter_uses()
+            .1
+            .iter()
+            .any(|s| s.hold_constant.iter().any(|c| c == column))
     }
 
     /// Whether a filter, sum target, aggregation or `holdConstant` uses `column` (grouping and
@@ -537,11 +540,12 @@ impl ValidatedQuery {
         };
         self.holds(column)
             || self.conditions.iter().any(|c| match &c.kind {
-            ConditionKind::Filters { filters, target, .. } => {
-                in_filters(filters) || matches!(target, Target::Sum { column: c, .. } if c == column)
-            }
-            ConditionKind::Sequence(s) => s.steps.iter().any(|st| in_filters(&st.filters)),
-        }) || in_aggs(&self.aggregations)
+                ConditionKind::Filters { filters, target, .. } => {
+                    in_filters(filters) || matches!(target, Target::Sum { column: c, .. } if c == column)
+                }
+                ConditionKind::Sequence(s) => s.steps.iter().any(|st| in_filters(&st.filters)),
+            })
+            || in_aggs(&self.aggregations)
             || self.funnel.as_ref().is_some_and(|f| {
                 in_aggs(&f.step_aggregations)
                     || in_aggs(&f.end_aggregations)

@@ -468,7 +468,10 @@ impl Validator<'_> {
         }
         for k in ["maxDuration", "holdConstant", "order", "conversionTime"] {
             if m.contains_key(k) {
-                self.err(join(path, k), format!("'{k}' is only allowed on a sequence condition or the funnel"));
+                self.err(
+                    join(path, k),
+                    format!("'{k}' is only allowed on a sequence condition or the funnel"),
+                );
             }
         }
         let filters = self.filter_or_filters(m, path);
@@ -927,7 +930,13 @@ impl Validator<'_> {
     /// timestamp.
     fn hold_constant(&mut self, v: &Value, path: &str) -> Option<Vec<String>> {
         let Some(arr) = v.as_array() else {
-            self.err(path, format!("expected an array of 1 to {MAX_HELD} column names, found {}", json_type(v)));
+            self.err(
+                path,
+                format!(
+                    "expected an array of 1 to {MAX_HELD} column names, found {}",
+                    json_type(v)
+                ),
+            );
             return None;
         };
         if arr.is_empty() || arr.len() > MAX_HELD {
@@ -943,13 +952,20 @@ impl Validator<'_> {
                 continue;
             };
             if name == self.schema.group_id_column || name == self.schema.timestamp_column {
-                let what = if name == self.schema.group_id_column { "group id" } else { "timestamp" };
+                let what = if name == self.schema.group_id_column {
+                    "group id"
+                } else {
+                    "timestamp"
+                };
                 self.err(&p, format!("'{name}' is the {what} column, which cannot be held constant (every chain already has one group; a chain's timestamps increase)"));
                 ok = false;
                 continue;
             }
             if !matches!(t, ColumnType::Int | ColumnType::String | ColumnType::Bool) {
-                self.err(&p, format!("column '{name}' is {t}; holdConstant takes INT, STRING or BOOL columns"));
+                self.err(
+                    &p,
+                    format!("column '{name}' is {t}; holdConstant takes INT, STRING or BOOL columns"),
+                );
                 ok = false;
                 continue;
             }
@@ -972,7 +988,13 @@ impl Validator<'_> {
             Value::Bool(true) => return Some(Some(ConversionTime::default())),
             Value::Object(_) => {}
             _ => {
-                self.err(path, format!("expected true or an object {{\"bins\": [...]}}, found {}", describe_value(v)));
+                self.err(
+                    path,
+                    format!(
+                        "expected true or an object {{\"bins\": [...]}}, found {}",
+                        describe_value(v)
+                    ),
+                );
                 return None;
             }
         }
@@ -997,14 +1019,27 @@ impl Validator<'_> {
                 Some(x) if x > 0.0 && x.is_finite() => {
                     if let Some(&prev) = out.last() {
                         if x <= prev {
-                            self.err(idx(&p, i), format!("bin edges must strictly increase: {} follows {}", describe_value(b), prev));
+                            self.err(
+                                idx(&p, i),
+                                format!(
+                                    "bin edges must strictly increase: {} follows {}",
+                                    describe_value(b),
+                                    prev
+                                ),
+                            );
                             ok = false;
                         }
                     }
                     out.push(x);
                 }
                 _ => {
-                    self.err(idx(&p, i), format!("must be a positive number (timestamp units), found {}", describe_value(b)));
+                    self.err(
+                        idx(&p, i),
+                        format!(
+                            "must be a positive number (timestamp units), found {}",
+                            describe_value(b)
+                        ),
+                    );
                     ok = false;
                 }
             }
