@@ -15,19 +15,11 @@ fn golden_queries_through_the_cli() {
         "timestamp",
     ]);
     assert_eq!(reg["parts"], json!(2));
-    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
     let mut n = 0;
-    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-        let exp: Value = serde_json::from_str(line).unwrap();
-        let file = dir.join("queries").join(exp["file"].as_str().unwrap());
-        let got = f.ok(&["run", "golden", "--file", &file.display().to_string()]);
+    for (file, text, expected) in frocket_tests::golden_queries() {
+        let got = f.ok(&["run", "golden", "--string", &text]);
         let result = json!({"query": got["query"], "funnel": got["funnel"]});
-        assert_eq!(
-            json_diff(&result, &exp["result"], "result", 1e-9),
-            None,
-            "{}",
-            file.display()
-        );
+        assert_eq!(json_diff(&result, &expected, "result", 1e-9), None, "{file}");
         n += 1;
     }
     assert_eq!(n, 17);

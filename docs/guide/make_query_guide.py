@@ -31,13 +31,15 @@ def sh(args, show=None, output="table"):
     return r
 
 
-def query(title, text, q, output="table"):
-    out.append(f"## {title}\n\n{text}\n")
+def query(title, text, q, output="table", args=(), heading="##"):
+    out.append(f"{heading} {title}\n\n{text}\n")
     out.append("```json\n" + compact(q) + "\n```\n")
     path = os.path.join(WORK, "q.json")
     with open(path, "w") as f:
         json.dump(q, f)
-    sh(["run", "retail", "--file", path], show="frocket run retail --file q.json", output=output)
+    extra = list(args)
+    sh(["run", "retail", "--file", path] + extra,
+       show=" ".join(["frocket run retail --file q.json"] + extra), output=output)
 
 
 def compact(v, ind=0):
@@ -140,6 +142,56 @@ query("The funnel",
                   "maxDuration": 86400000,
                   "stepAggregations": [{"column": "device", "type": "countPerValue"}],
                   "endAggregations": [{"column": "category", "type": "countPerValue", "top": 3}]}})
+
+p("""## Sequence options
+
+Four options refine a sequence (a sequence condition or the funnel); each is optional and a
+query without them means what it meant before. Durations are in the timestamp's unit (here ms).""")
+
+query("Time limit per step: within",
+      "`within` on a positive step (not the first) bounds the time from the previous positive step's "
+      "row: a view, an add-to-cart within 10 minutes of it, a purchase within an hour of the "
+      "add-to-cart. Unlike `maxDuration` (one window for the whole chain) each step has its own. The "
+      "engine finds a chain whenever one exists, even when the earliest next row is not the right one.",
+      {"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                               {"filter": ["event", "==", "addtocart"], "within": 600000},
+                               {"filter": ["event", "==", "transaction"], "within": 3600000}]}},
+      heading="###")
+
+query("Same property along the chain: holdConstant",
+      "`holdConstant` lists 1 to 4 columns whose value every row of a chain shares: here the user "
+      "viewed, added to cart and bought *the same item*. Negative steps and strict order are judged "
+      "on that value's rows only; rows with a null in a held column join no chain. A step still "
+      "reports all rows of the users who reached it.",
+      {"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                               {"filter": ["event", "==", "addtocart"]},
+                               {"filter": ["event", "==", "transaction"]}],
+                  "holdConstant": ["itemid"],
+                  "stepAggregations": [{"column": "device", "type": "groupsPerValue"}]}},
+      heading="###")
+
+query("Nothing in between: order strict",
+      "`\"order\": \"strict\"` makes consecutive steps neighbours: no other row of the user (with "
+      "`holdConstant`, of the held value) lies strictly between them. Users who bought right after "
+      "adding to cart, with no other event in between:",
+      {"query": {"conditions": [{"sequence": [{"filter": ["event", "==", "addtocart"]},
+                                              {"filter": ["event", "==", "transaction"]}],
+                                 "order": "strict"}],
+                 "aggregations": [{"column": "device", "type": "countPerValue"}]}},
+      heading="###")
+
+query("Time to convert: conversionTime",
+      "On the funnel, `conversionTime` reports per step the distribution of the time from the first "
+      "step to that step, on each user's first conversion: count, min, max and mean exactly, median, "
+      "p90 and p99 within 1% (a mergeable sketch: parts cannot ship every time), and a histogram "
+      "when `bins` are given. `--time-unit ms` tells the CLI the timestamp's unit, so that the "
+      "table shows durations; the JSON stays in the timestamp's unit.",
+      {"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                               {"filter": ["event", "==", "addtocart"]},
+                               {"filter": ["event", "==", "transaction"]}],
+                  "holdConstant": ["itemid"],
+                  "conversionTime": {"bins": [60000, 600000, 3600000, 86400000]}}},
+      args=["--time-unit", "ms"], heading="###")
 
 query("Timeframe",
       "`timeframe` drops rows outside `[from, to)` before anything else (and is pushed down to the "

@@ -57,7 +57,7 @@ unsafe impl GlobalAlloc for PeakAlloc {
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
 
-const QUERIES: [(&str, &str); 4] = [
+const QUERIES: [(&str, &str); 6] = [
     ("empty", "{}"),
     (
         "funnel3_step_aggs",
@@ -80,6 +80,20 @@ const QUERIES: [(&str, &str); 4] = [
                                                    {"filter": ["event", "==", "view"], "rowFound": false},
                                                    {"filter": ["event", "==", "transaction"]}],
                                       "maxDuration": 3600000}]}}"#,
+    ),
+    (
+        "funnel_hold_conversion",
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]},
+                                   {"filter": ["event", "==", "transaction"]}],
+                      "holdConstant": ["itemid"],
+                      "conversionTime": {"bins": [60000, 600000, 3600000, 86400000]}}}"#,
+    ),
+    (
+        "funnel_within_strict",
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                                   {"filter": ["event", "==", "addtocart"], "within": 600000},
+                                   {"filter": ["event", "==", "transaction"], "within": 3600000}],
+                      "order": "strict"}}"#,
     ),
 ];
 
@@ -119,7 +133,27 @@ fn parse_args() -> Result<Args, String> {
 
 fn summarize(q: &str, r: &frocket_engine::QueryResult) -> serde_json::Value {
     match q {
-        "funnel3_step_aggs" => {
+        "funnel_hold_conversion" => {
+            // Per step after the first: groups, min, max, sum of the times, histogram counts.
+            let f = r.funnel.as_ref();
+            let steps: Vec<serde_json::Value> = f
+                .map(|f| {
+                    f.sequence
+                        .iter()
+                        .filter_map(|s| s.conversion_time.clone().flatten())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| {
+                    let sum = c.mean.map_or(0.0, |m| (m * c.groups as f64).round());
+                    let hist: Vec<u64> = c.histogram.unwrap_or_default().iter().map(|b| b.groups).collect();
+                    serde_json::json!([c.groups, c.min, c.max, sum, hist])
+                })
+                .collect();
+            serde_json::json!({"stepGroups": f.map(|f| f.sequence.iter().map(|s| s.matching_groups).collect::<Vec<_>>()), "times": steps})
+        }
+        "funnel3_step_aggs" | "funnel_within_strict" => {
             serde_json::json!({"stepGroups": r.funnel.as_ref().map(|f| f.sequence.iter().map(|s| s.matching_groups).collect::<Vec<_>>())})
         }
         "empty" => serde_json::json!({"groups": r.query.matching_groups, "rows": r.query.matching_group_rows}),
