@@ -9,7 +9,7 @@ use std::time::Duration;
 use frocket_config::Config;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_tests::services::{RedisServer, WorkerProcess};
-use frocket_tests::{golden_dir, json_diff, Frocket};
+use frocket_tests::{golden_dir, golden_queries, json_diff, Frocket};
 use serde_json::{json, Value};
 
 fn redis_env(redis: &RedisServer, prefix: &str) -> Vec<(&'static str, String)> {
@@ -48,22 +48,11 @@ fn golden_and_local_equivalence_through_queue_workers() {
     dist.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
     local.ok(&["register", "golden", &data, "visitorid", "timestamp"]);
     assert_eq!(dist.ok(&["list"])[0]["name"], json!("golden"));
-    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
-    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-        let exp: Value = serde_json::from_str(line).unwrap();
-        let file = dir
-            .join("queries")
-            .join(exp["file"].as_str().unwrap())
-            .display()
-            .to_string();
-        let got = dist.ok(&["run", "golden", "--file", &file]);
-        assert_eq!(
-            json_diff(&result_of(&got), &exp["result"], "result", 1e-9),
-            None,
-            "{file}"
-        );
+    for (file, text, expected) in golden_queries() {
+        let got = dist.ok(&["run", "golden", "--string", &text]);
+        assert_eq!(json_diff(&result_of(&got), &expected, "result", 1e-9), None, "{file}");
         assert_eq!(got["stats"]["invoker"]["totalTasks"], json!(2));
-        let loc = local.ok(&["run", "golden", "--file", &file]);
+        let loc = local.ok(&["run", "golden", "--string", &text]);
         assert_eq!(
             json_diff(&result_of(&got), &result_of(&loc), "result", 1e-12),
             None,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch};
 use frocket_storage::Storage;
 use frocket_tests::services::{RedisServer, S3Server, WorkerProcess};
-use frocket_tests::{golden_dir, json_diff, Frocket};
+use frocket_tests::{golden_dir, golden_queries, json_diff, Frocket};
 use serde_json::{json, Value};
 
 fn env(redis: &RedisServer, s3: &S3Server, home: &std::path::Path) -> Vec<(&'static str, String)> {
@@ -104,22 +104,10 @@ fn s3_datasets_through_queue_workers() {
     assert!(e.contains("s3://frocket/nothing-here/"), "{e}");
 
     f.ok(&["register", "golden", "s3://frocket/golden", "visitorid", "timestamp"]);
-    let dir = golden_dir();
-    let expected = std::fs::read_to_string(dir.join("expected.jsonl")).unwrap();
     let mut first = true;
-    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-        let exp: Value = serde_json::from_str(line).unwrap();
-        let file = dir
-            .join("queries")
-            .join(exp["file"].as_str().unwrap())
-            .display()
-            .to_string();
-        let got = f.ok(&["run", "golden", "--file", &file]);
-        assert_eq!(
-            json_diff(&result_of(&got), &exp["result"], "result", 1e-9),
-            None,
-            "{file}"
-        );
+    for (file, text, expected) in golden_queries() {
+        let got = f.ok(&["run", "golden", "--string", &text]);
+        assert_eq!(json_diff(&result_of(&got), &expected, "result", 1e-9), None, "{file}");
         let cache = &got["stats"]["worker"]["cache"];
         if first {
             assert_eq!(cache, &json!({"source": 2, "diskCache": 0}));
