@@ -253,16 +253,28 @@ fn filters_value() -> BoxedStrategy<(String, Value)> {
 /// first positive one maybe with `within`.
 fn sequence_strategy() -> BoxedStrategy<Value> {
     (
-        prop::collection::vec((filters_value(), prop::bool::weighted(0.6), opt(0i64..7)), 1..5),
-        opt(1i64..7),
-        opt(prop::sample::select(vec![
-            vec!["device"],
-            vec!["qty"],
-            vec!["flag"],
-            vec!["event"],
-            vec!["device", "flag"],
-            vec!["qty", "event"],
-        ])),
+        // Each option in about a third of the cases, so that plain sequences (the fast paths)
+        // and every combination come up.
+        prop::collection::vec(
+            (
+                filters_value(),
+                prop::bool::weighted(0.6),
+                prop::option::weighted(0.35, 0i64..7),
+            ),
+            1..5,
+        ),
+        prop::option::weighted(0.4, 1i64..7),
+        prop::option::weighted(
+            0.35,
+            prop::sample::select(vec![
+                vec!["device"],
+                vec!["qty"],
+                vec!["flag"],
+                vec!["event"],
+                vec!["device", "flag"],
+                vec!["qty", "event"],
+            ]),
+        ),
         prop::sample::select(vec![None, None, Some("ordered"), Some("strict")]),
     )
         .prop_map(|(steps, d, hold, order)| {

@@ -56,6 +56,13 @@ impl ChainRules {
     }
 }
 
+impl ChainRules {
+    /// No `within`, no strict order, no window: only `holdConstant` or the time to convert.
+    fn is_plain(&self) -> bool {
+        !self.strict && self.max_duration.is_none() && self.within.iter().all(Option::is_none)
+    }
+}
+
 /// Which entries dominate: see the module doc.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -76,7 +83,7 @@ struct Scratch<T> {
     group_conv: Conv<T>,
     starts: Vec<T>,
     rows: Vec<u32>,
-    keyed: Vec<(u32, u32)>,
+    keyed: Vec<u64>,
     universe: Vec<u32>,
 }
 
@@ -167,34 +174,41 @@ impl SequenceMatcher {
                 Members::Listed { rows: listed, .. } => rows.extend_from_slice(&listed[range]),
             }
             // A step no row matches bounds the steps reached.
-            let missing = (0..m).find(|&k| !rows.iter().any(|&r| self.has(r as usize, self.word(r as usize), k)));
-            if missing.is_some_and(|k| k < need) {
+            if self.first_missing(&rows) < need {
                 sc.rows = rows;
                 continue;
             }
-            T::sort_by_time(&mut rows, ts, &mut sorter);
             let level = match held {
                 None => {
+                    T::sort_by_time(&mut rows, ts, &mut sorter);
                     let level = self.universe(rules, ts, &rows, want_conv, &mut sc);
                     sc.group_conv.clone_from(&sc.conv);
                     level
                 }
                 Some(keys) => {
-                    // Each held value's rows, in time order (a stable sort by value).
+                    // Each held value's rows: one sort of (value, row) packed in a u64; a
+                    // value's rows are sorted by time only when they can matter.
                     sc.keyed.clear();
-                    sc.keyed.extend(
-                        rows.iter()
-                            .map(|&r| (keys.get(r as usize).copied().unwrap_or(NULL_KEY), r))
-                            .filter(|&(k, _)| k != NULL_KEY),
-                    );
-                    sc.keyed.sort_by_key(|&(k, _)| k);
+                    sc.keyed.extend(rows.iter().filter_map(|&r| {
+                        let k = keys.get(r as usize).copied().unwrap_or(NULL_KEY);
+                        (k != NULL_KEY).then_some((u64::from(k) << 32) | u64::from(r))
+                    }));
+                    sc.keyed.sort_unstable();
                     sc.group_conv.iter_mut().for_each(|c| *c = None);
                     let mut level = 0;
                     let keyed = std::mem::take(&mut sc.keyed);
                     let mut universe = std::mem::take(&mut sc.universe);
-                    for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+                    for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
                         universe.clear();
-                        universe.extend(run.iter().map(|&(_, r)| r));
+                        universe.extend(run.iter().map(|&kr| kr as u32));
+                        // A value's rows reach at most the first step they have no row for:
+                        // skip values that cannot raise the level or give a time to convert
+                        // (most values of a fine-grained column, e.g. items only viewed).
+                        let bound = self.first_missing(&universe);
+                        if bound == 0 || (bound <= level && (!want_conv || bound <= 1)) {
+                            continue;
+                        }
+                        T::sort_by_time(&mut universe, ts, &mut sorter);
                         let l = self.universe(rules, ts, &universe, want_conv, &mut sc);
                         level = level.max(l);
                         for k in 0..l {
@@ -235,6 +249,9 @@ impl SequenceMatcher {
         sc: &mut Scratch<T>,
     ) -> usize {
         let m = self.len();
+        if rules.is_plain() && self.is_greedy() {
+            return self.greedy_chain(ts, rows, sc);
+        }
         let Some(d) = rules.max_duration else {
             return self.pass(rules, ts, rows, None, Mode::MinStart, want_conv, sc);
         };
@@ -280,6 +297,37 @@ impl SequenceMatcher {
         sc.window_conv = conv;
         sc.starts = starts;
         level
+    }
+
+    /// Steps reached by one universe (`rows` in time order) of a sequence of positive steps
+    /// without `within`, `order: strict` or window: the chain from the earliest step-0 row,
+    /// each step at its earliest row after the previous one's, reaches every step any chain
+    /// does, and is the first conversion of each (no start is earlier, no row of the step
+    /// sooner). Fills `sc.conv`.
+    fn greedy_chain<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32], sc: &mut Scratch<T>) -> usize {
+        let m = self.len();
+        sc.conv.iter_mut().for_each(|c| *c = None);
+        let mut k = 0;
+        let mut start: Option<T> = None;
+        let mut after: Option<T> = None;
+        for &r in rows {
+            let r = r as usize;
+            if !self.has(r, self.word(r), k) {
+                continue;
+            }
+            let t = ts[r];
+            if after.is_some_and(|a| t <= a) {
+                continue;
+            }
+            let s = *start.get_or_insert(t);
+            sc.conv[k] = Some((s, t));
+            after = Some(t);
+            k += 1;
+            if k == m {
+                break;
+            }
+        }
+        k
     }
 
     /// One pass over `rows` (time order); see the module doc. With `fixed_start`, step 0

@@ -246,6 +246,20 @@ impl SequenceMatcher {
         self.m
     }
 
+    /// The first positive step none of `rows` matches (`len()` when each has a row): a bound
+    /// on the steps a chain of these rows can reach.
+    pub(super) fn first_missing(&self, rows: &[u32]) -> usize {
+        let m = self.m;
+        if self.bytes <= 4 {
+            // Every step's bit is in the first word: one OR over the rows.
+            let any = rows.iter().fold(0u64, |a, &r| a | self.word(r as usize));
+            return ((!any) & ((1u64 << m) - 1)).trailing_zeros() as usize;
+        }
+        (0..m)
+            .find(|&k| !rows.iter().any(|&r| self.has(r as usize, self.word(r as usize), k)))
+            .unwrap_or(m)
+    }
+
     /// Whether gap `k` (`0..=len()`: before positive step `k`; `len()`: after the last) has a
     /// negative step.
     pub(super) fn has_gap(&self, k: usize) -> bool {
