@@ -109,3 +109,4 @@ bench: setup-test
 	python3 -c "import duckdb" 2>/dev/null || pip install duckdb
 	$(CARGO) run --release -p frocket-bench --bin frocket-bench -- $(BENCH_ARGS)
 	$(CARGO) run --release -p frocket-bench --bin job_overhead -- $(JOB_BENCH_ARGS)
+	$(CARGO) run --release -p frocket-bench --bin cold_reads -- $(COLD_BENCH_ARGS)

@@ -104,21 +104,56 @@ fn s3_datasets_through_queue_workers() {
     assert!(e.contains("s3://frocket/nothing-here/"), "{e}");
 
     f.ok(&["register", "golden", "s3://frocket/golden", "visitorid", "timestamp"]);
-    let mut first = true;
-    for (file, text, expected) in golden_queries() {
-        let got = f.ok(&["run", "golden", "--string", &text]);
-        assert_eq!(json_diff(&result_of(&got), &expected, "result", 1e-9), None, "{file}");
-        let cache = &got["stats"]["worker"]["cache"];
-        if first {
-            assert_eq!(cache, &json!({"source": 2, "diskCache": 0}));
-            first = false;
-        } else {
-            assert_eq!(cache, &json!({"source": 0, "diskCache": 2}), "{file}");
+    let total: u64 = ["part-00000.parquet", "part-00001.parquet"]
+        .iter()
+        .map(|p| std::fs::metadata(data.join(p)).unwrap().len())
+        .sum();
+    let cache_of = |got: &Value| -> (u64, u64, u64, u64) {
+        let c = &got["stats"]["worker"]["cache"];
+        let n = |k: &str| c[k].as_u64().unwrap_or_else(|| panic!("no {k} in {c}"));
+        (n("source"), n("diskCache"), n("bytesFromSource"), n("bytesFromCache"))
+    };
+    // Cold parts: a query reading the group id, the timestamp and `event` fetches the parts'
+    // last 64 KiB (footers) and those columns' chunks only (in the golden parts, timestamps are
+    // most of the bytes).
+    let funnel = r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "transaction"]}]}}"#;
+    let cold = f.ok(&["run", "golden", "--string", funnel]);
+    let (source, cached, from_source, from_cache) = cache_of(&cold);
+    assert_eq!((source, cached, from_cache), (2, 0, 0), "{cold}");
+    assert!(
+        from_source > 0 && from_source * 100 <= total * 70,
+        "{from_source} of {total} bytes fetched"
+    );
+    // The same query again: everything from the disk cache.
+    let warm = f.ok(&["run", "golden", "--string", funnel]);
+    assert_eq!(cache_of(&warm), (0, 2, 0, from_source), "{warm}");
+    assert_eq!(warm["funnel"], cold["funnel"]);
+    // A query needing another column: only its chunks are fetched.
+    let priced =
+        r#"{"query": {"conditions": [{"filter": ["event", "==", "view"], "target": ["sum", "price", ">", 100]}]}}"#;
+    let got = f.ok(&["run", "golden", "--string", priced]);
+    let (source, _, more, reused) = cache_of(&got);
+    assert_eq!(source, 2, "{got}");
+    assert!(more > 0 && reused > 0, "{got}");
+    // A query needing only columns held (the group id): nothing fetched.
+    let got = f.ok(&["run", "golden", "--empty"]);
+    assert_eq!(cache_of(&got).2, 0, "{got}");
+    // Every golden query, with the cache holding some of its columns or none: the golden
+    // answers; then all again, all from the cache.
+    for pass in 0..2 {
+        for (file, text, expected) in golden_queries() {
+            let got = f.ok(&["run", "golden", "--string", &text]);
+            assert_eq!(json_diff(&result_of(&got), &expected, "result", 1e-9), None, "{file}");
+            if pass == 1 {
+                let (source, cached, from_source, _) = cache_of(&got);
+                assert_eq!((source, cached, from_source), (0, 2, 0), "{file}: {got}");
+            }
         }
     }
     // Re-registering invalidates the cached parts.
     f.ok(&["register", "golden", "s3://frocket/golden/", "visitorid", "timestamp"]);
     let got = f.ok(&["run", "golden", "--empty"]);
-    assert_eq!(got["stats"]["worker"]["cache"], json!({"source": 2, "diskCache": 0}));
+    let (source, cached, _, from_cache) = cache_of(&got);
+    assert_eq!((source, cached, from_cache), (2, 0, 0));
     assert_eq!(got["query"]["matchingGroups"], json!(5000));
 }

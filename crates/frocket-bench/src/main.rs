@@ -4,7 +4,10 @@
 //! rows per second per core and the peak heap of one part's run; the floor decodes the same
 //! columns with the `parquet` crate alone; DuckDB runs the equivalent SQL with one thread.
 //!
-//! Usage: `frocket-bench [--users N] [--parts N] [--data DIR] [--repeats N] [--no-duckdb] [--only QUERY]`
+//! Usage: `frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--root DIR]
+//! [--data DIR [--group-id COL] [--timestamp COL]] [--repeats N] [--no-duckdb] [--only QUERY]`:
+//! `--data` takes any directory of parts instead of generated ones (queries whose columns it
+//! lacks are skipped).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
@@ -100,7 +103,14 @@ const QUERIES: [(&str, &str); 6] = [
 struct Args {
     users: u64,
     parts: usize,
-    data: PathBuf,
+    /// Where generated datasets are kept.
+    root: PathBuf,
+    /// Rows of a generated part grouped by user, or shuffled.
+    shuffled: bool,
+    /// A directory of parts to use instead of generated ones.
+    data: Option<PathBuf>,
+    group_id: String,
+    timestamp: String,
     repeats: usize,
     duckdb: bool,
     only: Option<String>,
@@ -110,7 +120,11 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         users: 300_000,
         parts: 4,
-        data: PathBuf::from("/var/tmp/frocket-bench-data"),
+        root: PathBuf::from("/var/tmp/frocket-bench-data"),
+        shuffled: false,
+        data: None,
+        group_id: "userid".into(),
+        timestamp: "timestamp".into(),
         repeats: 3,
         duckdb: true,
         only: None,
@@ -121,7 +135,17 @@ fn parse_args() -> Result<Args, String> {
         match k.as_str() {
             "--users" => a.users = val("--users")?.parse().map_err(|e| format!("--users: {e}"))?,
             "--parts" => a.parts = val("--parts")?.parse().map_err(|e| format!("--parts: {e}"))?,
-            "--data" => a.data = PathBuf::from(val("--data")?),
+            "--data" => a.data = Some(PathBuf::from(val("--data")?)),
+            "--root" => a.root = PathBuf::from(val("--root")?),
+            "--group-id" => a.group_id = val("--group-id")?,
+            "--timestamp" => a.timestamp = val("--timestamp")?,
+            "--layout" => {
+                a.shuffled = match val("--layout")?.as_str() {
+                    "grouped" => false,
+                    "shuffled" => true,
+                    other => return Err(format!("--layout: '{other}' is not grouped or shuffled")),
+                }
+            }
             "--repeats" => a.repeats = val("--repeats")?.parse().map_err(|e| format!("--repeats: {e}"))?,
             "--no-duckdb" => a.duckdb = false,
             "--only" => a.only = Some(val("--only")?),
@@ -171,11 +195,30 @@ fn main() {
 fn real_main() -> Result<(), String> {
     frocket_engine::memory::keep_freed_memory();
     let args = parse_args()?;
-    let dir = args.data.join(format!("u{}-p{}", args.users, args.parts));
-    let mut files: Vec<PathBuf> = (0..args.parts)
-        .map(|p| dir.join(format!("part-{p:05}.parquet")))
-        .collect();
-    if !files.iter().all(|f| f.exists()) {
+    let layout = if args.shuffled { "-shuffled" } else { "" };
+    let dir = match &args.data {
+        Some(d) => d.clone(),
+        None => args.root.join(format!("u{}-p{}{layout}", args.users, args.parts)),
+    };
+    let mut files: Vec<PathBuf> = match &args.data {
+        Some(d) => {
+            let mut f: Vec<PathBuf> = std::fs::read_dir(d)
+                .map_err(|e| format!("--data {}: {e}", d.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+                .collect();
+            f.sort();
+            if f.is_empty() {
+                return Err(format!("--data {}: no *.parquet files", d.display()));
+            }
+            f
+        }
+        None => (0..args.parts)
+            .map(|p| dir.join(format!("part-{p:05}.parquet")))
+            .collect(),
+    };
+    if args.data.is_none() && !files.iter().all(|f| f.exists()) {
         eprintln!(
             "generating {} users in {} parts into {} ...",
             args.users,
@@ -186,6 +229,7 @@ fn real_main() -> Result<(), String> {
         let opts = frocket_dataprep::GenerateOptions {
             users: args.users,
             parts: args.parts,
+            shuffled: args.shuffled,
             ..Default::default()
         };
         let s = frocket_dataprep::generate(&opts, &dir).map_err(|e| e.to_string())?;
@@ -194,7 +238,7 @@ fn real_main() -> Result<(), String> {
     }
     let first = File::open(&files[0]).map_err(|e| e.to_string())?;
     let b = ParquetRecordBatchReaderBuilder::try_new(first).map_err(|e| e.to_string())?;
-    let schema = DatasetSchema::from_arrow(b.schema(), "userid", "timestamp").map_err(|e| e.to_string())?;
+    let schema = DatasetSchema::from_arrow(b.schema(), &args.group_id, &args.timestamp).map_err(|e| e.to_string())?;
     let total_rows: u64 = files
         .iter()
         .map(|f| {
@@ -217,13 +261,15 @@ fn real_main() -> Result<(), String> {
         max_part as f64 / 1048576.0
     );
 
-    let duck: Vec<serde_json::Value> = if args.duckdb {
+    // The DuckDB SQL names the generated data's columns.
+    let duckdb = args.duckdb && (args.data.is_none() || (args.group_id == "userid" && args.timestamp == "timestamp"));
+    let duck: Vec<serde_json::Value> = if duckdb {
         run_duckdb(&dir, args.repeats)?
     } else {
         vec![]
     };
 
-    if args.only.as_deref().is_none_or(|o| o == "worst_allowed") {
+    if args.data.is_none() && args.only.as_deref().is_none_or(|o| o == "worst_allowed") {
         worst_allowed(&files[0], &schema, max_part)?;
     }
     if args.only.as_deref() == Some("worst_allowed") {
@@ -237,7 +283,15 @@ fn real_main() -> Result<(), String> {
         if args.only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
-        let q = validate_query(text, &schema, 10).map_err(|e| e.to_string())?;
+        let q = match validate_query(text, &schema, 10) {
+            Ok(q) => q,
+            // Another dataset (`--data`) may lack the columns a query uses.
+            Err(e) if args.data.is_some() => {
+                println!("| {name} | skipped: {e} |");
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         READ_PEAK.store(0, Ordering::Relaxed);
         let (secs, peak, (result, load)) = best_of(args.repeats, || run_engine(&files, &q))?;
         let floor = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read())).map(|(s, _, _)| s)?;

@@ -305,12 +305,14 @@ fn dataprep(d: Dataprep) -> Result<Rendered> {
             parts,
             seed,
             days,
+            shuffled,
         } => {
             let opts = frocket_dataprep::GenerateOptions {
                 users,
                 parts,
                 seed,
                 days,
+                shuffled,
                 ..Default::default()
             };
             let t = std::time::Instant::now();

@@ -154,6 +154,10 @@ pub enum Dataprep {
         /// Days of activity.
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Rows in random order within each part (as pipelines that partition by user but do
+        /// not sort write them), instead of each user's rows together.
+        #[arg(long)]
+        shuffled: bool,
     },
     /// Repartition Parquet input (a file or folder) into N parts by group id.
     Repartition {

@@ -37,6 +37,9 @@ pub struct GenerateOptions {
     pub days: u32,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Rows in random order within each part (same users per part), as pipelines that
+    /// partition by user but do not sort write them; otherwise each user's rows are together.
+    pub shuffled: bool,
 }
 
 impl Default for GenerateOptions {
@@ -48,6 +51,7 @@ impl Default for GenerateOptions {
             start_ms: 1_600_000_000_000,
             days: 30,
             row_group_rows: 256 * 1024,
+            shuffled: false,
         }
     }
 }
@@ -178,6 +182,8 @@ fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64
     let span_ms = opts.days as f64 * 86_400_000.0;
     let categories: Vec<String> = (0..CATEGORIES).map(|c| format!("cat-{c:02}")).collect();
     let mut b = Builders::new();
+    // Batches held back until the part is complete (shuffled parts; the last batch).
+    let mut held = Vec::new();
     let mut rows = 0u64;
     let mut txn_id = (part as i64) << 40;
     let mut uid = part as u64 + 1;
@@ -242,14 +248,34 @@ fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64
                 b.rows += 1;
                 rows += 1;
                 if b.rows >= 64 * 1024 {
-                    writer.write(&b.finish().map_err(|e| perr(&e))?).map_err(|e| perr(&e))?;
+                    let batch = b.finish().map_err(|e| perr(&e))?;
+                    if opts.shuffled {
+                        held.push(batch);
+                    } else {
+                        writer.write(&batch).map_err(|e| perr(&e))?;
+                    }
                 }
             }
         }
         uid += parts;
     }
     if b.rows > 0 {
-        writer.write(&b.finish().map_err(|e| perr(&e))?).map_err(|e| perr(&e))?;
+        held.push(b.finish().map_err(|e| perr(&e))?);
+    }
+    if opts.shuffled && !held.is_empty() {
+        // The whole part in one batch, its rows permuted (Fisher–Yates, seeded).
+        let all = arrow::compute::concat_batches(&schema(), &held).map_err(|e| perr(&e))?;
+        held.clear();
+        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+        for i in (1..order.len()).rev() {
+            let j = rng.random_range(0..=i);
+            order.swap(i, j);
+        }
+        let idx = arrow::array::UInt32Array::from(order);
+        held.push(arrow::compute::take_record_batch(&all, &idx).map_err(|e| perr(&e))?);
+    }
+    for batch in held {
+        writer.write(&batch).map_err(|e| perr(&e))?;
     }
     writer.close().map_err(|e| perr(&e))?;
     Ok(rows)

@@ -180,6 +180,7 @@ pub fn run_local(
                                             done_at: start.elapsed().as_secs_f64(),
                                             invoke_latency_secs: None,
                                             from_cache: false,
+                                            bytes: (0, 0),
                                             cold: false,
                                             peak_memory_bytes: None,
                                             cost: None,

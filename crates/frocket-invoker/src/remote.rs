@@ -131,6 +131,7 @@ pub async fn run_remote(
             done_at: 0.0,
             invoke_latency_secs: Some(r.invoke_latency_secs),
             from_cache: r.from_cache,
+            bytes: (r.bytes_from_source, r.bytes_from_cache),
             cold: r.cold,
             peak_memory_bytes: r.peak_memory_bytes,
             cost: r.cost,

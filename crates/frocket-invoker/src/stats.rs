@@ -86,8 +86,15 @@ pub struct InvokerStats {
 pub struct CacheStats {
     /// Read from the source (local path or S3).
     pub source: usize,
-    /// Served from a worker's disk cache.
+    /// Served from a worker's disk cache (nothing fetched from the source).
     pub disk_cache: usize,
+    /// Bytes of parts fetched from the store (S3) by workers: with ranged reads, only the
+    /// footers and the chunks of the columns the query reads (local parts: 0).
+    #[serde(default)]
+    pub bytes_from_source: u64,
+    /// Bytes of parts read from workers' disk caches.
+    #[serde(default)]
+    pub bytes_from_cache: u64,
 }
 
 /// Worker-side stats.
@@ -165,6 +172,8 @@ pub struct TaskOutcome {
     pub invoke_latency_secs: Option<f64>,
     /// Whether the part came from a worker's disk cache.
     pub from_cache: bool,
+    /// Bytes fetched from the store and read from the disk cache.
+    pub bytes: (u64, u64),
     /// Whether the task was its worker's first (a cold start).
     pub cold: bool,
     /// The worker's peak memory after the task (bytes), when measured.
@@ -232,6 +241,8 @@ pub fn finish_job(
             cache: CacheStats {
                 source: n.saturating_sub(from_cache),
                 disk_cache: from_cache,
+                bytes_from_source: outcomes.iter().map(|o| o.bytes.0).sum(),
+                bytes_from_cache: outcomes.iter().map(|o| o.bytes.1).sum(),
             },
         },
         dataset: DatasetStats {

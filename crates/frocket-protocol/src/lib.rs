@@ -103,8 +103,14 @@ pub struct TaskResult {
     pub invoke_latency_secs: f64,
     /// Which worker ran it.
     pub worker: String,
-    /// Whether the part came from a local disk cache.
+    /// Whether the part came from a local disk cache (nothing fetched from the store).
     pub from_cache: bool,
+    /// Bytes of the part fetched from the store (S3) for this task.
+    #[serde(default)]
+    pub bytes_from_source: u64,
+    /// Bytes of the part read from the worker's disk cache for this task.
+    #[serde(default)]
+    pub bytes_from_cache: u64,
     /// Whether this was the first task of its worker process (a cold start).
     #[serde(default)]
     pub cold: bool,

@@ -202,6 +202,52 @@ impl S3Store {
         Ok(())
     }
 
+    /// The bytes of `url` in `range` (`bytes=start-end` inclusive on the wire), all of them.
+    pub async fn get_range(&self, url: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>, StorageError> {
+        let header = format!("bytes={}-{}", range.start, range.end.saturating_sub(1));
+        let (bytes, _) = self.get_with_range(url, header).await?;
+        let want = (range.end - range.start) as usize;
+        if bytes.len() != want {
+            return Err(StorageError::Fetch {
+                path: url.to_string(),
+                message: format!("asked for {want} bytes at {}, got {}", range.start, bytes.len()),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The last `n` bytes of `url` (all of it when shorter), and the object's size.
+    pub async fn get_tail(&self, url: &str, n: u64) -> Result<(Vec<u8>, u64), StorageError> {
+        let (bytes, total) = self.get_with_range(url, format!("bytes=-{n}")).await?;
+        let size = total.unwrap_or(bytes.len() as u64);
+        Ok((bytes, size))
+    }
+
+    /// A GET with a `Range` header: the body, and the object's size from `Content-Range`.
+    async fn get_with_range(&self, url: &str, range: String) -> Result<(Vec<u8>, Option<u64>), StorageError> {
+        let (bucket, key) = parse_s3_url(url)?;
+        let resp = self
+            .client()
+            .await
+            .get_object()
+            .bucket(&bucket)
+            .key(&key)
+            .range(range)
+            .send()
+            .await
+            .map_err(|e| classify(e, url, Op::Fetch))?;
+        // `Content-Range: bytes 0-99/1234`.
+        let total = resp
+            .content_range()
+            .and_then(|c| c.rsplit('/').next())
+            .and_then(|t| t.parse::<u64>().ok());
+        let body = resp.body.collect().await.map_err(|e| StorageError::Unavailable {
+            path: url.to_string(),
+            message: format!("download interrupted: {e}"),
+        })?;
+        Ok((body.into_bytes().to_vec(), total))
+    }
+
     /// Uploads bytes to `url` (tools and tests).
     pub async fn upload(&self, url: &str, data: Vec<u8>) -> Result<(), StorageError> {
         let (bucket, key) = parse_s3_url(url)?;

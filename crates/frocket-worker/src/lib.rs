@@ -8,4 +8,6 @@
 
 mod task;
 
-pub use task::{handle_task, lambda_price_per_gb_second, peak_memory_bytes, run_queue_worker, WorkerOptions};
+pub use task::{
+    handle_task, lambda_price_per_gb_second, peak_memory_bytes, read_for_query, run_queue_worker, Loaded, WorkerOptions,
+};

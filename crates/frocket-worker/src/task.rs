@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use frocket_dataset::{inspect_part_as, InspectSpec, RegisterError};
 use frocket_datastore::{AttemptKey, Datastore, DatastoreError, TaskStatus};
+use frocket_engine::exec::{footer_len, needed_ranges, parse_footer, SparseFile, COALESCE_GAP, FOOTER_GUESS};
 use frocket_engine::{read_part, run_loaded, ExecOptions};
 use frocket_protocol::{group_ids_blob, unix_now, SelfSelect, TaskOutput, TaskRequest, TaskResult, TaskWork};
 use frocket_storage::{is_s3, DiskCache, Storage};
@@ -163,32 +164,15 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
         TaskWork::Query { query } => query,
         TaskWork::Inspect { inspect } => return inspect_task(ds, req, opts, &key, inspect, (started, cold)).await,
     };
-    let (local, from_cache) = match opts
-        .storage
-        .fetch(&req.part_path, &req.registration_id, &opts.cache)
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => {
-            status(TaskStatus::EndedFailed, Some(e.to_string())).await?;
-            return Ok(false);
-        }
-    };
-    let path = req.part_path.clone();
-    let query = wanted.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let f = std::fs::File::open(&local).map_err(|e| format!("cannot open part '{path}': {e}"))?;
-        read_part(&path, f, &query).map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("reading the part failed: {e}")));
-    let part = match loaded {
-        Ok(p) => p,
+    let loaded = match load_part(req, wanted, opts).await {
+        Ok(l) => l,
         Err(m) => {
             status(TaskStatus::EndedFailed, Some(m)).await?;
             return Ok(false);
         }
     };
+    let (part, bytes) = (loaded.part, loaded.bytes);
+    let from_cache = bytes.0 == 0 && loaded.cached;
     let load_secs = t0.elapsed().as_secs_f64();
     status(TaskStatus::RunningQuery, None).await?;
     let (path, query, exec) = (req.part_path.clone(), wanted.clone(), opts.exec);
@@ -208,10 +192,99 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
         started,
         cold,
         from_cache,
+        bytes,
         load_secs,
         total_secs,
     };
     finish(ds, req, opts, &key, output, timing).await
+}
+
+/// A part read for a query, and where its bytes came from.
+pub struct Loaded {
+    /// The columns the query reads.
+    pub part: frocket_engine::exec::LoadedPart,
+    /// Bytes fetched from the store and read from the disk cache.
+    pub bytes: (u64, u64),
+    /// Whether the part was found in the disk cache (whole or in part).
+    pub cached: bool,
+}
+
+/// Reads a part for `query`: a local part in place; an S3 part held whole in the disk cache
+/// from there; any other S3 part from only the byte ranges the query needs (its footer, then
+/// the chunks of its columns in the row groups its timeframe keeps), each from the disk cache
+/// when held, else by ranged GETs that the cache keeps.
+async fn load_part(
+    req: &TaskRequest,
+    query: &frocket_engine::ValidatedQuery,
+    opts: &WorkerOptions,
+) -> Result<Loaded, String> {
+    read_for_query(&req.part_path, &req.registration_id, query, &opts.storage, &opts.cache).await
+}
+
+/// Reads part `path` of registration `registration_id` for `query`, as a worker does (see
+/// `load_part`); the bench measures it.
+pub async fn read_for_query(
+    path: &str,
+    registration_id: &str,
+    query: &frocket_engine::ValidatedQuery,
+    storage: &Storage,
+    cache: &DiskCache,
+) -> Result<Loaded, String> {
+    let path = path.to_string();
+    let whole = if is_s3(&path) {
+        cache.get(registration_id, &path)
+    } else {
+        Some(std::path::PathBuf::from(&path))
+    };
+    if let Some(local) = whole {
+        let cached = is_s3(&path);
+        let size = std::fs::metadata(&local).map_or(0, |m| m.len());
+        let q = query.clone();
+        let part = tokio::task::spawn_blocking(move || {
+            let f = std::fs::File::open(&local).map_err(|e| format!("cannot open part '{path}': {e}"))?;
+            read_part(&path, f, &q).map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the part failed: {e}")))?;
+        return Ok(Loaded {
+            part,
+            bytes: (0, if cached { size } else { 0 }),
+            cached,
+        });
+    }
+    let cached = cache.contains(registration_id, &path);
+    let q = query.clone();
+    let name = path.clone();
+    let fetched = storage
+        .fetch_ranges(
+            &path,
+            registration_id,
+            cache,
+            FOOTER_GUESS,
+            COALESCE_GAP,
+            |tail| footer_len(&name, tail).map_err(|e| e.to_string()),
+            |footer, _size| {
+                let meta = parse_footer(&name, footer).map_err(|e| e.to_string())?;
+                let ranges = needed_ranges(&name, &meta, &q).map_err(|e| e.to_string())?;
+                Ok(ranges)
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let bytes = (fetched.bytes_from_source, fetched.bytes_from_cache);
+    let q = query.clone();
+    let part = tokio::task::spawn_blocking(move || {
+        let mut file = SparseFile::new(fetched.size);
+        let footer_start = fetched.size - fetched.footer.len() as u64;
+        file.insert(footer_start, fetched.footer.into());
+        for (start, b) in fetched.chunks {
+            file.insert(start, b.into());
+        }
+        read_part(&path, file, &q).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("reading the part failed: {e}")))?;
+    Ok(Loaded { part, bytes, cached })
 }
 
 /// An inspection task: the part is read where it is (local) or downloaded to a temporary file
@@ -281,6 +354,7 @@ async fn inspect_task(
         started,
         cold,
         from_cache: false,
+        bytes: (0, 0),
         load_secs,
         total_secs,
     };
@@ -295,6 +369,8 @@ struct Timing {
     cold: bool,
     /// The part came from the disk cache.
     from_cache: bool,
+    /// Bytes from the store and from the disk cache.
+    bytes: (u64, u64),
     /// Seconds reading the part.
     load_secs: f64,
     /// Seconds for the whole task.
@@ -314,6 +390,7 @@ async fn finish(
         started,
         cold,
         from_cache,
+        bytes,
         load_secs,
         total_secs,
     } = timing;
@@ -329,6 +406,8 @@ async fn finish(
         invoke_latency_secs: (started - req.invoke_time).max(0.0),
         worker: opts.name.clone(),
         from_cache,
+        bytes_from_source: bytes.0,
+        bytes_from_cache: bytes.1,
     };
     let json = serde_json::to_string(&result).map_err(|e| DatastoreError::Invalid(e.to_string()))?;
     // A finished result is worth keeping through a short Redis outage: the report is retried

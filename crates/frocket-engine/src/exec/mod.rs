@@ -13,6 +13,7 @@ mod column;
 mod derive;
 mod filter;
 mod groups;
+mod ranges;
 mod read;
 mod sequence;
 mod time_sort;
@@ -28,6 +29,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::error::ArrowError;
 use parquet::file::reader::ChunkReader;
 
+pub use ranges::{coalesce, footer_len, needed_ranges, parse_footer, SparseFile, COALESCE_GAP, FOOTER_GUESS};
 pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};

@@ -651,7 +651,7 @@ fn max_key(keys: &[i32]) -> u32 {
     keys.iter().map(|&k| k as u32).max().unwrap_or(0)
 }
 
-fn dictionary_hints(schema: &Schema, meta: &parquet::file::metadata::ParquetMetaData) -> Schema {
+pub(super) fn dictionary_hints(schema: &Schema, meta: &parquet::file::metadata::ParquetMetaData) -> Schema {
     let pschema = meta.file_metadata().schema_descr();
     let fields: Vec<Field> = schema
         .fields()
@@ -681,7 +681,7 @@ fn dictionary_hints(schema: &Schema, meta: &parquet::file::metadata::ParquetMeta
 
 /// Row groups that may hold rows inside the timeframe, and whether any of them may also hold
 /// rows outside it (then rows must be filtered).
-fn prune_row_groups(
+pub(super) fn prune_row_groups(
     schema: &Schema,
     parquet_schema: &parquet::schema::types::SchemaDescriptor,
     meta: &parquet::file::metadata::ParquetMetaData,
