@@ -93,3 +93,56 @@ fn repartition_keeps_query_answers() {
         assert_eq!(frocket_tests::json_diff(&ra, &rb, "result", 1e-9), None, "{q}");
     }
 }
+
+/// `--shuffled` writes the same rows in random order within each part (users not contiguous):
+/// every query answers as on the grouped layout.
+#[test]
+fn shuffled_parts_answer_like_grouped_ones() {
+    let f = Frocket::new();
+    let (grouped, shuffled) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (d, extra) in [(&grouped, None), (&shuffled, Some("--shuffled"))] {
+        let mut args = vec![
+            "dataprep",
+            "generate",
+            "--out",
+            d.path().to_str().unwrap(),
+            "--users",
+            "3000",
+            "--parts",
+            "2",
+        ];
+        args.extend(extra);
+        f.ok(&args);
+    }
+    assert_ne!(
+        std::fs::read(&files(grouped.path())[0]).unwrap(),
+        std::fs::read(&files(shuffled.path())[0]).unwrap()
+    );
+    f.ok(&["register", "g", grouped.path().to_str().unwrap(), "userid", "timestamp"]);
+    f.ok(&[
+        "register",
+        "s",
+        shuffled.path().to_str().unwrap(),
+        "userid",
+        "timestamp",
+    ]);
+    let queries = [
+        r#"{}"#,
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]}, {"filter": ["event", "==", "transaction"]}], "stepAggregations": [{"column": "device", "type": "groupsPerValue"}]}}"#,
+        r#"{"query": {"conditions": [{"sequence": [{"filter": ["event", "==", "addtocart"]}, {"filter": ["event", "==", "view"], "rowFound": false}, {"filter": ["event", "==", "transaction"]}], "maxDuration": 3600000}], "aggregations": [{"column": "category", "type": "sumPerValue", "otherColumn": "price"}]}}"#,
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"], "within": 600000}], "holdConstant": ["itemid"], "conversionTime": true}}"#,
+    ];
+    for q in queries {
+        let (a, b) = (f.ok(&["run", "g", "--string", q]), f.ok(&["run", "s", "--string", q]));
+        assert_eq!(
+            frocket_tests::json_diff(
+                &json!([a["query"], a["funnel"]]),
+                &json!([b["query"], b["funnel"]]),
+                "",
+                1e-9
+            ),
+            None,
+            "{q}"
+        );
+    }
+}

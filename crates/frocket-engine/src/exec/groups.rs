@@ -429,6 +429,12 @@ impl IntNumbering {
             }
             return Ok(());
         }
+        if self.per_row && self.runs > self.sizes.len() && !self.table.is_empty() {
+            // Groups are not runs (rows in any order): every row is given its group; no runs
+            // to find, one table lookup per row.
+            self.number_rows_in_table(values);
+            return Ok(());
+        }
         let len = values.len();
         let mut i = 0;
         while i < len {
@@ -473,6 +479,39 @@ impl IntNumbering {
             self.previous = Some(last);
         }
         Ok(())
+    }
+
+    /// Numbers `values` row by row through the table (ids outside it through the map), once
+    /// rows are known not to come in runs.
+    fn number_rows_in_table(&mut self, values: &[i64]) {
+        let lo = self.lo;
+        self.of_row.reserve(values.len());
+        for &v in values {
+            let g = match self.table.get_mut(v.wrapping_sub(lo) as usize) {
+                Some(slot) => {
+                    if *slot == u32::MAX {
+                        *slot = self.sizes.len() as u32;
+                        self.sizes.push(0);
+                    }
+                    *slot
+                }
+                None => {
+                    let next = self.sizes.len() as u32;
+                    let g = *self.map.entry(v).or_insert(next);
+                    if g == next {
+                        self.sizes.push(0);
+                    }
+                    g
+                }
+            };
+            self.sizes[g as usize] += 1;
+            self.of_row.push(g);
+        }
+        // Every row is its own run as far as `finish` is concerned: not contiguous.
+        self.runs += values.len();
+        if let Some(&last) = values.last() {
+            self.previous = Some(last);
+        }
     }
 
     /// The groups numbered.

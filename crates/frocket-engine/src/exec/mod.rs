@@ -216,6 +216,14 @@ impl Part<'_> {
         sink: Option<ConversionSink<'_>>,
     ) -> Result<Vec<u32>, EngineError> {
         let ts = self.timestamps()?;
+        if let (Timestamps::Int(t), false, false, false) =
+            (ts, self.groups.contiguous, seq.has_options(), sink.is_some())
+        {
+            if m.is_greedy() {
+                // Rows in any order: row by row, not group by group.
+                return Ok(m.reached_rowwise(t, self.groups.of_row(), self.groups.count, selected));
+            }
+        }
         let members = self.groups.members();
         if seq.has_options() || sink.is_some() {
             let held = self.held_keys(&seq.hold_constant)?;

@@ -701,6 +701,62 @@ impl SequenceMatcher {
         self.m as u32
     }
 
+    /// [`reached_unordered`](Self::reached_unordered) for parts whose groups are not runs
+    /// (rows in any order), row by row instead of group by group: one pass over the rows per
+    /// step, each row's group looked up (`of_row`), so rows are read in order and only the
+    /// per-group state (two integers per group) is accessed at random — instead of gathering
+    /// every group's rows from all over the part. Step `k`'s time per group is the earliest
+    /// row of step `k` after step `k - 1`'s.
+    pub(crate) fn reached_rowwise(
+        &self,
+        ts: &TsChunks<i64>,
+        of_row: &[u32],
+        groups: usize,
+        selected: Option<&BooleanBuffer>,
+    ) -> Vec<u32> {
+        let mut level = vec![0u32; groups];
+        // The time of each group's row for the last step reached; `i64::MAX`: none.
+        let mut at = vec![i64::MAX; groups];
+        let rows = of_row.len().min(self.bits.len() / self.bytes.max(1));
+        let wanted = |g: usize| selected.is_none_or(|s| s.value(g));
+        for (r, &g) in of_row.iter().enumerate().take(rows) {
+            if self.has(r, self.word(r), 0) {
+                let g = g as usize;
+                let t = ts[r];
+                if t < at[g] && wanted(g) {
+                    at[g] = t;
+                    level[g] = 1;
+                }
+            }
+        }
+        let mut next = vec![i64::MAX; groups];
+        for k in 1..self.m {
+            for (r, &g) in of_row.iter().enumerate().take(rows) {
+                if !self.has(r, self.word(r), k) {
+                    continue;
+                }
+                let g = g as usize;
+                let t = ts[r];
+                if level[g] == k as u32 && t > at[g] && t < next[g] {
+                    next[g] = t;
+                }
+            }
+            let mut any = false;
+            for g in 0..groups {
+                if next[g] != i64::MAX {
+                    at[g] = next[g];
+                    level[g] = k as u32 + 1;
+                    next[g] = i64::MAX;
+                    any = true;
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+        level
+    }
+
     /// Steps reached by a group (`rows` in time order) of a sequence of positive steps only,
     /// without a window: matching each step at its earliest row strictly after the previous
     /// step's row is optimal.
