@@ -20,6 +20,10 @@ pub const RELATIVE_ERROR: f64 = 0.01;
 /// whole timestamp unit (integer timestamps) stays within [`RELATIVE_ERROR`].
 const SKETCH_ALPHA: f64 = RELATIVE_ERROR / 2.0;
 
+/// The most buckets a sketch spans: every positive f64 from [`MIN_INDEXED`] up fits in fewer
+/// (~73,000 at the sketch's error).
+pub const MAX_SPAN: i64 = 80_000;
+
 /// Times below this are counted as zero (float timestamps only: integer times are ≥ 1).
 const MIN_INDEXED: f64 = 1e-9;
 
@@ -101,14 +105,28 @@ impl Sketch {
         self.counts[at] += n;
     }
 
-    /// Adds another sketch's counts.
-    pub fn merge(&mut self, other: &Sketch) {
+    /// Adds another sketch's counts. A sketch from elsewhere (a worker's partial) whose buckets
+    /// would span more than [`MAX_SPAN`] is refused rather than grown without bound.
+    pub fn merge(&mut self, other: &Sketch) -> Result<(), String> {
+        let last = |s: &Sketch| i64::from(s.offset) + s.counts.len() as i64;
+        let (lo, hi) = match (self.counts.is_empty(), other.counts.is_empty()) {
+            (_, true) => (0, 0),
+            (true, false) => (i64::from(other.offset), last(other)),
+            (false, false) => (i64::from(self.offset.min(other.offset)), last(self).max(last(other))),
+        };
+        if hi - lo > MAX_SPAN || other.counts.len() as i64 > MAX_SPAN {
+            return Err(format!(
+                "a conversion-time sketch spanning {} buckets (at most {MAX_SPAN})",
+                hi - lo
+            ));
+        }
         self.zero += other.zero;
         for (j, &n) in other.counts.iter().enumerate() {
             if n > 0 {
                 self.add_count(other.offset + j as i32, n);
             }
         }
+        Ok(())
     }
 
     /// Number of times counted.
@@ -195,9 +213,10 @@ impl ConversionPartial {
         self.add_common(v, bins);
     }
 
-    /// Adds another part's partial for the same step.
+    /// Adds another part's partial for the same step (checked first: on an error nothing is
+    /// added).
     pub fn merge(&mut self, other: &ConversionPartial) -> Result<(), String> {
-        self.sum = match (self.sum, other.sum) {
+        let sum = match (self.sum, other.sum) {
             (TimeSum::Int(a), TimeSum::Int(b)) => TimeSum::Int(a.saturating_add(b)),
             (TimeSum::Float(a), TimeSum::Float(b)) => TimeSum::Float(a + b),
             _ => return Err("conversion times of integer and float timestamps".into()),
@@ -209,6 +228,8 @@ impl ConversionPartial {
                 other.histogram.len()
             ));
         }
+        self.sketch.merge(&other.sketch)?;
+        self.sum = sum;
         for (a, b) in self.histogram.iter_mut().zip(&other.histogram) {
             *a += b;
         }
@@ -221,7 +242,6 @@ impl ConversionPartial {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        self.sketch.merge(&other.sketch);
         Ok(())
     }
 
@@ -405,6 +425,22 @@ mod tests {
             json["histogram"],
             serde_json::json!([{"lessThan": 10, "groups": 0}, {"lessThan": 20.5, "groups": 0}, {"lessThan": null, "groups": 0}])
         );
+    }
+
+    #[test]
+    fn a_sketch_too_wide_is_refused_not_grown() {
+        let mut p = ConversionPartial::new(true, 0);
+        p.add_int(5, &[]);
+        let mut far = ConversionPartial::new(true, 0);
+        far.sketch = Sketch {
+            zero: 0,
+            offset: i32::MIN + 10,
+            counts: vec![1],
+        };
+        let before = p.clone();
+        let e = p.merge(&far).unwrap_err();
+        assert!(e.contains("at most 80000"), "{e}");
+        assert_eq!(p, before);
     }
 
     #[test]

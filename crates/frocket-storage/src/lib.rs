@@ -202,6 +202,13 @@ impl Storage {
                 new_footer = true;
             }
         }
+        if out.footer.len() as u64 > out.size {
+            return Err(bad(format!(
+                "{} footer bytes for a file of {} (the store or the cache answered wrongly)",
+                out.footer.len(),
+                out.size
+            )));
+        }
         let mut wanted = chunks_of(&out.footer, out.size).map_err(bad)?;
         wanted.sort_by_key(|r| r.start);
         wanted.dedup();

@@ -275,7 +275,7 @@ pub async fn read_for_query(
     let q = query.clone();
     let part = tokio::task::spawn_blocking(move || {
         let mut file = SparseFile::new(fetched.size);
-        let footer_start = fetched.size - fetched.footer.len() as u64;
+        let footer_start = fetched.size.saturating_sub(fetched.footer.len() as u64);
         file.insert(footer_start, fetched.footer.into());
         for (start, b) in fetched.chunks {
             file.insert(start, b.into());

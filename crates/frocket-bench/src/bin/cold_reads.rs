@@ -7,33 +7,16 @@
 //!
 //! Usage: `cold-reads [--users N] [--repeats N]` (the part is one of `--users` split in 4).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use frocket_bench::{arg, Server};
 use std::time::{Duration, Instant};
 
 use frocket_engine::{run_loaded, validate_query, DatasetSchema, ExecOptions};
 use frocket_storage::{DiskCache, Storage};
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn arg(args: &[String], name: &str, default: u64) -> Result<u64, String> {
-    match args.iter().position(|a| a == name) {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{name} needs a number")),
-        None => Ok(default),
-    }
-}
-
 /// Starts moto_server on a free loopback port; waits until it answers (30 s at most).
-fn start_moto() -> Result<(Moto, u16), String> {
+fn start_moto() -> Result<(Server, u16), String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
@@ -44,7 +27,7 @@ fn start_moto() -> Result<(Moto, u16), String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("moto_server: {e} (pip install 'moto[server]')"))?;
-    let moto = Moto(child);
+    let moto = Server(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

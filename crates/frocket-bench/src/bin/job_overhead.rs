@@ -8,7 +8,9 @@
 //!
 //! Usage: `job-overhead [--parts N] [--workers N] [--repeats N]`
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use frocket_bench::{arg, Server};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,25 +20,6 @@ use frocket_datastore::Datastore;
 use frocket_invoker::{Dispatch, RemoteOptions};
 use frocket_storage::{DiskCache, Storage};
 use frocket_worker::WorkerOptions;
-
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn arg(args: &[String], name: &str, default: usize) -> Result<usize, String> {
-    match args.iter().position(|a| a == name) {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{name} needs a number")),
-        None => Ok(default),
-    }
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -63,7 +46,7 @@ fn main() -> Result<(), String> {
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
-    let _redis = Redis(
+    let _redis = Server(
         Command::new("redis-server")
             .args([
                 "--port",

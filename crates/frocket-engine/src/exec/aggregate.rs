@@ -500,22 +500,11 @@ pub(crate) fn aggregate_nested(
         .coded
         .ok_or_else(|| ArrowError::InvalidArgumentError("column not coded".into()))?;
     match &coded.rows {
-        RowCodesOf::Dict {
-            keys,
-            chunk_tables,
-            tables,
-            shift,
-        } => {
-            let chunks = keys
-                .iter()
-                .zip(chunk_tables)
-                .map(|(k, &(start, len))| DictChunk {
-                    keys: k.values(),
-                    nulls: k.nulls(),
-                    codes: tables.get(start as usize..(start + len) as usize).unwrap_or(&[]),
-                })
-                .collect();
-            aggregate_codes(agg, input, sel, &coded.keys, &DictCodes { chunks, shift: *shift })
+        RowCodesOf::Dict { .. } => {
+            let dict = coded
+                .dict_codes()
+                .ok_or_else(|| ArrowError::InvalidArgumentError("not a dictionary".into()))?;
+            aggregate_codes(agg, input, sel, &coded.keys, &dict)
         }
         RowCodesOf::List { offsets, codes } => {
             aggregate_codes(agg, input, sel, &coded.keys, &ListCodes { offsets, codes })
@@ -533,22 +522,8 @@ impl Coded {
             RowCodesOf::Scalar(codes) => {
                 ScalarCodes(codes).each_in(0..rows.min(codes.len()), |r, c| out[r] = c as u32);
             }
-            RowCodesOf::Dict {
-                keys,
-                chunk_tables,
-                tables,
-                shift,
-            } => {
-                let chunks = keys
-                    .iter()
-                    .zip(chunk_tables)
-                    .map(|(k, &(start, len))| DictChunk {
-                        keys: k.values(),
-                        nulls: k.nulls(),
-                        codes: tables.get(start as usize..(start + len) as usize).unwrap_or(&[]),
-                    })
-                    .collect();
-                DictCodes { chunks, shift: *shift }.each_in(0..rows, |r, c| {
+            RowCodesOf::Dict { .. } => {
+                self.dict_codes()?.each_in(0..rows, |r, c| {
                     if let Some(o) = out.get_mut(r) {
                         *o = c as u32;
                     }
@@ -557,6 +532,29 @@ impl Coded {
             RowCodesOf::List { .. } => return None,
         }
         Some(out)
+    }
+
+    /// A dictionary column's row codes, looked up per chunk; `None` for other columns.
+    fn dict_codes(&self) -> Option<DictCodes<'_>> {
+        let RowCodesOf::Dict {
+            keys,
+            chunk_tables,
+            tables,
+            shift,
+        } = &self.rows
+        else {
+            return None;
+        };
+        let chunks = keys
+            .iter()
+            .zip(chunk_tables)
+            .map(|(k, &(start, len))| DictChunk {
+                keys: k.values(),
+                nulls: k.nulls(),
+                codes: tables.get(start as usize..(start + len) as usize).unwrap_or(&[]),
+            })
+            .collect();
+        Some(DictCodes { chunks, shift: *shift })
     }
 }
 
