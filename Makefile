@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= /var/tmp/frocket-target
 CARGO ?= cargo
 
-.PHONY: help test lint fmt build bench clean demo setup-test tools check-terraform deploy deploy-code
+.PHONY: help test lint fmt build bench bench-scale clean demo setup-test tools check-terraform deploy deploy-code
 
 ## help: list the targets
 help:
@@ -19,11 +19,11 @@ demo:
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table register demo $(DEMO_DIR)/data userid timestamp
 	FROCKET_HOME=$(DEMO_DIR)/home $(FROCKET) --output table run demo --file docs/queries/demo-funnel.json
 
-## setup-test: install what the integration tests start (redis-server, moto_server; openssl for TLS certificates), if missing
+## setup-test: install what the integration tests start (redis-server, moto_server; openssl for TLS certificates; chromium + chromedriver for the console test), if missing
 setup-test:
-	@{ command -v redis-server && command -v openssl; } >/dev/null || { \
+	@{ command -v redis-server && command -v openssl && command -v chromium && command -v chromedriver; } >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server openssl; }
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y redis-server openssl chromium chromium-driver; }
 	@command -v moto_server >/dev/null || python3 -m pip install --quiet 'moto[server]'
 	@command -v cargo-lambda >/dev/null || python3 -m pip install --quiet cargo-lambda
 
@@ -107,6 +107,13 @@ deploy-code: build tools
 ## bench: engine vs. Parquet decode floor vs. DuckDB on generated data, then the overhead of a distributed job (release build)
 bench: setup-test
 	python3 -c "import duckdb" 2>/dev/null || pip install duckdb
+	$(CARGO) build --release -p frocket-cli --bin frocket
 	$(CARGO) run --release -p frocket-bench --bin frocket-bench -- $(BENCH_ARGS)
 	$(CARGO) run --release -p frocket-bench --bin job_overhead -- $(JOB_BENCH_ARGS)
 	$(CARGO) run --release -p frocket-bench --bin cold_reads -- $(COLD_BENCH_ARGS)
+	$(CARGO) run --release -p frocket-bench --bin local_scaling -- $(SCALING_BENCH_ARGS)
+
+## bench-scale: the distributed fan-out as parts grow from 8 to 256: queue workers, and worker Lambdas under cargo lambda watch (release build)
+bench-scale: setup-test
+	$(CARGO) build --release -p frocket-cli --bin frocket
+	$(CARGO) run --release -p frocket-bench --bin fanout_scale -- $(SCALE_BENCH_ARGS)

@@ -180,6 +180,20 @@ async fn errors_have_their_status_codes() {
     let msg = r.json()["errorMessage"].as_str().unwrap().to_string();
     assert!(msg.contains("query.conditions[0]"), "{msg}");
     assert!(msg.contains("query.aggregations[0]"), "{msg}");
+    // ... and one by one in `errors`, each with its path (what the console shows).
+    let errors = r.json()["errors"].as_array().cloned().unwrap_or_default();
+    let paths: Vec<&str> = errors.iter().filter_map(|e| e["path"].as_str()).collect();
+    assert!(paths.iter().any(|p| p.starts_with("query.conditions[0]")), "{errors:?}");
+    assert!(
+        paths.iter().any(|p| p.starts_with("query.aggregations[0]")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| msg.contains(e["message"].as_str().unwrap_or("?"))),
+        "{errors:?}"
+    );
     assert_failure(
         &api.call("POST", "/datasets/g/query", "{oops").await,
         400,
@@ -281,7 +295,7 @@ async fn streaming_sends_progress_then_the_envelope() {
     assert_eq!(lines[0]["stage"], json!("STARTING"));
     let (last, progress) = lines.split_last().unwrap();
     assert_eq!(progress.last().unwrap()["stage"], json!("DONE"));
-    let mut done_seen = 0;
+    let (mut done_seen, mut rows_seen) = (0, 0);
     for p in &progress[1..progress.len() - 1] {
         assert_eq!(p["stage"], json!("RUNNING"), "{p}");
         let counts = p["tasks"].as_object().unwrap();
@@ -290,8 +304,16 @@ async fn streaming_sends_progress_then_the_envelope() {
         let done = p["tasks"]["ENDED_SUCCESS"].as_u64().unwrap();
         assert!(done >= done_seen, "progress goes forward");
         done_seen = done;
+        // Rows scanned by the tasks done so far: none before the first ends.
+        let rows = p["rows"].as_u64().unwrap();
+        assert_eq!(rows == 0, done == 0, "{p}");
+        rows_seen = rows;
     }
     assert_eq!(done_seen, 2, "the last progress line shows both tasks done");
+    assert_eq!(
+        rows_seen, 42_283,
+        "the last progress line counts every row of both parts"
+    );
     assert_eq!(last["success"], json!(true));
     assert_eq!(last["requestId"].as_str().unwrap(), r.request_id);
     let result = json!({"query": last["query"], "funnel": last["funnel"]});

@@ -354,7 +354,13 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts `frocket worker` with the given environment (Redis host/port, prefix…).
     pub fn start(name: &str, env: &[(&str, String)]) -> Self {
-        let child = Command::new(crate::frocket_bin())
+        Self::start_bin(&crate::frocket_bin(), name, env)
+    }
+
+    /// As [`WorkerProcess::start`], with the `frocket` binary at `bin` (a benchmark runs the
+    /// release build).
+    pub fn start_bin(bin: &std::path::Path, name: &str, env: &[(&str, String)]) -> Self {
+        let child = Command::new(bin)
             .args(["worker", "--name", name])
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
@@ -464,6 +470,12 @@ impl LambdaEmulator {
     /// As [`LambdaEmulator::start`], on `port` (known before start, so the functions' own
     /// environment can point back at the emulator).
     pub fn start_on(port: u16, env: &[(&str, String)], concurrency: usize) -> Self {
+        Self::start_with(port, env, concurrency, &[])
+    }
+
+    /// As [`LambdaEmulator::start_on`], with extra `cargo lambda watch` arguments (a benchmark
+    /// passes `--release`).
+    pub fn start_with(port: u16, env: &[(&str, String)], concurrency: usize, extra: &[&str]) -> Self {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let log = std::fs::File::create(std::env::temp_dir().join(format!("frocket-lambda-watch-{port}.log")))
             .expect("log file");
@@ -487,6 +499,7 @@ impl LambdaEmulator {
                 &port.to_string(),
             ])
             .args(["--concurrency", &concurrency.to_string()])
+            .args(extra)
             .current_dir(root)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(log.try_clone().expect("log file"))
@@ -702,5 +715,124 @@ impl Drop for ThrottlingProxy {
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
+    }
+}
+
+/// The Chromium binary the browser tests drive: `FROCKET_CHROMIUM`, or Debian's
+/// `/usr/bin/chromium` (package `chromium`; `.ci/run` and `make setup-test` install it).
+pub fn chromium_bin() -> std::path::PathBuf {
+    let bin = std::env::var_os("FROCKET_CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), std::path::PathBuf::from);
+    assert!(
+        bin.exists(),
+        "{} not found: install Chromium and its driver (apt-get install chromium chromium-driver; .ci/run and `make setup-test` do), or set FROCKET_CHROMIUM",
+        bin.display()
+    );
+    bin
+}
+
+/// A `chromedriver` (`FROCKET_CHROMEDRIVER`, or the one on the PATH: Debian's `chromium-driver`)
+/// on a free loopback port, for headless Chromium with a fresh profile directory; the driver and
+/// the browsers it started are killed on drop. Its log goes to [`Chromedriver::log_path`].
+pub struct Chromedriver {
+    child: Child,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The browser's profile directory (`--user-data-dir`), removed on drop.
+    profile: tempfile::TempDir,
+}
+
+impl Chromedriver {
+    /// Starts chromedriver on a free port and waits (30 s at most) until it accepts connections.
+    ///
+    /// Panics with a clear message when chromedriver or Chromium is not installed.
+    pub fn start() -> Self {
+        chromium_bin();
+        let profile = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let bin = std::env::var("FROCKET_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".to_string());
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", Self::log_file(port).display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{bin} not found ({e}): install it (apt-get install chromium chromium-driver; .ci/run and `make setup-test` do), or set FROCKET_CHROMEDRIVER")
+            });
+        let mut driver = Chromedriver { child, port, profile };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                panic!(
+                    "chromedriver exited at start ({status}); see {}",
+                    driver.log_path().display()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 30 s; see {}",
+                driver.log_path().display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+
+    fn log_file(port: u16) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("frocket-chromedriver-{port}.log"))
+    }
+
+    /// Where its log goes (kept after the test, for a failure's post-mortem).
+    pub fn log_path(&self) -> std::path::PathBuf {
+        Self::log_file(self.port)
+    }
+
+    /// Its WebDriver endpoint.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// WebDriver capabilities for a new session: headless Chromium in a `width`×`height`
+    /// window, without sandbox (tests run as root), GPU, QUIC or any background request of its
+    /// own (sync, component updates, first-run pages), with this driver's fresh profile; the
+    /// browser's console and network log kept (`goog:loggingPrefs`, read with chromedriver's
+    /// `se/log` command); scripts and page loads bounded in time.
+    pub fn capabilities(&self, width: u32, height: u32) -> serde_json::Map<String, serde_json::Value> {
+        let args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            format!("--user-data-dir={}", self.profile.path().display()),
+            format!("--window-size={width},{height}"),
+        ];
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {"binary": chromium_bin().display().to_string(), "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "timeouts": {"script": 30_000, "pageLoad": 60_000},
+        });
+        caps.as_object().cloned().expect("capabilities are an object")
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The browsers it started would outlive it (a test that panicked never ended its
+        // session): stop them first, then the driver.
+        let pids: Vec<String> = descendants(self.child.id()).iter().map(|p| p.to_string()).collect();
+        if !pids.is_empty() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(&pids)
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

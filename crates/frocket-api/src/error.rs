@@ -12,9 +12,13 @@ use frocket_invoker::InvokerError;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
-    /// A malformed body, a query failing validation, a dataset that cannot be registered (400).
+    /// A malformed body, a dataset that cannot be registered (400).
     #[error("{0}")]
     BadRequest(String),
+    /// A query failing validation (400): every error with its JSON path, also listed one by
+    /// one in the error envelope's `errors`.
+    #[error("{0}")]
+    Invalid(frocket_engine::ValidationErrors),
     /// Admin actions are disabled (403).
     #[error("{0}")]
     Forbidden(String),
@@ -51,7 +55,7 @@ impl ApiError {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::BadRequest(_) => 400,
+            ApiError::BadRequest(_) | ApiError::Invalid(_) => 400,
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::Conflict(_) => 409,
@@ -83,7 +87,7 @@ impl From<RegisterError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::Validation(v) => ApiError::BadRequest(v.to_string()),
+            EngineError::Validation(v) => ApiError::Invalid(v),
             // The answer exists but does not fit its type: the query has to change.
             EngineError::Overflow(m) => ApiError::BadRequest(m),
             other => ApiError::Internal(other.to_string()),

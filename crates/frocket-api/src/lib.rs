@@ -16,6 +16,7 @@
 //! # });
 //! ```
 
+pub mod console;
 pub mod error;
 pub mod jobs;
 pub mod limit;

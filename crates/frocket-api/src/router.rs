@@ -171,6 +171,9 @@ impl<C: Catalog + 'static> ApiState<C> {
 /// The router over `state`.
 pub fn router<C: Catalog + 'static>(state: ApiState<C>) -> Router {
     Router::new()
+        .route("/", get(crate::console::index))
+        .route("/console/console.css", get(crate::console::css))
+        .route("/console/console.js", get(crate::console::js))
         .route("/datasets/register", post(register::<C>))
         .route("/datasets", get(list::<C>))
         .route("/datasets/{name}/schema", get(schema::<C>))
@@ -233,6 +236,10 @@ fn error_body<C>(s: &ApiState<C>, id: &str, e: &ApiError) -> Value {
         success: false,
         error_message: message,
         request_id: id.to_string(),
+        errors: match e {
+            ApiError::Invalid(v) => v.0.clone(),
+            _ => vec![],
+        },
     })
     .unwrap_or(Value::Null)
 }
@@ -296,11 +303,13 @@ fn tasks_json(p: Option<&Progress>) -> Value {
 }
 
 fn progress_line(stage: &str, p: Option<&Progress>) -> Value {
-    let message = match p {
-        Some(p) => format!("{} of {} tasks done", p.tasks.ended_success, p.total),
-        None => stage.to_ascii_lowercase(),
-    };
-    json!({"message": message, "stage": stage, "tasks": tasks_json(p)})
+    match p {
+        Some(p) => json!({
+            "message": format!("{} of {} tasks done, {} rows scanned", p.tasks.ended_success, p.total, p.rows),
+            "stage": stage, "tasks": tasks_json(Some(p)), "rows": p.rows,
+        }),
+        None => json!({"message": stage.to_ascii_lowercase(), "stage": stage, "tasks": tasks_json(None)}),
+    }
 }
 
 fn progress_state(id: &str, stage: &str, p: Option<&Progress>) -> Value {
@@ -600,6 +609,7 @@ async fn not_found(Extension(RequestId(id)): Extension<RequestId>, req: Request)
         success: false,
         error_message: format!("no route {} {}", req.method(), req.uri().path()),
         request_id: id,
+        errors: vec![],
     })
     .unwrap_or(Value::Null);
     json_response(404, &body)

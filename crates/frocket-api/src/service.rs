@@ -19,7 +19,7 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 ///
 /// ```
 /// let p = frocket_api::no_progress();
-/// p(frocket_invoker::Progress { tasks: Default::default(), total: 0 });
+/// p(frocket_invoker::Progress { tasks: Default::default(), total: 0, rows: 0 });
 /// ```
 pub fn no_progress() -> ProgressFn {
     Arc::new(|_| {})
@@ -285,7 +285,7 @@ impl<C: Catalog> Service<C> {
             self.cfg.aggregations_top_default,
             &self.query_limits(),
         )
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(ApiError::Invalid)?;
         self.catalog.touch(&dataset.name, now_secs()).await?;
         Ok(PreparedQuery { dataset, query })
     }

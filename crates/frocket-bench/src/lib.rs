@@ -1,6 +1,7 @@
 //! Helpers shared by the benchmark binaries: numeric flags and the servers they start.
 
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command};
 
 /// A server process started for a benchmark, killed when dropped.
 pub struct Server(pub Child);
@@ -27,4 +28,69 @@ pub fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Res
             .ok_or_else(|| format!("{name} needs a number")),
         None => Ok(default),
     }
+}
+
+/// The benchmark queries, by name (DuckDB equivalents in `duckdb_bench.py`).
+pub const QUERIES: [(&str, &str); 6] = [
+    ("empty", "{}"),
+    (
+        "funnel3_step_aggs",
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]},
+                                   {"filter": ["event", "==", "transaction"]}],
+                      "stepAggregations": [{"column": "device", "type": "countPerValue"},
+                                           {"column": "category", "type": "groupsPerValue"}]}}"#,
+    ),
+    (
+        "conditions_relation",
+        r#"{"query": {"relation": "$0 and ($1 or not $2)",
+                     "conditions": [{"filter": ["event", "==", "transaction"]},
+                                    {"filter": ["event", "==", "addtocart"], "target": ["sum", "price", ">=", 100]},
+                                    {"filter": ["device", "==", "tv"]}],
+                     "aggregations": [{"column": "category", "type": "countPerValue"}]}}"#,
+    ),
+    (
+        "sequence_window_negative",
+        r#"{"query": {"conditions": [{"sequence": [{"filter": ["event", "==", "addtocart"]},
+                                                   {"filter": ["event", "==", "view"], "rowFound": false},
+                                                   {"filter": ["event", "==", "transaction"]}],
+                                      "maxDuration": 3600000}]}}"#,
+    ),
+    (
+        "funnel_hold_conversion",
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]},
+                                   {"filter": ["event", "==", "transaction"]}],
+                      "holdConstant": ["itemid"],
+                      "conversionTime": {"bins": [60000, 600000, 3600000, 86400000]}}}"#,
+    ),
+    (
+        "funnel_within_strict",
+        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                                   {"filter": ["event", "==", "addtocart"], "within": 600000},
+                                   {"filter": ["event", "==", "transaction"], "within": 3600000}],
+                      "order": "strict"}}"#,
+    ),
+];
+
+/// Runs the DuckDB side (`duckdb_bench.py`) over `dir/*.parquet` with `threads` threads, best of
+/// `repeats`: one JSON object per query, `{"name", "seconds", "summary"}`.
+pub fn run_duckdb(dir: &Path, threads: usize, repeats: usize) -> Result<Vec<serde_json::Value>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("duckdb_bench.py");
+    let glob = dir.join("*.parquet");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(glob.display().to_string())
+        .arg(threads.to_string())
+        .arg(repeats.to_string())
+        .output()
+        .map_err(|e| format!("cannot run python3 for DuckDB: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "DuckDB script failed (pip install duckdb, or pass --no-duckdb): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("DuckDB output: {e}: {l}")))
+        .collect()
 }

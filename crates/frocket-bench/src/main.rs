@@ -12,7 +12,6 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -59,46 +58,6 @@ unsafe impl GlobalAlloc for PeakAlloc {
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
-
-const QUERIES: [(&str, &str); 6] = [
-    ("empty", "{}"),
-    (
-        "funnel3_step_aggs",
-        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]},
-                                   {"filter": ["event", "==", "transaction"]}],
-                      "stepAggregations": [{"column": "device", "type": "countPerValue"},
-                                           {"column": "category", "type": "groupsPerValue"}]}}"#,
-    ),
-    (
-        "conditions_relation",
-        r#"{"query": {"relation": "$0 and ($1 or not $2)",
-                     "conditions": [{"filter": ["event", "==", "transaction"]},
-                                    {"filter": ["event", "==", "addtocart"], "target": ["sum", "price", ">=", 100]},
-                                    {"filter": ["device", "==", "tv"]}],
-                     "aggregations": [{"column": "category", "type": "countPerValue"}]}}"#,
-    ),
-    (
-        "sequence_window_negative",
-        r#"{"query": {"conditions": [{"sequence": [{"filter": ["event", "==", "addtocart"]},
-                                                   {"filter": ["event", "==", "view"], "rowFound": false},
-                                                   {"filter": ["event", "==", "transaction"]}],
-                                      "maxDuration": 3600000}]}}"#,
-    ),
-    (
-        "funnel_hold_conversion",
-        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]},
-                                   {"filter": ["event", "==", "transaction"]}],
-                      "holdConstant": ["itemid"],
-                      "conversionTime": {"bins": [60000, 600000, 3600000, 86400000]}}}"#,
-    ),
-    (
-        "funnel_within_strict",
-        r#"{"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
-                                   {"filter": ["event", "==", "addtocart"], "within": 600000},
-                                   {"filter": ["event", "==", "transaction"], "within": 3600000}],
-                      "order": "strict"}}"#,
-    ),
-];
 
 struct Args {
     users: u64,
@@ -264,7 +223,7 @@ fn real_main() -> Result<(), String> {
     // The DuckDB SQL names the generated data's columns.
     let duckdb = args.duckdb && (args.data.is_none() || (args.group_id == "userid" && args.timestamp == "timestamp"));
     let duck: Vec<serde_json::Value> = if duckdb {
-        run_duckdb(&dir, args.repeats)?
+        frocket_bench::run_duckdb(&dir, 1, args.repeats)?
     } else {
         vec![]
     };
@@ -279,7 +238,7 @@ fn real_main() -> Result<(), String> {
     println!();
     println!("| query | engine s (read + run) | engine Mrows/s/core | decode floor s | engine / floor | DuckDB s (1 thread) | DuckDB / engine | peak heap per part (while reading) | peak / part size | groups (engine / DuckDB) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, text) in QUERIES {
+    for (name, text) in frocket_bench::QUERIES {
         if args.only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
@@ -435,26 +394,4 @@ fn decode_floor(files: &[PathBuf], columns: &[String]) -> Result<(f64, usize, ()
         secs += t.elapsed().as_secs_f64();
     }
     Ok((secs, 0, ()))
-}
-
-fn run_duckdb(dir: &Path, repeats: usize) -> Result<Vec<serde_json::Value>, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("duckdb_bench.py");
-    let glob = dir.join("*.parquet");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(glob.display().to_string())
-        .arg("1")
-        .arg(repeats.to_string())
-        .output()
-        .map_err(|e| format!("cannot run python3 for DuckDB: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "DuckDB script failed (pip install duckdb, or pass --no-duckdb): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("DuckDB output: {e}: {l}")))
-        .collect()
 }

@@ -1,6 +1,6 @@
 //! The embedded invoker: one task per part on in-process threads (all cores), no services.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -32,6 +32,8 @@ pub struct Progress {
     pub tasks: TaskCounts,
     /// Tasks in all.
     pub total: usize,
+    /// Rows scanned by the tasks that ended successfully so far.
+    pub rows: u64,
 }
 
 /// One local task's status.
@@ -106,6 +108,7 @@ pub fn run_local(
     // Each task's own status; the counts are derived from them, so they always sum to n.
     let states = Mutex::new(vec![State::Queued; n]);
     let failed = AtomicBool::new(false);
+    let rows_done = AtomicU64::new(0);
     let report = |task: Option<(usize, State)>| {
         let snapshot = {
             let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
@@ -117,6 +120,7 @@ pub fn run_local(
         progress(Progress {
             tasks: snapshot,
             total: n,
+            rows: rows_done.load(Ordering::Relaxed),
         });
     };
     report(None);
@@ -169,6 +173,7 @@ pub fn run_local(
                             .unwrap_or_else(|p| Err(format!("the task panicked: {}", panic_message(&*p))));
                         match r {
                             Ok((partial, load_secs)) => {
+                                rows_done.fetch_add(partial.scanned_rows, Ordering::Relaxed);
                                 report(Some((i, State::Succeeded)));
                                 out.push((
                                     i,

@@ -192,6 +192,8 @@ pub(crate) async fn run_tasks<R: Send + 'static>(
     let request_id = job.request_id.to_string();
     let n = job.parts.len();
     let ttl = task_ttl(opts);
+    // Rows scanned by the tasks whose results are in (for progress reports).
+    let mut rows_done: u64 = 0;
     let make = job.make;
     let encode = |r: &TaskRequest| {
         serde_json::to_string(r)
@@ -327,10 +329,16 @@ pub(crate) async fn run_tasks<R: Send + 'static>(
                                     part,
                                     message: format!("unreadable result: {e}"),
                                 })?;
-                            take(i, r)
+                            let rows = match &r.output {
+                                TaskOutput::Partial(p) => p.scanned_rows,
+                                _ => 0,
+                            };
+                            take(i, r).map(|r| (r, rows))
                         })
                         .await
                         .map_err(|e| InvokerError::Internal(format!("parsing a result stopped: {e}")))??;
+                        let (r, rows) = r;
+                        rows_done += rows;
                         t.result = Some(r);
                         t.latest = TaskStatus::EndedSuccess;
                         t.done_at = start.elapsed().as_secs_f64();
@@ -438,7 +446,11 @@ pub(crate) async fn run_tasks<R: Send + 'static>(
                 TaskStatus::EndedFailed => c.ended_failed += 1,
             }
         }
-        progress(Progress { tasks: c, total: n });
+        progress(Progress {
+            tasks: c,
+            total: n,
+            rows: rows_done,
+        });
         if tasks.iter().any(|t| t.result.is_none()) {
             tokio::time::sleep(opts.poll_interval).await;
         }

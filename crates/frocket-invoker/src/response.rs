@@ -62,4 +62,7 @@ pub struct ErrorResponse {
     pub error_message: String,
     /// The request id.
     pub request_id: String,
+    /// A query that failed validation: each error with its JSON path (absent otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<frocket_engine::ValidationError>,
 }

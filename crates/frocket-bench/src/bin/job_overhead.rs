@@ -8,9 +8,7 @@
 //!
 //! Usage: `job-overhead [--parts N] [--workers N] [--repeats N]`
 
-use std::process::{Command, Stdio};
-
-use frocket_bench::{arg, Server};
+use frocket_bench::arg;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,26 +40,8 @@ fn main() -> Result<(), String> {
     let summary = frocket_dataprep::generate(&gen, &data).map_err(|e| e.to_string())?;
     eprintln!("{} parts, {} rows", parts, summary.rows);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let _redis = Server(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start redis-server (apt-get install redis-server): {e}"))?,
-    );
+    let redis = frocket_tests::services::RedisServer::start();
+    let port = redis.port;
     let cfg = Config::from_vars([
         ("FROCKET_REDIS_HOST", "127.0.0.1".to_string()),
         ("FROCKET_REDIS_PORT", port.to_string()),

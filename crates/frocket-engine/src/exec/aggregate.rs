@@ -465,6 +465,30 @@ fn visit(groups: &Groups, sel: &Selection<'_>, grouped: bool, mut f: impl FnMut(
     }
 }
 
+/// Over a part whose groups are not contiguous (rows in any order), calls `f(row, slot, code,
+/// group)` for each code of each row of a selected group, in one sequential pass over the rows:
+/// `levels[g]` is group `g`'s deepest selection plus one (0: not selected). Gathering each
+/// group's rows from all over the part instead would touch memory at random for every row.
+fn each_selected_code<C: RowCodes>(
+    groups: &Groups,
+    levels: &[u32],
+    codes: &C,
+    mut f: impl FnMut(usize, usize, usize, u32),
+) {
+    let of_row = groups.of_row();
+    codes.each_in(0..of_row.len(), |r, c| {
+        let g = of_row[r];
+        let level = levels[g as usize];
+        if level > 0 {
+            f(r, level as usize - 1, c, g);
+        }
+    });
+}
+
+/// Most distinct values `groupsPerValue` counts with one bit per value and group (a `u64` per
+/// group) over rows in any order; more go through each group's gathered rows.
+const MASK_BITS: usize = 64;
+
 /// Runs one aggregation over each of nested selections of groups in one pass over the rows:
 /// sums per deepest selection, then each selection's result is the sum of its own and the
 /// deeper ones'. One result per selection, in order.
@@ -583,14 +607,37 @@ fn aggregate_codes<C: RowCodes>(
     // Accumulators are `n` slots of `k` codes: index `slot * k + code`.
     let mut rows_per_code = vec![0u64; n * k];
     let mut results = Vec::with_capacity(n);
+    // Rows in any order: one pass over all rows, each row's group's level looked up.
+    let levels: Option<std::borrow::Cow<'_, [u32]>> = (!input.groups.contiguous).then(|| match sel {
+        Selection::One(s) => std::borrow::Cow::Owned(s.iter().map(u32::from).collect()),
+        Selection::Nested { levels, .. } => std::borrow::Cow::Borrowed(*levels),
+    });
     match agg.agg_type {
         AggregationType::Count => unreachable!("handled by aggregate_nested"),
         AggregationType::CountPerValue | AggregationType::GroupsPerValue => {
             if agg.agg_type == AggregationType::CountPerValue {
-                visit(input.groups, sel, false, |_, slot, rows| {
-                    let base = slot * k;
-                    codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
-                });
+                if let Some(levels) = &levels {
+                    each_selected_code(input.groups, levels, codes, |_, slot, c, _| {
+                        rows_per_code[slot * k + c] += 1
+                    });
+                } else {
+                    visit(input.groups, sel, false, |_, slot, rows| {
+                        let base = slot * k;
+                        codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
+                    });
+                }
+            } else if let Some(levels) = levels.as_ref().filter(|_| k <= MASK_BITS) {
+                // One bit per value a group has; then each selected group's bits counted.
+                let mut masks = vec![0u64; input.groups.count];
+                each_selected_code(input.groups, levels, codes, |_, _, c, g| masks[g as usize] |= 1 << c);
+                for g in sel.any().set_indices() {
+                    let base = sel.slot(g) * k;
+                    let mut m = masks[g];
+                    while m != 0 {
+                        rows_per_code[base + m.trailing_zeros() as usize] += 1;
+                        m &= m - 1;
+                    }
+                }
             } else {
                 // The last group counted for each code: a group's rows come together.
                 let mut last = vec![u32::MAX; k];
@@ -623,32 +670,42 @@ fn aggregate_codes<C: RowCodes>(
                 DataType::Int64 => {
                     let o = other.primitive::<Int64Type>().ok_or_else(not_numeric)?;
                     let mut s = vec![0i128; n * k];
-                    visit(input.groups, sel, false, |_, slot, rows| {
-                        let base = slot * k;
-                        codes.each_in(rows, |r, c| {
-                            rows_per_code[base + c] += 1;
-                            if o.is_valid(r) {
-                                s[base + c] += i128::from(o.value(r));
-                                nonnull[base + c] += 1;
-                            }
+                    let mut add = |r: usize, slot: usize, c: usize| {
+                        let i = slot * k + c;
+                        rows_per_code[i] += 1;
+                        if o.is_valid(r) {
+                            s[i] += i128::from(o.value(r));
+                            nonnull[i] += 1;
+                        }
+                    };
+                    if let Some(levels) = &levels {
+                        each_selected_code(input.groups, levels, codes, |r, slot, c, _| add(r, slot, c));
+                    } else {
+                        visit(input.groups, sel, false, |_, slot, rows| {
+                            codes.each_in(rows, |r, c| add(r, slot, c));
                         });
-                    });
+                    }
                     suffix_sums(&mut s, k);
                     Sums::Int(s)
                 }
                 DataType::Float64 => {
                     let o = other.primitive::<Float64Type>().ok_or_else(not_numeric)?;
                     let mut s = vec![0f64; n * k];
-                    visit(input.groups, sel, false, |_, slot, rows| {
-                        let base = slot * k;
-                        codes.each_in(rows, |r, c| {
-                            rows_per_code[base + c] += 1;
-                            if o.is_valid(r) {
-                                s[base + c] += o.value(r);
-                                nonnull[base + c] += 1;
-                            }
+                    let mut add = |r: usize, slot: usize, c: usize| {
+                        let i = slot * k + c;
+                        rows_per_code[i] += 1;
+                        if o.is_valid(r) {
+                            s[i] += o.value(r);
+                            nonnull[i] += 1;
+                        }
+                    };
+                    if let Some(levels) = &levels {
+                        each_selected_code(input.groups, levels, codes, |r, slot, c, _| add(r, slot, c));
+                    } else {
+                        visit(input.groups, sel, false, |_, slot, rows| {
+                            codes.each_in(rows, |r, c| add(r, slot, c));
                         });
-                    });
+                    }
                     suffix_sums(&mut s, k);
                     Sums::Float(s)
                 }
