@@ -206,6 +206,20 @@ sh(["run", "retail", "--string", '{"query": {"aggregations": [{"column": "event"
    show="frocket --output json run retail --string '{\"query\": {\"aggregations\": [{\"column\": \"event\", \"type\": \"countPerValue\"}]}}'",
    output="json")
 
+p("## Results as CSV\n\n`--output csv` prints one tidy table (`scope`, `step`, `metric`, `column`, `key`, "
+  "`value`) with full precision, ready for a spreadsheet or `pandas.read_csv`; tables round numbers "
+  "for people (`1,234.57`) and JSON and CSV keep every digit. A progress bar (tasks, rows, elapsed) "
+  "shows on stderr only for tables on a terminal.")
+sh(["run", "retail", "--string", '{"funnel": {"sequence": [{"filter": ["event", "==", "view"]}, {"filter": ["event", "==", "addtocart"]}], '
+    '"endAggregations": [{"column": "device", "type": "sumPerValue", "otherColumn": "price"}]}}'],
+   show="frocket --output csv run retail --string '{\"funnel\": {\"sequence\": [{\"filter\": [\"event\", \"==\", \"view\"]}, "
+        "{\"filter\": [\"event\", \"==\", \"addtocart\"]}], \"endAggregations\": [{\"column\": \"device\", \"type\": \"sumPerValue\", \"otherColumn\": \"price\"}]}}'",
+   output="csv")
+
+p("## Shell completions and the man page\n\n`frocket completions bash|zsh|fish|elvish|powershell` prints a completion "
+  "script (`frocket completions bash > /etc/bash_completion.d/frocket`), `frocket man` the man page "
+  "(`frocket man > frocket.1 && man ./frocket.1`), `frocket --version` the version and git commit.")
+
 p("## Errors\n\nA query is validated in full before it runs; every error names its JSON path:")
 sh(["run", "retail", "--string",
     '{"query": {"conditions": [{"filter": ["evnt", "==", "view"]}, {"filter": ["price", "contains", "x"]}], "relation": "$0 and $2"}}'],

@@ -73,9 +73,14 @@ impl Frocket {
 
     /// Runs `frocket --output json ARGS…`.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_as("json", args)
+    }
+
+    /// Runs `frocket --output OUTPUT ARGS…` (`json`, `table` or `csv`).
+    pub fn run_as(&self, output: &str, args: &[&str]) -> Run {
         let out: Output = Command::new(frocket_bin())
             .arg("--output")
-            .arg("json")
+            .arg(output)
             .args(args)
             .env("FROCKET_HOME", self.home.path())
             .env_remove("FROCKET_REDIS_HOST")

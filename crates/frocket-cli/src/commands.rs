@@ -35,9 +35,29 @@ pub fn run(cli: Cli) -> Result<()> {
     } else {
         OutputFormat::Json
     });
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "frocket", &mut script);
+            return crate::output::write_stdout(&String::from_utf8_lossy(&script));
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut page)
+                .context("cannot render the man page")?;
+            return crate::output::write_stdout(&String::from_utf8_lossy(&page));
+        }
+        _ => {}
+    }
     if let Command::Dataprep(d) = cli.command {
         return print_output(format, dataprep(d)?);
     }
+    // A progress bar only for people: tables on a terminal, never in JSON or CSV or when piped.
+    let progress_bar =
+        format == OutputFormat::Table && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     if matches!(cli.command, Command::Serve { .. } | Command::Worker { .. }) {
         init_logging(&cfg);
     }
@@ -77,7 +97,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     ds: ds.clone(),
                     ttl_secs: cfg.blobstore_default_ttl_secs.max((cfg.invoker.run_timeout_secs * 2.0) as u64),
                 };
-                return dispatch(Service::new(cfg.clone(), ds, backend), jobs, cli.command).await;
+                return dispatch(Service::new(cfg.clone(), ds, backend), jobs, cli.command, progress_bar).await;
             }
             #[cfg(not(feature = "distributed"))]
             bail!("FROCKET_REDIS_HOST is set but this build has no Redis support (build with the 'distributed' feature), or unset it to use the local catalog");
@@ -91,7 +111,7 @@ pub fn run(cli: Cli) -> Result<()> {
         };
         let catalog = FileCatalog::new(home(&cfg)?);
         let service = Service::new(cfg.clone(), catalog, Backend::Local { threads });
-        dispatch(service, frocket_api::JobStore::memory(), cli.command).await
+        dispatch(service, frocket_api::JobStore::memory(), cli.command, progress_bar).await
     })?;
     match out {
         Some(o) => print_output(format, o),
@@ -171,7 +191,7 @@ async fn serve<C: Catalog + 'static>(
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     let addr = listener.local_addr().context("no local address")?;
-    eprintln!("frocket API listening on http://{addr}");
+    eprintln!("frocket API and web console on http://{addr}/");
     if !addr.ip().is_loopback() {
         for warning in exposure_warnings(admin, details, allowlist) {
             tracing::warn!("{warning}");
@@ -216,6 +236,7 @@ async fn dispatch<C: Catalog + 'static>(
     service: Service<C>,
     jobs: frocket_api::JobStore,
     command: Command,
+    progress_bar: bool,
 ) -> Result<Option<Rendered>> {
     let out = match command {
         Command::Register {
@@ -249,7 +270,7 @@ async fn dispatch<C: Catalog + 'static>(
         Command::List => Rendered::List(service.list().await?),
         Command::Schema { name, full } => Rendered::Schema(service.schema(&name, full).await?),
         Command::Parts { name } => Rendered::Parts(service.parts(&name).await?),
-        Command::Run(args) => run_query(&service, args).await?,
+        Command::Run(args) => run_query(&service, args, progress_bar).await?,
         Command::Unregister { name, force } => {
             Rendered::Unregistered(with_success(service.unregister(&name, force).await?))
         }
@@ -257,12 +278,14 @@ async fn dispatch<C: Catalog + 'static>(
             serve(service, jobs, &host, port).await?;
             return Ok(None);
         }
-        Command::Dataprep(_) | Command::Worker { .. } => bail!("internal: command handled elsewhere"),
+        Command::Dataprep(_) | Command::Worker { .. } | Command::Completions { .. } | Command::Man => {
+            bail!("internal: command handled elsewhere")
+        }
     };
     Ok(Some(out))
 }
 
-async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs) -> Result<Rendered> {
+async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs, progress_bar: bool) -> Result<Rendered> {
     let text = match (&args.source.file, &args.source.string, args.source.empty) {
         (Some(f), _, _) if f.as_os_str() == "-" => {
             let mut text = String::new();
@@ -277,12 +300,13 @@ async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs) -> Result<Re
         _ => "{}".to_string(),
     };
     let prepared = service.prepare_query(&args.name, &text).await?;
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if progress_bar {
         let b = ProgressBar::with_draw_target(Some(prepared.dataset.parts.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} parts {msg}")
+            ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} tasks · {msg} · {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
+        b.enable_steady_tick(std::time::Duration::from_millis(100));
         b
     } else {
         ProgressBar::hidden()
@@ -290,7 +314,11 @@ async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs) -> Result<Re
     let pbar = bar.clone();
     let progress: ProgressFn = Arc::new(move |p: Progress| {
         pbar.set_position(p.tasks.ended_success as u64);
-        pbar.set_message(format!("({} running)", p.tasks.loading_data + p.tasks.running_query));
+        pbar.set_message(format!(
+            "{} rows · {} running",
+            crate::output::human_int(p.rows),
+            p.tasks.loading_data + p.tasks.running_query
+        ));
     });
     let r = service.run_query(prepared, &new_request_id(), progress).await;
     bar.finish_and_clear();

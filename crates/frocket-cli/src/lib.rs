@@ -13,6 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use commands::run;
 
+/// `frocket --version`: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FROCKET_GIT_COMMIT"), ")");
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -20,13 +23,17 @@ pub enum OutputFormat {
     Json,
     /// Human-readable tables.
     Table,
+    /// Comma-separated values: a query's results as one tidy table (`scope, step, metric,
+    /// column, key, value`, full precision), other commands' tables as they are.
+    Csv,
 }
 
 /// Funnel Rocket: find the users whose events match conditions, sequences and funnels.
 #[derive(Debug, Parser)]
-#[command(name = "frocket", version, about)]
+#[command(name = "frocket", version = VERSION, about)]
 pub struct Cli {
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Output format (default: table on a terminal, json otherwise; a progress bar on stderr
+    /// only for tables on a terminal).
     #[arg(long, short = 'o', global = true, value_enum)]
     pub output: Option<OutputFormat>,
     /// The command.
@@ -94,6 +101,14 @@ pub enum Command {
     /// Make datasets.
     #[command(subcommand)]
     Dataprep(Dataprep),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout, e.g.
+    /// `frocket completions bash > /etc/bash_completion.d/frocket`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `frocket man > frocket.1 && man ./frocket.1`.
+    Man,
     /// Run a long-lived worker taking tasks from the Redis queue (needs FROCKET_REDIS_HOST).
     Worker {
         /// Worker name in task statuses (default: host and process id).

@@ -35,6 +35,59 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
+/// Right-aligns the given columns (numbers) of `t`.
+fn align_right(t: &mut Table, columns: impl IntoIterator<Item = usize>) {
+    for c in columns {
+        if let Some(col) = t.column_mut(c) {
+            col.set_cell_alignment(comfy_table::CellAlignment::Right);
+        }
+    }
+}
+
+/// An integer with thousands separators: `1,234,567`.
+pub(crate) fn human_int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number for people: integers with separators (`1,234`), other numbers with two decimals
+/// (`44,326,706.80`), or four significant digits when smaller than 1 (`0.001235`). Full
+/// precision stays in JSON and CSV.
+fn human_number(v: &Value) -> String {
+    if let Some(u) = v.as_u64() {
+        return human_int(u);
+    }
+    if let Some(i) = v.as_i64() {
+        return format!("-{}", human_int(i.unsigned_abs()));
+    }
+    let Some(x) = v.as_f64() else {
+        return v.to_string();
+    };
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let a = x.abs();
+    if a != 0.0 && a < 1.0 {
+        // Significant digits, not a rounded-away zero.
+        let decimals = (3 - a.log10().floor() as i32).clamp(2, 12) as usize;
+        return format!("{sign}{a:.decimals$}");
+    }
+    let cents = format!("{a:.2}");
+    let (whole, frac) = cents.split_once('.').unwrap_or((&cents, "00"));
+    match whole.parse::<u64>() {
+        Ok(w) => format!("{sign}{}.{frac}", human_int(w)),
+        Err(_) => format!("{sign}{cents}"),
+    }
+}
+
 fn agg_tables(out: &mut String, aggs: &Option<Vec<AggregationResult>>, indent: &str) {
     let Some(aggs) = aggs else { return };
     for a in aggs {
@@ -46,12 +99,13 @@ fn agg_tables(out: &mut String, aggs: &Option<Vec<AggregationResult>>, indent: &
             if a.approximate { " [approximate]" } else { "" }
         );
         match &a.value {
-            AggregationValue::Count(c) => out.push_str(&format!("{title}: {c}\n")),
+            AggregationValue::Count(c) => out.push_str(&format!("{title}: {}\n", human_int(*c))),
             AggregationValue::Map(m) => {
                 let mut t = table(&["value", "result"]);
                 for (k, v) in &m.0 {
-                    t.add_row(vec![k.clone(), v.to_string()]);
+                    t.add_row(vec![k.clone(), human_number(v)]);
                 }
+                align_right(&mut t, [1]);
                 out.push_str(&format!("{title}:\n{t}\n"));
             }
         }
@@ -59,7 +113,11 @@ fn agg_tables(out: &mut String, aggs: &Option<Vec<AggregationResult>>, indent: &
 }
 
 fn stage_line(s: &StageResult) -> String {
-    format!("{} groups, {} rows", s.matching_groups, s.matching_group_rows)
+    format!(
+        "{} groups, {} rows",
+        human_int(s.matching_groups),
+        human_int(s.matching_group_rows)
+    )
 }
 
 /// A time to convert: a duration when the unit is known, else the number.
@@ -97,12 +155,13 @@ fn histogram_table(ct: &ConversionTimeResult, unit: Option<TimeUnit>) -> Option<
         };
         t.add_row(vec![
             label,
-            b.groups.to_string(),
+            human_int(b.groups),
             format!("{:.1}%", 100.0 * b.groups as f64 / total),
             bar(b.groups as f64 / most),
         ]);
         lower = b.less_than.as_ref();
     }
+    align_right(&mut t, [1, 2]);
     Some(t)
 }
 
@@ -115,6 +174,7 @@ fn query_table(r: &QueryResponse, unit: Option<TimeUnit>) -> String {
         if times {
             header.extend(["median time", "p90 time"]);
         }
+        header.push("");
         let mut t = table(&header);
         let first = f.sequence.first().map_or(0, |s| s.matching_groups).max(1) as f64;
         let mut prev = first;
@@ -122,8 +182,8 @@ fn query_table(r: &QueryResponse, unit: Option<TimeUnit>) -> String {
             let g = s.matching_groups as f64;
             let mut row = vec![
                 i.to_string(),
-                s.matching_groups.to_string(),
-                s.matching_group_rows.to_string(),
+                human_int(s.matching_groups),
+                human_int(s.matching_group_rows),
                 format!("{:.1}%", 100.0 * g / prev.max(1.0)),
                 format!("{:.1}%", 100.0 * g / first),
             ];
@@ -132,9 +192,11 @@ fn query_table(r: &QueryResponse, unit: Option<TimeUnit>) -> String {
                 row.push(ct.map_or("-".into(), |c| time_cell(&c.p50, unit)));
                 row.push(ct.map_or("-".into(), |c| time_cell(&c.p90, unit)));
             }
+            row.push(bar(g / first));
             t.add_row(row);
             prev = g;
         }
+        align_right(&mut t, 1..if times { 7 } else { 5 });
         out.push_str(&format!("Funnel:\n{t}\n"));
         if times && unit.is_none() {
             out.push_str("Times are in the timestamp's unit; --time-unit ms (or s, us, ns) shows them as durations.\n");
@@ -164,9 +226,178 @@ fn query_table(r: &QueryResponse, unit: Option<TimeUnit>) -> String {
     }
     out.push_str(&format!(
         "{} parts, {} rows scanned in {:.3}s (request {})\n",
-        r.stats.dataset.parts, r.stats.worker.scanned_rows, r.stats.total_time, r.request_id
+        human_int(r.stats.dataset.parts as u64),
+        human_int(r.stats.worker.scanned_rows),
+        r.stats.total_time,
+        r.request_id
     ));
     out
+}
+
+/// A cell of a CSV row: JSON strings unquoted, other values as JSON (full precision).
+fn csv_cell(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Rows `(scope, step, metric, column, key, value)` of aggregation results.
+fn agg_rows(rows: &mut Vec<[String; 6]>, scope: &str, step: &str, aggs: &Option<Vec<AggregationResult>>) {
+    for a in aggs.iter().flatten() {
+        let metric = a.name.clone().unwrap_or_else(|| a.agg_type.name().to_string());
+        match &a.value {
+            AggregationValue::Count(c) => rows.push([
+                scope.into(),
+                step.into(),
+                metric,
+                a.column.clone(),
+                String::new(),
+                c.to_string(),
+            ]),
+            AggregationValue::Map(m) => {
+                for (k, v) in &m.0 {
+                    rows.push([
+                        scope.into(),
+                        step.into(),
+                        metric.clone(),
+                        a.column.clone(),
+                        k.clone(),
+                        csv_cell(v),
+                    ]);
+                }
+            }
+        }
+    }
+}
+
+/// A query's results as one tidy table: `scope` (`query`, `funnel`, `funnelEnd`), `step`
+/// (funnel steps), `metric` (`matchingGroups`, `matchingGroupRows`, an aggregation's type or
+/// name, `conversionTime.p50` …, `conversionTime.histogram`), `column` and `key` (an
+/// aggregation's column and map key, a histogram bin's upper bound), `value`.
+fn query_rows(r: &QueryResponse) -> Vec<[String; 6]> {
+    let mut rows = Vec::new();
+    let stage = |rows: &mut Vec<[String; 6]>, scope: &str, step: &str, s: &StageResult| {
+        for (m, v) in [
+            ("matchingGroups", s.matching_groups),
+            ("matchingGroupRows", s.matching_group_rows),
+        ] {
+            rows.push([
+                scope.into(),
+                step.into(),
+                m.into(),
+                String::new(),
+                String::new(),
+                v.to_string(),
+            ]);
+        }
+        agg_rows(rows, scope, step, &s.aggregations);
+    };
+    stage(&mut rows, "query", "", &r.query);
+    if let Some(f) = &r.funnel {
+        for (i, s) in f.sequence.iter().enumerate() {
+            let step = i.to_string();
+            stage(&mut rows, "funnel", &step, s);
+            if let Some(Some(ct)) = &s.conversion_time {
+                let mean = ct.mean.map_or(Value::Null, Value::from);
+                let stats = [
+                    ("groups", Value::from(ct.groups)),
+                    ("min", ct.min.clone()),
+                    ("max", ct.max.clone()),
+                    ("mean", mean),
+                    ("p50", ct.p50.clone()),
+                    ("p90", ct.p90.clone()),
+                    ("p99", ct.p99.clone()),
+                ];
+                for (m, v) in stats {
+                    let metric = format!("conversionTime.{m}");
+                    rows.push([
+                        "funnel".into(),
+                        step.clone(),
+                        metric,
+                        String::new(),
+                        String::new(),
+                        csv_cell(&v),
+                    ]);
+                }
+                for b in ct.histogram.iter().flatten() {
+                    let key = b.less_than.as_ref().map_or(String::new(), csv_cell);
+                    let metric = "conversionTime.histogram".to_string();
+                    rows.push([
+                        "funnel".into(),
+                        step.clone(),
+                        metric,
+                        String::new(),
+                        key,
+                        b.groups.to_string(),
+                    ]);
+                }
+            }
+        }
+        agg_rows(&mut rows, "funnelEnd", "", &f.end_aggregations);
+    }
+    rows
+}
+
+/// CSV text of a header and rows.
+fn csv_text<const N: usize>(header: [&str; N], rows: impl IntoIterator<Item = [String; N]>) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(&r)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+    Ok(String::from_utf8(bytes)?.trim_end().to_string())
+}
+
+/// A command's output as CSV.
+fn csv_output(out: &Rendered) -> Result<String> {
+    let s = |v: &Value| csv_cell(v);
+    match out {
+        Rendered::Query(r, _) => csv_text(["scope", "step", "metric", "column", "key", "value"], query_rows(r)),
+        Rendered::List(v) => csv_text(
+            [
+                "name",
+                "parts",
+                "totalSize",
+                "groupIdColumn",
+                "timestampColumn",
+                "basepath",
+            ],
+            v.as_array().into_iter().flatten().map(|d| {
+                [
+                    "name",
+                    "parts",
+                    "totalSize",
+                    "groupIdColumn",
+                    "timestampColumn",
+                    "basepath",
+                ]
+                .map(|k| s(&d[k]))
+            }),
+        ),
+        Rendered::Schema(v) => csv_text(
+            ["column", "type"],
+            v["columns"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, ty)| [k.clone(), s(ty)]),
+        ),
+        Rendered::Parts(v) => csv_text(
+            ["path", "size"],
+            v["parts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| [s(&p["path"]), s(&p["size"])]),
+        ),
+        Rendered::Registered(v) | Rendered::Unregistered(v) | Rendered::Generated(v) => csv_text(
+            ["key", "value"],
+            v.as_object().into_iter().flatten().map(|(k, x)| [k.clone(), s(x)]),
+        ),
+    }
 }
 
 fn kv_table(v: &Value) -> String {
@@ -189,6 +420,7 @@ fn kv_table(v: &Value) -> String {
 /// Prints the output in the chosen format.
 pub fn print_output(format: OutputFormat, out: Rendered) -> Result<()> {
     let text = match (format, &out) {
+        (OutputFormat::Csv, o) => csv_output(o)?,
         (OutputFormat::Json, Rendered::Query(r, _)) => serde_json::to_string_pretty(r)?,
         (
             OutputFormat::Json,
@@ -244,6 +476,47 @@ pub fn print_output(format: OutputFormat, out: Rendered) -> Result<()> {
             kv_table(v)
         }
     };
-    println!("{text}");
-    Ok(())
+    write_stdout(&format!("{text}\n"))
+}
+
+/// Writes `text` to standard output; a reader that went away (`frocket … | head`) is not an
+/// error.
+pub(crate) fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_read_like_a_report() {
+        assert_eq!(human_int(0), "0");
+        assert_eq!(human_int(999), "999");
+        assert_eq!(human_int(1_000), "1,000");
+        assert_eq!(human_int(44_326_706), "44,326,706");
+        assert_eq!(human_number(&json!(44326706.79998437)), "44,326,706.80");
+        assert_eq!(human_number(&json!(-1234.5)), "-1,234.50");
+        assert_eq!(human_number(&json!(12)), "12");
+        assert_eq!(human_number(&json!(-12)), "-12");
+        assert_eq!(human_number(&json!(0.0012345)), "0.001235");
+        assert_eq!(human_number(&json!(0.5)), "0.50");
+        assert_eq!(human_number(&json!(0.0)), "0.00");
+    }
+
+    #[test]
+    fn csv_cells_keep_full_precision_and_quote_commas() {
+        let text = csv_text(
+            ["key", "value"],
+            [["a,b".to_string(), csv_cell(&json!(44326706.79998437))]],
+        )
+        .unwrap();
+        assert_eq!(text, "key,value\n\"a,b\",44326706.79998437");
+    }
 }
