@@ -163,6 +163,24 @@ async fn errors_have_their_status_codes() {
         400,
         "missing field `basepath`",
     );
+    let bad_unit = json!({"name": "x", "basepath": golden_dir().join("data").display().to_string(),
+        "groupIdColumn": "visitorid", "timestampColumn": "timestamp", "timestampUnit": "sec"});
+    assert_failure(
+        &api.call("POST", "/datasets/register", &bad_unit.to_string()).await,
+        400,
+        "timestampUnit: unknown timestamp unit 'sec' (units: s, ms, us, ns)",
+    );
+    // Declared, the unit is stored and the short schema reports it.
+    let with_unit = json!({"name": "units", "basepath": golden_dir().join("data").display().to_string(),
+        "groupIdColumn": "visitorid", "timestampColumn": "timestamp", "timestampUnit": "ms"});
+    assert_eq!(
+        api.call("POST", "/datasets/register", &with_unit.to_string())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let schema = api.call("GET", "/datasets/units/schema", "").await.json();
+    assert_eq!(schema["timestampUnit"], json!("ms"), "{schema}");
     let missing =
         json!({"name": "x", "basepath": "/definitely/not/here", "groupIdColumn": "a", "timestampColumn": "b"});
     assert_failure(

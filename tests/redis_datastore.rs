@@ -42,6 +42,7 @@ fn dataset(name: &str, parts: usize) -> DatasetInfo {
                 max_timestamp: Some(2.0),
                 source_categoricals: vec![],
                 potential_categoricals: vec![],
+                timestamp_unit: None,
             },
             details: BTreeMap::new(),
         },

@@ -77,7 +77,8 @@ drop-off, item ids, a low-cardinality `category`, `price` (2% null), `available`
 sh(["dataprep", "generate", "--out", DATA, "--users", "20000", "--parts", "2"],
    show="frocket dataprep generate --out /tmp/frocket-guide/data --users 20000 --parts 2")
 p("Register it: the group id column is `userid`, the timestamp column `timestamp` (ms).")
-sh(["register", "retail", DATA, "userid", "timestamp"], show="frocket register retail /tmp/frocket-guide/data userid timestamp")
+sh(["register", "retail", DATA, "userid", "timestamp", "--timestamp-unit", "ms"],
+   show="frocket register retail /tmp/frocket-guide/data userid timestamp --timestamp-unit ms")
 sh(["schema", "retail"])
 
 query("The empty query", "`{}` counts every group (user) and row.", {})
@@ -184,14 +185,25 @@ query("Time to convert: conversionTime",
       "On the funnel, `conversionTime` reports per step the distribution of the time from the first "
       "step to that step, on each user's first conversion: count, min, max and mean exactly, median, "
       "p90 and p99 within 1% (a mergeable sketch: parts cannot ship every time), and a histogram "
-      "when `bins` are given. `--time-unit ms` tells the CLI the timestamp's unit, so that the "
-      "table shows durations; the JSON stays in the timestamp's unit.",
+      "when `bins` are given. The dataset was registered with its unit (`--timestamp-unit ms`), so "
+      "the table shows durations (`--time-unit` overrides it); the JSON stays in the timestamp's unit.",
       {"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
                                {"filter": ["event", "==", "addtocart"]},
                                {"filter": ["event", "==", "transaction"]}],
                   "holdConstant": ["itemid"],
-                  "conversionTime": {"bins": [60000, 600000, 3600000, 86400000]}}},
-      args=["--time-unit", "ms"], heading="###")
+                  "conversionTime": {"bins": ["1m", "10m", "1h", "1d"]}}},
+      heading="###")
+
+query("Durations and dates",
+      "A dataset that knows its timestamp unit (a Parquet TIMESTAMP column, or `--timestamp-unit` at "
+      "registration; `frocket schema` shows it) takes durations as strings — `\"90s\"`, `\"1.5h\"`, "
+      "`\"7d\"` (units `ms`, `s`, `m`, `h`, `d`, `w`), converted exactly, an error when not a whole "
+      "number of an integer column's unit — for `maxDuration`, `within` and `bins`, and timeframe "
+      "bounds as ISO-8601 date-times with an offset or `Z`, or dates (midnight UTC). Numbers still work.",
+      {"timeframe": {"from": "2020-09-14", "to": "2020-09-21T00:00:00+02:00"},
+       "funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                               {"filter": ["event", "==", "addtocart"], "within": "30m"}],
+                  "maxDuration": "1d", "conversionTime": {"bins": ["5m", "15m"]}}})
 
 query("Timeframe",
       "`timeframe` drops rows outside `[from, to)` before anything else (and is pushed down to the "

@@ -247,6 +247,7 @@ async fn dispatch<C: Catalog + 'static>(
             pattern,
             validation_mode,
             no_validate_uniques,
+            timestamp_unit,
         } => {
             let validation_mode: ValidationMode = validation_mode.parse().map_err(|e: String| anyhow!(e))?;
             let basepath = if basepath.starts_with("s3://") {
@@ -264,6 +265,7 @@ async fn dispatch<C: Catalog + 'static>(
                 pattern,
                 validation_mode,
                 validate_uniques: !no_validate_uniques,
+                timestamp_unit,
             };
             Rendered::Registered(with_success(service.register(req).await?))
         }
@@ -300,6 +302,7 @@ async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs, progress_bar
         _ => "{}".to_string(),
     };
     let prepared = service.prepare_query(&args.name, &text).await?;
+    let time_unit = args.time_unit.or(prepared.dataset.schema.short.timestamp_unit);
     let bar = if progress_bar {
         let b = ProgressBar::with_draw_target(Some(prepared.dataset.parts.len() as u64), ProgressDrawTarget::stderr());
         b.set_style(
@@ -322,7 +325,7 @@ async fn run_query<C: Catalog>(service: &Service<C>, args: RunArgs, progress_bar
     });
     let r = service.run_query(prepared, &new_request_id(), progress).await;
     bar.finish_and_clear();
-    Ok(Rendered::Query(Box::new(r?), args.time_unit))
+    Ok(Rendered::Query(Box::new(r?), time_unit))
 }
 
 fn dataprep(d: Dataprep) -> Result<Rendered> {

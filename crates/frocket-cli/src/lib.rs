@@ -63,6 +63,11 @@ pub enum Command {
         /// Skip checking that group ids are not shared between parts.
         #[arg(long)]
         no_validate_uniques: bool,
+        /// The unit of an INT or FLOAT timestamp column (s, ms, us, ns): then queries may write
+        /// durations ("90s", "1.5h") and dates ("2021-01-01") and results show them in human
+        /// form. A TIMESTAMP column carries its own unit.
+        #[arg(long, value_name = "UNIT")]
+        timestamp_unit: Option<frocket_engine::time::TimeUnit>,
     },
     /// List registered datasets.
     List,
@@ -129,7 +134,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// The unit of the dataset's timestamps (s, ms, us, ns), to show times to convert as
-    /// durations (`1h 12m`) in tables; without it they show as numbers.
+    /// durations (`1h 12m`) in tables (default: the unit the dataset was registered with).
     #[arg(long, value_name = "UNIT")]
     pub time_unit: Option<frocket_engine::time::TimeUnit>,
 }

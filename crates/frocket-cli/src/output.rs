@@ -3,7 +3,7 @@
 use anyhow::Result;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use frocket_engine::conversion::ConversionTimeResult;
-use frocket_engine::time::{format_duration, TimeUnit};
+use frocket_engine::time::{format_duration, format_instant, TimeUnit};
 use frocket_engine::{AggregationResult, AggregationValue, StageResult};
 use frocket_invoker::QueryResponse;
 use serde_json::Value;
@@ -58,7 +58,7 @@ pub(crate) fn human_int(n: u64) -> String {
 }
 
 /// A number for people: integers with separators (`1,234`), other numbers with two decimals
-/// (`44,326,706.80`), or four significant digits when smaller than 1 (`0.001235`). Full
+/// (`44,326,706.80`), or two significant digits when smaller than 0.1 (`0.0012`). Full
 /// precision stays in JSON and CSV.
 fn human_number(v: &Value) -> String {
     if let Some(u) = v.as_u64() {
@@ -77,7 +77,7 @@ fn human_number(v: &Value) -> String {
     let a = x.abs();
     if a != 0.0 && a < 1.0 {
         // Significant digits, not a rounded-away zero.
-        let decimals = (3 - a.log10().floor() as i32).clamp(2, 12) as usize;
+        let decimals = (1 - a.log10().floor() as i32).clamp(2, 12) as usize;
         return format!("{sign}{a:.decimals$}");
     }
     let cents = format!("{a:.2}");
@@ -199,14 +199,14 @@ fn query_table(r: &QueryResponse, unit: Option<TimeUnit>) -> String {
         align_right(&mut t, 1..if times { 7 } else { 5 });
         out.push_str(&format!("Funnel:\n{t}\n"));
         if times && unit.is_none() {
-            out.push_str("Times are in the timestamp's unit; --time-unit ms (or s, us, ns) shows them as durations.\n");
+            out.push_str("Times are in the timestamp's unit; --time-unit ms (or s, us, ns), or registering with --timestamp-unit, shows them as durations.\n");
         }
         for (i, s) in f.sequence.iter().enumerate() {
             if let Some(Some(ct)) = &s.conversion_time {
                 if let Some(h) = histogram_table(ct, unit) {
                     out.push_str(&format!(
                         "Time to convert to step {i} ({} groups, mean {}, p99 {}):\n{h}\n",
-                        ct.groups,
+                        human_int(ct.groups),
                         time_cell(&ct.mean.map_or(Value::Null, Value::from), unit),
                         time_cell(&ct.p99, unit)
                     ));
@@ -453,9 +453,19 @@ pub fn print_output(format: OutputFormat, out: Rendered) -> Result<()> {
                     t.add_row(vec![k.clone(), ty.as_str().unwrap_or_default().to_string()]);
                 }
             }
+            // Timestamps in human form when the unit is known, as numbers otherwise.
+            let unit: Option<TimeUnit> = v["timestampUnit"].as_str().and_then(|u| u.parse().ok());
+            let instant = |x: &Value| match (x.as_f64(), unit) {
+                (Some(n), Some(u)) => format!("{} ({x})", format_instant(n, u)),
+                _ => x.to_string(),
+            };
             let mut s = format!(
-                "{t}\nminTimestamp: {}  maxTimestamp: {}\nsourceCategoricals: {}\npotentialCategoricals: {}",
-                v["minTimestamp"], v["maxTimestamp"], v["sourceCategoricals"], v["potentialCategoricals"]
+                "{t}\nminTimestamp: {}  maxTimestamp: {}  timestampUnit: {}\nsourceCategoricals: {}\npotentialCategoricals: {}",
+                instant(&v["minTimestamp"]),
+                instant(&v["maxTimestamp"]),
+                unit.map_or("unknown (frocket register --timestamp-unit)".to_string(), |u| u.to_string()),
+                v["sourceCategoricals"],
+                v["potentialCategoricals"]
             );
             if let Some(d) = v.get("details") {
                 s.push_str(&format!("\ndetails: {}", serde_json::to_string_pretty(d)?));
@@ -505,7 +515,7 @@ mod tests {
         assert_eq!(human_number(&json!(-1234.5)), "-1,234.50");
         assert_eq!(human_number(&json!(12)), "12");
         assert_eq!(human_number(&json!(-12)), "-12");
-        assert_eq!(human_number(&json!(0.0012345)), "0.001235");
+        assert_eq!(human_number(&json!(0.0012346)), "0.0012");
         assert_eq!(human_number(&json!(0.5)), "0.50");
         assert_eq!(human_number(&json!(0.0)), "0.00");
     }

@@ -98,6 +98,9 @@ pub struct InspectedColumn {
     pub column_type: ColumnType,
     /// Its Arrow type, as text.
     pub physical_type: String,
+    /// The unit of a TIMESTAMP column (its logical type); `None` for other columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_unit: Option<frocket_engine::time::TimeUnit>,
 }
 
 /// Statistics of a string column in one part.
@@ -322,6 +325,7 @@ pub fn inspect_part(
             name: f.name().clone(),
             column_type: ColumnType::from_arrow(f.data_type()),
             physical_type: f.data_type().to_string(),
+            time_unit: frocket_engine::time::unit_of_arrow(f.data_type()),
         })
         .collect();
     Ok(PartInspection {

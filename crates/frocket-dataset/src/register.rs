@@ -66,6 +66,20 @@ pub struct RegisterRequest {
     /// Check that no group id appears in two inspected parts.
     #[serde(default = "yes")]
     pub validate_uniques: bool,
+    /// The unit of the timestamps (`s`, `ms`, `us`, `ns`) of an INT or FLOAT timestamp column;
+    /// a TIMESTAMP column carries its own (a declared unit must agree with it).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "time_unit")]
+    pub timestamp_unit: Option<frocket_engine::time::TimeUnit>,
+}
+
+/// `timestampUnit`, with an error that names the field and the units.
+fn time_unit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<frocket_engine::time::TimeUnit>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.map(|t| {
+        t.parse()
+            .map_err(|e| serde::de::Error::custom(format!("timestampUnit: {e}")))
+    })
+    .transpose()
 }
 
 /// Tunables of registration (from `FROCKET_*` configuration).
@@ -382,10 +396,27 @@ pub fn finish_registration(
     }
     let (min_timestamp, max_timestamp) = if lo <= hi { (Some(lo), Some(hi)) } else { (None, None) };
 
+    // The unit of the timestamps: the column's logical type, or the declared one.
+    let logical = first
+        .columns
+        .iter()
+        .find(|c| c.name == req.timestamp_column)
+        .and_then(|c| c.time_unit);
+    let timestamp_unit = match (logical, req.timestamp_unit) {
+        (Some(l), Some(d)) if l != d => {
+            return Err(RegisterError::Invalid(format!(
+                "timestampUnit '{d}' disagrees with the timestamp column '{}', a TIMESTAMP in {l}: leave timestampUnit out or write '{l}'",
+                req.timestamp_column
+            )))
+        }
+        (l, d) => l.or(d),
+    };
+
+    // A group id is an identity, never a category (however few distinct values a part has).
     let potential_categoricals: Vec<String> = first
         .string_stats
         .iter()
-        .filter(|(_, s)| s.unique_ratio < opts.categorical_ratio)
+        .filter(|(c, s)| s.unique_ratio < opts.categorical_ratio && **c != req.group_id_column)
         .map(|(c, _)| c.clone())
         .collect();
     let mut details = BTreeMap::new();
@@ -427,8 +458,14 @@ pub fn finish_registration(
                 columns: types,
                 min_timestamp,
                 max_timestamp,
-                source_categoricals: first.dictionary_columns.clone(),
+                source_categoricals: first
+                    .dictionary_columns
+                    .iter()
+                    .filter(|c| **c != req.group_id_column)
+                    .cloned()
+                    .collect(),
                 potential_categoricals,
+                timestamp_unit,
             },
             details,
         },

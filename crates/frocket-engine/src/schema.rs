@@ -123,6 +123,11 @@ pub struct DatasetSchema {
     pub min_timestamp: Option<f64>,
     /// Largest timestamp in the dataset, when known.
     pub max_timestamp: Option<f64>,
+    /// The unit of the timestamps, when known (the column's TIMESTAMP logical type, or
+    /// declared at registration): then durations and timeframe bounds may be written as
+    /// strings (`"90s"`, `"2021-01-01"`).
+    #[serde(default)]
+    pub timestamp_unit: Option<crate::time::TimeUnit>,
 }
 
 /// Why an Arrow schema cannot be a dataset's schema.
@@ -203,6 +208,10 @@ impl DatasetSchema {
             columns,
             min_timestamp: None,
             max_timestamp: None,
+            timestamp_unit: schema
+                .field_with_name(timestamp_column)
+                .ok()
+                .and_then(|f| crate::time::unit_of_arrow(f.data_type())),
         })
     }
 

@@ -1173,7 +1173,13 @@ fn sequence_rules() {
 #[test]
 fn max_duration_must_be_positive() {
     let step = json!([{"filter": ["event", "==", "a"]}]);
-    for bad in [json!(0), json!(-5), json!(-0.5), json!("1h"), json!(true)] {
+    // Without the dataset's unit, a duration string says how to declare it.
+    assert_one(
+        json!({"funnel": {"sequence": step, "maxDuration": "1h"}}),
+        "funnel.maxDuration",
+        &["need the dataset's timestamp unit", "timestampUnit", "--timestamp-unit"],
+    );
+    for bad in [json!(0), json!(-5), json!(-0.5), json!(true)] {
         assert_one(
             json!({"funnel": {"sequence": step, "maxDuration": bad}}),
             "funnel.maxDuration",
@@ -1209,7 +1215,7 @@ fn timeframe_bounds() {
     assert_one(
         json!({"timeframe": {"from": "2020-01-01"}}),
         "timeframe.from",
-        &["expected a number"],
+        &["need the dataset's timestamp unit"],
     );
     assert_one(
         json!({"timeframe": {"to": [1]}}),
@@ -1859,7 +1865,7 @@ fn within_goes_on_a_later_positive_step_and_is_not_negative() {
         "funnel.sequence[1].within",
         &["negative step"],
     );
-    for bad in [json!(-1), json!("10m"), json!(true)] {
+    for bad in [json!(-1), json!(true)] {
         assert_one(
             cond(
                 json!({"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": bad}]}),
@@ -1868,6 +1874,11 @@ fn within_goes_on_a_later_positive_step_and_is_not_negative() {
             &["number >= 0"],
         );
     }
+    assert_one(
+        cond(json!({"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": "10m"}]})),
+        "query.conditions[0].sequence[1].within",
+        &["need the dataset's timestamp unit"],
+    );
 }
 
 #[test]
@@ -2044,4 +2055,43 @@ fn a_query_without_the_options_serializes_as_before() {
             {"filters": [{"column": "event", "op": "==", "value": "b"}], "rowFound": true}
         ], "maxDuration": 5.0}, "stepAggregations": [], "endAggregations": []})
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time units
+
+/// The test dataset declared in `unit` (its `ts` column is INT).
+fn with_unit(q: Value, unit: frocket_engine::time::TimeUnit) -> Result<ValidatedQuery, Vec<ValidationError>> {
+    let mut s = schema();
+    s.timestamp_unit = Some(unit);
+    validate_value(&q, &s, 10).map_err(|e| e.0)
+}
+
+#[test]
+fn durations_and_dates_as_strings_with_a_known_unit() {
+    use frocket_engine::time::TimeUnit::{Millis, Seconds};
+    let q = json!({
+        "timeframe": {"from": "2020-11-10", "to": "2020-11-10T12:00:00+01:00"},
+        "funnel": {"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": "90s"}],
+                   "maxDuration": "1.5h", "conversionTime": {"bins": ["1m", "1h", "7d"]}}});
+    let v = with_unit(q, Millis).unwrap();
+    assert_eq!(v.timeframe.from, Some(1_604_966_400_000.0));
+    assert_eq!(v.timeframe.to, Some(1_604_966_400_000.0 + 11.0 * 3_600_000.0));
+    let f = v.funnel.unwrap();
+    assert_eq!(f.sequence.max_duration, Some(5_400_000.0));
+    assert_eq!(f.sequence.steps[1].within, Some(90_000.0));
+    assert_eq!(f.conversion_time.unwrap().bins, vec![60_000.0, 3_600_000.0, 604_800_000.0]);
+
+    // Every error at its path, all at once.
+    let q = json!({
+        "timeframe": {"from": "2020-11-10T00:00:00", "to": "2020-02-30"},
+        "funnel": {"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": "250ms"}],
+                   "maxDuration": "1.5 hours", "conversionTime": {"bins": ["1h", "1m"]}}});
+    let e = with_unit(q, Seconds).unwrap_err();
+    assert_has(&e, "timeframe.from", &["offset"]);
+    assert_has(&e, "timeframe.to", &["not a date"]);
+    assert_has(&e, "funnel.sequence[1].within", &["not a whole number of s"]);
+    assert_has(&e, "funnel.maxDuration", &["is not a duration", "\"1.5h\""]);
+    assert_has(&e, "funnel.conversionTime.bins[1]", &["strictly increase"]);
+    assert_eq!(e.len(), 5, "{e:?}");
 }

@@ -99,6 +99,7 @@ fn dataset(root: &Path, parts: usize, users_per_part: u64) -> Result<DatasetInfo
         pattern: "*.parquet".into(),
         validation_mode: ValidationMode::Single,
         validate_uniques: false,
+        timestamp_unit: None,
     };
     frocket_dataset::register(&req, &RegisterOptions::default()).map_err(|e| e.to_string())
 }

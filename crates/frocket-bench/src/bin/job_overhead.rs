@@ -74,6 +74,7 @@ fn main() -> Result<(), String> {
             pattern: "*.parquet".into(),
             validation_mode: ValidationMode::Single,
             validate_uniques: false,
+            timestamp_unit: None,
         };
         let info = frocket_dataset::register(&req, &RegisterOptions::default()).map_err(|e| e.to_string())?;
         let query = frocket_engine::validate_query("{}", &info.query_schema(), 10).map_err(|e| e.to_string())?;

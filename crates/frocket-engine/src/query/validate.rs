@@ -166,6 +166,64 @@ impl Validator<'_> {
         self.errors.push(ValidationError::new(path, msg));
     }
 
+    /// Whether the timestamp column holds integers (durations must be whole units of it).
+    fn integral_time(&self) -> bool {
+        self.schema.column_type(&self.schema.timestamp_column) != Some(ColumnType::Float)
+    }
+
+    /// A duration: a number in the timestamps' unit, or a string like `"90s"` / `"1.5h"` /
+    /// `"7d"` when the dataset knows its unit (converted exactly). `None` (an error at `path`
+    /// recorded) when it is neither; the caller checks the range.
+    fn duration(&mut self, v: &Value, path: &str) -> Option<f64> {
+        match v {
+            Value::String(s) => match self.schema.timestamp_unit {
+                Some(unit) => match crate::time::parse_duration(s, unit, self.integral_time()) {
+                    Ok(x) => Some(x),
+                    Err(e) => {
+                        self.err(path, e);
+                        None
+                    }
+                },
+                None => {
+                    self.err(
+                        path,
+                        format!(
+                            "durations as strings (\"{s}\") need the dataset's timestamp unit, which is unknown: declare it when registering (\"timestampUnit\": \"ms\" in the register body, frocket register --timestamp-unit ms) or write a number in the timestamp column's unit"
+                        ),
+                    );
+                    None
+                }
+            },
+            other => other.as_f64(),
+        }
+    }
+
+    /// A timeframe bound: a number in the timestamps' unit, or an ISO-8601 date-time with an
+    /// offset or `Z`, or a date, when the dataset knows its unit.
+    fn instant(&mut self, v: &Value, path: &str) -> Option<f64> {
+        match v {
+            Value::String(s) => match self.schema.timestamp_unit {
+                Some(unit) => match crate::time::parse_instant(s, unit, self.integral_time()) {
+                    Ok(x) => Some(x),
+                    Err(e) => {
+                        self.err(path, e);
+                        None
+                    }
+                },
+                None => {
+                    self.err(
+                        path,
+                        format!(
+                            "dates as bounds (\"{s}\") need the dataset's timestamp unit, which is unknown: declare it when registering (\"timestampUnit\": \"ms\" in the register body, frocket register --timestamp-unit ms) or write a number in the timestamp column's unit"
+                        ),
+                    );
+                    None
+                }
+            },
+            other => other.as_f64(),
+        }
+    }
+
     fn use_column(&mut self, c: &str) {
         if !self.columns.iter().any(|x| x == c) {
             self.columns.push(c.to_string());
@@ -223,6 +281,10 @@ impl Validator<'_> {
             let p = join(path, key);
             match m.get(key) {
                 None | Some(Value::Null) => {}
+                Some(x @ Value::String(_)) => match self.instant(x, &p) {
+                    Some(f) => *slot = Some(f),
+                    None => ok = false,
+                },
                 Some(x) => match x.as_f64() {
                     Some(f) if f.is_finite() => {
                         if let (Some(min), Some(max)) = (self.schema.min_timestamp, self.schema.max_timestamp) {
@@ -242,7 +304,13 @@ impl Validator<'_> {
                         *slot = Some(f);
                     }
                     _ => {
-                        self.err(p, format!("expected a number (timestamp), found {}", json_type(x)));
+                        self.err(
+                            p,
+                            format!(
+                                "expected a number (timestamp) or a date-time string, found {}",
+                                json_type(x)
+                            ),
+                        );
                         ok = false;
                     }
                 },
@@ -825,19 +893,32 @@ impl Validator<'_> {
         };
         let max_duration = match parent_map.get("maxDuration") {
             None | Some(Value::Null) => Some(None),
-            Some(d) => match d.as_f64() {
-                Some(x) if x > 0.0 && x.is_finite() => Some(Some(x)),
-                _ => {
-                    self.err(
-                        join(parent, "maxDuration"),
-                        format!(
-                            "must be a positive number (timestamp units), found {}",
-                            describe_value(d)
-                        ),
-                    );
-                    None
+            Some(d) => {
+                let p = join(parent, "maxDuration");
+                match d {
+                    Value::String(_) => match self.duration(d, &p) {
+                        Some(x) if x > 0.0 => Some(Some(x)),
+                        Some(_) => {
+                            self.err(p, format!("must be positive, found {}", describe_value(d)));
+                            None
+                        }
+                        None => None,
+                    },
+                    _ => match d.as_f64() {
+                        Some(x) if x > 0.0 && x.is_finite() => Some(Some(x)),
+                        _ => {
+                            self.err(
+                                p,
+                                format!(
+                                    "must be a positive number (timestamp units) or a duration like \"30m\", found {}",
+                                    describe_value(d)
+                                ),
+                            );
+                            None
+                        }
+                    },
                 }
-            },
+            }
         };
         let Some(arr) = v.as_array() else {
             self.err(&path, format!("expected an array of steps, found {}", json_type(v)));
@@ -886,16 +967,26 @@ impl Validator<'_> {
                         self.err(wp, "'within' is not allowed on the first positive step: it limits the time from the previous positive step, and there is none (use 'maxDuration' for the whole chain)");
                         ok = false;
                     }
-                    match w.as_f64() {
-                        Some(x) if x >= 0.0 && x.is_finite() => Some(x),
-                        _ => {
-                            self.err(
-                                join(&p, "within"),
-                                format!("must be a number >= 0 (timestamp units), found {}", describe_value(w)),
-                            );
-                            ok = false;
-                            None
+                    match w {
+                        Value::String(_) => {
+                            let d = self.duration(w, &join(&p, "within"));
+                            ok &= d.is_some();
+                            d
                         }
+                        _ => match w.as_f64() {
+                            Some(x) if x >= 0.0 && x.is_finite() => Some(x),
+                            _ => {
+                                self.err(
+                                    join(&p, "within"),
+                                    format!(
+                                        "must be a number >= 0 (timestamp units) or a duration like \"10m\", found {}",
+                                        describe_value(w)
+                                    ),
+                                );
+                                ok = false;
+                                None
+                            }
+                        },
                     }
                 }
             };
@@ -1015,7 +1106,17 @@ impl Validator<'_> {
         let mut out: Vec<f64> = Vec::with_capacity(arr.len());
         let mut ok = true;
         for (i, b) in arr.iter().enumerate() {
-            match b.as_f64() {
+            let value = match b {
+                Value::String(_) => match self.duration(b, &idx(&p, i)) {
+                    Some(x) => Some(x),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                },
+                _ => b.as_f64(),
+            };
+            match value {
                 Some(x) if x > 0.0 && x.is_finite() => {
                     if let Some(&prev) = out.last() {
                         if x <= prev {
@@ -1036,7 +1137,7 @@ impl Validator<'_> {
                     self.err(
                         idx(&p, i),
                         format!(
-                            "must be a positive number (timestamp units), found {}",
+                            "must be a positive number (timestamp units) or a duration like \"1h\", found {}",
                             describe_value(b)
                         ),
                     );
