@@ -363,8 +363,60 @@ async fn screenshot(c: &Client) {
 }
 
 /// Case 6: accessible names, and no horizontal scrolling at a phone's width.
+/// WebDriver's codes of special keys (W3C WebDriver, "Keyboard actions").
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const CONTROL: &str = "\u{E009}";
+/// Releases the modifiers pressed so far.
+const RELEASE: &str = "\u{E000}";
+
 async fn accessibility(c: &Client) {
     assert_all_named(c, "with a funnel result").await;
+    // Keyboard only: Tab from the top of the page reaches Run, Enter on it runs the query,
+    // Ctrl+Enter in the editor runs it too.
+    js(c, "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); return null;", vec![]).await;
+    let mut reached = false;
+    for _ in 0..200 {
+        let active = c.active_element().await.unwrap_or_else(|e| panic!("the focused element: {e}"));
+        active
+            .send_keys(TAB)
+            .await
+            .unwrap_or_else(|e| panic!("pressing Tab: {e}"));
+        if js(c, "return document.activeElement && document.activeElement.id;", vec![]).await == json!("run-button") {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached the Run button");
+    js(c, "window.__frocketBefore = window.frocketConsole.lastResponse; return null;", vec![]).await;
+    let active = c.active_element().await.unwrap_or_else(|e| panic!("the focused element: {e}"));
+    active
+        .send_keys(ENTER)
+        .await
+        .unwrap_or_else(|e| panic!("pressing Enter: {e}"));
+    wait_for(
+        c,
+        "Enter on the focused Run button to run the query",
+        RUN,
+        "return window.frocketConsole.lastResponse !== window.__frocketBefore && document.body.dataset.state === 'done';",
+        |v| v == &json!(true),
+    )
+    .await;
+    js(c, "window.__frocketBefore = window.frocketConsole.lastResponse; return null;", vec![]).await;
+    let editor = c
+        .find(Locator::Css("#query-json"))
+        .await
+        .unwrap_or_else(|e| panic!("#query-json: {e}"));
+    let chord = format!("{CONTROL}{ENTER}{RELEASE}");
+    editor.send_keys(&chord).await.unwrap_or_else(|e| panic!("Ctrl+Enter: {e}"));
+    wait_for(
+        c,
+        "Ctrl+Enter in the editor to run the query",
+        RUN,
+        "return window.frocketConsole.lastResponse !== window.__frocketBefore && document.body.dataset.state === 'done';",
+        |v| v == &json!(true),
+    )
+    .await;
     c.set_window_size(375, 800)
         .await
         .unwrap_or_else(|e| panic!("resize to 375×800: {e}"));
