@@ -374,10 +374,18 @@ async fn accessibility(c: &Client) {
     assert_all_named(c, "with a funnel result").await;
     // Keyboard only: Tab from the top of the page reaches Run, Enter on it runs the query,
     // Ctrl+Enter in the editor runs it too.
-    js(c, "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); return null;", vec![]).await;
+    js(
+        c,
+        "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); return null;",
+        vec![],
+    )
+    .await;
     let mut reached = false;
     for _ in 0..200 {
-        let active = c.active_element().await.unwrap_or_else(|e| panic!("the focused element: {e}"));
+        let active = c
+            .active_element()
+            .await
+            .unwrap_or_else(|e| panic!("the focused element: {e}"));
         active
             .send_keys(TAB)
             .await
@@ -388,8 +396,16 @@ async fn accessibility(c: &Client) {
         }
     }
     assert!(reached, "Tab never reached the Run button");
-    js(c, "window.__frocketBefore = window.frocketConsole.lastResponse; return null;", vec![]).await;
-    let active = c.active_element().await.unwrap_or_else(|e| panic!("the focused element: {e}"));
+    js(
+        c,
+        "window.__frocketBefore = window.frocketConsole.lastResponse; return null;",
+        vec![],
+    )
+    .await;
+    let active = c
+        .active_element()
+        .await
+        .unwrap_or_else(|e| panic!("the focused element: {e}"));
     active
         .send_keys(ENTER)
         .await
@@ -402,13 +418,21 @@ async fn accessibility(c: &Client) {
         |v| v == &json!(true),
     )
     .await;
-    js(c, "window.__frocketBefore = window.frocketConsole.lastResponse; return null;", vec![]).await;
+    js(
+        c,
+        "window.__frocketBefore = window.frocketConsole.lastResponse; return null;",
+        vec![],
+    )
+    .await;
     let editor = c
         .find(Locator::Css("#query-json"))
         .await
         .unwrap_or_else(|e| panic!("#query-json: {e}"));
     let chord = format!("{CONTROL}{ENTER}{RELEASE}");
-    editor.send_keys(&chord).await.unwrap_or_else(|e| panic!("Ctrl+Enter: {e}"));
+    editor
+        .send_keys(&chord)
+        .await
+        .unwrap_or_else(|e| panic!("Ctrl+Enter: {e}"));
     wait_for(
         c,
         "Ctrl+Enter in the editor to run the query",

@@ -139,7 +139,7 @@ fn serverless_path_end_to_end() {
     rt.block_on(async {
         // Register through the register-dataset function.
         let body = json!({"name": "golden", "basepath": "s3://lake/golden/", "groupIdColumn": "visitorid",
-            "timestampColumn": "timestamp"});
+            "timestampColumn": "timestamp", "timestampUnit": "ms"});
         let (err, reg) = lambdas.invoke("register-dataset", &body).await;
         assert_eq!(err, None, "{reg}");
         assert_eq!(reg["success"], json!(true), "{reg}");
@@ -151,8 +151,22 @@ fn serverless_path_end_to_end() {
         let (status, list) = lambdas.http("GET", "/datasets", "", None).await;
         assert_eq!(status, 200);
         assert_eq!(list["datasets"][0]["name"], json!("golden"));
+        // The unit declared in the register-dataset event is stored and reported.
+        let (status, schema) = lambdas.http("GET", "/datasets/golden/schema", "", None).await;
+        assert_eq!((status, &schema["timestampUnit"]), (200, &json!("ms")), "{schema}");
         let (status, err) = lambdas.http("GET", "/datasets/nope/schema", "", None).await;
         assert_eq!(status, 404, "{err}");
+        // The web console is served through the function too (docs/console.md).
+        let (err, page) = lambdas.invoke("query-invoker", &http_event("GET", "/", "", None)).await;
+        assert_eq!(err, None, "{page}");
+        assert_eq!(page["statusCode"], json!(200), "{page}");
+        let html = page["body"].as_str().unwrap_or_default();
+        assert!(html.contains("<title>Funnel Rocket console</title>"), "{page}");
+        let headers = page["headers"].to_string().to_ascii_lowercase();
+        assert!(
+            headers.contains("text/html") && headers.contains("content-security-policy"),
+            "{headers}"
+        );
         // The public API's defaults: no admin actions through it (registration goes through
         // the register-dataset function), no internal details in its errors.
         let (status, err) = lambdas

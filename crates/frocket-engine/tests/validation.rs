@@ -1875,7 +1875,9 @@ fn within_goes_on_a_later_positive_step_and_is_not_negative() {
         );
     }
     assert_one(
-        cond(json!({"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": "10m"}]})),
+        cond(
+            json!({"sequence": [{"filter": ["event", "==", "a"]}, {"filter": ["event", "==", "b"], "within": "10m"}]}),
+        ),
         "query.conditions[0].sequence[1].within",
         &["need the dataset's timestamp unit"],
     );
@@ -2080,7 +2082,10 @@ fn durations_and_dates_as_strings_with_a_known_unit() {
     let f = v.funnel.unwrap();
     assert_eq!(f.sequence.max_duration, Some(5_400_000.0));
     assert_eq!(f.sequence.steps[1].within, Some(90_000.0));
-    assert_eq!(f.conversion_time.unwrap().bins, vec![60_000.0, 3_600_000.0, 604_800_000.0]);
+    assert_eq!(
+        f.conversion_time.unwrap().bins,
+        vec![60_000.0, 3_600_000.0, 604_800_000.0]
+    );
 
     // Every error at its path, all at once.
     let q = json!({
