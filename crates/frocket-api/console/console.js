@@ -1351,7 +1351,12 @@
 
   function showFailure(status, env) {
     const msg = env.errorMessage || 'unknown error';
-    const errs = status === 400 || status === 0 || status === 200 ? parseValidationErrors(msg) : null;
+    // The API lists a query's validation errors one by one in `errors`; older servers (and
+    // malformed JSON typed here) only have the message, split by parseValidationErrors.
+    const listed = Array.isArray(env.errors) && env.errors.length
+      ? env.errors.map((e) => ({ path: e.path || '(root)', message: String(e.message) }))
+      : null;
+    const errs = listed || (status === 400 || status === 0 || status === 200 ? parseValidationErrors(msg) : null);
     if (errs) {
       state.errors = errs;
       api.errors = errs;
