@@ -13,6 +13,38 @@ impl Drop for Server {
     }
 }
 
+/// The release `frocket` binary beside the running benchmark (`make bench` builds it); an
+/// error saying how to build it when it is missing.
+pub fn frocket_beside() -> Result<std::path::PathBuf, String> {
+    let bin = std::env::current_exe()
+        .map_err(|e| format!("the benchmark's own path: {e}"))?
+        .with_file_name("frocket");
+    if bin.exists() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} not found: cargo build --release -p frocket-cli (make bench does)",
+            bin.display()
+        ))
+    }
+}
+
+/// Generates `opts` into `dir` unless its parts (`part-00000.parquet` …) are already there.
+pub fn generate_once(opts: &frocket_dataprep::GenerateOptions, dir: &Path) -> Result<(), String> {
+    if (0..opts.parts).all(|p| dir.join(format!("part-{p:05}.parquet")).exists()) {
+        return Ok(());
+    }
+    eprintln!(
+        "generating {} users in {} parts into {} ...",
+        opts.users,
+        opts.parts,
+        dir.display()
+    );
+    frocket_dataprep::generate(opts, dir)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// The number after flag `name` in `args`, or `default` when the flag is absent.
 ///
 /// ```

@@ -356,27 +356,17 @@ fn csv_output(out: &Rendered) -> Result<String> {
     let s = |v: &Value| csv_cell(v);
     match out {
         Rendered::Query(r, _) => csv_text(["scope", "step", "metric", "column", "key", "value"], query_rows(r)),
-        Rendered::List(v) => csv_text(
-            [
+        Rendered::List(v) => {
+            const KEYS: [&str; 6] = [
                 "name",
                 "parts",
                 "totalSize",
                 "groupIdColumn",
                 "timestampColumn",
                 "basepath",
-            ],
-            v.as_array().into_iter().flatten().map(|d| {
-                [
-                    "name",
-                    "parts",
-                    "totalSize",
-                    "groupIdColumn",
-                    "timestampColumn",
-                    "basepath",
-                ]
-                .map(|k| s(&d[k]))
-            }),
-        ),
+            ];
+            csv_text(KEYS, v.as_array().into_iter().flatten().map(|d| KEYS.map(|k| s(&d[k]))))
+        }
         Rendered::Schema(v) => csv_text(
             ["column", "type"],
             v["columns"]

@@ -82,15 +82,13 @@ fn median(v: &mut [f64]) -> f64 {
 /// The dataset of `parts` parts (generated once under `root`), registered.
 fn dataset(root: &Path, parts: usize, users_per_part: u64) -> Result<DatasetInfo, String> {
     let dir = root.join(format!("scale-u{users_per_part}-p{parts}"));
-    if !(0..parts).all(|p| dir.join(format!("part-{p:05}.parquet")).exists()) {
-        let opts = frocket_dataprep::GenerateOptions {
-            users: users_per_part * parts as u64,
-            parts,
-            shuffled: true,
-            ..Default::default()
-        };
-        frocket_dataprep::generate(&opts, &dir).map_err(|e| e.to_string())?;
-    }
+    let opts = frocket_dataprep::GenerateOptions {
+        users: users_per_part * parts as u64,
+        parts,
+        shuffled: true,
+        ..Default::default()
+    };
+    frocket_bench::generate_once(&opts, &dir)?;
     let req = RegisterRequest {
         name: format!("scale{parts}"),
         basepath: dir.display().to_string(),
@@ -196,15 +194,12 @@ fn main() {
 
 fn real_main() -> Result<(), String> {
     let a = parse_args()?;
-    let bin = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("frocket");
-    if a.modes.iter().any(|m| m == "queue") && !bin.exists() {
-        return Err(format!(
-            "{} not found: cargo build --release -p frocket-cli (make bench-scale does)",
-            bin.display()
-        ));
-    }
+    // Queue workers are `frocket worker` processes; the Lambda mode builds its own binary.
+    let bin = if a.modes.iter().any(|m| m == "queue") {
+        frocket_bench::frocket_beside()?
+    } else {
+        std::path::PathBuf::new()
+    };
     let mut infos = Vec::new();
     for &p in &a.parts {
         eprintln!("dataset of {p} parts ...");

@@ -82,32 +82,16 @@ fn main() {
 
 fn real_main() -> Result<(), String> {
     let a = parse_args()?;
-    let bin = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("frocket");
-    if !bin.exists() {
-        return Err(format!(
-            "{} not found: cargo build --release -p frocket-cli (make bench does)",
-            bin.display()
-        ));
-    }
+    let bin = frocket_bench::frocket_beside()?;
     let layout = if a.shuffled { "-shuffled" } else { "" };
     let dir = a.root.join(format!("u{}-p{}{layout}", a.users, a.parts));
-    if !(0..a.parts).all(|p| dir.join(format!("part-{p:05}.parquet")).exists()) {
-        eprintln!(
-            "generating {} users in {} parts into {} ...",
-            a.users,
-            a.parts,
-            dir.display()
-        );
-        let opts = frocket_dataprep::GenerateOptions {
-            users: a.users,
-            parts: a.parts,
-            shuffled: a.shuffled,
-            ..Default::default()
-        };
-        frocket_dataprep::generate(&opts, &dir).map_err(|e| e.to_string())?;
-    }
+    let opts = frocket_dataprep::GenerateOptions {
+        users: a.users,
+        parts: a.parts,
+        shuffled: a.shuffled,
+        ..Default::default()
+    };
+    frocket_bench::generate_once(&opts, &dir)?;
     let home = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir_s = dir.display().to_string();
     let reg = frocket(

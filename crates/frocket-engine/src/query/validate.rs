@@ -175,53 +175,37 @@ impl Validator<'_> {
     /// `"7d"` when the dataset knows its unit (converted exactly). `None` (an error at `path`
     /// recorded) when it is neither; the caller checks the range.
     fn duration(&mut self, v: &Value, path: &str) -> Option<f64> {
-        match v {
-            Value::String(s) => match self.schema.timestamp_unit {
-                Some(unit) => match crate::time::parse_duration(s, unit, self.integral_time()) {
-                    Ok(x) => Some(x),
-                    Err(e) => {
-                        self.err(path, e);
-                        None
-                    }
-                },
-                None => {
-                    self.err(
-                        path,
-                        format!(
-                            "durations as strings (\"{s}\") need the dataset's timestamp unit, which is unknown: declare it when registering (\"timestampUnit\": \"ms\" in the register body, frocket register --timestamp-unit ms) or write a number in the timestamp column's unit"
-                        ),
-                    );
-                    None
-                }
-            },
-            other => other.as_f64(),
-        }
+        self.time_value(v, path, "durations as strings", crate::time::parse_duration)
     }
 
     /// A timeframe bound: a number in the timestamps' unit, or an ISO-8601 date-time with an
     /// offset or `Z`, or a date, when the dataset knows its unit.
     fn instant(&mut self, v: &Value, path: &str) -> Option<f64> {
-        match v {
-            Value::String(s) => match self.schema.timestamp_unit {
-                Some(unit) => match crate::time::parse_instant(s, unit, self.integral_time()) {
-                    Ok(x) => Some(x),
-                    Err(e) => {
-                        self.err(path, e);
-                        None
-                    }
-                },
-                None => {
-                    self.err(
-                        path,
-                        format!(
-                            "dates as bounds (\"{s}\") need the dataset's timestamp unit, which is unknown: declare it when registering (\"timestampUnit\": \"ms\" in the register body, frocket register --timestamp-unit ms) or write a number in the timestamp column's unit"
-                        ),
-                    );
-                    None
-                }
-            },
-            other => other.as_f64(),
-        }
+        self.time_value(v, path, "dates as bounds", crate::time::parse_instant)
+    }
+
+    /// A number as it is, or a string converted by `parse` in the dataset's timestamp unit
+    /// (`what` names such strings in the error when the unit is unknown).
+    fn time_value(
+        &mut self,
+        v: &Value,
+        path: &str,
+        what: &str,
+        parse: fn(&str, crate::time::TimeUnit, bool) -> Result<f64, String>,
+    ) -> Option<f64> {
+        let Value::String(s) = v else {
+            return v.as_f64();
+        };
+        let Some(unit) = self.schema.timestamp_unit else {
+            self.err(
+                path,
+                format!(
+                    "{what} (\"{s}\") need the dataset's timestamp unit, which is unknown: declare it when registering (\"timestampUnit\": \"ms\" in the register body, frocket register --timestamp-unit ms) or write a number in the timestamp column's unit"
+                ),
+            );
+            return None;
+        };
+        parse(s, unit, self.integral_time()).map_err(|e| self.err(path, e)).ok()
     }
 
     fn use_column(&mut self, c: &str) {
