@@ -39,8 +39,12 @@ impl<T: ArrowNativeType> TsChunks<T> {
         chunk.get(start..start + rows.len())
     }
 
+    /// Every row's timestamp, in row order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = T> + '_ {
+        self.chunks.iter().flat_map(|c| c.iter().copied())
+    }
+
     /// Timestamps in one buffer.
-    #[cfg(test)]
     pub(crate) fn single(values: ScalarBuffer<T>) -> Self {
         TsChunks {
             chunks: vec![values],
@@ -337,18 +341,23 @@ impl Groups {
         if self.contiguous {
             return Members::Runs(offsets);
         }
-        let rows = self.members.get_or_init(|| {
-            let mut fill: Vec<u32> = offsets[..self.count].to_vec();
-            let of_row = self.of_row();
-            let mut rows = vec![0u32; of_row.len()];
-            for (r, &g) in of_row.iter().enumerate() {
-                let slot = &mut fill[g as usize];
-                rows[*slot as usize] = r as u32;
-                *slot += 1;
-            }
-            rows
-        });
+        let rows = self.members.get_or_init(|| self.listed_rows());
         Members::Listed { rows, offsets }
+    }
+
+    /// Every row, group after group (group `g`'s at `offsets()[g]..offsets()[g + 1]`), each
+    /// group's in part order: one counting-sort scatter of [`Groups::of_row`], not kept.
+    fn listed_rows(&self) -> Vec<u32> {
+        let offsets = self.offsets();
+        let mut fill: Vec<u32> = offsets[..self.count].to_vec();
+        let of_row = self.of_row();
+        let mut rows = vec![0u32; of_row.len()];
+        for (r, &g) in of_row.iter().enumerate() {
+            let slot = &mut fill[g as usize];
+            rows[*slot as usize] = r as u32;
+            *slot += 1;
+        }
+        rows
     }
 }
 

@@ -18,7 +18,7 @@ mod read;
 mod sequence;
 mod time_sort;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -37,8 +37,9 @@ use self::chain::{ChainRules, ConversionSink, NULL_KEY};
 use self::column::Column;
 use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
-use self::groups::{Groups, Timestamps};
+use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
+use self::time_sort::TimeOrder;
 use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
@@ -151,6 +152,9 @@ struct Part<'a> {
     /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`).
     ts: Option<Timestamps>,
     coded: RefCell<HashMap<String, Rc<Coded>>>,
+    /// The rows in time order, group by group, when groups are not contiguous (built for the
+    /// first sequence that needs it).
+    time_order: OnceCell<TimeOrder>,
     opts: &'a ExecOptions,
 }
 
@@ -224,9 +228,23 @@ impl Part<'_> {
                 return Ok(m.reached_rowwise(t, self.groups.of_row(), self.groups.count, selected));
             }
         }
-        let members = self.groups.members();
+        let held = if seq.has_options() || sink.is_some() {
+            self.held_keys(&seq.hold_constant)?
+        } else {
+            None
+        };
+        // Rows in any order: scanned in the part's time order (each group's rows adjacent and
+        // sorted), built once, so that scans read times and step bits sequentially.
+        let permuted;
+        let (m, ts, members, held) = if self.groups.contiguous {
+            (m, ts, self.groups.members(), held)
+        } else {
+            let order = self.time_order.get_or_init(|| TimeOrder::of(&self.groups, ts));
+            permuted = m.permuted(&order.rows);
+            let held = held.map(|keys| order.gather(&keys, NULL_KEY));
+            (&permuted, &order.ts, Members::Runs(self.groups.offsets()), held)
+        };
         if seq.has_options() || sink.is_some() {
-            let held = self.held_keys(&seq.hold_constant)?;
             let rules = ChainRules::of(seq);
             return Ok(m.reached_chains(&rules, ts, members, selected, need, held.as_deref(), sink));
         }
@@ -529,6 +547,7 @@ fn execute(
         derived: loaded.derived,
         ts,
         coded: RefCell::new(HashMap::new()),
+        time_order: OnceCell::new(),
         opts,
     };
 

@@ -241,6 +241,35 @@ impl SequenceMatcher {
         }
     }
 
+    /// The same matcher over the rows in another order: position `i` has the step bits of
+    /// row `rows[i]` (see `TimeOrder`).
+    pub(crate) fn permuted(&self, rows: &[u32]) -> Self {
+        let bytes = self.bytes;
+        let bits = if bytes == 1 {
+            rows.iter()
+                .map(|&r| self.bits.get(r as usize).copied().unwrap_or(0))
+                .collect()
+        } else {
+            let mut bits = Vec::with_capacity(rows.len() * bytes);
+            for &r in rows {
+                let at = r as usize * bytes;
+                match self.bits.get(at..at + bytes) {
+                    Some(b) => bits.extend_from_slice(b),
+                    None => bits.extend(std::iter::repeat_n(0, bytes)),
+                }
+            }
+            bits
+        };
+        SequenceMatcher {
+            m: self.m,
+            bytes,
+            bits,
+            has_gap: self.has_gap.clone(),
+            has_negative: self.has_negative,
+            max_duration: self.max_duration,
+        }
+    }
+
     /// Number of positive steps.
     pub(crate) fn len(&self) -> usize {
         self.m

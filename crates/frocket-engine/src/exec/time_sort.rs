@@ -1,6 +1,105 @@
-//! Putting one group's rows in time order, for the sequence scan.
+//! Putting one group's rows in time order, for the sequence scan; or every group's at once
+//! ([`TimeOrder`]) when a part's rows come in any order.
 
-use super::groups::TsChunks;
+use arrow::buffer::ScalarBuffer;
+use arrow::datatypes::ArrowNativeType;
+
+use super::groups::{Groups, Timestamps, TsChunks};
+
+/// A part's rows group after group, each group's in `(time, row)` order, and their
+/// timestamps in that order: what a sequence scan reads when the part's rows came in any
+/// order (as most pipelines write them). Built once per part with one gather of the
+/// timestamps and a sort of each group's slice in place, so that every scan after it reads
+/// times and step bits sequentially (`Members::Runs` over positions) instead of through row
+/// numbers scattered over the part.
+pub(crate) struct TimeOrder {
+    /// The part's row at each position; group `g` at `groups.offsets()[g]..[g + 1]`.
+    pub rows: Vec<u32>,
+    /// The timestamp at each position.
+    pub ts: Timestamps,
+}
+
+impl TimeOrder {
+    /// The time order of `groups` (built with rows given their group) over timestamps `ts`.
+    pub(crate) fn of(groups: &Groups, ts: &Timestamps) -> Self {
+        let mut sorter = TimeSorter::default();
+        match ts {
+            Timestamps::Int(t) => {
+                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_int(r, t));
+                TimeOrder {
+                    rows,
+                    ts: Timestamps::Int(t),
+                }
+            }
+            Timestamps::Float(t) => {
+                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_float(r, t));
+                TimeOrder {
+                    rows,
+                    ts: Timestamps::Float(t),
+                }
+            }
+        }
+    }
+
+    /// `values[row]` at each position (a per-row array in this order).
+    pub(crate) fn gather<V: Copy>(&self, values: &[V], missing: V) -> Vec<V> {
+        self.rows
+            .iter()
+            .map(|&r| values.get(r as usize).copied().unwrap_or(missing))
+            .collect()
+    }
+}
+
+/// Every row and its time, group after group (one counting-sort scatter in part order: the
+/// rows and times are read in sequence, only written at random), then each group's slice of
+/// rows and times sorted together with `sort`.
+fn order_runs<T: ArrowNativeType>(
+    groups: &Groups,
+    t: &TsChunks<T>,
+    mut sort: impl FnMut(&mut [u32], &mut [T]),
+) -> (Vec<u32>, TsChunks<T>) {
+    let offsets = groups.offsets();
+    let of_row = groups.of_row();
+    let mut fill: Vec<u32> = offsets[..groups.count].to_vec();
+    let mut rows = vec![0u32; of_row.len()];
+    let mut times = vec![T::default(); of_row.len()];
+    for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
+        let slot = &mut fill[g as usize];
+        let at = *slot as usize;
+        *slot += 1;
+        if let (Some(row), Some(dst)) = (rows.get_mut(at), times.get_mut(at)) {
+            *row = r as u32;
+            *dst = time;
+        }
+    }
+    for w in offsets.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if b > a + 1 {
+            sort(&mut rows[a..b], &mut times[a..b]);
+        }
+    }
+    (rows, TsChunks::single(ScalarBuffer::from(times)))
+}
+
+/// Groups of up to this many rows are sorted by insertion, in place.
+const INSERTION_MAX: usize = 24;
+
+/// Sorts `rows` and `t` together by `(t, row)` by insertion (`rows` ascending: stable on `t`);
+/// `le`: whether one time sorts before or equal to another.
+#[inline]
+fn insertion_sort<T: Copy>(rows: &mut [u32], t: &mut [T], le: impl Fn(&T, &T) -> bool) {
+    for i in 1..t.len().min(rows.len()) {
+        let (tv, rv) = (t[i], rows[i]);
+        let mut j = i;
+        while j > 0 && !le(&t[j - 1], &tv) {
+            t[j] = t[j - 1];
+            rows[j] = rows[j - 1];
+            j -= 1;
+        }
+        t[j] = tv;
+        rows[j] = rv;
+    }
+}
 
 /// Sorts a group's rows by `(time, row)` through buffers reused from group to group.
 ///
@@ -54,6 +153,68 @@ impl TimeSorter {
             for (dst, &(_, r)) in rows.iter_mut().zip(self.int_pairs.iter()) {
                 *dst = r;
             }
+        }
+    }
+
+    /// Sorts one group's `rows` (ascending) and their times `t` together by `(time, row)`:
+    /// as [`TimeSorter::sort_int`], over times already gathered.
+    pub(crate) fn sort_run_int(&mut self, rows: &mut [u32], t: &mut [i64]) {
+        if t.is_sorted() {
+            return;
+        }
+        if t.len() <= INSERTION_MAX {
+            insertion_sort(rows, t, |a, b| a <= b);
+            return;
+        }
+        let (min, max) = t
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let position_bits = usize::BITS - rows.len().leading_zeros();
+        let span = max.abs_diff(min);
+        if position_bits < 64 && span < (1u64 << (64 - position_bits)) {
+            self.keys.clear();
+            self.keys.extend(
+                t.iter()
+                    .enumerate()
+                    .map(|(i, &v)| (v.abs_diff(min) << position_bits) | i as u64),
+            );
+            self.keys.sort_unstable();
+            self.before.clear();
+            self.before.extend_from_slice(rows);
+            let mask = (1u64 << position_bits) - 1;
+            for ((dst, time), &k) in rows.iter_mut().zip(t.iter_mut()).zip(self.keys.iter()) {
+                let i = (k & mask) as usize;
+                *dst = self.before[i];
+                *time = min.wrapping_add((k >> position_bits) as i64);
+            }
+        } else {
+            self.int_pairs.clear();
+            self.int_pairs.extend(t.iter().copied().zip(rows.iter().copied()));
+            self.int_pairs.sort_unstable();
+            for ((dst, time), &(v, r)) in rows.iter_mut().zip(t.iter_mut()).zip(self.int_pairs.iter()) {
+                *dst = r;
+                *time = v;
+            }
+        }
+    }
+
+    /// Sorts one group's `rows` (ascending) and their times `t` together by `(time, row)`,
+    /// times in IEEE total order.
+    pub(crate) fn sort_run_float(&mut self, rows: &mut [u32], t: &mut [f64]) {
+        if t.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+            return;
+        }
+        if t.len() <= INSERTION_MAX {
+            insertion_sort(rows, t, |a, b| a.total_cmp(b).is_le());
+            return;
+        }
+        self.float_pairs.clear();
+        self.float_pairs.extend(t.iter().copied().zip(rows.iter().copied()));
+        self.float_pairs
+            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for ((dst, time), &(v, r)) in rows.iter_mut().zip(t.iter_mut()).zip(self.float_pairs.iter()) {
+            *dst = r;
+            *time = v;
         }
     }
 
@@ -114,6 +275,81 @@ mod tests {
         // A span that just fits the packed keys (6 rows: 3 position bits).
         let ts = [(1 << 60) + 1, 0, (1 << 61) - 1, 1, 0, 1 << 60];
         assert_eq!(sorted(&rows, &ts), expected(&rows, &ts));
+    }
+
+    /// The order `TimeOrder` must produce, computed another way: each row's (group, time,
+    /// row), sorted.
+    fn time_order_expected(groups: &Groups, ts: &[i64]) -> Vec<(u32, i64, u32)> {
+        let of_row = groups.of_row();
+        let mut e: Vec<(u32, i64, u32)> = (0..ts.len()).map(|r| (of_row[r], ts[r], r as u32)).collect();
+        e.sort();
+        e
+    }
+
+    #[test]
+    fn time_order_lists_each_groups_rows_by_time_then_row() {
+        use crate::exec::column::Column;
+        use arrow::array::{ArrayRef, Int64Array};
+        use std::sync::Arc;
+        // Groups in any order, with ties, a group of one row, and groups longer than the
+        // insertion sort takes, one whose span does not fit packed keys.
+        let mut ids: Vec<i64> = vec![3, 1, 3, 2, 1, 3, 1, 2, 4];
+        let mut ts: Vec<i64> = vec![50, 10, 20, 30, 5, 20, 7, 1, 9];
+        for i in 0..60 {
+            ids.push(if i % 2 == 0 { 5 } else { 1 });
+            ts.push(if i % 3 == 0 { i64::MIN + i } else { i64::MAX - 2 * i });
+            // A long group whose span fits packed keys, with ties.
+            ids.push(6);
+            ts.push((i * 7919) % 50);
+        }
+        let col = Column::single(Arc::new(Int64Array::from(ids.clone())) as ArrayRef);
+        let groups = Groups::build("f", "uid", col, true).unwrap();
+        assert!(!groups.contiguous);
+        let t = Timestamps::Int(TsChunks::single(ts.clone().into()));
+        let order = TimeOrder::of(&groups, &t);
+        let Timestamps::Int(ordered) = &order.ts else {
+            panic!("integer times stay integers")
+        };
+        let of_row = groups.of_row();
+        let got: Vec<(u32, i64, u32)> = order
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| (of_row[r as usize], ordered[i], r))
+            .collect();
+        assert_eq!(got, time_order_expected(&groups, &ts));
+        // Times are those of the rows listed, and per-row arrays follow.
+        assert!(got.iter().all(|&(_, t, r)| ts[r as usize] == t));
+        let doubled: Vec<i64> = ts.iter().map(|v| v.wrapping_mul(2)).collect();
+        let gathered = order.gather(&doubled, 0);
+        assert!(order
+            .rows
+            .iter()
+            .zip(&gathered)
+            .all(|(&r, &v)| doubled[r as usize] == v));
+    }
+
+    #[test]
+    fn time_order_sorts_float_times_in_total_order() {
+        use crate::exec::column::Column;
+        use arrow::array::{ArrayRef, Int64Array};
+        use std::sync::Arc;
+        let ids: Vec<i64> = (0..40).map(|i| i % 3).collect();
+        let ts: Vec<f64> = (0..40).map(|i| ((i * 37) % 11) as f64 - 5.5).collect();
+        let col = Column::single(Arc::new(Int64Array::from(ids)) as ArrayRef);
+        let groups = Groups::build("f", "uid", col, true).unwrap();
+        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())));
+        let Timestamps::Float(ordered) = &order.ts else {
+            panic!("float times stay floats")
+        };
+        let of_row = groups.of_row();
+        for i in 1..order.rows.len() {
+            let (a, b) = (order.rows[i - 1] as usize, order.rows[i] as usize);
+            let key = |r: usize, t: f64| (of_row[r], t, r);
+            let (ka, kb) = (key(a, ordered[i - 1]), key(b, ordered[i]));
+            assert!(ka.0 < kb.0 || (ka.0 == kb.0 && (ka.1 < kb.1 || (ka.1 == kb.1 && ka.2 < kb.2))));
+            assert_eq!(ordered[i], ts[b]);
+        }
     }
 
     #[test]
