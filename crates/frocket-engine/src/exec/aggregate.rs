@@ -485,6 +485,18 @@ fn each_selected_code<C: RowCodes>(
     });
 }
 
+/// As [`each_selected_code`], for every row whether its group is selected or not:
+/// `f(level, code, group)` for each code of each row, `level` 0 for a group not selected. Callers that can
+/// count those rows somewhere harmless (a slot of their own, a group's bits never read) have no
+/// branch per row on whether its group is selected, which rows in any order would mispredict.
+fn each_row_level<C: RowCodes>(groups: &Groups, levels: &[u32], codes: &C, mut f: impl FnMut(usize, usize, u32)) {
+    let of_row = groups.of_row();
+    codes.each_in(0..of_row.len(), |r, c| {
+        let g = of_row[r];
+        f(levels[g as usize] as usize, c, g);
+    });
+}
+
 /// Most distinct values `groupsPerValue` counts with one bit per value and group (a `u64` per
 /// group) over rows in any order; more go through each group's gathered rows.
 const MASK_BITS: usize = 64;
@@ -617,9 +629,10 @@ fn aggregate_codes<C: RowCodes>(
         AggregationType::CountPerValue | AggregationType::GroupsPerValue => {
             if agg.agg_type == AggregationType::CountPerValue {
                 if let Some(levels) = &levels {
-                    each_selected_code(input.groups, levels, codes, |_, slot, c, _| {
-                        rows_per_code[slot * k + c] += 1
-                    });
+                    // Slot 0 counts the rows of groups not selected, then is dropped.
+                    let mut all = vec![0u64; (n + 1) * k];
+                    each_row_level(input.groups, levels, codes, |level, c, _| all[level * k + c] += 1);
+                    rows_per_code.copy_from_slice(&all[k..]);
                 } else {
                     visit(input.groups, sel, false, |_, slot, rows| {
                         let base = slot * k;
@@ -629,7 +642,8 @@ fn aggregate_codes<C: RowCodes>(
             } else if let Some(levels) = levels.as_ref().filter(|_| k <= MASK_BITS) {
                 // One bit per value a group has; then each selected group's bits counted.
                 let mut masks = vec![0u64; input.groups.count];
-                each_selected_code(input.groups, levels, codes, |_, _, c, g| masks[g as usize] |= 1 << c);
+                // (Groups not selected get bits too: never read.)
+                each_row_level(input.groups, levels, codes, |_, c, g| masks[g as usize] |= 1 << c);
                 for g in sel.any().set_indices() {
                     let base = sel.slot(g) * k;
                     let mut m = masks[g];

@@ -393,6 +393,11 @@ pub(crate) struct IntNumbering {
     runs: usize,
     /// The last id of the previous chunk (a run may continue across chunks).
     previous: Option<i64>,
+    /// Rows are not in runs: `of_row` holds provisional codes, `table` and `map_counts` row
+    /// counts per code (see [`IntNumbering::number_rows_in_table`]).
+    scattered: bool,
+    /// Rows per id of `map` when `scattered` (`map` then gives the id's place here).
+    map_counts: Vec<u32>,
 }
 
 impl IntNumbering {
@@ -416,6 +421,8 @@ impl IntNumbering {
             of_row: Vec::new(),
             runs: 0,
             previous: None,
+            scattered: false,
+            map_counts: Vec::new(),
         }
     }
 
@@ -438,7 +445,7 @@ impl IntNumbering {
             }
             return Ok(());
         }
-        if self.per_row && self.runs > self.sizes.len() && !self.table.is_empty() {
+        if self.scattered || (self.per_row && self.runs > self.sizes.len() && !self.table.is_empty()) {
             // Groups are not runs (rows in any order): every row is given its group; no runs
             // to find, one table lookup per row.
             self.number_rows_in_table(values);
@@ -490,41 +497,70 @@ impl IntNumbering {
         Ok(())
     }
 
-    /// Numbers `values` row by row through the table (ids outside it through the map), once
-    /// rows are known not to come in runs.
+    /// Gives each row of `values` its id's provisional code, once rows are known not to come
+    /// in runs: its slot in the table (or `table.len()` + its place among the ids of the map)
+    /// and counts the rows per code; [`IntNumbering::finish`] numbers the codes. No branch
+    /// depends on whether an id was met before and no lookup waits for another, so the random
+    /// accesses of one chunk overlap.
     fn number_rows_in_table(&mut self, values: &[i64]) {
+        if !self.scattered {
+            self.start_scattered();
+        }
         let lo = self.lo;
-        self.of_row.reserve(values.len());
-        for &v in values {
-            let g = match self.table.get_mut(v.wrapping_sub(lo) as usize) {
-                Some(slot) => {
-                    if *slot == u32::MAX {
-                        *slot = self.sizes.len() as u32;
-                        self.sizes.push(0);
-                    }
-                    *slot
+        let span = self.table.len();
+        let (table, map, map_counts) = (&mut self.table, &mut self.map, &mut self.map_counts);
+        self.of_row.extend(values.iter().map(|&v| {
+            let at = v.wrapping_sub(lo) as usize;
+            match table.get_mut(at) {
+                Some(count) => {
+                    *count += 1;
+                    at as u32
                 }
                 None => {
-                    let next = self.sizes.len() as u32;
-                    let g = *self.map.entry(v).or_insert(next);
-                    if g == next {
-                        self.sizes.push(0);
+                    let next = map_counts.len() as u32;
+                    let j = *map.entry(v).or_insert(next);
+                    if j == next {
+                        map_counts.push(0);
                     }
-                    g
+                    map_counts[j as usize] += 1;
+                    (span + j as usize) as u32
                 }
-            };
-            self.sizes[g as usize] += 1;
-            self.of_row.push(g);
-        }
-        // Every row is its own run as far as `finish` is concerned: not contiguous.
-        self.runs += values.len();
+            }
+        }));
         if let Some(&last) = values.last() {
             self.previous = Some(last);
         }
     }
 
+    /// Turns the groups numbered so far (as runs) into provisional codes and counts (see
+    /// [`IntNumbering::number_rows_in_table`]).
+    fn start_scattered(&mut self) {
+        let span = self.table.len();
+        let mut code_of_group = vec![0u32; self.sizes.len()];
+        for (at, slot) in self.table.iter_mut().enumerate() {
+            *slot = match *slot {
+                u32::MAX => 0,
+                g => {
+                    code_of_group[g as usize] = at as u32;
+                    self.sizes[g as usize]
+                }
+            };
+        }
+        for g in self.map.values_mut() {
+            let j = self.map_counts.len();
+            code_of_group[*g as usize] = (span + j) as u32;
+            self.map_counts.push(self.sizes[*g as usize]);
+            *g = j as u32;
+        }
+        for g in self.of_row.iter_mut() {
+            *g = code_of_group[*g as usize];
+        }
+        self.sizes.clear();
+        self.scattered = true;
+    }
+
     /// The groups numbered.
-    pub(crate) fn finish(self) -> Result<Groups, EngineError> {
+    pub(crate) fn finish(mut self) -> Result<Groups, EngineError> {
         if self.nulls > 0 {
             return Err(EngineError::BadData {
                 file: self.file,
@@ -540,6 +576,30 @@ impl IntNumbering {
                 .filter(|&c| c > 0)
                 .collect();
             return Ok(Groups::new(self.rows, sizes, OnceCell::from(Vec::new()), false));
+        }
+        if self.scattered {
+            // Groups numbered in code order (ids of the table ascending, then the map's), each
+            // row's code replaced by its group.
+            let span = self.table.len();
+            let mut sizes = Vec::new();
+            let mut number = |count: &mut u32| {
+                if *count > 0 {
+                    sizes.push(*count);
+                    *count = (sizes.len() - 1) as u32;
+                }
+            };
+            self.table.iter_mut().for_each(&mut number);
+            self.map_counts.iter_mut().for_each(&mut number);
+            let (table, map_groups) = (&self.table, &self.map_counts);
+            let mut of_row = self.of_row;
+            for code in of_row.iter_mut() {
+                let c = *code as usize;
+                *code = match table.get(c) {
+                    Some(&g) => g,
+                    None => map_groups.get(c - span).copied().unwrap_or(0),
+                };
+            }
+            return Ok(Groups::new(self.rows, sizes, OnceCell::from(of_row), false));
         }
         // One run per group: each group's rows are adjacent; their rows get their group on
         // first use (see `of_row`).
@@ -651,6 +711,55 @@ mod tests {
         }
         let err = numbering.finish().unwrap_err().to_string();
         assert!(err.contains("2 null group ids"), "{err}");
+    }
+
+    /// `g` numbers `ids`: rows share a group exactly when they share an id, groups are
+    /// `0..count`, and sizes count each group's rows.
+    fn assert_numbers(ids: &[i64], g: &Groups) {
+        let of_row = g.of_row();
+        assert_eq!(of_row.len(), ids.len());
+        let mut group_of_id = std::collections::HashMap::new();
+        let mut id_of_group = std::collections::HashMap::new();
+        let mut sizes = vec![0u32; g.count];
+        for (&id, &grp) in ids.iter().zip(of_row) {
+            assert_eq!(*group_of_id.entry(id).or_insert(grp), grp, "id {id}");
+            assert_eq!(*id_of_group.entry(grp).or_insert(id), id, "group {grp}");
+            sizes[grp as usize] += 1;
+        }
+        assert_eq!(g.count, group_of_id.len());
+        assert_eq!(g.sizes, sizes);
+    }
+
+    #[test]
+    fn rows_in_any_order_are_numbered_through_counts_then_codes() {
+        // Runs first (5, 7), then 5 again: later chunks are numbered row by row, with ids
+        // met before and after the switch, inside the table and outside it (100, -3).
+        let chunks: &[&[i64]] = &[&[5, 5, 7, 7], &[5, 9, 7, 100], &[12, 9, 5, 100], &[-3, 7, 12, 5]];
+        let all: Vec<i64> = chunks.concat();
+        let numbered = |range| {
+            let mut numbering = IntNumbering::new("f", "uid", true, all.len(), range);
+            for c in chunks {
+                numbering
+                    .push(&(Arc::new(Int64Array::from(c.to_vec())) as ArrayRef))
+                    .unwrap();
+            }
+            numbering.finish().unwrap()
+        };
+        for range in [Some((5, 12)), Some((0, 20)), Some((7, 7)), None] {
+            let g = numbered(range);
+            assert!(!g.contiguous);
+            assert_numbers(&all, &g);
+        }
+        // An id in the map before the switch.
+        let chunks: &[&[i64]] = &[&[100, 100, 6], &[100, 6, 6], &[7, 100, 6]];
+        let all: Vec<i64> = chunks.concat();
+        let mut numbering = IntNumbering::new("f", "uid", true, all.len(), Some((5, 8)));
+        for c in chunks {
+            numbering
+                .push(&(Arc::new(Int64Array::from(c.to_vec())) as ArrayRef))
+                .unwrap();
+        }
+        assert_numbers(&all, &numbering.finish().unwrap());
     }
 
     #[test]
