@@ -162,6 +162,9 @@ impl SequenceMatcher {
         let mut sorter = TimeSorter::default();
         let want_conv = sink.is_some();
         let need = need.max(1);
+        // A plain greedy chain over integer times needs no time order (see
+        // `greedy_chain_unordered`): no group or held value is sorted.
+        let ordered = !Self::unordered_chains(rules, self, T::as_int(ts).is_some());
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
@@ -180,8 +183,12 @@ impl SequenceMatcher {
             }
             let level = match held {
                 None => {
-                    T::sort_by_time(&mut rows, ts, &mut sorter);
-                    let level = self.universe(rules, ts, &rows, want_conv, &mut sc);
+                    let level = if ordered {
+                        T::sort_by_time(&mut rows, ts, &mut sorter);
+                        self.universe(rules, ts, &rows, want_conv, &mut sc)
+                    } else {
+                        self.greedy_chain_unordered(ts, &rows, &mut sc)
+                    };
                     sc.group_conv.clone_from(&sc.conv);
                     level
                 }
@@ -208,8 +215,12 @@ impl SequenceMatcher {
                         if bound == 0 || (bound <= level && (!want_conv || bound <= 1)) {
                             continue;
                         }
-                        T::sort_by_time(&mut universe, ts, &mut sorter);
-                        let l = self.universe(rules, ts, &universe, want_conv, &mut sc);
+                        let l = if ordered {
+                            T::sort_by_time(&mut universe, ts, &mut sorter);
+                            self.universe(rules, ts, &universe, want_conv, &mut sc)
+                        } else {
+                            self.greedy_chain_unordered(ts, &universe, &mut sc)
+                        };
                         level = level.max(l);
                         for k in 0..l {
                             if let Some(c) = sc.conv[k] {
@@ -236,6 +247,44 @@ impl SequenceMatcher {
             }
         }
         out
+    }
+
+    /// Whether [`reached_chains`](Self::reached_chains) under `rules` scans groups in any
+    /// order: a plain greedy chain (no `within`, strict order, window or negative step) over
+    /// integer times (`int_times`; float times keep the sorted scan and its total order).
+    pub(crate) fn unordered_chains(rules: &ChainRules, m: &SequenceMatcher, int_times: bool) -> bool {
+        int_times && rules.is_plain() && m.is_greedy()
+    }
+
+    /// [`greedy_chain`](Self::greedy_chain) over `rows` in any order: step `k`'s row is the
+    /// earliest of step `k` strictly after step `k - 1`'s, one pass over the rows per step —
+    /// the same chain the sorted scan finds, with no sort. Fills `sc.conv`.
+    fn greedy_chain_unordered<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32], sc: &mut Scratch<T>) -> usize {
+        let m = self.len();
+        sc.conv.iter_mut().for_each(|c| *c = None);
+        let mut start: Option<T> = None;
+        let mut after: Option<T> = None;
+        for k in 0..m {
+            let mut earliest: Option<T> = None;
+            for &r in rows {
+                let r = r as usize;
+                if !self.has(r, self.word(r), k) {
+                    continue;
+                }
+                let t = ts[r];
+                if after.is_some_and(|a| t <= a) || earliest.is_some_and(|e| e <= t) {
+                    continue;
+                }
+                earliest = Some(t);
+            }
+            let Some(t) = earliest else {
+                return k;
+            };
+            let s = *start.get_or_insert(t);
+            sc.conv[k] = Some((s, t));
+            after = Some(t);
+        }
+        m
     }
 
     /// Steps reached by one universe (`rows` in time order); with `want_conv`, the first

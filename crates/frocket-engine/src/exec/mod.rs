@@ -235,17 +235,29 @@ impl Part<'_> {
         };
         // Rows in any order: scanned in the part's time order (each group's rows adjacent and
         // sorted), built once, so that scans read times and step bits sequentially.
-        let permuted;
+        // A chain that needs no time order (a plain greedy one, `holdConstant` or the time to
+        // convert aside) takes each group's rows adjacent but unsorted.
+        let chains = (seq.has_options() || sink.is_some()).then(|| ChainRules::of(seq));
+        let sorted = !chains
+            .as_ref()
+            .is_some_and(|rules| SequenceMatcher::unordered_chains(rules, m, matches!(ts, Timestamps::Int(_))));
+        let (permuted, unsorted);
         let (m, ts, members, held) = if self.groups.contiguous {
             (m, ts, self.groups.members(), held)
         } else {
-            let order = self.time_order.get_or_init(|| TimeOrder::of(&self.groups, ts));
+            let order = match self.time_order.get() {
+                Some(order) => order,
+                None if sorted => self.time_order.get_or_init(|| TimeOrder::of(&self.groups, ts, true)),
+                None => {
+                    unsorted = TimeOrder::of(&self.groups, ts, false);
+                    &unsorted
+                }
+            };
             permuted = m.permuted(&order.rows);
             let held = held.map(|keys| order.gather(&keys, NULL_KEY));
             (&permuted, &order.ts, Members::Runs(self.groups.offsets()), held)
         };
-        if seq.has_options() || sink.is_some() {
-            let rules = ChainRules::of(seq);
+        if let Some(rules) = chains {
             return Ok(m.reached_chains(&rules, ts, members, selected, need, held.as_deref(), sink));
         }
         Ok(match ts {

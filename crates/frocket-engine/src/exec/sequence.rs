@@ -743,39 +743,46 @@ impl SequenceMatcher {
         groups: usize,
         selected: Option<&BooleanBuffer>,
     ) -> Vec<u32> {
-        let mut level = vec![0u32; groups];
-        // The time of each group's row for the last step reached; `i64::MAX`: none.
-        let mut at = vec![i64::MAX; groups];
+        // Per group, side by side (one cache line per row's lookup): the time of its row for
+        // the last step it reached, while it can still reach the next one (`i64::MAX`: it
+        // cannot), and the earliest time found for the next step (`i64::MAX`: none yet).
+        let mut state = vec![[i64::MAX, i64::MAX]; groups];
         let rows = of_row.len().min(self.bits.len() / self.bytes.max(1));
         let wanted = |g: usize| selected.is_none_or(|s| s.value(g));
+        // (Minimums taken without branches: rows in any order make `t < earliest` a coin toss.)
         for (r, &g) in of_row.iter().enumerate().take(rows) {
             if self.has(r, self.word(r), 0) {
-                let g = g as usize;
-                let t = ts[r];
-                if t < at[g] && wanted(g) {
-                    at[g] = t;
-                    level[g] = 1;
-                }
+                let s = &mut state[g as usize][0];
+                *s = (*s).min(ts[r]);
             }
         }
-        let mut next = vec![i64::MAX; groups];
+        let mut level: Vec<u32> = state
+            .iter_mut()
+            .enumerate()
+            .map(|(g, s)| {
+                if !wanted(g) {
+                    s[0] = i64::MAX;
+                }
+                u32::from(s[0] != i64::MAX)
+            })
+            .collect();
         for k in 1..self.m {
             for (r, &g) in of_row.iter().enumerate().take(rows) {
                 if !self.has(r, self.word(r), k) {
                     continue;
                 }
-                let g = g as usize;
                 let t = ts[r];
-                if level[g] == k as u32 && t > at[g] && t < next[g] {
-                    next[g] = t;
-                }
+                let s = &mut state[g as usize];
+                let after = if t > s[0] { t } else { i64::MAX };
+                s[1] = s[1].min(after);
             }
             let mut any = false;
-            for g in 0..groups {
-                if next[g] != i64::MAX {
-                    at[g] = next[g];
-                    level[g] = k as u32 + 1;
-                    next[g] = i64::MAX;
+            for (s, l) in state.iter_mut().zip(level.iter_mut()) {
+                // Only the groups that reached step `k` can go on.
+                s[0] = s[1];
+                if s[1] != i64::MAX {
+                    *l = k as u32 + 1;
+                    s[1] = i64::MAX;
                     any = true;
                 }
             }

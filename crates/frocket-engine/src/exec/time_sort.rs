@@ -7,11 +7,12 @@ use arrow::datatypes::ArrowNativeType;
 use super::groups::{Groups, Timestamps, TsChunks};
 
 /// A part's rows group after group, each group's in `(time, row)` order, and their
-/// timestamps in that order: what a sequence scan reads when the part's rows came in any
-/// order (as most pipelines write them). Built once per part with one gather of the
-/// timestamps and a sort of each group's slice in place, so that every scan after it reads
+/// timestamps in that order: what a sequence scan reads when the part's rows came in any order
+/// (as most pipelines write them). Built once per part by one counting-sort scatter of the rows
+/// and their times and a sort of each group's slice in place, so that every scan after it reads
 /// times and step bits sequentially (`Members::Runs` over positions) instead of through row
-/// numbers scattered over the part.
+/// numbers scattered over the part. Built unsorted (each group's rows in part order) for scans
+/// that need no time order.
 pub(crate) struct TimeOrder {
     /// The part's row at each position; group `g` at `groups.offsets()[g]..[g + 1]`.
     pub rows: Vec<u32>,
@@ -20,19 +21,29 @@ pub(crate) struct TimeOrder {
 }
 
 impl TimeOrder {
-    /// The time order of `groups` (built with rows given their group) over timestamps `ts`.
-    pub(crate) fn of(groups: &Groups, ts: &Timestamps) -> Self {
+    /// The time order of `groups` (built with rows given their group) over timestamps `ts`;
+    /// without `sorted`, each group's rows are adjacent but in part order (for scans that need
+    /// no time order).
+    pub(crate) fn of(groups: &Groups, ts: &Timestamps, sorted: bool) -> Self {
         let mut sorter = TimeSorter::default();
         match ts {
             Timestamps::Int(t) => {
-                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_int(r, t));
+                let (rows, t) = order_runs(groups, t, |r, t| {
+                    if sorted {
+                        sorter.sort_run_int(r, t)
+                    }
+                });
                 TimeOrder {
                     rows,
                     ts: Timestamps::Int(t),
                 }
             }
             Timestamps::Float(t) => {
-                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_float(r, t));
+                let (rows, t) = order_runs(groups, t, |r, t| {
+                    if sorted {
+                        sorter.sort_run_float(r, t)
+                    }
+                });
                 TimeOrder {
                     rows,
                     ts: Timestamps::Float(t),
@@ -306,7 +317,7 @@ mod tests {
         let groups = Groups::build("f", "uid", col, true).unwrap();
         assert!(!groups.contiguous);
         let t = Timestamps::Int(TsChunks::single(ts.clone().into()));
-        let order = TimeOrder::of(&groups, &t);
+        let order = TimeOrder::of(&groups, &t, true);
         let Timestamps::Int(ordered) = &order.ts else {
             panic!("integer times stay integers")
         };
@@ -338,7 +349,7 @@ mod tests {
         let ts: Vec<f64> = (0..40).map(|i| ((i * 37) % 11) as f64 - 5.5).collect();
         let col = Column::single(Arc::new(Int64Array::from(ids)) as ArrayRef);
         let groups = Groups::build("f", "uid", col, true).unwrap();
-        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())));
+        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())), true);
         let Timestamps::Float(ordered) = &order.ts else {
             panic!("float times stay floats")
         };
