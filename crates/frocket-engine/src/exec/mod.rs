@@ -18,7 +18,7 @@ mod read;
 mod sequence;
 mod time_sort;
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -152,9 +152,6 @@ struct Part<'a> {
     /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`).
     ts: Option<Timestamps>,
     coded: RefCell<HashMap<String, Rc<Coded>>>,
-    /// The rows in time order, group by group, when groups are not contiguous (built for the
-    /// first sequence that needs it).
-    time_order: OnceCell<TimeOrder>,
     opts: &'a ExecOptions,
 }
 
@@ -241,21 +238,17 @@ impl Part<'_> {
         let sorted = !chains
             .as_ref()
             .is_some_and(|rules| SequenceMatcher::unordered_chains(rules, m, matches!(ts, Timestamps::Int(_))));
-        let (permuted, unsorted);
+        let (permuted, ordered_ts);
         let (m, ts, members, held) = if self.groups.contiguous {
             (m, ts, self.groups.members(), held)
         } else {
-            let order = match self.time_order.get() {
-                Some(order) => order,
-                None if sorted => self.time_order.get_or_init(|| TimeOrder::of(&self.groups, ts, true)),
-                None => {
-                    unsorted = TimeOrder::of(&self.groups, ts, false);
-                    &unsorted
-                }
-            };
+            // Built for this sequence and not kept: once the step bits and held values are in
+            // its order, the row numbers are dropped (a part rarely has two sequences).
+            let order = TimeOrder::of(&self.groups, ts, sorted);
             permuted = m.permuted(&order.rows);
             let held = held.map(|keys| order.gather(&keys, NULL_KEY));
-            (&permuted, &order.ts, Members::Runs(self.groups.offsets()), held)
+            ordered_ts = order.ts;
+            (&permuted, &ordered_ts, Members::Runs(self.groups.offsets()), held)
         };
         if let Some(rules) = chains {
             return Ok(m.reached_chains(&rules, ts, members, selected, need, held.as_deref(), sink));
@@ -559,7 +552,6 @@ fn execute(
         derived: loaded.derived,
         ts,
         coded: RefCell::new(HashMap::new()),
-        time_order: OnceCell::new(),
         opts,
     };
 
