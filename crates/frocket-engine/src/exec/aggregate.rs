@@ -570,6 +570,22 @@ impl Coded {
         Some(out)
     }
 
+    /// The codes of rows `order[0]`, `order[1]`, … of a part of `rows` rows ([`NULL`] for a
+    /// null): [`Coded::row_codes`] in another order, without a copy in row order for a scalar
+    /// column.
+    pub(crate) fn codes_at(&self, order: &[u32], rows: usize) -> Option<Vec<u32>> {
+        let at = |codes: &[u32]| {
+            order
+                .iter()
+                .map(|&r| codes.get(r as usize).copied().unwrap_or(NULL))
+                .collect()
+        };
+        match &self.rows {
+            RowCodesOf::Scalar(codes) => Some(at(codes)),
+            _ => Some(at(&self.row_codes(rows)?)),
+        }
+    }
+
     /// A dictionary column's row codes, looked up per chunk; `None` for other columns.
     fn dict_codes(&self) -> Option<DictCodes<'_>> {
         let RowCodesOf::Dict {

@@ -225,11 +225,6 @@ impl Part<'_> {
                 return Ok(m.reached_rowwise(t, self.groups.of_row(), self.groups.count, selected));
             }
         }
-        let held = if seq.has_options() || sink.is_some() {
-            self.held_keys(&seq.hold_constant)?
-        } else {
-            None
-        };
         // Rows in any order: scanned in the part's time order (each group's rows adjacent and
         // sorted), built once, so that scans read times and step bits sequentially.
         // A chain that needs no time order (a plain greedy one, `holdConstant` or the time to
@@ -240,13 +235,20 @@ impl Part<'_> {
             .is_some_and(|rules| SequenceMatcher::unordered_chains(rules, m, matches!(ts, Timestamps::Int(_))));
         let (permuted, ordered_ts);
         let (m, ts, members, held) = if self.groups.contiguous {
+            let held = match chains {
+                Some(_) => self.held_keys(&seq.hold_constant, None)?,
+                None => None,
+            };
             (m, ts, self.groups.members(), held)
         } else {
             // Built for this sequence and not kept: once the step bits and held values are in
             // its order, the row numbers are dropped (a part rarely has two sequences).
             let order = TimeOrder::of(&self.groups, ts, sorted);
             permuted = m.permuted(&order.rows);
-            let held = held.map(|keys| order.gather(&keys, NULL_KEY));
+            let held = match chains {
+                Some(_) => self.held_keys(&seq.hold_constant, Some(&order.rows))?,
+                None => None,
+            };
             ordered_ts = order.ts;
             (&permuted, &ordered_ts, Members::Runs(self.groups.offsets()), held)
         };
@@ -273,11 +275,17 @@ impl Part<'_> {
 
     /// Each row's held value (`holdConstant`): one code per distinct combination of the
     /// columns' values, [`NULL_KEY`] when any is null; `None` when nothing is held.
-    fn held_keys(&self, columns: &[String]) -> Result<Option<Vec<u32>>, EngineError> {
+    /// With `order`, the values of rows `order[0]`, `order[1]`, … (the rows in another order).
+    fn held_keys(&self, columns: &[String], order: Option<&[u32]>) -> Result<Option<Vec<u32>>, EngineError> {
         let rows = self.groups.rows;
         let mut keys: Option<Vec<u32>> = None;
         for c in columns {
-            let codes = self.coded(c)?.row_codes(rows).ok_or_else(|| EngineError::ColumnType {
+            let coded = self.coded(c)?;
+            let codes = match order {
+                Some(order) => coded.codes_at(order, rows),
+                None => coded.row_codes(rows),
+            };
+            let codes = codes.ok_or_else(|| EngineError::ColumnType {
                 file: self.file.to_string(),
                 column: c.clone(),
                 found: self

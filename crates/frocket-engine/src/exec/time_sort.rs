@@ -51,14 +51,6 @@ impl TimeOrder {
             }
         }
     }
-
-    /// `values[row]` at each position (a per-row array in this order).
-    pub(crate) fn gather<V: Copy>(&self, values: &[V], missing: V) -> Vec<V> {
-        self.rows
-            .iter()
-            .map(|&r| values.get(r as usize).copied().unwrap_or(missing))
-            .collect()
-    }
 }
 
 /// Every row and its time, group after group (one counting-sort scatter in part order: the
@@ -329,15 +321,8 @@ mod tests {
             .map(|(i, &r)| (of_row[r as usize], ordered[i], r))
             .collect();
         assert_eq!(got, time_order_expected(&groups, &ts));
-        // Times are those of the rows listed, and per-row arrays follow.
+        // Times are those of the rows listed.
         assert!(got.iter().all(|&(_, t, r)| ts[r as usize] == t));
-        let doubled: Vec<i64> = ts.iter().map(|v| v.wrapping_mul(2)).collect();
-        let gathered = order.gather(&doubled, 0);
-        assert!(order
-            .rows
-            .iter()
-            .zip(&gathered)
-            .all(|(&r, &v)| doubled[r as usize] == v));
     }
 
     #[test]
