@@ -226,8 +226,8 @@ impl Part<'_> {
             }
         }
         // Rows in any order: scanned in the part's time order (each group's rows adjacent and
-        // sorted), built once, so that scans read times and step bits sequentially.
-        // A chain that needs no time order (a plain greedy one, `holdConstant` or the time to
+        // sorted; see `TimeOrder`), so that scans read times and step bits sequentially. A
+        // chain that needs no time order (a plain greedy one, `holdConstant` or the time to
         // convert aside) takes each group's rows adjacent but unsorted.
         let chains = (seq.has_options() || sink.is_some()).then(|| ChainRules::of(seq));
         let sorted = !chains
