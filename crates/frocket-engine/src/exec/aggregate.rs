@@ -475,25 +475,28 @@ fn each_selected_code<C: RowCodes>(
     codes: &C,
     mut f: impl FnMut(usize, usize, usize, u32),
 ) {
-    let of_row = groups.of_row();
-    codes.each_in(0..of_row.len(), |r, c| {
-        let g = of_row[r];
-        let level = levels[g as usize];
+    each_row_level(groups, levels, codes, |r, level, c, g| {
         if level > 0 {
-            f(r, level as usize - 1, c, g);
+            f(r, level - 1, c, g);
         }
     });
 }
 
 /// As [`each_selected_code`], for every row whether its group is selected or not:
-/// `f(level, code, group)` for each code of each row, `level` 0 for a group not selected. Callers that can
-/// count those rows somewhere harmless (a slot of their own, a group's bits never read) have no
-/// branch per row on whether its group is selected, which rows in any order would mispredict.
-fn each_row_level<C: RowCodes>(groups: &Groups, levels: &[u32], codes: &C, mut f: impl FnMut(usize, usize, u32)) {
+/// `f(row, level, code, group)` for each code of each row, `level` 0 for a group not selected.
+/// Callers that can count those rows somewhere harmless (a slot of their own, a group's bits
+/// never read) have no branch per row on whether its group is selected, which rows in any
+/// order would mispredict.
+fn each_row_level<C: RowCodes>(
+    groups: &Groups,
+    levels: &[u32],
+    codes: &C,
+    mut f: impl FnMut(usize, usize, usize, u32),
+) {
     let of_row = groups.of_row();
     codes.each_in(0..of_row.len(), |r, c| {
         let g = of_row[r];
-        f(levels[g as usize] as usize, c, g);
+        f(r, levels[g as usize] as usize, c, g);
     });
 }
 
@@ -647,7 +650,7 @@ fn aggregate_codes<C: RowCodes>(
                 if let Some(levels) = &levels {
                     // Slot 0 counts the rows of groups not selected, then is dropped.
                     let mut all = vec![0u64; (n + 1) * k];
-                    each_row_level(input.groups, levels, codes, |level, c, _| all[level * k + c] += 1);
+                    each_row_level(input.groups, levels, codes, |_, level, c, _| all[level * k + c] += 1);
                     rows_per_code.copy_from_slice(&all[k..]);
                 } else {
                     visit(input.groups, sel, false, |_, slot, rows| {
@@ -659,7 +662,7 @@ fn aggregate_codes<C: RowCodes>(
                 // One bit per value a group has; then each selected group's bits counted.
                 let mut masks = vec![0u64; input.groups.count];
                 // (Groups not selected get bits too: never read.)
-                each_row_level(input.groups, levels, codes, |_, c, g| masks[g as usize] |= 1 << c);
+                each_row_level(input.groups, levels, codes, |_, _, c, g| masks[g as usize] |= 1 << c);
                 for g in sel.any().set_indices() {
                     let base = sel.slot(g) * k;
                     let mut m = masks[g];

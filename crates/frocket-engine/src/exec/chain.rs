@@ -164,7 +164,7 @@ impl SequenceMatcher {
         let need = need.max(1);
         // A plain greedy chain over integer times needs no time order (see
         // `greedy_chain_unordered`): no group or held value is sorted.
-        let ordered = !Self::unordered_chains(rules, self, T::as_int(ts).is_some());
+        let ordered = !self.unordered_chains(rules, T::as_int(ts).is_some());
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
@@ -252,8 +252,8 @@ impl SequenceMatcher {
     /// Whether [`reached_chains`](Self::reached_chains) under `rules` scans groups in any
     /// order: a plain greedy chain (no `within`, strict order, window or negative step) over
     /// integer times (`int_times`; float times keep the sorted scan and its total order).
-    pub(crate) fn unordered_chains(rules: &ChainRules, m: &SequenceMatcher, int_times: bool) -> bool {
-        int_times && rules.is_plain() && m.is_greedy()
+    pub(crate) fn unordered_chains(&self, rules: &ChainRules, int_times: bool) -> bool {
+        int_times && rules.is_plain() && self.is_greedy()
     }
 
     /// [`greedy_chain`](Self::greedy_chain) over `rows` in any order: step `k`'s row is the

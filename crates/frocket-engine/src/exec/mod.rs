@@ -232,7 +232,7 @@ impl Part<'_> {
         let chains = (seq.has_options() || sink.is_some()).then(|| ChainRules::of(seq));
         let sorted = !chains
             .as_ref()
-            .is_some_and(|rules| SequenceMatcher::unordered_chains(rules, m, matches!(ts, Timestamps::Int(_))));
+            .is_some_and(|rules| m.unordered_chains(rules, matches!(ts, Timestamps::Int(_))));
         let (permuted, ordered_ts);
         let (m, ts, members, held) = if self.groups.contiguous {
             let held = match chains {

@@ -28,22 +28,14 @@ impl TimeOrder {
         let mut sorter = TimeSorter::default();
         match ts {
             Timestamps::Int(t) => {
-                let (rows, t) = order_runs(groups, t, |r, t| {
-                    if sorted {
-                        sorter.sort_run_int(r, t)
-                    }
-                });
+                let (rows, t) = order_runs(groups, t, sorted, |r, t| sorter.sort_run_int(r, t));
                 TimeOrder {
                     rows,
                     ts: Timestamps::Int(t),
                 }
             }
             Timestamps::Float(t) => {
-                let (rows, t) = order_runs(groups, t, |r, t| {
-                    if sorted {
-                        sorter.sort_run_float(r, t)
-                    }
-                });
+                let (rows, t) = order_runs(groups, t, sorted, |r, t| sorter.sort_run_float(r, t));
                 TimeOrder {
                     rows,
                     ts: Timestamps::Float(t),
@@ -54,11 +46,12 @@ impl TimeOrder {
 }
 
 /// Every row and its time, group after group (one counting-sort scatter in part order: the
-/// rows and times are read in sequence, only written at random), then each group's slice of
-/// rows and times sorted together with `sort`.
+/// rows and times are read in sequence, only written at random), then, when `sorted`, each
+/// group's slice of rows and times sorted together with `sort`.
 fn order_runs<T: ArrowNativeType>(
     groups: &Groups,
     t: &TsChunks<T>,
+    sorted: bool,
     mut sort: impl FnMut(&mut [u32], &mut [T]),
 ) -> (Vec<u32>, TsChunks<T>) {
     let offsets = groups.offsets();
@@ -75,10 +68,12 @@ fn order_runs<T: ArrowNativeType>(
             *dst = time;
         }
     }
-    for w in offsets.windows(2) {
-        let (a, b) = (w[0] as usize, w[1] as usize);
-        if b > a + 1 {
-            sort(&mut rows[a..b], &mut times[a..b]);
+    if sorted {
+        for w in offsets.windows(2) {
+            let (a, b) = (w[0] as usize, w[1] as usize);
+            if b > a + 1 {
+                sort(&mut rows[a..b], &mut times[a..b]);
+            }
         }
     }
     (rows, TsChunks::single(ScalarBuffer::from(times)))
@@ -114,53 +109,30 @@ pub(crate) struct TimeSorter {
     before: Vec<u32>,
     int_pairs: Vec<(i64, u32)>,
     float_pairs: Vec<(f64, u32)>,
+    /// The times of the rows being sorted (gathered once).
+    int_times: Vec<i64>,
+    float_times: Vec<f64>,
 }
 
 impl TimeSorter {
-    /// Sorts `rows` (ascending) by `(t[row], row)`.
-    ///
-    /// When the group's time span leaves room for a row's position in the group, each row is
-    /// one `u64` key (time since the group's first instant, then position): one integer
-    /// comparison each, and small groups are sorted without branches. Otherwise `(time, row)`
-    /// pairs.
+    /// Sorts `rows` (ascending) by `(t[row], row)`: their times gathered once, then
+    /// [`TimeSorter::sort_run_int`].
     pub(crate) fn sort_int(&mut self, rows: &mut [u32], t: &TsChunks<i64>) {
         if rows.is_sorted_by_key(|&r| t[r as usize]) {
             return;
         }
-        let (mut min, mut max) = (i64::MAX, i64::MIN);
-        for &r in rows.iter() {
-            let v = t[r as usize];
-            min = min.min(v);
-            max = max.max(v);
-        }
-        let position_bits = usize::BITS - rows.len().leading_zeros();
-        let span = max.abs_diff(min);
-        if position_bits < 64 && span < (1u64 << (64 - position_bits)) {
-            self.keys.clear();
-            self.keys.extend(
-                rows.iter()
-                    .enumerate()
-                    .map(|(i, &r)| (t[r as usize].abs_diff(min) << position_bits) | i as u64),
-            );
-            self.keys.sort_unstable();
-            self.before.clear();
-            self.before.extend_from_slice(rows);
-            let mask = (1u64 << position_bits) - 1;
-            for (dst, &k) in rows.iter_mut().zip(self.keys.iter()) {
-                *dst = self.before[(k & mask) as usize];
-            }
-        } else {
-            self.int_pairs.clear();
-            self.int_pairs.extend(rows.iter().map(|&r| (t[r as usize], r)));
-            self.int_pairs.sort_unstable();
-            for (dst, &(_, r)) in rows.iter_mut().zip(self.int_pairs.iter()) {
-                *dst = r;
-            }
-        }
+        let mut times = std::mem::take(&mut self.int_times);
+        times.clear();
+        times.extend(rows.iter().map(|&r| t[r as usize]));
+        self.sort_run_int(rows, &mut times);
+        self.int_times = times;
     }
 
-    /// Sorts one group's `rows` (ascending) and their times `t` together by `(time, row)`:
-    /// as [`TimeSorter::sort_int`], over times already gathered.
+    /// Sorts one group's `rows` (ascending) and their times `t` together by `(time, row)`.
+    ///
+    /// Small groups by insertion. Otherwise, when the group's time span leaves room for a row's
+    /// position in the group, each row is one `u64` key (time since the group's first instant,
+    /// then position): one integer comparison each; else `(time, row)` pairs.
     pub(crate) fn sort_run_int(&mut self, rows: &mut [u32], t: &mut [i64]) {
         if t.is_sorted() {
             return;
@@ -226,13 +198,11 @@ impl TimeSorter {
         if rows.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) {
             return;
         }
-        self.float_pairs.clear();
-        self.float_pairs.extend(rows.iter().map(|&r| (t[r as usize], r)));
-        self.float_pairs
-            .sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (dst, &(_, r)) in rows.iter_mut().zip(self.float_pairs.iter()) {
-            *dst = r;
-        }
+        let mut times = std::mem::take(&mut self.float_times);
+        times.clear();
+        times.extend(rows.iter().map(|&r| t[r as usize]));
+        self.sort_run_float(rows, &mut times);
+        self.float_times = times;
     }
 }
 
