@@ -24,6 +24,7 @@ use crate::query::{Aggregation, AggregationType};
 const NULL: u32 = u32::MAX;
 
 /// A column as dense value codes.
+#[derive(Debug, Clone)]
 pub(crate) struct Coded {
     rows: RowCodesOf,
     /// Key (rendered value) of every code.
@@ -31,6 +32,7 @@ pub(crate) struct Coded {
 }
 
 /// How rows find their codes.
+#[derive(Debug, Clone)]
 enum RowCodesOf {
     /// A scalar column: `codes[r]` is row `r`'s code (or [`NULL`]).
     Scalar(Vec<u32>),
@@ -150,43 +152,107 @@ pub(crate) fn render_f64(x: f64) -> String {
 /// Codes a scalar column given as chunks (values of a LIST are coded the same way): one code
 /// per row of all chunks, in order. Dictionary columns are coded by [`code_column`].
 fn code_scalar(chunks: &[ArrayRef]) -> Result<(Vec<u32>, Vec<String>), ArrowError> {
-    let n = chunks.iter().map(|c| c.len()).sum();
-    let mut keys: Vec<String> = Vec::new();
-    let mut codes = Vec::with_capacity(n);
-    let Some(first) = chunks.first() else {
-        return Ok((codes, keys));
-    };
-    match first.data_type() {
-        DataType::Boolean => {
-            keys = vec!["false".into(), "true".into()];
-            for arr in chunks {
+    let mut coder = ScalarCoder::new(chunks.iter().map(|c| c.len()).sum());
+    for c in chunks {
+        coder.push(c)?;
+    }
+    Ok((coder.codes, coder.keys))
+}
+
+/// Codes a scalar column (BOOL, INT, FLOAT or plain STRING, normalized) chunk by chunk: the
+/// codes [`code_column`] gives, for a reader that codes each batch as it is decoded and does
+/// not keep the values (see `read.rs`).
+///
+/// Equal values share a code, numbered in order of first appearance; null (and NaN) rows get
+/// none.
+pub(crate) struct ScalarCoder {
+    /// The type of the first chunk: every chunk must have it.
+    data_type: Option<DataType>,
+    codes: Vec<u32>,
+    keys: Vec<String>,
+    /// INT values in a small known range: the code of value `lo + i` at `table[i]` (or
+    /// [`NULL`] until met); others go through `ints`.
+    table: Option<(i64, Vec<u32>)>,
+    ints: FastMap<i64, u32>,
+    floats: FastMap<u64, u32>,
+    strings: FastMap<String, u32>,
+}
+
+impl ScalarCoder {
+    /// A coder for a column of about `rows` rows.
+    pub(crate) fn new(rows: usize) -> Self {
+        Self::with_range(rows, None)
+    }
+
+    /// A coder for an INT column of about `rows` rows whose values are in `range` (as the
+    /// footer's statistics say; values outside it are coded all the same): a direct table when
+    /// the range is small (at most a slot per 4 rows).
+    pub(crate) fn with_range(rows: usize, range: Option<(i64, i64)>) -> Self {
+        let table = range.and_then(|(lo, hi)| {
+            let span = hi as i128 - lo as i128 + 1;
+            (span >= 1 && span <= (rows as i128 / 4).max(1024)).then(|| (lo, vec![NULL; span as usize]))
+        });
+        ScalarCoder {
+            data_type: None,
+            codes: Vec::with_capacity(rows),
+            keys: Vec::new(),
+            table,
+            ints: FastMap::default(),
+            floats: FastMap::default(),
+            strings: FastMap::default(),
+        }
+    }
+
+    /// Codes the next chunk's rows.
+    pub(crate) fn push(&mut self, arr: &ArrayRef) -> Result<(), ArrowError> {
+        if self.data_type.get_or_insert_with(|| arr.data_type().clone()) != arr.data_type() {
+            return Err(mixed(arr));
+        }
+        let (codes, keys) = (&mut self.codes, &mut self.keys);
+        match arr.data_type() {
+            DataType::Boolean => {
+                if keys.is_empty() {
+                    *keys = vec!["false".into(), "true".into()];
+                }
                 let a = arr.as_boolean_opt().ok_or_else(|| mixed(arr))?;
-                for i in 0..a.len() {
-                    codes.push(if a.is_null(i) { NULL } else { a.value(i) as u32 });
-                }
+                codes.extend((0..a.len()).map(|i| if a.is_null(i) { NULL } else { a.value(i) as u32 }));
             }
-        }
-        DataType::Int64 => {
-            let mut map: FastMap<i64, u32> = FastMap::default();
-            for arr in chunks {
+            DataType::Int64 => {
                 let a = arr.as_primitive_opt::<Int64Type>().ok_or_else(|| mixed(arr))?;
-                for (i, &v) in a.values().iter().enumerate() {
-                    if a.is_null(i) {
-                        codes.push(NULL);
-                        continue;
+                let (map, table) = (&mut self.ints, &mut self.table);
+                let mut code = |v: i64| {
+                    let slot = match table {
+                        Some((lo, t)) => t.get_mut(v.wrapping_sub(*lo) as usize),
+                        None => None,
+                    };
+                    match slot {
+                        Some(c) if *c != NULL => *c,
+                        Some(c) => {
+                            *c = keys.len() as u32;
+                            keys.push(v.to_string());
+                            *c
+                        }
+                        None => *map.entry(v).or_insert_with(|| {
+                            keys.push(v.to_string());
+                            (keys.len() - 1) as u32
+                        }),
                     }
-                    let c = *map.entry(v).or_insert_with(|| {
-                        keys.push(v.to_string());
-                        (keys.len() - 1) as u32
-                    });
-                    codes.push(c);
+                };
+                match a.nulls().filter(|n| n.null_count() > 0) {
+                    None => codes.extend(a.values().iter().map(|&v| code(v))),
+                    Some(nulls) => {
+                        codes.extend(
+                            a.values()
+                                .iter()
+                                .zip(nulls.iter())
+                                .map(|(&v, valid)| if valid { code(v) } else { NULL }),
+                        )
+                    }
                 }
             }
-        }
-        DataType::Float64 => {
-            let mut map: FastMap<u64, u32> = FastMap::default();
-            for arr in chunks {
+            DataType::Float64 => {
                 let a = arr.as_primitive_opt::<Float64Type>().ok_or_else(|| mixed(arr))?;
+                let map = &mut self.floats;
                 for (i, &v) in a.values().iter().enumerate() {
                     if a.is_null(i) || v.is_nan() {
                         codes.push(NULL);
@@ -200,32 +266,43 @@ fn code_scalar(chunks: &[ArrayRef]) -> Result<(Vec<u32>, Vec<String>), ArrowErro
                     codes.push(c);
                 }
             }
-        }
-        DataType::Utf8 => {
-            let mut map: FastMap<&str, u32> = FastMap::default();
-            for arr in chunks {
+            DataType::Utf8 => {
                 let a = arr.as_string_opt::<i32>().ok_or_else(|| mixed(arr))?;
+                let map = &mut self.strings;
                 for i in 0..a.len() {
                     if a.is_null(i) {
                         codes.push(NULL);
                         continue;
                     }
                     let v = a.value(i);
-                    let c = *map.entry(v).or_insert_with(|| {
-                        keys.push(v.to_string());
-                        (keys.len() - 1) as u32
-                    });
+                    let c = match map.get(v) {
+                        Some(&c) => c,
+                        None => {
+                            let c = keys.len() as u32;
+                            keys.push(v.to_string());
+                            map.insert(v.to_string(), c);
+                            c
+                        }
+                    };
                     codes.push(c);
                 }
             }
+            other => {
+                return Err(ArrowError::InvalidArgumentError(format!(
+                    "cannot aggregate values of type {other}"
+                )))
+            }
         }
-        other => {
-            return Err(ArrowError::InvalidArgumentError(format!(
-                "cannot aggregate values of type {other}"
-            )))
+        Ok(())
+    }
+
+    /// The column's codes.
+    pub(crate) fn finish(self) -> Coded {
+        Coded {
+            rows: RowCodesOf::Scalar(self.codes),
+            keys: self.keys,
         }
     }
-    Ok((codes, keys))
 }
 
 fn mixed(arr: &ArrayRef) -> ArrowError {
@@ -831,4 +908,96 @@ fn collect_with<V: Copy>(
         return top_entries(entries, max, cmp).into_iter().collect();
     }
     entries.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray};
+
+    use super::*;
+
+    /// Codes numbered in order of first appearance, by definition (`None`: null).
+    fn reference<T: Clone + Eq + std::hash::Hash>(values: &[Option<T>]) -> Vec<u32> {
+        let mut seen: HashMap<T, u32> = HashMap::new();
+        values
+            .iter()
+            .map(|v| match v {
+                None => NULL,
+                Some(v) => {
+                    let next = seen.len() as u32;
+                    *seen.entry(v.clone()).or_insert(next)
+                }
+            })
+            .collect()
+    }
+
+    fn coded_rows(coded: &Coded) -> Vec<u32> {
+        match &coded.rows {
+            RowCodesOf::Scalar(codes) => codes.clone(),
+            _ => panic!("a scalar column codes as a scalar"),
+        }
+    }
+
+    #[test]
+    fn ints_code_alike_through_the_table_the_map_and_both() {
+        // Values inside and outside the range the statistics gave, nulls, over two chunks.
+        let chunks: Vec<Vec<Option<i64>>> = vec![
+            vec![Some(5), Some(7), None, Some(5), Some(1000), Some(-3), Some(7)],
+            vec![
+                Some(1000),
+                Some(6),
+                None,
+                Some(-3),
+                Some(5),
+                Some(i64::MAX),
+                Some(i64::MIN),
+            ],
+        ];
+        let all: Vec<Option<i64>> = chunks.concat();
+        for range in [None, Some((5, 7)), Some((-3, 1000)), Some((0, 0))] {
+            let mut coder = ScalarCoder::with_range(all.len(), range);
+            for c in &chunks {
+                let a: ArrayRef = Arc::new(Int64Array::from(c.clone()));
+                coder.push(&a).unwrap();
+            }
+            let coded = coder.finish();
+            assert_eq!(coded_rows(&coded), reference(&all), "range {range:?}");
+            let expected_keys: Vec<String> = [
+                "5",
+                "7",
+                "1000",
+                "-3",
+                "6",
+                "9223372036854775807",
+                "-9223372036854775808",
+            ]
+            .map(String::from)
+            .to_vec();
+            assert_eq!(coded.keys, expected_keys, "range {range:?}");
+        }
+    }
+
+    #[test]
+    fn strings_code_across_chunks_and_other_types_are_refused() {
+        let chunks = [vec![Some("b"), None, Some("a")], vec![Some("a"), Some("c"), Some("b")]];
+        let mut coder = ScalarCoder::new(6);
+        for c in &chunks {
+            let a: ArrayRef = Arc::new(StringArray::from(c.clone()));
+            coder.push(&a).unwrap();
+        }
+        let all: Vec<Option<&str>> = chunks.concat();
+        let coded = coder.finish();
+        assert_eq!(coded_rows(&coded), reference(&all));
+        assert_eq!(coded.keys, vec!["b", "a", "c"]);
+        // A chunk of another type than the first is an error, not codes of mixed values.
+        let mut coder = ScalarCoder::new(2);
+        coder.push(&(Arc::new(Int64Array::from(vec![1])) as ArrayRef)).unwrap();
+        let err = coder
+            .push(&(Arc::new(StringArray::from(vec!["1"])) as ArrayRef))
+            .unwrap_err();
+        assert!(err.to_string().contains("different types"), "{err}");
+    }
 }

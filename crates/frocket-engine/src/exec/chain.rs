@@ -28,6 +28,8 @@ use std::collections::VecDeque;
 
 use arrow::buffer::BooleanBuffer;
 
+use arrow::datatypes::ArrowNativeType;
+
 use super::groups::{Members, Timestamps, TsChunks};
 use super::sequence::{SequenceMatcher, TsValue};
 use super::time_sort::TimeSorter;
@@ -36,6 +38,28 @@ use crate::query::{Order, Sequence};
 
 /// A held value that is null (the row joins no chain).
 pub(crate) const NULL_KEY: u32 = u32::MAX;
+
+/// Held values of a group scanned one by one over the group's rows before splitting the rows
+/// by value pays (see `SequenceMatcher::held_by_candidates`).
+const MAX_CANDIDATES: usize = 8;
+
+/// Where a scan in any order finds a position's time: `ts[p]`, or `ts[at[p]]` when the
+/// positions are the part's rows in another order (`at`: the row at each position).
+#[derive(Clone, Copy)]
+struct TimeAt<'a, T: ArrowNativeType> {
+    ts: &'a TsChunks<T>,
+    at: Option<&'a [u32]>,
+}
+
+impl<T: TsValue> TimeAt<'_, T> {
+    #[inline(always)]
+    fn get(&self, p: usize) -> T {
+        match self.at {
+            Some(at) => self.ts[at[p] as usize],
+            None => self.ts[p],
+        }
+    }
+}
 
 /// The rules of a sequence beyond its steps and negative steps.
 pub(crate) struct ChainRules {
@@ -85,6 +109,8 @@ struct Scratch<T> {
     rows: Vec<u32>,
     keyed: Vec<u64>,
     universe: Vec<u32>,
+    candidates: Vec<u32>,
+    times: Vec<T>,
 }
 
 impl<T: TsValue> Scratch<T> {
@@ -99,6 +125,8 @@ impl<T: TsValue> Scratch<T> {
             rows: Vec::new(),
             keyed: Vec::new(),
             universe: Vec::new(),
+            candidates: Vec::new(),
+            times: Vec::new(),
         }
     }
 }
@@ -126,11 +154,17 @@ impl SequenceMatcher {
     /// each row's held value (`holdConstant`; [`NULL_KEY`] for a null), `None` when the
     /// sequence holds nothing. Groups that cannot reach `need` steps get 0 unscanned. With
     /// `sink`, each group's time to convert at each step it reached after the first is added.
+    ///
+    /// `at`: when the members are positions of the part's rows in another order (the row at
+    /// each), the times are still the part's, looked up through it — only for chains scanned
+    /// in any order (see [`unordered_chains`](Self::unordered_chains)); `None` when `ts` is
+    /// indexed by the members themselves.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn reached_chains(
         &self,
         rules: &ChainRules,
         ts: &Timestamps,
+        at: Option<&[u32]>,
         members: Members<'_>,
         selected: Option<&BooleanBuffer>,
         need: usize,
@@ -138,8 +172,8 @@ impl SequenceMatcher {
         sink: Option<ConversionSink<'_>>,
     ) -> Vec<u32> {
         match ts {
-            Timestamps::Int(t) => self.chains_generic::<i64>(rules, t, members, selected, need, held, sink),
-            Timestamps::Float(t) => self.chains_generic::<f64>(rules, t, members, selected, need, held, sink),
+            Timestamps::Int(t) => self.chains_generic::<i64>(rules, t, at, members, selected, need, held, sink),
+            Timestamps::Float(t) => self.chains_generic::<f64>(rules, t, at, members, selected, need, held, sink),
         }
     }
 
@@ -148,6 +182,7 @@ impl SequenceMatcher {
         &self,
         rules: &ChainRules,
         ts: &TsChunks<T>,
+        at: Option<&[u32]>,
         members: Members<'_>,
         selected: Option<&BooleanBuffer>,
         need: usize,
@@ -165,6 +200,11 @@ impl SequenceMatcher {
         // A plain greedy chain over integer times needs no time order (see
         // `greedy_chain_unordered`): no group or held value is sorted.
         let ordered = !self.unordered_chains(rules, T::as_int(ts).is_some());
+        debug_assert!(
+            at.is_none() || !ordered,
+            "times through `at` only for scans in any order"
+        );
+        let time = TimeAt { ts, at };
         for (g, slot) in out.iter_mut().enumerate() {
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
@@ -187,53 +227,22 @@ impl SequenceMatcher {
                         T::sort_by_time(&mut rows, ts, &mut sorter);
                         self.universe(rules, ts, &rows, want_conv, &mut sc)
                     } else {
-                        self.greedy_chain_unordered(ts, &rows, &mut sc)
+                        self.greedy_chain_unordered(time, &rows, &mut sc)
                     };
                     sc.group_conv.clone_from(&sc.conv);
                     level
                 }
                 Some(keys) => {
-                    // Each held value's rows: one sort of (value, row) packed in a u64; a
-                    // value's rows are sorted by time only when they can matter.
-                    sc.keyed.clear();
-                    sc.keyed.extend(rows.iter().filter_map(|&r| {
-                        let k = keys.get(r as usize).copied().unwrap_or(NULL_KEY);
-                        (k != NULL_KEY).then_some((u64::from(k) << 32) | u64::from(r))
-                    }));
-                    sc.keyed.sort_unstable();
                     sc.group_conv.iter_mut().for_each(|c| *c = None);
-                    let mut level = 0;
-                    let keyed = std::mem::take(&mut sc.keyed);
-                    let mut universe = std::mem::take(&mut sc.universe);
-                    for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
-                        universe.clear();
-                        universe.extend(run.iter().map(|&kr| kr as u32));
-                        // A value's rows reach at most the first step they have no row for:
-                        // skip values that cannot raise the level or give a time to convert
-                        // (most values of a fine-grained column, e.g. items only viewed).
-                        let bound = self.first_missing(&universe);
-                        if bound == 0 || (bound <= level && (!want_conv || bound <= 1)) {
-                            continue;
-                        }
-                        let l = if ordered {
-                            T::sort_by_time(&mut universe, ts, &mut sorter);
-                            self.universe(rules, ts, &universe, want_conv, &mut sc)
-                        } else {
-                            self.greedy_chain_unordered(ts, &universe, &mut sc)
-                        };
-                        level = level.max(l);
-                        for k in 0..l {
-                            if let Some(c) = sc.conv[k] {
-                                sc.group_conv[k] = earlier(sc.group_conv[k], c);
-                            }
-                        }
-                        if level == m && !want_conv {
-                            break;
-                        }
+                    let by_candidates = if ordered {
+                        None
+                    } else {
+                        self.held_by_candidates(time, &rows, keys, want_conv, &mut sc)
+                    };
+                    match by_candidates {
+                        Some(level) => level,
+                        None => self.held_by_value(rules, time, &rows, keys, ordered, want_conv, &mut sc, &mut sorter),
                     }
-                    sc.keyed = keyed;
-                    sc.universe = universe;
-                    level
                 }
             };
             sc.rows = rows;
@@ -249,6 +258,123 @@ impl SequenceMatcher {
         out
     }
 
+    /// Steps one group's held values reach (`rows`: the group's rows, `keys`: each row's held
+    /// value), each value's rows one universe: the rows split by value with one sort of
+    /// `(value, row)` packed in a `u64`, each value's rows sorted by time (when `ordered`) only
+    /// when they can matter. Fills `sc.group_conv` with the first conversion per step.
+    #[allow(clippy::too_many_arguments)]
+    fn held_by_value<T: TsValue>(
+        &self,
+        rules: &ChainRules,
+        time: TimeAt<'_, T>,
+        rows: &[u32],
+        keys: &[u32],
+        ordered: bool,
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+        sorter: &mut TimeSorter,
+    ) -> usize {
+        let m = self.len();
+        sc.keyed.clear();
+        sc.keyed.extend(rows.iter().filter_map(|&r| {
+            let k = keys.get(r as usize).copied().unwrap_or(NULL_KEY);
+            (k != NULL_KEY).then_some((u64::from(k) << 32) | u64::from(r))
+        }));
+        sc.keyed.sort_unstable();
+        let mut level = 0;
+        let keyed = std::mem::take(&mut sc.keyed);
+        let mut universe = std::mem::take(&mut sc.universe);
+        for run in keyed.chunk_by(|a, b| a >> 32 == b >> 32) {
+            universe.clear();
+            universe.extend(run.iter().map(|&kr| kr as u32));
+            // A value's rows reach at most the first step they have no row for: skip values
+            // that cannot raise the level or give a time to convert (most values of a
+            // fine-grained column, e.g. items only viewed).
+            let bound = self.first_missing(&universe);
+            if bound == 0 || (bound <= level && (!want_conv || bound <= 1)) {
+                continue;
+            }
+            let l = if ordered {
+                T::sort_by_time(&mut universe, time.ts, sorter);
+                self.universe(rules, time.ts, &universe, want_conv, sc)
+            } else {
+                self.greedy_chain_unordered(time, &universe, sc)
+            };
+            level = level.max(l);
+            self.merge_conv(l, sc);
+            if level == m && !want_conv {
+                break;
+            }
+        }
+        sc.keyed = keyed;
+        sc.universe = universe;
+        level
+    }
+
+    /// [`held_by_value`](Self::held_by_value) for a plain greedy chain (see
+    /// [`unordered_chains`](Self::unordered_chains)) without splitting the rows: a held value
+    /// reaches positive step 0 when it has a row of it, and further (or a time to convert,
+    /// which is of steps 1 and later) only with a row of step 1 — so only the values of step-1
+    /// rows are scanned, each over the group's rows. `None` when more than [`MAX_CANDIDATES`]
+    /// values have a step-1 row (the caller then splits the rows by value).
+    fn held_by_candidates<T: TsValue>(
+        &self,
+        time: TimeAt<'_, T>,
+        rows: &[u32],
+        keys: &[u32],
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+    ) -> Option<usize> {
+        let m = self.len();
+        let key = |r: u32| keys.get(r as usize).copied().unwrap_or(NULL_KEY);
+        let mut first = false;
+        let mut candidates = std::mem::take(&mut sc.candidates);
+        candidates.clear();
+        for &r in rows {
+            let w = self.word(r as usize);
+            let (step0, step1) = (self.has(r as usize, w, 0), m > 1 && self.has(r as usize, w, 1));
+            if !(step1 || (step0 && !first)) {
+                continue;
+            }
+            let k = key(r);
+            if k == NULL_KEY {
+                continue;
+            }
+            first |= step0;
+            if step1 && !candidates.contains(&k) {
+                if candidates.len() == MAX_CANDIDATES {
+                    sc.candidates = candidates;
+                    return None;
+                }
+                candidates.push(k);
+            }
+        }
+        let mut level = usize::from(first);
+        let mut universe = std::mem::take(&mut sc.universe);
+        for &v in &candidates {
+            universe.clear();
+            universe.extend(rows.iter().copied().filter(|&r| key(r) == v));
+            let l = self.greedy_chain_unordered(time, &universe, sc);
+            level = level.max(l);
+            self.merge_conv(l, sc);
+            if level == m && !want_conv {
+                break;
+            }
+        }
+        sc.universe = universe;
+        sc.candidates = candidates;
+        Some(level)
+    }
+
+    /// Folds a universe's first conversions (`sc.conv`, `reached` steps) into its group's.
+    fn merge_conv<T: TsValue>(&self, reached: usize, sc: &mut Scratch<T>) {
+        for k in 0..reached {
+            if let Some(c) = sc.conv[k] {
+                sc.group_conv[k] = earlier(sc.group_conv[k], c);
+            }
+        }
+    }
+
     /// Whether [`reached_chains`](Self::reached_chains) under `rules` scans groups in any
     /// order: a plain greedy chain (no `within`, strict order, window or negative step) over
     /// integer times (`int_times`; float times keep the sorted scan and its total order).
@@ -259,32 +385,39 @@ impl SequenceMatcher {
     /// [`greedy_chain`](Self::greedy_chain) over `rows` in any order: step `k`'s row is the
     /// earliest of step `k` strictly after step `k - 1`'s, one pass over the rows per step —
     /// the same chain the sorted scan finds, with no sort. Fills `sc.conv`.
-    fn greedy_chain_unordered<T: TsValue>(&self, ts: &TsChunks<T>, rows: &[u32], sc: &mut Scratch<T>) -> usize {
+    fn greedy_chain_unordered<T: TsValue>(&self, time: TimeAt<'_, T>, rows: &[u32], sc: &mut Scratch<T>) -> usize {
         let m = self.len();
         sc.conv.iter_mut().for_each(|c| *c = None);
+        // The rows' times gathered first: loads independent of each other (at random in the
+        // part when looked up through `at`) overlap instead of stalling the scan one by one.
+        let mut times = std::mem::take(&mut sc.times);
+        times.clear();
+        times.extend(rows.iter().map(|&r| time.get(r as usize)));
         let mut start: Option<T> = None;
         let mut after: Option<T> = None;
+        let mut level = m;
         for k in 0..m {
             let mut earliest: Option<T> = None;
-            for &r in rows {
+            for (&r, &t) in rows.iter().zip(&times) {
                 let r = r as usize;
                 if !self.has(r, self.word(r), k) {
                     continue;
                 }
-                let t = ts[r];
                 if after.is_some_and(|a| t <= a) || earliest.is_some_and(|e| e <= t) {
                     continue;
                 }
                 earliest = Some(t);
             }
             let Some(t) = earliest else {
-                return k;
+                level = k;
+                break;
             };
             let s = *start.get_or_insert(t);
             sc.conv[k] = Some((s, t));
             after = Some(t);
         }
-        m
+        sc.times = times;
+        level
     }
 
     /// Steps reached by one universe (`rows` in time order); with `want_conv`, the first
@@ -545,6 +678,7 @@ mod tests {
         let level = m.reached_chains(
             r,
             &ts,
+            None,
             Members::Runs(&offsets),
             None,
             0,
@@ -602,6 +736,101 @@ mod tests {
         let keys = [0, 1, 1, NULL_KEY];
         // x: A@1 only; y: B@2 A@3: no chain; the null row joins none.
         assert_eq!(run(&[true; 2], &rows, &r, Some(&keys)).0, 1);
+    }
+
+    /// [`run`] with the group's rows at positions `at` of the part (positions hold the step
+    /// bits and held values, the times stay in row order), as a part whose rows come in any
+    /// order is scanned.
+    fn run_at(found: &[bool], rows: &[Row], r: &ChainRules, held: &[u32], at: &[u32]) -> (u32, Vec<Option<f64>>) {
+        let (m, ts) = matcher(found, rows);
+        let m = m.permuted(at);
+        let held: Vec<u32> = at.iter().map(|&row| held[row as usize]).collect();
+        let offsets = [0u32, rows.len() as u32];
+        let mut partials: Vec<ConversionPartial> = (1..m.len()).map(|_| ConversionPartial::new(true, 0)).collect();
+        let level = m.reached_chains(
+            r,
+            &ts,
+            Some(at),
+            Members::Runs(&offsets),
+            None,
+            0,
+            Some(&held),
+            Some(ConversionSink {
+                partials: &mut partials,
+                bins: &[],
+            }),
+        )[0];
+        (level, partials.iter().map(|p| p.min).collect())
+    }
+
+    /// A plain greedy chain per held value, by definition: each value's rows sorted by time,
+    /// each step at its first row after the previous step's; the group's level is the best
+    /// value's, its time to convert at step `k` that of the earliest `(start, time)` reaching it.
+    fn held_reference(m: usize, rows: &[Row], held: &[u32]) -> (u32, Vec<Option<f64>>) {
+        let mut level = 0;
+        let mut best: Vec<Option<(i64, i64)>> = vec![None; m];
+        let mut values: Vec<u32> = held.iter().copied().filter(|&k| k != NULL_KEY).collect();
+        values.sort_unstable();
+        values.dedup();
+        for v in values {
+            let mut universe: Vec<&Row> = rows.iter().zip(held).filter(|(_, &k)| k == v).map(|(r, _)| r).collect();
+            universe.sort_by_key(|(_, t)| *t);
+            let (mut k, mut start, mut after) = (0, None, None);
+            for (hits, t) in universe {
+                if k < m && hits[k] && after.is_none_or(|a| *t > a) {
+                    let s = *start.get_or_insert(*t);
+                    best[k] = Some(best[k].map_or((s, *t), |b: (i64, i64)| b.min((s, *t))));
+                    after = Some(*t);
+                    k += 1;
+                }
+            }
+            level = level.max(k);
+        }
+        let times = (1..m)
+            .map(|k| best[k].filter(|_| k < level).map(|(s, t)| (t - s) as f64))
+            .collect();
+        (level as u32, times)
+    }
+
+    #[test]
+    fn held_values_scanned_by_candidates_or_split_by_value_agree_with_the_definition() {
+        // xorshift: the same cases on every run.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let r = rules(vec![None, None, None], false, None);
+        for case in 0..2000 {
+            let n = 1 + next(40) as usize;
+            // Few values (scanned one by one) or many (more than MAX_CANDIDATES with a row of
+            // step 1: the rows split by value).
+            let values = if case % 2 == 0 { 3 } else { 4 * MAX_CANDIDATES as u64 };
+            let rows: Vec<Row> = (0..n)
+                .map(|_| ((0..3).map(|_| next(2) == 0).collect(), next(12) as i64))
+                .collect();
+            let held: Vec<u32> = (0..n)
+                .map(|_| if next(8) == 0 { NULL_KEY } else { next(values) as u32 })
+                .collect();
+            let expected = held_reference(3, &rows, &held);
+            assert_eq!(
+                run(&[true; 3], &rows, &r, Some(&held)),
+                expected,
+                "case {case}: {rows:?} {held:?}"
+            );
+            // The same rows at positions in another order, times looked up through `at`.
+            let mut at: Vec<u32> = (0..n as u32).collect();
+            for i in (1..n).rev() {
+                at.swap(i, next(i as u64 + 1) as usize);
+            }
+            assert_eq!(
+                run_at(&[true; 3], &rows, &r, &held, &at),
+                expected,
+                "case {case}: at {at:?}"
+            );
+        }
     }
 
     #[test]

@@ -341,8 +341,16 @@ impl Groups {
         if self.contiguous {
             return Members::Runs(offsets);
         }
-        let rows = self.members.get_or_init(|| self.listed_rows());
-        Members::Listed { rows, offsets }
+        Members::Listed {
+            rows: self.row_list(),
+            offsets,
+        }
+    }
+
+    /// The part's rows group after group, each group's in part order (`offsets()[g]..[g + 1]`
+    /// are group `g`'s); built on first use. Needs groups built with `per_row`.
+    pub(crate) fn row_list(&self) -> &[u32] {
+        self.members.get_or_init(|| self.listed_rows())
     }
 
     /// Every row, group after group (group `g`'s at `offsets()[g]..offsets()[g + 1]`), each

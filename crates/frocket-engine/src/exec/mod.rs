@@ -234,16 +234,29 @@ impl Part<'_> {
             .as_ref()
             .is_some_and(|rules| m.unordered_chains(rules, matches!(ts, Timestamps::Int(_))));
         let (permuted, ordered_ts);
+        let mut at: Option<&[u32]> = None;
         let (m, ts, members, held) = if self.groups.contiguous {
             let held = match chains {
                 Some(_) => self.held_keys(&seq.hold_constant, None)?,
                 None => None,
             };
             (m, ts, self.groups.members(), held)
+        } else if !sorted {
+            // Each group's rows adjacent, in part order: the part's row lists, the step bits
+            // and held values put in their order (scanned sequentially), the times looked up
+            // through them (only those of rows a chain may take).
+            let rows = self.groups.row_list();
+            permuted = m.permuted(rows);
+            let held = match chains {
+                Some(_) => self.held_keys(&seq.hold_constant, Some(rows))?,
+                None => None,
+            };
+            at = Some(rows);
+            (&permuted, ts, Members::Runs(self.groups.offsets()), held)
         } else {
             // Built for this sequence and not kept: once the step bits and held values are in
             // its order, the row numbers are dropped (a part rarely has two sequences).
-            let order = TimeOrder::of(&self.groups, ts, sorted);
+            let order = TimeOrder::of(&self.groups, ts);
             permuted = m.permuted(&order.rows);
             let held = match chains {
                 Some(_) => self.held_keys(&seq.hold_constant, Some(&order.rows))?,
@@ -253,7 +266,7 @@ impl Part<'_> {
             (&permuted, &ordered_ts, Members::Runs(self.groups.offsets()), held)
         };
         if let Some(rules) = chains {
-            return Ok(m.reached_chains(&rules, ts, members, selected, need, held.as_deref(), sink));
+            return Ok(m.reached_chains(&rules, ts, at, members, selected, need, held.as_deref(), sink));
         }
         Ok(match ts {
             Timestamps::Int(t) if m.is_greedy() => m.reached_unordered(t, members, selected),
@@ -559,7 +572,13 @@ fn execute(
         groups,
         derived: loaded.derived,
         ts,
-        coded: RefCell::new(HashMap::new()),
+        coded: RefCell::new(
+            loaded
+                .coded
+                .into_iter()
+                .map(|(name, coded)| (name, Rc::new(coded)))
+                .collect(),
+        ),
         opts,
     };
 

@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::reader::ChunkReader;
 
+use super::aggregate::{Coded, ScalarCoder};
 use super::column::Column;
 use super::derive::{Derived, Deriving, Plan};
 use super::groups::{Groups, IntNumbering};
@@ -110,8 +111,11 @@ pub struct LoadedPart {
     pub(crate) groups: Option<Groups>,
     /// Filter masks and step bytes derived as the part was read.
     pub(crate) derived: Derived,
-    /// Columns read but not kept: the numbered group ids, and columns all the query needs of
-    /// which was derived.
+    /// Columns coded as they were read (held values: only which rows are equal matters), by
+    /// name; not among `columns`.
+    pub(crate) coded: Vec<(String, Coded)>,
+    /// Columns read but not kept: the numbered group ids, coded columns, and columns all the
+    /// query needs of which was derived.
     pub(crate) dropped: Vec<String>,
 }
 
@@ -137,6 +141,7 @@ impl LoadedPart {
                 .collect(),
             groups: None,
             derived: Derived::default(),
+            coded: Vec::new(),
             dropped: Vec::new(),
         }
     }
@@ -165,6 +170,13 @@ pub fn read_part<R: ChunkReader + 'static>(
         per_row: query.rows_need_groups(),
     });
     let plan = Plan::of(query);
+    // Columns only held constant are coded as they are read: a code per row instead of the
+    // values (half of an INT column, far less than a STRING one).
+    let code: Vec<&str> = names
+        .iter()
+        .filter(|c| query.column_only_held(c))
+        .map(String::as_str)
+        .collect();
     let read = read_guarded(file, || {
         read_chunks(
             file,
@@ -174,6 +186,7 @@ pub fn read_part<R: ChunkReader + 'static>(
             &query.timeframe,
             number,
             Some(&plan),
+            &code,
         )
     })?;
     let mut columns = Vec::with_capacity(read.columns.len());
@@ -189,6 +202,7 @@ pub fn read_part<R: ChunkReader + 'static>(
         columns,
         groups: read.groups,
         derived: read.derived,
+        coded: read.coded,
         dropped: read.dropped,
     })
 }
@@ -203,7 +217,7 @@ pub fn read_columns<R: ChunkReader + 'static>(
     timeframe: &Timeframe,
 ) -> Result<RecordBatch, EngineError> {
     let read = read_guarded(file, || {
-        read_chunks(file, reader, columns, timestamp_column, timeframe, None, None)
+        read_chunks(file, reader, columns, timestamp_column, timeframe, None, None, &[])
     })?;
     let mut fields = Vec::with_capacity(read.columns.len());
     let mut arrays = Vec::with_capacity(read.columns.len());
@@ -263,6 +277,7 @@ struct Read {
     columns: Vec<(String, Vec<ArrayRef>)>,
     groups: Option<Groups>,
     derived: Derived,
+    coded: Vec<(String, Coded)>,
     /// Columns read but not kept (see [`LoadedPart`]).
     dropped: Vec<String>,
 }
@@ -273,7 +288,9 @@ struct Read {
 /// With `number`, an INT group id column is numbered batch by batch as it is read and left
 /// out of the columns returned: the groups are returned instead. With `plan`, filter masks and
 /// step bytes are derived from each batch as it is read, and columns nothing else needs are
-/// left out.
+/// left out. The INT and plain STRING columns of `code` are coded batch by batch (see
+/// [`ScalarCoder`]) and left out of the columns: their codes are returned instead.
+#[allow(clippy::too_many_arguments)]
 fn read_chunks<R: ChunkReader + 'static>(
     file: &str,
     reader: R,
@@ -282,6 +299,7 @@ fn read_chunks<R: ChunkReader + 'static>(
     timeframe: &Timeframe,
     number: Option<NumberIds<'_>>,
     plan: Option<&Plan>,
+    code: &[&str],
 ) -> Result<Read, EngineError> {
     let read_err = |e: &dyn std::fmt::Display| read_error(file, e);
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| read_err(&e))?;
@@ -365,6 +383,20 @@ fn read_chunks<R: ChunkReader + 'static>(
         .iter()
         .map(|f| plan.and_then(|p| p.start(f.name(), rows)))
         .collect();
+    let mut coders: Vec<Option<ScalarCoder>> = projected_schema
+        .fields()
+        .iter()
+        .zip(&declared)
+        .map(|(f, dt)| match dt {
+            _ if !code.contains(&f.name().as_str()) => None,
+            DataType::Int64 => {
+                let range = int_range(&hinted, &parquet_schema, &parquet_meta, f.name(), selected.as_deref());
+                Some(ScalarCoder::with_range(rows, range))
+            }
+            DataType::Utf8 => Some(ScalarCoder::new(rows)),
+            _ => None,
+        })
+        .collect();
     let mut chunks: Vec<Vec<ArrayRef>> = vec![Vec::new(); declared.len()];
     for batch in reader {
         let batch = batch.map_err(|e| read_err(&e))?;
@@ -390,6 +422,10 @@ fn read_chunks<R: ChunkReader + 'static>(
                 d.push(&c).map_err(|e| read_err(&e))?;
                 keep = d.keep();
             }
+            if let Some(coder) = &mut coders[i] {
+                coder.push(&c).map_err(|e| read_err(&e))?;
+                keep = false;
+            }
             match &mut numbering {
                 Some((at, ids)) if *at == i => ids.push(&c)?,
                 _ if keep => chunk.push(c),
@@ -413,6 +449,13 @@ fn read_chunks<R: ChunkReader + 'static>(
         }
         None => None,
     };
+    let mut coded = Vec::new();
+    for (i, (coder, f)) in coders.into_iter().zip(projected_schema.fields()).enumerate() {
+        if let Some(coder) = coder {
+            dropped[i] = true;
+            coded.push((f.name().clone(), coder.finish()));
+        }
+    }
     for (chunk, dt) in chunks.iter_mut().zip(&declared) {
         if chunk.is_empty() {
             chunk.push(arrow::array::new_empty_array(dt));
@@ -446,6 +489,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         columns: ordered,
         groups,
         derived,
+        coded,
         dropped: dropped_names,
     })
 }
@@ -737,7 +781,58 @@ pub(super) fn prune_row_groups(
 
 #[cfg(test)]
 mod tests {
-    use super::batch_rows;
+    use arrow::array::{Int64Array, StringArray};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+    use crate::{validate_query, DatasetSchema};
+
+    /// A part of users `u`, times `t`, events `e` and items `item` (INT, one null).
+    fn part() -> (bytes::Bytes, DatasetSchema) {
+        let batch = RecordBatch::try_from_iter([
+            ("u", Arc::new(Int64Array::from(vec![1, 2, 1, 2, 1])) as ArrayRef),
+            ("t", Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5])) as ArrayRef),
+            (
+                "e",
+                Arc::new(StringArray::from(vec!["a", "a", "b", "b", "b"])) as ArrayRef,
+            ),
+            (
+                "item",
+                Arc::new(Int64Array::from(vec![Some(7), Some(8), Some(7), None, Some(9)])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let schema = DatasetSchema::from_arrow(&batch.schema(), "u", "t").unwrap();
+        (buf.into(), schema)
+    }
+
+    #[test]
+    fn a_column_only_held_is_read_as_codes() {
+        let (bytes, schema) = part();
+        let held = r#"{"funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}],
+                                   "holdConstant": ["item"]}}"#;
+        let q = validate_query(held, &schema, 10).unwrap();
+        let loaded = read_part("p", bytes.clone(), &q).unwrap();
+        assert!(loaded.columns.iter().all(|(name, _)| name != "item"));
+        assert!(loaded.dropped.contains(&"item".to_string()));
+        let (name, coded) = &loaded.coded[0];
+        assert_eq!(
+            (name.as_str(), coded.row_codes(5)),
+            ("item", Some(vec![0, 1, 0, u32::MAX, 2]))
+        );
+        // Aggregated as well: its values are kept, nothing is coded while reading.
+        let both = r#"{"funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}],
+                                   "holdConstant": ["item"],
+                                   "stepAggregations": [{"column": "item", "type": "countPerValue"}]}}"#;
+        let q = validate_query(both, &schema, 10).unwrap();
+        let loaded = read_part("p", bytes, &q).unwrap();
+        assert!(loaded.coded.is_empty());
+        assert!(loaded.columns.iter().any(|(name, _)| name == "item"));
+    }
 
     #[test]
     fn batches_never_span_row_groups() {

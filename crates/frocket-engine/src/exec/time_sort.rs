@@ -11,8 +11,8 @@ use super::groups::{Groups, Timestamps, TsChunks};
 /// (as most pipelines write them). Built once per part by one counting-sort scatter of the rows
 /// and their times and a sort of each group's slice in place, so that every scan after it reads
 /// times and step bits sequentially (`Members::Runs` over positions) instead of through row
-/// numbers scattered over the part. Built unsorted (each group's rows in part order) for scans
-/// that need no time order.
+/// numbers scattered over the part. (Scans that need no time order take the part's row lists,
+/// `Groups::row_list`, instead.)
 pub(crate) struct TimeOrder {
     /// The part's row at each position; group `g` at `groups.offsets()[g]..[g + 1]`.
     pub rows: Vec<u32>,
@@ -21,21 +21,19 @@ pub(crate) struct TimeOrder {
 }
 
 impl TimeOrder {
-    /// The time order of `groups` (built with rows given their group) over timestamps `ts`;
-    /// without `sorted`, each group's rows are adjacent but in part order (for scans that need
-    /// no time order).
-    pub(crate) fn of(groups: &Groups, ts: &Timestamps, sorted: bool) -> Self {
+    /// The time order of `groups` (built with rows given their group) over timestamps `ts`.
+    pub(crate) fn of(groups: &Groups, ts: &Timestamps) -> Self {
         let mut sorter = TimeSorter::default();
         match ts {
             Timestamps::Int(t) => {
-                let (rows, t) = order_runs(groups, t, sorted, |r, t| sorter.sort_run_int(r, t));
+                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_int(r, t));
                 TimeOrder {
                     rows,
                     ts: Timestamps::Int(t),
                 }
             }
             Timestamps::Float(t) => {
-                let (rows, t) = order_runs(groups, t, sorted, |r, t| sorter.sort_run_float(r, t));
+                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_float(r, t));
                 TimeOrder {
                     rows,
                     ts: Timestamps::Float(t),
@@ -46,12 +44,11 @@ impl TimeOrder {
 }
 
 /// Every row and its time, group after group (one counting-sort scatter in part order: the
-/// rows and times are read in sequence, only written at random), then, when `sorted`, each
-/// group's slice of rows and times sorted together with `sort`.
+/// rows and times are read in sequence, only written at random), then each group's slice of
+/// rows and times sorted together with `sort`.
 fn order_runs<T: ArrowNativeType>(
     groups: &Groups,
     t: &TsChunks<T>,
-    sorted: bool,
     mut sort: impl FnMut(&mut [u32], &mut [T]),
 ) -> (Vec<u32>, TsChunks<T>) {
     let offsets = groups.offsets();
@@ -68,12 +65,10 @@ fn order_runs<T: ArrowNativeType>(
             *dst = time;
         }
     }
-    if sorted {
-        for w in offsets.windows(2) {
-            let (a, b) = (w[0] as usize, w[1] as usize);
-            if b > a + 1 {
-                sort(&mut rows[a..b], &mut times[a..b]);
-            }
+    for w in offsets.windows(2) {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if b > a + 1 {
+            sort(&mut rows[a..b], &mut times[a..b]);
         }
     }
     (rows, TsChunks::single(ScalarBuffer::from(times)))
@@ -279,7 +274,7 @@ mod tests {
         let groups = Groups::build("f", "uid", col, true).unwrap();
         assert!(!groups.contiguous);
         let t = Timestamps::Int(TsChunks::single(ts.clone().into()));
-        let order = TimeOrder::of(&groups, &t, true);
+        let order = TimeOrder::of(&groups, &t);
         let Timestamps::Int(ordered) = &order.ts else {
             panic!("integer times stay integers")
         };
@@ -304,7 +299,7 @@ mod tests {
         let ts: Vec<f64> = (0..40).map(|i| ((i * 37) % 11) as f64 - 5.5).collect();
         let col = Column::single(Arc::new(Int64Array::from(ids)) as ArrayRef);
         let groups = Groups::build("f", "uid", col, true).unwrap();
-        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())), true);
+        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())));
         let Timestamps::Float(ordered) = &order.ts else {
             panic!("float times stay floats")
         };

@@ -485,16 +485,26 @@ impl ValidatedQuery {
         !self.conditions.is_empty() || !self.aggregations.is_empty() || self.funnel.is_some()
     }
 
-    /// Whether anything but filters needs `column`'s values: grouping, time order, a sum
-    /// target or an aggregation.
+    /// Whether anything but filters needs `column`'s values: grouping, time order,
+    /// `holdConstant`, a sum target or an aggregation.
     pub(crate) fn column_used_outside_filters(&self, column: &str) -> bool {
+        self.holds(column) || self.column_values_used(column)
+    }
+
+    /// Whether `column` serves filters and `holdConstant` only: its rows then need only tell
+    /// equal values apart (a code per row, not the values).
+    pub(crate) fn column_only_held(&self, column: &str) -> bool {
+        self.holds(column) && !self.column_values_used(column)
+    }
+
+    /// Whether grouping, time order, a sum target or an aggregation uses `column`.
+    fn column_values_used(&self, column: &str) -> bool {
         let in_aggs = |aggs: &[Aggregation]| {
             aggs.iter()
                 .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
         };
         column == self.group_id_column
             || column == self.timestamp_column
-            || self.holds(column)
             || in_aggs(&self.aggregations)
             || self
                 .conditions
