@@ -352,8 +352,18 @@ impl SequenceMatcher {
         let mut level = usize::from(first);
         let mut universe = std::mem::take(&mut sc.universe);
         for &v in &candidates {
+            // The value's rows, without a branch per row: each row is written, and kept by
+            // advancing past it when it has the value.
             universe.clear();
-            universe.extend(rows.iter().copied().filter(|&r| key(r) == v));
+            universe.resize(rows.len(), 0);
+            let mut n = 0;
+            for &r in rows {
+                if let Some(slot) = universe.get_mut(n) {
+                    *slot = r;
+                }
+                n += usize::from(key(r) == v);
+            }
+            universe.truncate(n);
             let l = self.greedy_chain_unordered(time, &universe, sc);
             level = level.max(l);
             self.merge_conv(l, sc);
