@@ -279,3 +279,28 @@ fn reregistering_replaces_the_dataset() {
     catalog_is(&f, &["d"]);
     assert_eq!(f.ok(&["run", "d", "--empty"])["query"]["matchingGroups"], json!(3));
 }
+
+/// Local mode stops a task at the run timeout (the engine's deadline), not only between tasks:
+/// the heaviest allowed query over one 20,000-user part — tens of seconds of one task in this
+/// debug build, so it would finish, late, if only the start of each task were checked — ends
+/// with the timeout's error.
+#[test]
+fn local_mode_stops_a_task_at_the_run_timeout() {
+    let f = Frocket::with_env(&[("FROCKET_INVOKER_RUN_TIMEOUT", "2".into())]);
+    let data = tempfile::tempdir().unwrap();
+    generate(&f, data.path(), "20000", "1");
+    f.ok(&[
+        "register",
+        "big",
+        &data.path().display().to_string(),
+        "userid",
+        "timestamp",
+    ]);
+    let query = data.path().join("heavy.json");
+    std::fs::write(&query, frocket_tests::heaviest_allowed_query().to_string()).unwrap();
+    let err = f.fails(&["run", "big", "--file", &query.display().to_string()]);
+    assert!(
+        err.contains("timed out after 2.0s") && err.contains("FROCKET_INVOKER_RUN_TIMEOUT"),
+        "{err}"
+    );
+}

@@ -265,6 +265,7 @@ fn serverless_path_end_to_end() {
             work: frocket_protocol::TaskWork::Query { query: query.clone() },
             invoke_time,
             ttl_secs: 60,
+            deadline: None,
             self_select: None,
         };
         for (id, req, needle) in [

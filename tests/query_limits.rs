@@ -106,3 +106,73 @@ fn concurrent_queries_run_up_to_the_limit_then_queue_then_get_503() {
     }
     wait_for(&serve, "idle", |q| q["running"] == json!(0) && q["waiting"] == json!(0));
 }
+
+/// A query the limits allow can still take minutes on a big part (performance.md, "The
+/// heaviest query the limits allow"): its tasks stop at the job's run timeout instead of holding
+/// their workers to the end. Here that query over a 20,000-user part — minutes of work for a
+/// worker of this (debug) build — against a 4 s run timeout: the query gets its 504, and the
+/// one worker is free for the next query moments later.
+#[test]
+fn a_query_past_the_run_timeout_stops_on_its_worker() {
+    let redis = RedisServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    frocket_tests::Frocket::new().ok(&[
+        "dataprep",
+        "generate",
+        "--out",
+        &data.path().display().to_string(),
+        "--users",
+        "20000",
+        "--parts",
+        "1",
+    ]);
+    let env: Vec<(&str, String)> = vec![
+        ("FROCKET_REDIS_HOST", "127.0.0.1".into()),
+        ("FROCKET_REDIS_PORT", redis.port.to_string()),
+        ("FROCKET_DATASTORE_REDIS_PREFIX", "deadline:".into()),
+        ("FROCKET_INVOKER_RUN_TIMEOUT", "4".into()),
+        ("FROCKET_HOME", home.path().display().to_string()),
+    ];
+    let serve = ServeProcess::start(&env, None);
+    let _worker = WorkerProcess::start("w", &env);
+    let body = json!({"name": "big", "basepath": data.path().display().to_string(),
+        "groupIdColumn": "userid", "timestampColumn": "timestamp"});
+    let r = serve.request("POST", "/datasets/register", &body.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let heavy = frocket_tests::heaviest_allowed_query();
+    let t = Instant::now();
+    let r = http(
+        serve.port,
+        "POST",
+        "/datasets/big/query",
+        &heavy.to_string(),
+        Duration::from_secs(120),
+    );
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert!(r.error_message().contains("FROCKET_INVOKER_RUN_TIMEOUT"), "{}", r.body);
+    println!("heavy query answered 504 after {:?}", t.elapsed());
+
+    // The worker stopped the task (2 s after the job gave up): the next queries run. Had it
+    // gone on, each would wait behind it and time out too.
+    let t = Instant::now();
+    let light = json!({"query": {"conditions": [{"filter": ["event", "==", "view"]}]}}).to_string();
+    let answered = (0..3).any(|_| {
+        let r = http(
+            serve.port,
+            "POST",
+            "/datasets/big/query",
+            &light,
+            Duration::from_secs(60),
+        );
+        assert!(r.status == 200 || r.status == 504, "{}", r.body);
+        // Answered by the worker (a task ran), not from what registration knows.
+        r.status == 200
+            && r.json()["stats"]["worker"]["warmTasks"]
+                .as_u64()
+                .is_some_and(|t| t >= 1)
+    });
+    assert!(answered, "the worker was still busy with the stopped query");
+    println!("the next query answered after {:?}", t.elapsed());
+}

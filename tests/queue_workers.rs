@@ -427,6 +427,7 @@ fn self_select_claims_cached_parts_first_then_any_after_the_preflight() {
                 .unwrap()
                 .as_secs_f64(),
             ttl_secs: 60,
+            deadline: None,
             self_select: Some(SelfSelect {
                 preflight_ms: preflight.as_millis() as u64,
             }),

@@ -181,3 +181,40 @@ pub fn json_diff(a: &Value, b: &Value, path: &str, rel: f64) -> Option<String> {
         _ => (a != b).then(|| format!("{path}: {a} != {b}")),
     }
 }
+
+/// The heaviest query the default limits allow, as `make bench` builds it (performance.md,
+/// "The heaviest query the limits allow"), for the generated datasets' columns (`event`,
+/// `category`, `device`): 100 sequence conditions of 64 steps (every other one negative, a
+/// one-day window), a relation of 1,000 terms, 100 aggregations with `top` 10,000 on the query,
+/// on each step of a 64-step funnel and at its end. Minutes of work on a part of a few hundred
+/// thousand rows in a debug build.
+pub fn heaviest_allowed_query() -> Value {
+    let events = ["view", "addtocart", "transaction"];
+    let sequence = |k: usize| -> Vec<Value> {
+        (0..64)
+            .map(|i| {
+                let e = events[(i + k) % 3];
+                if i % 2 == 1 && i < 63 {
+                    serde_json::json!({"filter": ["event", "==", e], "rowFound": false})
+                } else {
+                    serde_json::json!({"filter": ["event", "==", e]})
+                }
+            })
+            .collect()
+    };
+    let conditions: Vec<Value> = (0..100)
+        .map(|k| serde_json::json!({"sequence": sequence(k), "maxDuration": 86_400_000}))
+        .collect();
+    let relation = (0..1000)
+        .map(|i| format!("${}", i % 100))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let columns = ["category", "device", "event"];
+    let aggs: Vec<Value> = (0..100)
+        .map(|i| serde_json::json!({"column": columns[i % 3], "type": "groupsPerValue", "top": 10000, "name": format!("a{i}")}))
+        .collect();
+    serde_json::json!({
+        "query": {"conditions": conditions, "relation": relation, "aggregations": aggs},
+        "funnel": {"sequence": sequence(0), "maxDuration": 86_400_000, "stepAggregations": aggs, "endAggregations": aggs},
+    })
+}

@@ -31,7 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let value = value.to_string();
                     let pred = ArrowPredicateFn::new(ProjectionMask::roots(b.parquet_schema(), [fidx]), move |batch| {
                         let col = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
-                        arrow::compute::kernels::cmp::eq(&col, &arrow::array::Scalar::new(arrow::array::StringArray::from(vec![value.clone()])))
+                        arrow::compute::kernels::cmp::eq(
+                            &col,
+                            &arrow::array::Scalar::new(arrow::array::StringArray::from(vec![value.clone()])),
+                        )
                     });
                     let mask = ProjectionMask::roots(b.parquet_schema(), [idx]);
                     let reader = b

@@ -113,6 +113,13 @@ pub enum EngineError {
     /// Partial results that cannot be merged (different queries).
     #[error("cannot merge partial results: {0}")]
     Merge(String),
+    /// The run passed its deadline ([`ExecOptions::deadline`](crate::ExecOptions::deadline):
+    /// its job's run timeout) and was stopped.
+    #[error("part '{file}': the query ran past its deadline (the job's run timeout) and was stopped")]
+    DeadlineExceeded {
+        /// The part's file name or URL.
+        file: String,
+    },
     /// A result does not fit its type (e.g. an integer sum beyond 64 bits); names the
     /// aggregation.
     #[error("{0}")]

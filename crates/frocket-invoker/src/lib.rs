@@ -40,7 +40,7 @@ pub enum InvokerError {
         message: String,
     },
     /// The job did not finish within the run timeout.
-    #[error("query timed out after {secs:.1}s ({done} of {total} tasks done){}", cause.as_ref().map(|c| format!("; the datastore failed: {c}")).unwrap_or_default())]
+    #[error("query timed out after {secs:.1}s (FROCKET_INVOKER_RUN_TIMEOUT; {done} of {total} tasks done){}", cause.as_ref().map(|c| format!("; the datastore failed: {c}")).unwrap_or_default())]
     Timeout {
         /// The timeout.
         secs: f64,

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use frocket_dataset::DatasetInfo;
 use frocket_engine::{read_part, run_loaded, ExecOptions, PartialResult, QueryResult, ValidatedQuery};
@@ -74,7 +74,8 @@ pub struct LocalOptions {
     pub threads: usize,
     /// Engine settings.
     pub exec: ExecOptions,
-    /// Whole-job timeout in seconds (checked between tasks).
+    /// Whole-job timeout in seconds: no task starts after it, and a task running when it
+    /// passes stops (the engine's deadline, `ExecOptions::deadline`).
     pub run_timeout_secs: f64,
 }
 
@@ -98,6 +99,25 @@ pub fn run_local(
 ) -> Result<(QueryResult, Stats), InvokerError> {
     let start = Instant::now();
     let n = dataset.parts.len();
+    // Tasks stop at the run timeout (or at an earlier deadline of the caller's).
+    let exec = {
+        let timeout = Duration::try_from_secs_f64(opts.run_timeout_secs.max(0.0))
+            .ok()
+            .and_then(|t| start.checked_add(t));
+        ExecOptions {
+            deadline: match (opts.exec.deadline, timeout) {
+                (Some(d), Some(t)) => Some(d.min(t)),
+                (d, t) => d.or(t),
+            },
+            ..opts.exec
+        }
+    };
+    let timed_out = |done: usize| InvokerError::Timeout {
+        secs: opts.run_timeout_secs,
+        done,
+        total: n,
+        cause: None,
+    };
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |t| t.get())
     } else {
@@ -140,15 +160,7 @@ pub fn run_local(
                         }
                         if start.elapsed().as_secs_f64() > opts.run_timeout_secs {
                             failed.store(true, Ordering::Relaxed);
-                            out.push((
-                                i,
-                                Err(InvokerError::Timeout {
-                                    secs: opts.run_timeout_secs,
-                                    done: i,
-                                    total: n,
-                                    cause: None,
-                                }),
-                            ));
+                            out.push((i, Err(timed_out(i))));
                             break;
                         }
                         let part = &dataset.parts[i].path;
@@ -164,13 +176,16 @@ pub fn run_local(
                                 .and_then(|loaded| {
                                     let load = t0.elapsed().as_secs_f64();
                                     report(Some((i, State::Running)));
-                                    run_loaded(part, loaded, query, &opts.exec).map(|p| (p, load))
+                                    run_loaded(part, loaded, query, &exec).map(|p| (p, load))
                                 })
-                                .map_err(|e| e.to_string())
+                                .map_err(|e| match e {
+                                    frocket_engine::EngineError::DeadlineExceeded { .. } => None,
+                                    e => Some(e.to_string()),
+                                })
                         };
                         // A panic in a task fails that task (naming its part), not the process.
                         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task))
-                            .unwrap_or_else(|p| Err(format!("the task panicked: {}", panic_message(&*p))));
+                            .unwrap_or_else(|p| Err(Some(format!("the task panicked: {}", panic_message(&*p)))));
                         match r {
                             Ok((partial, load_secs)) => {
                                 rows_done.fetch_add(partial.scanned_rows, Ordering::Relaxed);
@@ -193,7 +208,7 @@ pub fn run_local(
                                     )),
                                 ));
                             }
-                            Err(message) => {
+                            Err(Some(message)) => {
                                 report(Some((i, State::Failed)));
                                 failed.store(true, Ordering::Relaxed);
                                 out.push((
@@ -203,6 +218,13 @@ pub fn run_local(
                                         message,
                                     }),
                                 ));
+                                break;
+                            }
+                            // Stopped at the run timeout.
+                            Err(None) => {
+                                report(Some((i, State::Failed)));
+                                failed.store(true, Ordering::Relaxed);
+                                out.push((i, Err(timed_out(i))));
                                 break;
                             }
                         }

@@ -43,6 +43,7 @@ pub async fn inspect_remote(
         },
         invoke_time: unix_now(),
         ttl_secs: ttl,
+        deadline: None,
         self_select: None,
     };
     let job = RemoteJob {

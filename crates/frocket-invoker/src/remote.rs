@@ -89,6 +89,8 @@ pub async fn run_remote(
 ) -> Result<(QueryResult, Stats), InvokerError> {
     let start = Instant::now();
     let ttl = task_ttl(opts);
+    // Workers stop a task when the job gives up on it.
+    let deadline = unix_now() + opts.run_timeout_secs;
     let make = |task: usize, attempt: u32| TaskRequest {
         request_id: request_id.to_string(),
         task,
@@ -99,6 +101,7 @@ pub async fn run_remote(
         work: TaskWork::Query { query: query.clone() },
         invoke_time: unix_now(),
         ttl_secs: ttl,
+        deadline: Some(deadline),
         self_select: None,
     };
     let job = RemoteJob {

@@ -37,6 +37,11 @@ pub struct TaskRequest {
     pub invoke_time: f64,
     /// TTL of the status and result keys (seconds).
     pub ttl_secs: u64,
+    /// When the job gives up (unix seconds: its start plus the run timeout): the worker stops
+    /// the query there (a task past it has no one waiting for its result). Absent: no
+    /// deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<f64>,
     /// Set on a "select a part yourself" request: `task` and `part_path` are then chosen by the
     /// worker from the job's published parts (see [`SelfSelect`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

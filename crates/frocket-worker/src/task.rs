@@ -119,6 +119,17 @@ async fn claim(
         .map(with))
 }
 
+/// How long after its job's deadline a task still runs: the invoker gives up first (a `504`
+/// naming the timeout), never on a task stopped a moment before it.
+const DEADLINE_GRACE_SECS: f64 = 2.0;
+
+/// The instant a task whose job gives up at `deadline` (unix seconds) stops (see
+/// [`DEADLINE_GRACE_SECS`]); `None` for a deadline that is no time this clock can hold.
+fn run_deadline(deadline: f64) -> Option<Instant> {
+    let left = deadline + DEADLINE_GRACE_SECS - unix_now();
+    Instant::now().checked_add(std::time::Duration::try_from_secs_f64(left.max(0.0)).ok()?)
+}
+
 /// Runs one task and reports it. Returns an error only when the datastore itself failed; a
 /// failing task is reported as `ENDED_FAILED` and is not an error of the worker. A
 /// self-select request first claims its part; with none left it does nothing (false).
@@ -175,7 +186,11 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     let from_cache = bytes.0 == 0 && loaded.cached;
     let load_secs = t0.elapsed().as_secs_f64();
     status(TaskStatus::RunningQuery, None).await?;
-    let (path, query, exec) = (req.part_path.clone(), wanted.clone(), opts.exec);
+    let exec = ExecOptions {
+        deadline: req.deadline.and_then(run_deadline).or(opts.exec.deadline),
+        ..opts.exec
+    };
+    let (path, query) = (req.part_path.clone(), wanted.clone());
     let ran = tokio::task::spawn_blocking(move || run_loaded(&path, part, &query, &exec).map_err(|e| e.to_string()))
         .await
         .unwrap_or_else(|e| Err(format!("running the query failed: {e}")));
@@ -482,3 +497,24 @@ pub async fn run_queue_worker(
 
 const BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(200);
 const BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn a_task_stops_a_grace_after_its_job_gives_up() {
+        let now = unix_now();
+        let at =
+            |deadline: f64| run_deadline(deadline).map(|i| i.saturating_duration_since(Instant::now()).as_secs_f64());
+        // Ten seconds ahead: stops in ~12 s.
+        let left = at(now + 10.0).unwrap();
+        assert!((11.0..=12.0).contains(&left), "{left}");
+        // Already past, even long ago: stops at once.
+        assert_eq!(at(now - 100.0), Some(0.0));
+        // Not a time this clock holds: no deadline, no panic.
+        assert_eq!(at(f64::INFINITY), None);
+        assert_eq!(at(1e300), None);
+        assert_eq!(at(f64::NAN), Some(0.0));
+    }
+}

@@ -206,6 +206,9 @@ impl SequenceMatcher {
         );
         let time = TimeAt { ts, at };
         for (g, slot) in out.iter_mut().enumerate() {
+            if self.deadline.stop_at(g) {
+                break;
+            }
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
             }

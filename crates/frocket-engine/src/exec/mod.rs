@@ -10,6 +10,7 @@
 mod aggregate;
 mod chain;
 mod column;
+mod deadline;
 mod derive;
 mod filter;
 mod groups;
@@ -21,6 +22,7 @@ mod time_sort;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::buffer::BooleanBuffer;
@@ -35,6 +37,7 @@ pub use read::{read_columns, read_part, LoadedPart};
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
 use self::chain::{ChainRules, ConversionSink, NULL_KEY};
 use self::column::Column;
+use self::deadline::Deadline;
 use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
@@ -53,20 +56,28 @@ pub(crate) type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomS
 /// Execution settings.
 ///
 /// ```
+/// use std::time::{Duration, Instant};
 /// let opts = frocket_engine::ExecOptions::default();
-/// assert_eq!(opts.max_distinct_values, 100_000);
+/// assert_eq!((opts.max_distinct_values, opts.deadline), (100_000, None));
+/// // A run that must end within a minute (its job's run timeout):
+/// let opts = frocket_engine::ExecOptions { deadline: Some(Instant::now() + Duration::from_secs(60)), ..opts };
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExecOptions {
     /// Per part and aggregation, the most distinct values a partial map may hold; beyond it
     /// the part keeps the largest and the result is marked `approximate`.
     pub max_distinct_values: usize,
+    /// When the run must stop: it is checked between conditions, sequences and aggregations
+    /// and every few thousand groups of a sequence scan, and a run past it fails with
+    /// [`EngineError::DeadlineExceeded`]. `None`: no deadline.
+    pub deadline: Option<Instant>,
 }
 
 impl Default for ExecOptions {
     fn default() -> Self {
         ExecOptions {
             max_distinct_values: 100_000,
+            deadline: None,
         }
     }
 }
@@ -163,6 +174,16 @@ impl Part<'_> {
         })
     }
 
+    /// An error once the run's deadline has passed.
+    fn check_deadline(&self) -> Result<(), EngineError> {
+        if Deadline(self.opts.deadline).passed() {
+            return Err(EngineError::DeadlineExceeded {
+                file: self.file.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     fn arrow_err(&self, e: ArrowError) -> EngineError {
         EngineError::PartRead {
             file: self.file.to_string(),
@@ -209,6 +230,22 @@ impl Part<'_> {
     /// A sequence with options (`within`, `holdConstant`, `order: strict`) or whose times to
     /// convert are wanted (`sink`) runs on the exact chain matcher (`chain.rs`).
     fn reached(
+        &self,
+        m: &SequenceMatcher,
+        seq: &Sequence,
+        selected: Option<&BooleanBuffer>,
+        need: usize,
+        sink: Option<ConversionSink<'_>>,
+    ) -> Result<Vec<u32>, EngineError> {
+        self.check_deadline()?;
+        let reached = self.scan_reached(m, seq, selected, need, sink)?;
+        // A scan stops early once the deadline has passed: its results are then incomplete.
+        self.check_deadline()?;
+        Ok(reached)
+    }
+
+    /// [`Part::reached`] without looking at the deadline.
+    fn scan_reached(
         &self,
         m: &SequenceMatcher,
         seq: &Sequence,
@@ -327,7 +364,14 @@ impl Part<'_> {
         Ok(keys)
     }
 
+    /// The matcher of `seq`'s steps, its scans stopping at the run's deadline.
     fn sequence_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
+        let mut m = self.step_matcher(seq)?;
+        m.deadline = Deadline(self.opts.deadline);
+        Ok(m)
+    }
+
+    fn step_matcher(&self, seq: &Sequence) -> Result<SequenceMatcher, EngineError> {
         let found: Vec<bool> = seq.steps.iter().map(|s| s.row_found).collect();
         let layout = StepLayout::of(&found);
         if let Some(bits) = self.step_bytes(seq)? {
@@ -361,6 +405,7 @@ impl Part<'_> {
     /// Groups whose rows satisfy the condition: exact for the groups of `within` (all when
     /// `None`), unspecified for the others.
     fn condition(&self, cond: &Condition, within: Option<&BooleanBuffer>) -> Result<BooleanBuffer, EngineError> {
+        self.check_deadline()?;
         let groups = &self.groups;
         let ng = groups.count;
         match &cond.kind {
@@ -468,6 +513,7 @@ impl Part<'_> {
         let per_agg: Vec<Vec<PartialAggregation>> = aggs
             .iter()
             .map(|a| {
+                self.check_deadline()?;
                 let column = self.column(&a.column)?;
                 let coded = if a.agg_type == crate::query::AggregationType::Count {
                     None

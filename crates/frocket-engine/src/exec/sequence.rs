@@ -24,6 +24,7 @@
 
 use arrow::buffer::BooleanBuffer;
 
+use super::deadline::Deadline;
 use super::groups::{Members, Timestamps, TsChunks};
 use super::time_sort::TimeSorter;
 use crate::conversion::ConversionPartial;
@@ -111,6 +112,8 @@ pub(crate) struct SequenceMatcher {
     /// Whether any gap has one.
     has_negative: bool,
     pub max_duration: Option<f64>,
+    /// When scans stop early (their results then incomplete; see [`Deadline::stop_at`]).
+    pub deadline: Deadline,
 }
 
 struct Scratch<T> {
@@ -238,6 +241,7 @@ impl SequenceMatcher {
             has_negative: layout.has_gap.iter().any(|&g| g),
             has_gap: layout.has_gap,
             max_duration,
+            deadline: Deadline::default(),
         }
     }
 
@@ -267,6 +271,7 @@ impl SequenceMatcher {
             has_gap: self.has_gap.clone(),
             has_negative: self.has_negative,
             max_duration: self.max_duration,
+            deadline: self.deadline,
         }
     }
 
@@ -396,6 +401,9 @@ impl SequenceMatcher {
         let mut chain: Vec<i64> = vec![0; m];
         let int_ts = T::as_int(ts);
         for (g, slot) in out.iter_mut().enumerate() {
+            if self.deadline.stop_at(g) {
+                break;
+            }
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
             }
@@ -691,6 +699,9 @@ impl SequenceMatcher {
         let mut out = vec![0u32; groups];
         let mut later = LaterSteps::default();
         for (g, slot) in out.iter_mut().enumerate() {
+            if self.deadline.stop_at(g) {
+                break;
+            }
             if selected.is_some_and(|s| !s.value(g)) {
                 continue;
             }

@@ -9,11 +9,23 @@
 //! primary := "$" (digits | identifier) | "(" expr ")"
 //! ```
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A parsed relation expression with references resolved to condition indexes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+///
+/// Serialized flat, in postfix order (a condition index, or `"not"`, `"and"`, `"or"` applied
+/// to what comes before), so that no expression the limits allow — `$0 or $1 or … $999` is a
+/// tree 999 deep — nests deeper than a JSON reader accepts (serde_json stops at 128 levels: a
+/// worker could not read its task):
+///
+/// ```
+/// use frocket_engine::query::parse_relation;
+/// let e = parse_relation("$0 and not ($1 or $0)", &[None, None]).unwrap();
+/// let json = serde_json::to_string(&e).unwrap();
+/// assert_eq!(json, r#"[0,1,0,"or","not","and"]"#);
+/// assert_eq!(serde_json::from_str::<frocket_engine::query::RelationExpr>(&json).unwrap(), e);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelationExpr {
     /// The condition at this index.
     Cond(usize),
@@ -23,6 +35,78 @@ pub enum RelationExpr {
     And(Box<RelationExpr>, Box<RelationExpr>),
     /// Disjunction.
     Or(Box<RelationExpr>, Box<RelationExpr>),
+}
+
+/// One item of a relation's postfix form (see [`RelationExpr`]).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Postfix {
+    Cond(usize),
+    Op(String),
+}
+
+impl Serialize for RelationExpr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Post-order without recursion: a node is emitted once its operands are.
+        let mut out = Vec::new();
+        let mut stack: Vec<(&RelationExpr, bool)> = vec![(self, false)];
+        while let Some((e, operands_done)) = stack.pop() {
+            match (e, operands_done) {
+                (RelationExpr::Cond(i), _) => out.push(Postfix::Cond(*i)),
+                (RelationExpr::Not(_), true) => out.push(Postfix::Op("not".into())),
+                (RelationExpr::And(..), true) => out.push(Postfix::Op("and".into())),
+                (RelationExpr::Or(..), true) => out.push(Postfix::Op("or".into())),
+                (RelationExpr::Not(a), false) => {
+                    stack.push((e, true));
+                    stack.push((a, false));
+                }
+                (RelationExpr::And(a, b) | RelationExpr::Or(a, b), false) => {
+                    stack.push((e, true));
+                    stack.push((b, false));
+                    stack.push((a, false));
+                }
+            }
+        }
+        out.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RelationExpr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let items = Vec::<Postfix>::deserialize(deserializer)?;
+        let mut stack: Vec<RelationExpr> = Vec::new();
+        for (at, item) in items.into_iter().enumerate() {
+            let missing = || D::Error::custom(format!("relation item {at}: an operator without its operands"));
+            let e = match item {
+                Postfix::Cond(i) => RelationExpr::Cond(i),
+                Postfix::Op(op) => {
+                    let b = stack.pop().ok_or_else(missing)?;
+                    match op.as_str() {
+                        "not" => RelationExpr::Not(Box::new(b)),
+                        "and" | "or" => {
+                            let a = Box::new(stack.pop().ok_or_else(missing)?);
+                            if op == "and" {
+                                RelationExpr::And(a, Box::new(b))
+                            } else {
+                                RelationExpr::Or(a, Box::new(b))
+                            }
+                        }
+                        other => {
+                            return Err(D::Error::custom(format!(
+                                "relation item {at}: unknown operator '{other}' (not, and, or)"
+                            )))
+                        }
+                    }
+                }
+            };
+            stack.push(e);
+        }
+        match (stack.pop(), stack.is_empty()) {
+            (Some(e), true) => Ok(e),
+            _ => Err(D::Error::custom("a relation must reduce to one expression")),
+        }
+    }
 }
 
 impl RelationExpr {
@@ -353,4 +437,36 @@ pub fn parse_relation(s: &str, names: &[Option<String>]) -> Result<RelationExpr,
         });
     }
     Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_relation_the_limits_allow_goes_through_json() {
+        // 1,000 terms: a tree 999 deep, far past serde_json's 128 levels if nested.
+        let text = (0..1000)
+            .map(|i| format!("${}", i % 100))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let e = parse_relation(&text, &vec![None; 100]).unwrap();
+        let back: RelationExpr = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.terms(), 1000);
+    }
+
+    #[test]
+    fn a_malformed_postfix_relation_is_an_error() {
+        for (json, needle) in [
+            (r#"[0,"and"]"#, "without its operands"),
+            (r#"["not"]"#, "without its operands"),
+            (r#"[0,1]"#, "one expression"),
+            (r#"[]"#, "one expression"),
+            (r#"[0,"xor"]"#, "unknown operator 'xor'"),
+        ] {
+            let err = serde_json::from_str::<RelationExpr>(json).unwrap_err().to_string();
+            assert!(err.contains(needle), "{json}: {err}");
+        }
+    }
 }
