@@ -73,7 +73,13 @@ struct Args {
     repeats: usize,
     duckdb: bool,
     only: Option<String>,
+    /// Whether to run the heaviest query the limits allow (minutes).
+    worst: bool,
 }
+
+const USAGE: &str = "usage: frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--repeats N]
+                     [--data DIR --group-id COL --timestamp COL] [--root DIR]
+                     [--only QUERY|worst_allowed] [--no-duckdb] [--no-worst]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
@@ -87,6 +93,7 @@ fn parse_args() -> Result<Args, String> {
         repeats: 3,
         duckdb: true,
         only: None,
+        worst: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -108,7 +115,12 @@ fn parse_args() -> Result<Args, String> {
             "--repeats" => a.repeats = val("--repeats")?.parse().map_err(|e| format!("--repeats: {e}"))?,
             "--no-duckdb" => a.duckdb = false,
             "--only" => a.only = Some(val("--only")?),
-            other => return Err(format!("unknown argument {other}")),
+            "--no-worst" => a.worst = false,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     Ok(a)
@@ -228,7 +240,7 @@ fn real_main() -> Result<(), String> {
         vec![]
     };
 
-    if args.data.is_none() && args.only.as_deref().is_none_or(|o| o == "worst_allowed") {
+    if args.data.is_none() && args.worst && args.only.as_deref().is_none_or(|o| o == "worst_allowed") {
         worst_allowed(&files[0], &schema, max_part)?;
     }
     if args.only.as_deref() == Some("worst_allowed") {
