@@ -197,6 +197,28 @@ fn serverless_path_end_to_end() {
             assert!(w["peakMemoryBytes"]["max"].as_f64().is_some_and(|m| m > 0.0), "{w}");
         }
 
+        // A query too large to travel in every event (over QUERY_INLINE_MAX_BYTES; Lambda takes
+        // 1 MB per asynchronous event) reaches the workers through the blobstore: 60
+        // conditions every user meets answer as the same query without them.
+        let aggs = json!([{"column": "event", "type": "countPerValue"}]);
+        let conditions: Vec<Value> = (0..60)
+            .map(|c| {
+                let filters: Vec<Value> = (0..40)
+                    .map(|i| json!(["event", "!=", format!("no-such-event-{c:02}-{i:02}")]))
+                    .collect();
+                json!({"filters": filters, "target": ["count", ">=", 1]})
+            })
+            .collect();
+        let big = json!({"query": {"conditions": conditions, "relation": "or", "aggregations": aggs}}).to_string();
+        assert!(big.len() > frocket_protocol::QUERY_INLINE_MAX_BYTES);
+        let small = json!({"query": {"aggregations": aggs}}).to_string();
+        let (status, a) = lambdas.http("POST", "/datasets/golden/query", "", Some(&big)).await;
+        assert_eq!(status, 200, "{a}");
+        let (status, b) = lambdas.http("POST", "/datasets/golden/query", "", Some(&small)).await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(a["query"], b["query"]);
+        assert!(a["query"]["matchingGroups"].as_u64().is_some_and(|g| g > 0), "{a}");
+
         // The asynchronous form: start, then poll to the final envelope.
         let (file, text, expected) = golden_queries().into_iter().nth(9).unwrap();
         let q: Value = serde_json::from_str(&text).unwrap();

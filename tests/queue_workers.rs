@@ -82,6 +82,25 @@ fn golden_and_local_equivalence_through_queue_workers() {
     assert_eq!(json_diff(&result_of(&a), &result_of(&b), "result", 1e-12), None);
     assert_eq!(a["stats"]["dataset"]["parts"], json!(7));
 
+    // A query too large to travel in every request (over QUERY_INLINE_MAX_BYTES) is stored
+    // once in the blobstore and named in each: the same answer as local mode's.
+    let conditions: Vec<Value> = (0..60)
+        .map(|c| {
+            let filters: Vec<Value> = (0..40)
+                .map(|i| json!(["event", "!=", format!("no-such-event-{c:02}-{i:02}")]))
+                .collect();
+            json!({"filters": filters, "target": ["count", ">=", 1 + c % 3]})
+        })
+        .collect();
+    let big = json!({"query": {"conditions": conditions, "relation": "or",
+        "aggregations": [{"column": "category", "type": "countPerValue"}]}})
+    .to_string();
+    assert!(big.len() > frocket_protocol::QUERY_INLINE_MAX_BYTES, "{}", big.len());
+    let a = dist.ok(&["run", "gen", "--string", &big]);
+    let b = local.ok(&["run", "gen", "--string", &big]);
+    assert_eq!(json_diff(&result_of(&a), &result_of(&b), "result", 1e-12), None);
+    assert_eq!(a["stats"]["invoker"]["totalTasks"], json!(7));
+
     // A corrupt part fails every attempt: the job fails naming it, workers survive.
     let bad = tempfile::tempdir().unwrap();
     for f in std::fs::read_dir(gen.path()).unwrap() {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use frocket_dataset::DatasetInfo;
 use frocket_datastore::{AttemptKey, Datastore, TaskStatus};
 use frocket_engine::{QueryResult, ValidatedQuery};
-use frocket_protocol::{unix_now, TaskOutput, TaskRequest, TaskResult, TaskWork};
+use frocket_protocol::{query_blob, unix_now, TaskOutput, TaskRequest, TaskResult, TaskWork, QUERY_INLINE_MAX_BYTES};
 
 use crate::local::{Progress, TaskCounts};
 use crate::merge::InOrderMerge;
@@ -91,6 +91,17 @@ pub async fn run_remote(
     let ttl = task_ttl(opts);
     // Workers stop a task when the job gives up on it.
     let deadline = unix_now() + opts.run_timeout_secs;
+    // A large query is stored once and named in each request.
+    let json =
+        serde_json::to_vec(query).map_err(|e| InvokerError::Internal(format!("cannot encode the query: {e}")))?;
+    let work = if json.len() > QUERY_INLINE_MAX_BYTES {
+        let id = query_blob(request_id);
+        ds.put_blob(&id, &json, Some(ttl)).await?;
+        TaskWork::QueryBlob { query_blob: id }
+    } else {
+        TaskWork::Query { query: query.clone() }
+    };
+    drop(json);
     let make = |task: usize, attempt: u32| TaskRequest {
         request_id: request_id.to_string(),
         task,
@@ -98,7 +109,7 @@ pub async fn run_remote(
         dataset: dataset.name.clone(),
         registration_id: dataset.registration_id.clone(),
         part_path: dataset.parts[task].path.clone(),
-        work: TaskWork::Query { query: query.clone() },
+        work: work.clone(),
         invoke_time: unix_now(),
         ttl_secs: ttl,
         deadline: Some(deadline),

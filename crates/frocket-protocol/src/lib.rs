@@ -60,6 +60,12 @@ pub enum TaskWork {
         /// The validated query.
         query: ValidatedQuery,
     },
+    /// Run a query too large to travel in every request (see [`QUERY_INLINE_MAX_BYTES`]): the
+    /// validated query's JSON is in the blobstore under `query_blob`.
+    QueryBlob {
+        /// The blob id ([`query_blob`]).
+        query_blob: String,
+    },
     /// Inspect it for registration; the distinct group ids go to the blobstore.
     Inspect {
         /// What to collect.
@@ -78,6 +84,18 @@ pub enum TaskOutput {
     /// The part was inspected and is not valid for the dataset (a missing or mistyped column,
     /// nulls in the group id…): a finding about the data, not a failure to retry.
     Rejected(String),
+}
+
+/// A query whose JSON is larger than this travels once through the blobstore
+/// ([`TaskWork::QueryBlob`]) instead of in every task request: the validated form of a query
+/// near the 1 MiB body limit is ~1.7 MB, past Lambda's 1 MB for an asynchronous invocation, and
+/// a copy per part would fill the Redis queue (256 parts × 550 KB for the heaviest query the
+/// limits allow).
+pub const QUERY_INLINE_MAX_BYTES: usize = 64 * 1024;
+
+/// The blob id holding a job's query (see [`TaskWork::QueryBlob`]).
+pub fn query_blob(request_id: &str) -> String {
+    format!("{request_id}-query")
 }
 
 /// The blob id holding the group ids of an inspection task.

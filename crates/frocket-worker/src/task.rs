@@ -171,8 +171,19 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     }
     status(TaskStatus::LoadingData, None).await?;
     let t0 = Instant::now();
+    let stored;
     let wanted = match &req.work {
         TaskWork::Query { query } => query,
+        TaskWork::QueryBlob { query_blob } => match stored_query(ds, query_blob).await? {
+            Ok(q) => {
+                stored = q;
+                &stored
+            }
+            Err(m) => {
+                status(TaskStatus::EndedFailed, Some(m)).await?;
+                return Ok(false);
+            }
+        },
         TaskWork::Inspect { inspect } => return inspect_task(ds, req, opts, &key, inspect, (started, cold)).await,
     };
     let loaded = match load_part(req, wanted, opts).await {
@@ -228,6 +239,20 @@ pub struct Loaded {
 /// from there; any other S3 part from only the byte ranges the query needs (its footer, then
 /// the chunks of its columns in the row groups its timeframe keeps), each from the disk cache
 /// when held, else by ranged GETs that the cache keeps.
+/// A job's query stored in the blobstore ([`TaskWork::QueryBlob`]); `Ok(Err(message))` when it
+/// is gone or unreadable (the task fails with it), `Err` when the datastore failed.
+async fn stored_query(
+    ds: &Datastore,
+    id: &str,
+) -> Result<Result<frocket_engine::ValidatedQuery, String>, DatastoreError> {
+    Ok(match ds.blob(id).await? {
+        None => Err(format!("the query's blob '{id}' is gone (expired, or its job ended)")),
+        Some(bytes) => {
+            serde_json::from_slice(&bytes).map_err(|e| format!("the query's blob '{id}' is not a query: {e}"))
+        }
+    })
+}
+
 async fn load_part(
     req: &TaskRequest,
     query: &frocket_engine::ValidatedQuery,
