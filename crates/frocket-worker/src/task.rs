@@ -198,7 +198,10 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     let load_secs = t0.elapsed().as_secs_f64();
     status(TaskStatus::RunningQuery, None).await?;
     let exec = ExecOptions {
-        deadline: req.deadline.and_then(run_deadline).or(opts.exec.deadline),
+        deadline: match (req.deadline.and_then(run_deadline), opts.exec.deadline) {
+            (Some(job), Some(own)) => Some(job.min(own)),
+            (job, own) => job.or(own),
+        },
         ..opts.exec
     };
     let (path, query) = (req.part_path.clone(), wanted.clone());
