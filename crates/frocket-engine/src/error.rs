@@ -115,7 +115,7 @@ pub enum EngineError {
     Merge(String),
     /// The run passed its deadline ([`ExecOptions::deadline`](crate::ExecOptions::deadline):
     /// its job's run timeout) and was stopped.
-    #[error("part '{file}': the query ran past its deadline (the job's run timeout) and was stopped")]
+    #[error("part '{file}': the query ran past its deadline and was stopped (the job's run timeout, or the worker function's own timeout)")]
     DeadlineExceeded {
         /// The part's file name or URL.
         file: String,

@@ -14,6 +14,21 @@ pub const CACHE_DIR: &str = "/tmp/frocket-cache";
 
 pub use frocket_engine::memory::keep_freed_memory;
 
+/// How long before the function's own deadline a query stops: time to report the task failed.
+pub const FUNCTION_DEADLINE_MARGIN_SECS: f64 = 1.5;
+
+/// The instant a query stops in an invocation the runtime ends at `deadline_ms` (unix
+/// milliseconds). `None` for a value that is not such an instant: 0 (none given), anything
+/// before 2001 (`cargo lambda watch` sends the function's timeout itself, e.g. 600000), or a
+/// time this clock cannot hold.
+fn stop_before(deadline_ms: u64) -> Option<std::time::Instant> {
+    if deadline_ms < 1_000_000_000_000 {
+        return None;
+    }
+    let left = deadline_ms as f64 / 1000.0 - FUNCTION_DEADLINE_MARGIN_SECS - frocket_protocol::unix_now();
+    std::time::Instant::now().checked_add(std::time::Duration::try_from_secs_f64(left.max(0.0)).ok()?)
+}
+
 /// The worker function's state, kept across warm invocations.
 pub struct WorkerFunction {
     ds: Datastore,
@@ -42,7 +57,12 @@ impl WorkerFunction {
     /// Runs the task the event asks for. A task that fails is reported in Redis and answered
     /// normally; an event that is not a task request is an error (reported on its attempt
     /// when it names one), never a crash.
-    pub async fn handle(&self, event: Value) -> Result<Value, LambdaError> {
+    ///
+    /// `function_deadline_ms`: when the runtime kills this invocation (its context's deadline,
+    /// unix milliseconds): the query stops [`FUNCTION_DEADLINE_MARGIN_SECS`] before it, so the
+    /// task is reported failed with its reason instead of vanishing and being retried, each
+    /// attempt billed to the function's timeout.
+    pub async fn handle(&self, event: Value, function_deadline_ms: Option<u64>) -> Result<Value, LambdaError> {
         let req: TaskRequest = match serde_json::from_value(event.clone()) {
             Ok(r) => r,
             Err(e) => {
@@ -72,8 +92,32 @@ impl WorkerFunction {
                 return Err(LambdaError::BadEvent(message));
             }
         };
-        let ok = handle_task(&self.ds, &req, &self.opts).await?;
+        let mut opts = self.opts.clone();
+        if let Some(stop) = function_deadline_ms.and_then(stop_before) {
+            opts.exec.deadline = Some(opts.exec.deadline.map_or(stop, |d| d.min(stop)));
+        }
+        let ok = handle_task(&self.ds, &req, &opts).await?;
         tracing::info!(request_id = %req.request_id, task = req.task, attempt = req.attempt, success = ok, "task done");
         Ok(json!({"requestId": req.request_id, "task": req.task, "attempt": req.attempt, "success": ok}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_stops_before_the_function_is_killed() {
+        let now_ms = (frocket_protocol::unix_now() * 1000.0) as u64;
+        let left =
+            |ms: u64| stop_before(ms).map(|i| i.saturating_duration_since(std::time::Instant::now()).as_secs_f64());
+        // Killed in 30 s: stops 1.5 s before.
+        let l = left(now_ms + 30_000).unwrap();
+        assert!((28.0..=28.5).contains(&l), "{l}");
+        // Nearly out of time: at once.
+        assert_eq!(left(now_ms + 1000), Some(0.0));
+        // Not an instant: none given (0), or the emulator's timeout in place of a deadline.
+        assert_eq!(left(0), None);
+        assert_eq!(left(600_000), None);
     }
 }

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let function = WorkerFunction::new(&cfg, ds, frocket_lambda::worker::CACHE_DIR);
     let function = &function;
     lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| async move {
-        function.handle(e.payload).await
+        function.handle(e.payload, Some(e.context.deadline)).await
     }))
     .await
 }
