@@ -100,17 +100,12 @@ pub fn run_local(
     let start = Instant::now();
     let n = dataset.parts.len();
     // Tasks stop at the run timeout (or at an earlier deadline of the caller's).
-    let exec = {
-        let timeout = Duration::try_from_secs_f64(opts.run_timeout_secs.max(0.0))
-            .ok()
-            .and_then(|t| start.checked_add(t));
-        ExecOptions {
-            deadline: match (opts.exec.deadline, timeout) {
-                (Some(d), Some(t)) => Some(d.min(t)),
-                (d, t) => d.or(t),
-            },
-            ..opts.exec
-        }
+    let exec = match Duration::try_from_secs_f64(opts.run_timeout_secs.max(0.0))
+        .ok()
+        .and_then(|t| start.checked_add(t))
+    {
+        Some(timeout) => opts.exec.with_deadline(timeout),
+        None => opts.exec,
     };
     let timed_out = |done: usize| InvokerError::Timeout {
         secs: opts.run_timeout_secs,

@@ -25,8 +25,7 @@ fn stop_before(deadline_ms: u64) -> Option<std::time::Instant> {
     if deadline_ms < 1_000_000_000_000 {
         return None;
     }
-    let left = deadline_ms as f64 / 1000.0 - FUNCTION_DEADLINE_MARGIN_SECS - frocket_protocol::unix_now();
-    std::time::Instant::now().checked_add(std::time::Duration::try_from_secs_f64(left.max(0.0)).ok()?)
+    frocket_protocol::instant_at(deadline_ms as f64 / 1000.0 - FUNCTION_DEADLINE_MARGIN_SECS)
 }
 
 /// The worker function's state, kept across warm invocations.
@@ -94,7 +93,7 @@ impl WorkerFunction {
         };
         let mut opts = self.opts.clone();
         if let Some(stop) = function_deadline_ms.and_then(stop_before) {
-            opts.exec.deadline = Some(opts.exec.deadline.map_or(stop, |d| d.min(stop)));
+            opts.exec = opts.exec.with_deadline(stop);
         }
         let ok = handle_task(&self.ds, &req, &opts).await?;
         tracing::info!(request_id = %req.request_id, task = req.task, attempt = req.attempt, success = ok, "task done");

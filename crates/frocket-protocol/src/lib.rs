@@ -156,3 +156,17 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
+
+/// The instant on this process's monotonic clock of `unix_secs` (a wall-clock time, e.g. a
+/// task's deadline): now for a time already past (or NaN), `None` for one this clock cannot
+/// hold.
+///
+/// ```
+/// let soon = frocket_protocol::instant_at(frocket_protocol::unix_now() + 5.0).unwrap();
+/// assert!(soon > std::time::Instant::now());
+/// assert!(frocket_protocol::instant_at(f64::INFINITY).is_none());
+/// ```
+pub fn instant_at(unix_secs: f64) -> Option<std::time::Instant> {
+    let left = (unix_secs - unix_now()).max(0.0);
+    std::time::Instant::now().checked_add(std::time::Duration::try_from_secs_f64(left).ok()?)
+}

@@ -9,7 +9,9 @@ use frocket_dataset::{inspect_part_as, InspectSpec, RegisterError};
 use frocket_datastore::{AttemptKey, Datastore, DatastoreError, TaskStatus};
 use frocket_engine::exec::{footer_len, needed_ranges, parse_footer, SparseFile, COALESCE_GAP, FOOTER_GUESS};
 use frocket_engine::{read_part, run_loaded, ExecOptions};
-use frocket_protocol::{group_ids_blob, unix_now, SelfSelect, TaskOutput, TaskRequest, TaskResult, TaskWork};
+use frocket_protocol::{
+    group_ids_blob, instant_at, unix_now, SelfSelect, TaskOutput, TaskRequest, TaskResult, TaskWork,
+};
 use frocket_storage::{is_s3, DiskCache, Storage};
 
 /// Lambda compute price per GB-second (us-east-1 list price) for this build's architecture.
@@ -126,8 +128,7 @@ const DEADLINE_GRACE_SECS: f64 = 2.0;
 /// The instant a task whose job gives up at `deadline` (unix seconds) stops (see
 /// [`DEADLINE_GRACE_SECS`]); `None` for a deadline that is no time this clock can hold.
 fn run_deadline(deadline: f64) -> Option<Instant> {
-    let left = deadline + DEADLINE_GRACE_SECS - unix_now();
-    Instant::now().checked_add(std::time::Duration::try_from_secs_f64(left.max(0.0)).ok()?)
+    instant_at(deadline + DEADLINE_GRACE_SECS)
 }
 
 /// Runs one task and reports it. Returns an error only when the datastore itself failed; a
@@ -197,12 +198,9 @@ pub async fn handle_task(ds: &Datastore, req: &TaskRequest, opts: &WorkerOptions
     let from_cache = bytes.0 == 0 && loaded.cached;
     let load_secs = t0.elapsed().as_secs_f64();
     status(TaskStatus::RunningQuery, None).await?;
-    let exec = ExecOptions {
-        deadline: match (req.deadline.and_then(run_deadline), opts.exec.deadline) {
-            (Some(job), Some(own)) => Some(job.min(own)),
-            (job, own) => job.or(own),
-        },
-        ..opts.exec
+    let exec = match req.deadline.and_then(run_deadline) {
+        Some(job) => opts.exec.with_deadline(job),
+        None => opts.exec,
     };
     let (path, query) = (req.part_path.clone(), wanted.clone());
     let ran = tokio::task::spawn_blocking(move || run_loaded(&path, part, &query, &exec).map_err(|e| e.to_string()))

@@ -27,7 +27,6 @@
 use std::collections::VecDeque;
 
 use arrow::buffer::BooleanBuffer;
-
 use arrow::datatypes::ArrowNativeType;
 
 use super::groups::{Members, Timestamps, TsChunks};

@@ -82,6 +82,24 @@ impl Default for ExecOptions {
     }
 }
 
+impl ExecOptions {
+    /// These options with the run stopping at `deadline`, or at the earlier deadline they
+    /// already have.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let (soon, later) = (Instant::now() + Duration::from_secs(1), Instant::now() + Duration::from_secs(9));
+    /// let opts = frocket_engine::ExecOptions::default().with_deadline(later).with_deadline(soon);
+    /// assert_eq!(opts.with_deadline(later).deadline, Some(soon));
+    /// ```
+    pub fn with_deadline(self, deadline: Instant) -> Self {
+        ExecOptions {
+            deadline: Some(self.deadline.map_or(deadline, |d| d.min(deadline))),
+            ..self
+        }
+    }
+}
+
 /// Reads one Parquet part and runs the query over it.
 ///
 /// ```no_run
