@@ -338,10 +338,27 @@ fn a_worker_killed_mid_task_is_replaced_and_its_task_retried() {
     ]);
     register_with_a_worker(&dist, &env, &["register", "big", &dir, "userid", "timestamp"]);
     local.ok(&["register", "big", &dir, "userid", "timestamp"]);
-    let query = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../docs/queries/demo-funnel.json")
-        .display()
-        .to_string();
+    // A query heavy enough that a task lasts long past the 50 ms the victim is given (~0.2 s
+    // a part in a release build, ~0.7 s in a debug one): 16 sequences of 16 steps, every other
+    // one negative. (The demo funnel takes ~50 ms a part: the victim could finish first.)
+    let events = ["view", "addtocart", "transaction"];
+    let conditions: Vec<Value> = (0..16)
+        .map(|k| {
+            let steps: Vec<Value> = (0..16)
+                .map(|i| match i % 2 == 1 && i < 15 {
+                    true => json!({"filter": ["event", "==", events[(i + k) % 3]], "rowFound": false}),
+                    false => json!({"filter": ["event", "==", events[(i + k) % 3]]}),
+                })
+                .collect();
+            json!({"sequence": steps, "maxDuration": 86_400_000})
+        })
+        .collect();
+    let relation = (0..16).map(|i| format!("${i}")).collect::<Vec<_>>().join(" or ");
+    let query_dir = tempfile::tempdir().unwrap();
+    let query_file = query_dir.path().join("heavy-query.json");
+    let heavy = json!({"query": {"conditions": conditions, "relation": relation}});
+    std::fs::write(&query_file, heavy.to_string()).unwrap();
+    let query = query_file.display().to_string();
 
     let cfg = Config::from_vars(env.iter().map(|(k, v)| (k.to_string(), v.clone()))).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -406,6 +406,12 @@ pub(crate) struct IntNumbering {
     scattered: bool,
     /// Rows per id of `map` when `scattered` (`map` then gives the id's place here).
     map_counts: Vec<u32>,
+    /// Rows counted per entry of the current dictionary (see [`IntNumbering::push_entries`]).
+    entry_counts: Vec<u32>,
+    /// The provisional code of each entry of the current dictionary, when `scattered`.
+    entry_codes: Vec<u32>,
+    /// Ids gathered from a dictionary while rows may still come in runs.
+    gathered: Vec<i64>,
 }
 
 impl IntNumbering {
@@ -431,7 +437,105 @@ impl IntNumbering {
             previous: None,
             scattered: false,
             map_counts: Vec::new(),
+            entry_counts: Vec::new(),
+            entry_codes: Vec::new(),
+            gathered: Vec::new(),
         }
+    }
+
+    /// Numbers the next ids, given as entries of `dictionary` (each within it, as
+    /// [`IntChunk`](super::pages::IntChunk) checks). Once rows are known not to come in runs —
+    /// or only counts are asked for — each distinct id is looked up once per dictionary instead
+    /// of once per row: rows are counted per entry, and folded into the ids' counts by
+    /// [`IntNumbering::end_dictionary`], which must follow a dictionary's last entries.
+    pub(crate) fn push_entries(&mut self, dictionary: &[i64], entries: &[u32]) {
+        let by_entry = self.counting || self.scattered || (self.per_row && self.runs > self.sizes.len());
+        if !by_entry {
+            // Ids may still come in runs: numbered as values.
+            let mut values = std::mem::take(&mut self.gathered);
+            values.clear();
+            values.extend(entries.iter().map(|&e| dictionary[e as usize]));
+            self.push_values(&values);
+            self.gathered = values;
+            return;
+        }
+        if !self.counting && !self.scattered {
+            self.start_scattered();
+        }
+        self.rows += entries.len();
+        if self.entry_counts.len() < dictionary.len() {
+            self.entry_counts.resize(dictionary.len(), 0);
+        }
+        if self.counting {
+            let counts = &mut self.entry_counts;
+            for &e in entries {
+                counts[e as usize] += 1;
+            }
+            return;
+        }
+        if self.entry_codes.len() < dictionary.len() {
+            let codes: Vec<u32> = dictionary.iter().map(|&v| self.code_of(v)).collect();
+            self.entry_codes = codes;
+        }
+        let (codes, counts) = (&self.entry_codes, &mut self.entry_counts);
+        self.of_row.extend(entries.iter().map(|&e| {
+            counts[e as usize] += 1;
+            codes[e as usize]
+        }));
+        if let Some(&last) = entries.last() {
+            self.previous = Some(dictionary[last as usize]);
+        }
+    }
+
+    /// Folds the rows counted per entry of `dictionary` (see [`IntNumbering::push_entries`])
+    /// into its ids' counts, before the next dictionary.
+    pub(crate) fn end_dictionary(&mut self, dictionary: &[i64]) {
+        let lo = self.lo;
+        let span = self.table.len();
+        if self.counting {
+            for (&v, &c) in dictionary.iter().zip(&self.entry_counts) {
+                if c > 0 {
+                    match self.table.get_mut(v.wrapping_sub(lo) as usize) {
+                        Some(slot) => *slot += c,
+                        None => *self.map.entry(v).or_insert(0) += c,
+                    }
+                }
+            }
+        } else {
+            for (&code, &c) in self.entry_codes.iter().zip(&self.entry_counts) {
+                let code = code as usize;
+                match self.table.get_mut(code) {
+                    Some(slot) => *slot += c,
+                    None => {
+                        if let Some(slot) = self.map_counts.get_mut(code - span) {
+                            *slot += c;
+                        }
+                    }
+                }
+            }
+        }
+        self.entry_counts.clear();
+        self.entry_codes.clear();
+    }
+
+    /// An id's provisional code once rows are scattered (see
+    /// [`IntNumbering::number_rows_in_table`]).
+    fn code_of(&mut self, v: i64) -> u32 {
+        let at = v.wrapping_sub(self.lo) as usize;
+        if at < self.table.len() {
+            return at as u32;
+        }
+        let next = self.map_counts.len() as u32;
+        let j = *self.map.entry(v).or_insert(next);
+        if j == next {
+            self.map_counts.push(0);
+        }
+        (self.table.len() + j as usize) as u32
+    }
+
+    /// Counts rows without a group id (reported by [`IntNumbering::finish`]).
+    pub(crate) fn push_nulls(&mut self, nulls: usize) {
+        self.nulls += nulls;
     }
 
     /// Numbers the next chunk of ids.
@@ -442,6 +546,12 @@ impl IntNumbering {
             return Ok(());
         }
         let values = int_ids(&self.file, &self.column, chunk)?;
+        self.push_values(values);
+        Ok(())
+    }
+
+    /// Numbers the next ids, given as values.
+    pub(crate) fn push_values(&mut self, values: &[i64]) {
         self.rows += values.len();
         let lo = self.lo;
         if self.counting {
@@ -451,13 +561,13 @@ impl IntNumbering {
                     None => *self.map.entry(v).or_insert(0) += 1,
                 }
             }
-            return Ok(());
+            return;
         }
         if self.scattered || (self.per_row && self.runs > self.sizes.len() && !self.table.is_empty()) {
             // Groups are not runs (rows in any order): every row is given its group; no runs
             // to find, one table lookup per row.
             self.number_rows_in_table(values);
-            return Ok(());
+            return;
         }
         let len = values.len();
         let mut i = 0;
@@ -502,7 +612,6 @@ impl IntNumbering {
         if let Some(&last) = values.last() {
             self.previous = Some(last);
         }
-        Ok(())
     }
 
     /// Gives each row of `values` its id's provisional code, once rows are known not to come
@@ -569,6 +678,7 @@ impl IntNumbering {
 
     /// The groups numbered.
     pub(crate) fn finish(mut self) -> Result<Groups, EngineError> {
+        debug_assert!(self.entry_counts.iter().all(|&c| c == 0), "a dictionary not ended");
         if self.nulls > 0 {
             return Err(EngineError::BadData {
                 file: self.file,

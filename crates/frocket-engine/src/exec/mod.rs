@@ -14,6 +14,7 @@ mod deadline;
 mod derive;
 mod filter;
 mod groups;
+mod pages;
 mod ranges;
 mod read;
 mod sequence;

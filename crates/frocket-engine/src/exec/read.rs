@@ -23,6 +23,7 @@ use super::aggregate::{Coded, ScalarCoder};
 use super::column::Column;
 use super::derive::{Derived, Deriving, Plan};
 use super::groups::{Groups, IntNumbering};
+use super::pages::{self, IntChunk, IntPage};
 use super::FastMap;
 use crate::error::EngineError;
 use crate::query::{Timeframe, ValidatedQuery};
@@ -320,14 +321,17 @@ fn read_chunks<R: ChunkReader + 'static>(
     let hinted = dictionary_hints(&file_schema, &parquet_meta);
     let options = ArrowReaderOptions::new().with_schema(Arc::new(hinted.clone()));
     let meta = ArrowReaderMetadata::try_new(parquet_meta.clone(), options).map_err(|e| read_err(&e))?;
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, meta);
+    let reader = Arc::new(reader);
+    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(Shared(reader.clone()), meta);
     let parquet_schema = builder.parquet_schema().clone();
 
     let mut selected: Option<Vec<usize>> = None;
+    let mut partial = false;
     if !timeframe.is_unbounded() {
-        let (row_groups, partial) =
+        let (row_groups, some_rows) =
             prune_row_groups(&hinted, &parquet_schema, &parquet_meta, timestamp_column, timeframe)
                 .map_err(|e| read_err(&e))?;
+        partial = some_rows;
         selected = Some(row_groups.clone());
         builder = builder.with_row_groups(row_groups);
         if partial {
@@ -345,21 +349,62 @@ fn read_chunks<R: ChunkReader + 'static>(
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(pred)]));
         }
     }
-    let sizes: Vec<usize> = parquet_meta
-        .row_groups()
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| selected.as_ref().is_none_or(|s| s.contains(i)))
-        .map(|(_, rg)| rg.num_rows().max(0) as usize)
+    let row_groups: Vec<usize> = (0..parquet_meta.num_row_groups())
+        .filter(|i| selected.as_ref().is_none_or(|s| s.contains(i)))
         .collect();
-    let reader = builder
-        .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
-        .with_batch_size(batch_rows(&sizes))
-        .build()
-        .map_err(|e| read_err(&e))?;
+    let sizes: Vec<usize> = row_groups
+        .iter()
+        .map(|&i| parquet_meta.row_group(i).num_rows().max(0) as usize)
+        .collect();
+    let rows: usize = sizes.iter().sum();
+
+    // Group ids whose every chunk our own page decoder knows are numbered from their
+    // dictionaries (see `pages.rs`), before and apart from the other columns.
+    let own_ids = match &number {
+        Some(n) if !partial => own_id_leaf(&hinted, &parquet_schema, &parquet_meta, n.column, &row_groups)
+            .map(|(root, leaf)| (root, leaf, n.column.to_string(), n.per_row)),
+        _ => None,
+    };
+    let mut own_groups = None;
+    if let Some((root, leaf, column, per_row)) = &own_ids {
+        let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
+        let mut ids = IntNumbering::new(file, column, *per_row, rows, range);
+        for &rg in &row_groups {
+            let chunk_err = |m: String| read_err(&format!("column '{column}', row group {rg}: {m}"));
+            let meta = parquet_meta.row_group(rg);
+            let expected = meta.num_rows().max(0) as usize;
+            let mut chunk = IntChunk::open(reader.clone(), meta.column(*leaf), expected).map_err(chunk_err)?;
+            while let Some(page) = chunk.next_page().map_err(chunk_err)? {
+                match page {
+                    IntPage::Entries { dictionary, entries } => ids.push_entries(dictionary, entries),
+                    IntPage::Plain(values) => ids.push_values(values),
+                }
+            }
+            if chunk.rows() != expected {
+                return Err(chunk_err(format!(
+                    "{} rows where the row group has {expected}",
+                    chunk.rows()
+                )));
+            }
+            ids.end_dictionary(chunk.dictionary());
+            ids.push_nulls(chunk.nulls());
+        }
+        roots.retain(|r| r != root);
+        own_groups = Some(ids.finish()?);
+    }
 
     // The reader returns projected columns in file order; each batch's arrays are kept as
-    // chunks.
+    // chunks. No reader when only the group ids were asked for and are numbered above.
+    let reader = match roots.is_empty() && own_groups.is_some() {
+        true => None,
+        false => Some(
+            builder
+                .with_projection(ProjectionMask::roots(&parquet_schema, roots.iter().copied()))
+                .with_batch_size(batch_rows(&sizes))
+                .build()
+                .map_err(|e| read_err(&e))?,
+        ),
+    };
     let mut sorted_roots = roots.clone();
     sorted_roots.sort_unstable();
     let projected_schema: SchemaRef = Arc::new(hinted.project(&sorted_roots).map_err(|e| read_err(&e))?);
@@ -369,9 +414,8 @@ fn read_chunks<R: ChunkReader + 'static>(
         .map(|f| normalize(&arrow::array::new_empty_array(f.data_type())).map(|a| a.data_type().clone()))
         .collect::<Result<_, _>>()
         .map_err(|e| read_err(&e))?;
-    let rows: usize = sizes.iter().sum();
     // The group ids' position among the projected columns, and their numbering.
-    let mut numbering = number.and_then(|n| {
+    let mut numbering = number.filter(|_| own_ids.is_none()).and_then(|n| {
         let i = projected_schema.index_of(n.column).ok()?;
         (declared.get(i)? == &DataType::Int64).then(|| {
             let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
@@ -398,7 +442,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         })
         .collect();
     let mut chunks: Vec<Vec<ArrayRef>> = vec![Vec::new(); declared.len()];
-    for batch in reader {
+    for batch in reader.into_iter().flatten() {
         let batch = batch.map_err(|e| read_err(&e))?;
         for (i, ((chunk, c), (f, dt))) in chunks
             .iter_mut()
@@ -447,7 +491,7 @@ fn read_chunks<R: ChunkReader + 'static>(
             dropped[i] = true;
             Some(ids.finish()?)
         }
-        None => None,
+        None => own_groups,
     };
     let mut coded = Vec::new();
     for (i, (coder, f)) in coders.into_iter().zip(projected_schema.fields()).enumerate() {
@@ -485,6 +529,9 @@ fn read_chunks<R: ChunkReader + 'static>(
             ordered.push(column);
         }
     }
+    if let Some((_, _, column, _)) = own_ids {
+        dropped_names.push(column);
+    }
     Ok(Read {
         columns: ordered,
         groups,
@@ -492,6 +539,51 @@ fn read_chunks<R: ChunkReader + 'static>(
         coded,
         dropped: dropped_names,
     })
+}
+
+/// The root and leaf index of `column` when our own page decoder can read its chunks in every
+/// row group of `row_groups` (see [`pages::decodable`]): a flat INT64 column read as Int64.
+fn own_id_leaf(
+    schema: &Schema,
+    parquet_schema: &parquet::schema::types::SchemaDescriptor,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    column: &str,
+    row_groups: &[usize],
+) -> Option<(usize, usize)> {
+    let root = schema.index_of(column).ok()?;
+    if schema.field(root).data_type() != &DataType::Int64 {
+        return None;
+    }
+    let mut leaves = (0..parquet_schema.num_columns()).filter(|&l| parquet_schema.get_column_root_idx(l) == root);
+    let leaf = leaves.next()?;
+    if leaves.next().is_some() {
+        return None;
+    }
+    row_groups
+        .iter()
+        .all(|&rg| pages::decodable(meta.row_group(rg).column(leaf)))
+        .then_some((root, leaf))
+}
+
+/// One reader shared by arrow-rs' reader and our own page decoder.
+struct Shared<R>(Arc<R>);
+
+impl<R: ChunkReader> parquet::file::reader::Length for Shared<R> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl<R: ChunkReader> ChunkReader for Shared<R> {
+    type T = R::T;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        self.0.get_read(start)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.0.get_bytes(start, length)
+    }
 }
 
 /// The smallest and largest value of an integer column over the row groups `selected` (all

@@ -1,0 +1,557 @@
+//! Our own decoding of a flat INT64 column chunk's pages, for the group id column: each row's
+//! entry in the chunk's dictionary instead of its value, so ids are numbered once per distinct
+//! id of a row group (see [`IntNumbering::push_entries`](super::groups::IntNumbering)) instead
+//! of once per row — and the dictionary gather arrow-rs would do is skipped.
+//!
+//! Only chunks whose encodings this module knows are decoded here ([`decodable`]): dictionary
+//! pages, `RLE_DICTIONARY` / `PLAIN_DICTIONARY` and `PLAIN` data pages (format v1 and v2),
+//! definition levels of an optional column; anything else is read by arrow-rs. Pages come
+//! decompressed from arrow-rs' [`SerializedPageReader`]. Every length, bit width and entry is
+//! checked: a damaged page is an error naming the column and row group, never a panic or an
+//! entry past the dictionary.
+
+use std::sync::Arc;
+
+use parquet::basic::{Encoding, Type as PhysicalType};
+use parquet::column::page::Page;
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::file::reader::ChunkReader;
+use parquet::file::serialized_reader::SerializedPageReader;
+
+/// Whether [`IntChunk`] can decode `chunk`: a flat INT64 column (optional or required) written
+/// with dictionary, plain and RLE encodings only.
+pub(crate) fn decodable(chunk: &ColumnChunkMetaData) -> bool {
+    let descr = chunk.column_descr();
+    descr.physical_type() == PhysicalType::INT64
+        && descr.max_rep_level() == 0
+        && descr.max_def_level() <= 1
+        && chunk.encodings().all(|e| {
+            matches!(
+                e,
+                Encoding::PLAIN | Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY | Encoding::RLE
+            )
+        })
+}
+
+/// One page's non-null values, as [`IntChunk::next_page`] returns them.
+#[derive(Debug, PartialEq)]
+pub(crate) enum IntPage<'a> {
+    /// Each value's entry in the chunk's dictionary; every entry is within it.
+    Entries {
+        /// The chunk's dictionary.
+        dictionary: &'a [i64],
+        /// Each value's entry.
+        entries: &'a [u32],
+    },
+    /// The values themselves (a page written plain, e.g. after the dictionary grew too large).
+    Plain(&'a [i64]),
+}
+
+/// The pages of one INT64 column chunk, decoded one at a time.
+///
+/// ```ignore
+/// let mut chunk = IntChunk::open(reader, row_group.column(i), rows)?;
+/// while let Some(page) = chunk.next_page()? {
+///     match page {
+///         IntPage::Entries { dictionary, entries } => { /* dictionary[entries[k] as usize] … */ }
+///         IntPage::Plain(v) => { /* … */ }
+///     }
+/// }
+/// ```
+pub(crate) struct IntChunk<R: ChunkReader> {
+    pages: SerializedPageReader<R>,
+    optional: bool,
+    dictionary: Vec<i64>,
+    has_dictionary: bool,
+    entries: Vec<u32>,
+    plain: Vec<i64>,
+    /// Rows with no value (definition level 0) met so far.
+    nulls: usize,
+    /// Rows of the pages read so far.
+    rows: usize,
+}
+
+impl<R: ChunkReader> IntChunk<R> {
+    /// The pages of `chunk` (of a row group of `rows` rows) in `reader`.
+    pub(crate) fn open(reader: Arc<R>, chunk: &ColumnChunkMetaData, rows: usize) -> Result<Self, String> {
+        if !decodable(chunk) {
+            return Err("not a flat INT64 column with dictionary or plain pages".into());
+        }
+        let pages = SerializedPageReader::new(reader, chunk, rows, None).map_err(|e| e.to_string())?;
+        Ok(IntChunk {
+            pages,
+            optional: chunk.column_descr().max_def_level() > 0,
+            dictionary: Vec::new(),
+            has_dictionary: false,
+            entries: Vec::new(),
+            plain: Vec::new(),
+            nulls: 0,
+            rows: 0,
+        })
+    }
+
+    /// The chunk's dictionary (empty until its dictionary page is read).
+    pub(crate) fn dictionary(&self) -> &[i64] {
+        &self.dictionary
+    }
+
+    /// Rows with no value met so far.
+    pub(crate) fn nulls(&self) -> usize {
+        self.nulls
+    }
+
+    /// Rows of the pages read so far (with a value or not).
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The next data page's non-null values; `None` after the last page.
+    pub(crate) fn next_page(&mut self) -> Result<Option<IntPage<'_>>, String> {
+        loop {
+            let page = match self.pages.next() {
+                None => return Ok(None),
+                Some(p) => p.map_err(|e| e.to_string())?,
+            };
+            match page {
+                Page::DictionaryPage {
+                    buf,
+                    num_values,
+                    encoding,
+                    ..
+                } => {
+                    if self.has_dictionary {
+                        return Err("a second dictionary page".into());
+                    }
+                    if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
+                        return Err(format!("dictionary page encoded {encoding}"));
+                    }
+                    let bytes = (num_values as usize)
+                        .checked_mul(8)
+                        .and_then(|n| buf.get(..n))
+                        .ok_or_else(|| format!("dictionary page of {num_values} values is {} bytes", buf.len()))?;
+                    self.dictionary.clear();
+                    self.dictionary.extend(bytes.chunks_exact(8).map(le_i64));
+                    self.has_dictionary = true;
+                }
+                Page::DataPage {
+                    buf,
+                    num_values,
+                    encoding,
+                    def_level_encoding,
+                    ..
+                } => {
+                    let rows = num_values as usize;
+                    let (values, present) = if self.optional {
+                        if def_level_encoding != Encoding::RLE {
+                            return Err(format!("definition levels encoded {def_level_encoding}"));
+                        }
+                        let len = buf
+                            .get(..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                            .ok_or("page too short for its definition levels")?;
+                        let levels = buf
+                            .get(4..4usize.saturating_add(len))
+                            .ok_or("definition levels past the page's end")?;
+                        (&buf[4 + len..], count_present(levels, rows)?)
+                    } else {
+                        (&buf[..], rows)
+                    };
+                    self.nulls += rows - present;
+                    self.rows += rows;
+                    return self.values(values, encoding, present).map(Some);
+                }
+                Page::DataPageV2 {
+                    buf,
+                    num_values,
+                    encoding,
+                    def_levels_byte_len,
+                    rep_levels_byte_len,
+                    ..
+                } => {
+                    if rep_levels_byte_len != 0 {
+                        return Err("repetition levels in a flat column".into());
+                    }
+                    let rows = num_values as usize;
+                    let len = def_levels_byte_len as usize;
+                    let levels = buf.get(..len).ok_or("definition levels past the page's end")?;
+                    let present = if self.optional {
+                        count_present(levels, rows)?
+                    } else {
+                        rows
+                    };
+                    self.nulls += rows - present;
+                    self.rows += rows;
+                    return self.values(&buf[len..], encoding, present).map(Some);
+                }
+            }
+        }
+    }
+
+    /// Decodes `count` values encoded `encoding` from `data`.
+    fn values(&mut self, data: &[u8], encoding: Encoding, count: usize) -> Result<IntPage<'_>, String> {
+        match encoding {
+            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
+                if !self.has_dictionary {
+                    return Err("a dictionary-encoded page before any dictionary page".into());
+                }
+                let (&width, runs) = match data.split_first() {
+                    Some(s) => s,
+                    None if count == 0 => {
+                        self.entries.clear();
+                        return Ok(IntPage::Entries {
+                            dictionary: &self.dictionary,
+                            entries: &self.entries,
+                        });
+                    }
+                    None => return Err("an empty dictionary-encoded page".into()),
+                };
+                decode_hybrid(runs, u32::from(width), count, &mut self.entries)?;
+                let max = self.entries.iter().copied().max().unwrap_or(0) as usize;
+                if !self.entries.is_empty() && max >= self.dictionary.len() {
+                    return Err(format!(
+                        "entry {max} past the dictionary of {} values",
+                        self.dictionary.len()
+                    ));
+                }
+                Ok(IntPage::Entries {
+                    dictionary: &self.dictionary,
+                    entries: &self.entries,
+                })
+            }
+            Encoding::PLAIN => {
+                let bytes = count
+                    .checked_mul(8)
+                    .and_then(|n| data.get(..n))
+                    .ok_or_else(|| format!("plain page of {count} values is {} bytes", data.len()))?;
+                self.plain.clear();
+                self.plain.extend(bytes.chunks_exact(8).map(le_i64));
+                Ok(IntPage::Plain(&self.plain))
+            }
+            other => Err(format!("data page encoded {other}")),
+        }
+    }
+}
+
+fn le_i64(b: &[u8]) -> i64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    i64::from_le_bytes(w)
+}
+
+/// Reads an unsigned LEB128 varint at `*at`.
+fn varint(data: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *data.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Decodes `count` values of `width` bits from Parquet's RLE / bit-packed hybrid encoding into
+/// `out` (replacing its contents).
+///
+/// ```ignore
+/// // A run of 5 × value 3 (width 2): header 5 << 1, then the value in one byte.
+/// let mut out = Vec::new();
+/// decode_hybrid(&[10, 3], 2, 5, &mut out)?;
+/// assert_eq!(out, [3; 5]);
+/// ```
+pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec<u32>) -> Result<(), String> {
+    if width > 32 {
+        return Err(format!("bit width {width}"));
+    }
+    out.clear();
+    out.reserve(count);
+    let value_bytes = width.div_ceil(8) as usize;
+    let mut at = 0;
+    while out.len() < count {
+        let header =
+            varint(data, &mut at).ok_or_else(|| format!("{} values where the page declares {count}", out.len()))?;
+        let left = count - out.len();
+        if header & 1 == 0 {
+            let run = usize::try_from(header >> 1).unwrap_or(usize::MAX);
+            let bytes = data
+                .get(at..at + value_bytes)
+                .ok_or("a run's value past the page's end")?;
+            at += value_bytes;
+            let value = bytes.iter().rev().fold(0u32, |v, &b| (v << 8) | u32::from(b));
+            out.resize(out.len() + run.min(left), value);
+        } else {
+            let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
+            let take = groups.saturating_mul(8).min(left);
+            let needed_groups = take.div_ceil(8);
+            let packed = &data[at.min(data.len())..];
+            let used = needed_groups.saturating_mul(width as usize).min(packed.len());
+            let start = out.len();
+            out.resize(start + needed_groups * 8, 0);
+            unpack(width, &packed[..used], &mut out[start..]);
+            out.truncate(start + take);
+            at = at.saturating_add(groups.saturating_mul(width as usize));
+        }
+    }
+    Ok(())
+}
+
+/// Definition levels (width 1) that are 1 among the first `rows`.
+fn count_present(levels: &[u8], rows: usize) -> Result<usize, String> {
+    let mut at = 0;
+    let mut seen = 0;
+    let mut present = 0;
+    while seen < rows {
+        let header = varint(levels, &mut at)
+            .ok_or_else(|| format!("{seen} definition levels where the page has {rows} rows"))?;
+        let left = rows - seen;
+        if header & 1 == 0 {
+            let run = usize::try_from(header >> 1).unwrap_or(usize::MAX).min(left);
+            let value = *levels.get(at).ok_or("a run's level past the page's end")?;
+            at += 1;
+            if value > 1 {
+                return Err(format!("definition level {value} in a column of level 1"));
+            }
+            present += run * usize::from(value);
+            seen += run;
+        } else {
+            let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
+            let take = groups.saturating_mul(8).min(left);
+            let bytes = &levels[at.min(levels.len())..];
+            let full = take / 8;
+            present += bytes.iter().take(full).map(|b| b.count_ones() as usize).sum::<usize>();
+            if take % 8 != 0 {
+                let last = bytes.get(full).copied().unwrap_or(0);
+                present += (last & ((1u8 << (take % 8)) - 1)).count_ones() as usize;
+            }
+            seen += take;
+            at = at.saturating_add(groups);
+        }
+    }
+    Ok(present)
+}
+
+/// Unpacks groups of 8 values of `width` bits (LSB first) from `data` into `out` (a multiple of
+/// 8 values); bits past `data`'s end read as 0.
+fn unpack(width: u32, data: &[u8], out: &mut [u32]) {
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match width {
+                $($w => unpack_width::<$w>(data, out),)*
+                _ => out.fill(0),
+            }
+        };
+    }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+}
+
+fn unpack_width<const W: usize>(data: &[u8], out: &mut [u32]) {
+    let mask = if W == 32 { u64::from(u32::MAX) } else { (1u64 << W) - 1 };
+    let whole = data.len() / W;
+    for (g, group) in out.chunks_exact_mut(8).enumerate() {
+        // A group's W bytes, with room for the last 8-byte read.
+        let mut w = [0u8; 40];
+        if g < whole {
+            w[..W].copy_from_slice(&data[g * W..g * W + W]);
+        } else {
+            let from = (g * W).min(data.len());
+            let to = (g * W + W).min(data.len());
+            w[..to - from].copy_from_slice(&data[from..to]);
+        }
+        for (j, v) in group.iter_mut().enumerate() {
+            let bit = j * W;
+            let at = bit / 8;
+            let word = u64::from_le_bytes([
+                w[at],
+                w[at + 1],
+                w[at + 2],
+                w[at + 3],
+                w[at + 4],
+                w[at + 5],
+                w[at + 6],
+                w[at + 7],
+            ]);
+            *v = ((word >> (bit % 8)) & mask) as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Packs `values` of `width` bits LSB first, as Parquet's bit-packed runs do.
+    fn pack(values: &[u32], width: u32) -> Vec<u8> {
+        let mut out = vec![0u8; (values.len() * width as usize).div_ceil(8)];
+        for (i, &v) in values.iter().enumerate() {
+            for b in 0..width as usize {
+                if v >> b & 1 == 1 {
+                    let bit = i * width as usize + b;
+                    out[bit / 8] |= 1 << (bit % 8);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bit_packed_runs_of_every_width_decode() {
+        for width in 1..=32u32 {
+            let max = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+            let values: Vec<u32> = (0..24u32).map(|i| i.wrapping_mul(2_654_435_761) & max).collect();
+            let mut data = vec![(3 << 1) | 1]; // 3 groups of 8
+            data.extend(pack(&values, width));
+            let mut out = Vec::new();
+            decode_hybrid(&data, width, 21, &mut out).unwrap();
+            assert_eq!(out, values[..21], "width {width}");
+        }
+    }
+
+    #[test]
+    fn rle_and_packed_runs_mix() {
+        // 300 × 7 (header 600 as a varint), then one group of 8 packed values of width 3.
+        let mut data = vec![0xd8, 0x04, 7];
+        data.push(1 << 1 | 1);
+        data.extend(pack(&[0, 1, 2, 3, 4, 5, 6, 7], 3));
+        let mut out = Vec::new();
+        decode_hybrid(&data, 3, 305, &mut out).unwrap();
+        assert_eq!(out.len(), 305);
+        assert!(out[..300].iter().all(|&v| v == 7));
+        assert_eq!(out[300..], [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn damaged_runs_are_errors() {
+        let mut out = Vec::new();
+        // Fewer values than declared.
+        assert!(decode_hybrid(&[4, 1], 1, 5, &mut out)
+            .unwrap_err()
+            .contains("declares 5"));
+        // A run's value cut off.
+        assert!(decode_hybrid(&[4], 8, 2, &mut out).is_err());
+        // A width past 32 bits.
+        assert!(decode_hybrid(&[4, 1], 33, 2, &mut out).is_err());
+        // An endless varint.
+        assert!(decode_hybrid(&[0xff; 12], 4, 2, &mut out).is_err());
+        // A packed run cut short reads zeros for the missing bits, never past the data.
+        decode_hybrid(&[(4 << 1) | 1, 0xff], 8, 32, &mut out).unwrap();
+        assert_eq!(out[0], 255);
+        assert!(out[1..].iter().all(|&v| v == 0));
+    }
+
+    /// A part of one INT64 column `uid` (optional), written with `props`, and its bytes.
+    fn part(values: &[Option<i64>], props: parquet::file::properties::WriterProperties) -> bytes::Bytes {
+        use arrow::array::{Int64Array, RecordBatch};
+        let batch = RecordBatch::try_from_iter([(
+            "uid",
+            std::sync::Arc::new(values.iter().copied().collect::<Int64Array>()) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let mut out = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        bytes::Bytes::from(out)
+    }
+
+    /// Every row group's values (`None`: null) as decoded here, or the first error.
+    fn decode_all(bytes: &bytes::Bytes) -> Result<Vec<Option<i64>>, String> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(bytes.clone()).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for rg in reader.metadata().row_groups() {
+            let mut chunk = IntChunk::open(Arc::new(bytes.clone()), rg.column(0), rg.num_rows() as usize)?;
+            while let Some(page) = chunk.next_page()? {
+                match page {
+                    IntPage::Entries { dictionary, entries } => {
+                        out.extend(entries.iter().map(|&e| Some(dictionary[e as usize])))
+                    }
+                    IntPage::Plain(values) => out.extend(values.iter().map(|&v| Some(v))),
+                }
+            }
+            out.extend(std::iter::repeat_n(None, chunk.nulls()));
+        }
+        Ok(out)
+    }
+
+    fn props() -> parquet::file::properties::WriterPropertiesBuilder {
+        parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(900))
+            .set_data_page_row_count_limit(128)
+            .set_write_batch_size(128)
+            .set_dictionary_page_size_limit(1024)
+    }
+
+    #[test]
+    fn chunks_decode_to_their_values() {
+        // Ids from a few hundred distinct values (dictionary pages, then plain pages once the
+        // 1 KiB dictionary limit is hit), some nulls.
+        let values: Vec<Option<i64>> = (0..2000i64)
+            .map(|i| (i % 31 != 3).then_some((i * 7919) % 401 * 1_000_003 - 5))
+            .collect();
+        use parquet::file::properties::WriterVersion::{PARQUET_1_0, PARQUET_2_0};
+        // (Format v2 falls back to DELTA_BINARY_PACKED, which arrow-rs reads: not here.)
+        for (version, dictionary_limit) in [(PARQUET_1_0, 1024), (PARQUET_2_0, 1 << 20)] {
+            let props = props()
+                .set_writer_version(version)
+                .set_dictionary_page_size_limit(dictionary_limit);
+            let bytes = part(&values, props.build());
+            let mut got = decode_all(&bytes).unwrap();
+            let mut want = values.clone();
+            // Nulls are counted, not placed: compare as multisets.
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "{version:?}");
+        }
+    }
+
+    #[test]
+    fn chunks_with_other_encodings_are_left_to_arrow_rs() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let values: Vec<Option<i64>> = (0..2000i64).map(|i| Some(i * 7919 % 1500)).collect();
+        let props = props().set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0);
+        let bytes = part(&values, props.build());
+        let reader = SerializedFileReader::new(bytes.clone()).unwrap();
+        let chunk = reader.metadata().row_group(0).column(0);
+        assert!(chunk.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
+        assert!(!decodable(chunk));
+        assert!(IntChunk::open(Arc::new(bytes.clone()), chunk, 900).is_err());
+    }
+
+    #[test]
+    fn damaged_chunks_are_errors_never_panics() {
+        let values: Vec<Option<i64>> = (0..2000i64).map(|i| (i % 13 != 0).then_some(i * 7 % 503)).collect();
+        let good = part(&values, props().build());
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            rng ^= rng >> 12;
+            rng ^= rng << 25;
+            rng ^= rng >> 27;
+            rng.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        let mut errors = 0;
+        for _ in 0..3000 {
+            let mut bytes = good.to_vec();
+            // Damage the column chunk's pages (the file's first bytes after "PAR1").
+            for _ in 0..1 + next() % 4 {
+                let at = 4 + (next() as usize) % (bytes.len() / 2);
+                bytes[at] = next() as u8;
+            }
+            if decode_all(&bytes::Bytes::from(bytes)).is_err() {
+                errors += 1;
+            }
+        }
+        assert!(errors > 0);
+    }
+
+    #[test]
+    fn present_levels_are_counted() {
+        // 10 × level 1, then 8 packed levels 1,0,1,1,0,0,0,1.
+        let data = [20, 1, 3, 0b1000_1101];
+        assert_eq!(count_present(&data, 18).unwrap(), 14);
+        assert_eq!(count_present(&data, 13).unwrap(), 12);
+        assert!(count_present(&[4, 2], 2).is_err());
+        assert!(count_present(&[4, 1], 3).is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! Group ids are numbered from their pages' dictionaries by the engine's own page decoder when
+//! every chunk of the column allows it, and through arrow-rs otherwise (a partial timeframe,
+//! an unknown encoding). Every way a writer may lay out an INT64 group id column — dictionary
+//! or plain pages, a dictionary that overflows into plain pages mid-chunk, page format v1 or
+//! v2, required or optional, tiny pages, zstd, ids dense or spread over the whole i64 range,
+//! rows grouped by user or in any order — gives the answers a reference computed here gives.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use frocket_engine::{
+    run_part, validate_value, DatasetSchema, ExecOptions, PartialResult, QueryResult, ValidatedQuery,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{WriterProperties, WriterVersion};
+use serde_json::{json, Value};
+
+const T0: i64 = 1_600_000_000_000;
+
+/// One part's rows.
+struct Rows {
+    uid: Vec<i64>,
+    ts: Vec<i64>,
+    event: Vec<&'static str>,
+    price: Vec<f64>,
+}
+
+/// A tiny deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// `users` users with 1–12 events each; ids `0..users` or spread over i64; rows grouped by
+/// user or shuffled.
+fn rows(users: usize, sparse: bool, shuffled: bool, seed: u64) -> Rows {
+    let mut rng = Rng(seed);
+    let mut r = Rows {
+        uid: Vec::new(),
+        ts: Vec::new(),
+        event: Vec::new(),
+        price: Vec::new(),
+    };
+    for u in 0..users {
+        let id = if sparse { rng.next() as i64 } else { u as i64 };
+        for _ in 0..1 + rng.next() % 12 {
+            r.uid.push(id);
+            r.ts.push(T0 + (rng.next() % 1_000_000) as i64);
+            r.event.push(["view", "cart", "buy"][(rng.next() % 3) as usize]);
+            r.price.push((rng.next() % 4000) as f64 / 100.0);
+        }
+    }
+    if shuffled {
+        for i in (1..r.uid.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            r.uid.swap(i, j);
+            r.ts.swap(i, j);
+            r.event.swap(i, j);
+            r.price.swap(i, j);
+        }
+    }
+    r
+}
+
+fn write(path: &Path, r: &Rows, props: WriterProperties, uid_nullable: bool) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("uid", DataType::Int64, uid_nullable),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(r.uid.clone())),
+        Arc::new(Int64Array::from(r.ts.clone())),
+        Arc::new(StringArray::from(r.event.clone())),
+        Arc::new(Float64Array::from(r.price.clone())),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), schema, Some(props)).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// Writer settings that lay the uid column out differently, by name.
+fn layouts() -> Vec<(&'static str, WriterProperties, bool)> {
+    let base = || {
+        WriterProperties::builder()
+            .set_max_row_group_row_count(Some(3000))
+            .set_data_page_row_count_limit(700)
+            .set_write_batch_size(700)
+    };
+    vec![
+        ("dictionary, v1 pages", base().build(), true),
+        ("required column", base().build(), false),
+        (
+            "v2 pages",
+            base().set_writer_version(WriterVersion::PARQUET_2_0).build(),
+            true,
+        ),
+        ("plain pages only", base().set_dictionary_enabled(false).build(), true),
+        // The dictionary page limit is hit mid-chunk: later pages are plain.
+        (
+            "dictionary then plain",
+            base().set_dictionary_page_size_limit(2048).build(),
+            true,
+        ),
+        (
+            "tiny pages, zstd",
+            base()
+                .set_data_page_row_count_limit(37)
+                .set_write_batch_size(37)
+                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .build(),
+            true,
+        ),
+        (
+            "one row group, v2, required",
+            WriterProperties::builder()
+                .set_writer_version(WriterVersion::PARQUET_2_0)
+                .build(),
+            false,
+        ),
+    ]
+}
+
+fn schema() -> DatasetSchema {
+    let arrow = Schema::new(vec![
+        Field::new("uid", DataType::Int64, true),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, false),
+    ]);
+    let mut s = DatasetSchema::from_arrow(&arrow, "uid", "ts").unwrap();
+    s.min_timestamp = Some(T0 as f64);
+    s.max_timestamp = Some((T0 + 1_000_000) as f64);
+    s
+}
+
+fn query(q: Value) -> ValidatedQuery {
+    validate_value(&q, &schema(), 10).unwrap()
+}
+
+fn run(path: &Path, q: &ValidatedQuery) -> (PartialResult, QueryResult) {
+    let partial = run_part(
+        &path.display().to_string(),
+        File::open(path).unwrap(),
+        q,
+        &ExecOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (partial.clone(), partial.finish(q).unwrap())
+}
+
+/// Users and rows of the users whose rows (within `[from, to)`) have ≥ 2 `buy` and a `cart`
+/// price sum ≥ 50; and all users / rows in that time range.
+fn reference(r: &Rows, from: i64, to: i64) -> ((u64, u64), (u64, u64)) {
+    let mut per_user: HashMap<i64, (u64, u64, f64)> = HashMap::new();
+    for i in 0..r.uid.len() {
+        if r.ts[i] < from || r.ts[i] >= to {
+            continue;
+        }
+        let e = per_user.entry(r.uid[i]).or_default();
+        e.0 += 1;
+        if r.event[i] == "buy" {
+            e.1 += 1;
+        }
+        if r.event[i] == "cart" {
+            e.2 += r.price[i];
+        }
+    }
+    let all = (per_user.len() as u64, per_user.values().map(|e| e.0).sum());
+    let matching: Vec<_> = per_user.values().filter(|e| e.1 >= 2 && e.2 >= 50.0).collect();
+    (all, (matching.len() as u64, matching.iter().map(|e| e.0).sum()))
+}
+
+#[test]
+fn every_layout_of_the_group_ids_gives_the_reference_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let conditions = json!({
+        "conditions": [{"filter": ["event", "==", "buy"], "target": ["count", ">=", 2]},
+                       {"filter": ["event", "==", "cart"], "target": ["sum", "price", ">=", 50]}]
+    });
+    // Inside the data's time span: row groups kept in part, read through arrow-rs.
+    let (from, to) = (T0 + 250_000, T0 + 700_000);
+    let queries = [
+        (query(json!({})), i64::MIN, i64::MAX, false),
+        (query(json!({"query": conditions})), i64::MIN, i64::MAX, true),
+        (
+            query(json!({"timeframe": {"from": from, "to": to}, "query": conditions})),
+            from,
+            to,
+            true,
+        ),
+        (query(json!({"timeframe": {"from": from, "to": to}})), from, to, false),
+    ];
+    let mut files = 0;
+    for (sparse, shuffled, seed) in [(false, false, 1), (false, true, 2), (true, false, 3), (true, true, 4)] {
+        let r = rows(1500, sparse, shuffled, seed);
+        for (name, props, nullable) in layouts() {
+            let path = dir.path().join(format!("part-{files}.parquet"));
+            files += 1;
+            write(&path, &r, props, nullable);
+            for (q, from, to, conditions) in &queries {
+                let (all, matching) = reference(&r, *from, *to);
+                let (partial, result) = run(&path, q);
+                let what = format!("{name}, sparse ids {sparse}, shuffled {shuffled}, [{from}, {to})");
+                assert_eq!((partial.scanned_groups, partial.scanned_rows), all, "{what}");
+                let got = (result.query.matching_groups, result.query.matching_group_rows);
+                assert_eq!(got, if *conditions { matching } else { all }, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn null_group_ids_are_bad_data_on_every_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = rows(200, false, true, 9);
+    let n = r.uid.len();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("uid", DataType::Int64, true),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, false),
+    ]));
+    for (i, (name, props, _)) in layouts().into_iter().filter(|l| l.2).enumerate() {
+        let uid: Int64Array = (0..n).map(|k| (k % 97 != 5).then_some(r.uid[k])).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(uid),
+            Arc::new(Int64Array::from(std::mem::take(&mut r.ts))),
+            Arc::new(StringArray::from(r.event.clone())),
+            Arc::new(Float64Array::from(r.price.clone())),
+        ];
+        r.ts = columns[1]
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .values()
+            .to_vec();
+        let path = dir.path().join(format!("nulls-{i}.parquet"));
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut w = ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let err = run_part(
+            &path.display().to_string(),
+            File::open(&path).unwrap(),
+            &query(json!({})),
+            &ExecOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("null group ids") && err.contains("uid"), "{name}: {err}");
+    }
+}
