@@ -4,10 +4,11 @@
 //! rows per second per core and the peak heap of one part's run; the floor decodes the same
 //! columns with the `parquet` crate alone; DuckDB runs the equivalent SQL with one thread.
 //!
-//! Usage: `frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--root DIR]
+//! Usage: `frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--ids dense|sparse] [--root DIR]
 //! [--data DIR [--group-id COL] [--timestamp COL]] [--repeats N] [--no-duckdb] [--only QUERY]`:
 //! `--data` takes any directory of parts instead of generated ones (queries whose columns it
-//! lacks are skipped).
+//! lacks are skipped); `--ids sparse` generates user ids spread over the 64-bit range, as
+//! hashed ids are.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
@@ -66,6 +67,8 @@ struct Args {
     root: PathBuf,
     /// Rows of a generated part grouped by user, or shuffled.
     shuffled: bool,
+    /// Generated user ids spread over the 64-bit range (hashed ids) instead of dense.
+    sparse_ids: bool,
     /// A directory of parts to use instead of generated ones.
     data: Option<PathBuf>,
     group_id: String,
@@ -77,7 +80,8 @@ struct Args {
     worst: bool,
 }
 
-const USAGE: &str = "usage: frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--repeats N]
+const USAGE: &str =
+    "usage: frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--ids dense|sparse] [--repeats N]
                      [--data DIR --group-id COL --timestamp COL] [--root DIR]
                      [--only QUERY|worst_allowed] [--no-duckdb] [--no-worst]";
 
@@ -87,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
         parts: 4,
         root: PathBuf::from("/var/tmp/frocket-bench-data"),
         shuffled: false,
+        sparse_ids: false,
         data: None,
         group_id: "userid".into(),
         timestamp: "timestamp".into(),
@@ -110,6 +115,13 @@ fn parse_args() -> Result<Args, String> {
                     "grouped" => false,
                     "shuffled" => true,
                     other => return Err(format!("--layout: '{other}' is not grouped or shuffled")),
+                }
+            }
+            "--ids" => {
+                a.sparse_ids = match val("--ids")?.as_str() {
+                    "dense" => false,
+                    "sparse" => true,
+                    other => return Err(format!("--ids: '{other}' is not dense or sparse")),
                 }
             }
             "--repeats" => a.repeats = val("--repeats")?.parse().map_err(|e| format!("--repeats: {e}"))?,
@@ -166,7 +178,12 @@ fn main() {
 fn real_main() -> Result<(), String> {
     frocket_engine::memory::keep_freed_memory();
     let args = parse_args()?;
-    let layout = if args.shuffled { "-shuffled" } else { "" };
+    let layout = match (args.shuffled, args.sparse_ids) {
+        (false, false) => "",
+        (true, false) => "-shuffled",
+        (false, true) => "-sparse",
+        (true, true) => "-shuffled-sparse",
+    };
     let dir = match &args.data {
         Some(d) => d.clone(),
         None => args.root.join(format!("u{}-p{}{layout}", args.users, args.parts)),
@@ -201,6 +218,7 @@ fn real_main() -> Result<(), String> {
             users: args.users,
             parts: args.parts,
             shuffled: args.shuffled,
+            sparse_ids: args.sparse_ids,
             ..Default::default()
         };
         let s = frocket_dataprep::generate(&opts, &dir).map_err(|e| e.to_string())?;

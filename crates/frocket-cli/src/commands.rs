@@ -337,6 +337,7 @@ fn dataprep(d: Dataprep) -> Result<Rendered> {
             seed,
             days,
             shuffled,
+            sparse_ids,
         } => {
             let opts = frocket_dataprep::GenerateOptions {
                 users,
@@ -344,6 +345,7 @@ fn dataprep(d: Dataprep) -> Result<Rendered> {
                 seed,
                 days,
                 shuffled,
+                sparse_ids,
                 ..Default::default()
             };
             let t = std::time::Instant::now();

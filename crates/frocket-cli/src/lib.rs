@@ -178,6 +178,10 @@ pub enum Dataprep {
         /// not sort write them), instead of each user's rows together.
         #[arg(long)]
         shuffled: bool,
+        /// User ids spread over the whole 64-bit range (as hashed ids are), instead of
+        /// 1..=users.
+        #[arg(long)]
+        sparse_ids: bool,
     },
     /// Repartition Parquet input (a file or folder) into N parts by group id.
     Repartition {

@@ -40,6 +40,9 @@ pub struct GenerateOptions {
     /// Rows in random order within each part (same users per part), as pipelines that
     /// partition by user but do not sort write them; otherwise each user's rows are together.
     pub shuffled: bool,
+    /// User ids spread over the whole 64-bit range, as hashed ids are (a bijective mix of
+    /// `1..=users`), instead of `1..=users`.
+    pub sparse_ids: bool,
 }
 
 impl Default for GenerateOptions {
@@ -52,6 +55,7 @@ impl Default for GenerateOptions {
             days: 30,
             row_group_rows: 256 * 1024,
             shuffled: false,
+            sparse_ids: false,
         }
     }
 }
@@ -159,6 +163,15 @@ fn item_price(item: u64) -> f64 {
     ((1.0 + 299.0 * u * u) * 100.0).round() / 100.0
 }
 
+/// User `uid`'s id spread over the 64-bit range (splitmix64's finalizer: a bijection, so no
+/// two users share an id).
+fn spread_id(uid: u64) -> i64 {
+    let mut z = uid;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as i64
+}
+
 /// Generates one part's users into `path`.
 fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64, DataprepError> {
     let perr = |e: &dyn std::fmt::Display| DataprepError::Parquet {
@@ -189,6 +202,7 @@ fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64
     let mut uid = part as u64 + 1;
     let parts = opts.parts.max(1) as u64;
     while uid <= opts.users {
+        let id = if opts.sparse_ids { spread_id(uid) } else { uid as i64 };
         let sessions = (sessions_dist.sample(&mut rng) as u64).min(40);
         let mut device = pick_device(&mut rng);
         for _ in 0..sessions {
@@ -222,7 +236,7 @@ fn generate_part(opts: &GenerateOptions, part: usize, path: &Path) -> Result<u64
                         ("transaction", Some(txn_id))
                     }
                 };
-                b.user.append_value(uid as i64);
+                b.user.append_value(id);
                 b.ts.append_value(ts);
                 b.event.append_value(event);
                 b.item.append_value(item as i64);

@@ -392,8 +392,9 @@ pub(crate) struct IntNumbering {
     table: Vec<u32>,
     /// Other ids: their group, or when `counting` their row count.
     map: FastMap<i64, u32>,
-    /// Only groups and their sizes are asked for (no `per_row`) and ids have a table: a count
-    /// per id, one add per row and no runs to find; groups numbered in id order.
+    /// Only groups and their sizes are asked for (no `per_row`): a count per id — one add per
+    /// row into the table, per run of equal ids into the map, or per entry of a dictionary —
+    /// and no runs to find; groups numbered in id order (the table's, then the map's).
     counting: bool,
     sizes: Vec<u32>,
     of_row: Vec<u32>,
@@ -418,7 +419,9 @@ impl IntNumbering {
     /// A numbering of `rows` rows at most; `range`: the ids' smallest and largest when known.
     pub(crate) fn new(file: &str, column: &str, per_row: bool, rows: usize, range: Option<(i64, i64)>) -> Self {
         let dense = range.and_then(|r| dense_span(r, rows));
-        let counting = dense.is_some() && !per_row;
+        // Only groups' sizes are asked for: rows are counted per id (or per dictionary entry),
+        // no runs to find.
+        let counting = !per_row;
         let (lo, span) = dense.unwrap_or((0, 0));
         IntNumbering {
             file: file.to_string(),
@@ -555,6 +558,13 @@ impl IntNumbering {
         self.rows += values.len();
         let lo = self.lo;
         if self.counting {
+            if self.table.is_empty() {
+                // Ids with no table: one map update per run of equal ids.
+                for run in values.chunk_by(|a, b| a == b) {
+                    *self.map.entry(run[0]).or_insert(0) += run.len() as u32;
+                }
+                return;
+            }
             for &v in values {
                 match self.table.get_mut(v.wrapping_sub(lo) as usize) {
                     Some(c) => *c += 1,
