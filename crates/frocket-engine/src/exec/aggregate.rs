@@ -176,6 +176,37 @@ pub(crate) struct ScalarCoder {
     ints: FastMap<i64, u32>,
     floats: FastMap<u64, u32>,
     strings: FastMap<String, u32>,
+    /// The code of each entry of the current dictionary (INT columns decoded by our own page
+    /// decoder: see [`IntSink`](super::pages::IntSink)).
+    entry_codes: Vec<u32>,
+}
+
+/// An INT column without nulls from our own page decoder: a dictionary's entries are coded once
+/// (in dictionary order), then each row's code is its entry's.
+impl super::pages::IntSink for ScalarCoder {
+    fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
+        if self.entry_codes.len() < dictionary.len() {
+            let codes: Vec<u32> = dictionary.iter().map(|&v| self.int_code(v)).collect();
+            self.entry_codes = codes;
+        }
+        let codes = &self.entry_codes;
+        self.codes.extend(entries.iter().map(|&e| codes[e as usize]));
+    }
+
+    fn values(&mut self, values: &[i64]) {
+        for &v in values {
+            let c = self.int_code(v);
+            self.codes.push(c);
+        }
+    }
+
+    fn end_chunk(&mut self, _dictionary: &[i64], nulls: usize) -> Result<(), String> {
+        self.entry_codes.clear();
+        match nulls {
+            0 => Ok(()),
+            n => Err(format!("{n} nulls in a column chunk whose statistics say none")),
+        }
+    }
 }
 
 impl ScalarCoder {
@@ -200,6 +231,28 @@ impl ScalarCoder {
             ints: FastMap::default(),
             floats: FastMap::default(),
             strings: FastMap::default(),
+            entry_codes: Vec::new(),
+        }
+    }
+
+    /// The code of INT value `v` (a new one when first met).
+    fn int_code(&mut self, v: i64) -> u32 {
+        let keys = &mut self.keys;
+        let slot = match &mut self.table {
+            Some((lo, t)) => t.get_mut(v.wrapping_sub(*lo) as usize),
+            None => None,
+        };
+        match slot {
+            Some(c) if *c != NULL => *c,
+            Some(c) => {
+                *c = keys.len() as u32;
+                keys.push(v.to_string());
+                *c
+            }
+            None => *self.ints.entry(v).or_insert_with(|| {
+                keys.push(v.to_string());
+                (keys.len() - 1) as u32
+            }),
         }
     }
 
@@ -298,6 +351,7 @@ impl ScalarCoder {
 
     /// The column's codes.
     pub(crate) fn finish(self) -> Coded {
+        debug_assert!(self.entry_codes.is_empty(), "a dictionary not ended");
         Coded {
             rows: RowCodesOf::Scalar(self.codes),
             keys: self.keys,

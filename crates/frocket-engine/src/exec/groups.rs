@@ -536,11 +536,6 @@ impl IntNumbering {
         (self.table.len() + j as usize) as u32
     }
 
-    /// Counts rows without a group id (reported by [`IntNumbering::finish`]).
-    pub(crate) fn push_nulls(&mut self, nulls: usize) {
-        self.nulls += nulls;
-    }
-
     /// Numbers the next chunk of ids.
     pub(crate) fn push(&mut self, chunk: &ArrayRef) -> Result<(), EngineError> {
         if chunk.null_count() > 0 {
@@ -738,6 +733,22 @@ impl IntNumbering {
             OnceCell::from(self.of_row)
         };
         Ok(Groups::new(self.rows, self.sizes, of_row, contiguous))
+    }
+}
+
+impl super::pages::IntSink for IntNumbering {
+    fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
+        self.push_entries(dictionary, entries);
+    }
+
+    fn values(&mut self, values: &[i64]) {
+        self.push_values(values);
+    }
+
+    fn end_chunk(&mut self, dictionary: &[i64], nulls: usize) -> Result<(), String> {
+        self.end_dictionary(dictionary);
+        self.nulls += nulls;
+        Ok(())
     }
 }
 

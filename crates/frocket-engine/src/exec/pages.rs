@@ -33,6 +33,54 @@ pub(crate) fn decodable(chunk: &ColumnChunkMetaData) -> bool {
         })
 }
 
+/// What takes an INT64 column's values from [`decode_int_column`].
+pub(crate) trait IntSink {
+    /// The next values, as entries of their chunk's `dictionary` (each within it).
+    fn entries(&mut self, dictionary: &[i64], entries: &[u32]);
+    /// The next values, as such (a plain page).
+    fn values(&mut self, values: &[i64]);
+    /// A chunk ended: its `dictionary` (empty if none) and its rows without a value.
+    fn end_chunk(&mut self, dictionary: &[i64], nulls: usize) -> Result<(), String>;
+}
+
+/// Decodes leaf column `leaf` of the row groups `row_groups` (in that order) of the part
+/// `meta` describes into `sink`. An error names the row group.
+pub(crate) fn decode_int_column<R: ChunkReader>(
+    reader: &Arc<R>,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    row_groups: &[usize],
+    leaf: usize,
+    sink: &mut impl IntSink,
+) -> Result<(), String> {
+    for &rg in row_groups {
+        let in_group = |m: String| format!("row group {rg}: {m}");
+        let group = meta
+            .row_groups()
+            .get(rg)
+            .ok_or_else(|| in_group("not in the footer".into()))?;
+        let column = group
+            .columns()
+            .get(leaf)
+            .ok_or_else(|| in_group(format!("no column {leaf}")))?;
+        let expected = group.num_rows().max(0) as usize;
+        let mut chunk = IntChunk::open(reader.clone(), column, expected).map_err(in_group)?;
+        while let Some(page) = chunk.next_page().map_err(in_group)? {
+            match page {
+                IntPage::Entries { dictionary, entries } => sink.entries(dictionary, entries),
+                IntPage::Plain(values) => sink.values(values),
+            }
+        }
+        if chunk.rows() != expected {
+            return Err(in_group(format!(
+                "{} rows where the row group has {expected}",
+                chunk.rows()
+            )));
+        }
+        sink.end_chunk(chunk.dictionary(), chunk.nulls()).map_err(in_group)?;
+    }
+    Ok(())
+}
+
 /// One page's non-null values, as [`IntChunk::next_page`] returns them.
 #[derive(Debug, PartialEq)]
 pub(crate) enum IntPage<'a> {

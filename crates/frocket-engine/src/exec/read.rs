@@ -23,7 +23,7 @@ use super::aggregate::{Coded, ScalarCoder};
 use super::column::Column;
 use super::derive::{Derived, Deriving, Plan};
 use super::groups::{Groups, IntNumbering};
-use super::pages::{self, IntChunk, IntPage};
+use super::pages;
 use super::FastMap;
 use crate::error::EngineError;
 use crate::query::{Timeframe, ValidatedQuery};
@@ -359,43 +359,47 @@ fn read_chunks<R: ChunkReader + 'static>(
     let rows: usize = sizes.iter().sum();
 
     // Group ids whose every chunk our own page decoder knows are numbered from their
-    // dictionaries (see `pages.rs`), before and apart from the other columns.
-    let own_ids = match &number {
-        Some(n) if !partial => own_id_leaf(&hinted, &parquet_schema, &parquet_meta, n.column, &row_groups)
-            .map(|(root, leaf)| (root, leaf, n.column.to_string(), n.per_row)),
-        _ => None,
-    };
+    // dictionaries (see `pages.rs`), before and apart from the other columns; so are INT
+    // columns only held constant (no filter on them), when no chunk has nulls.
+    let decode_err = |column: &str, m: String| read_err(&format!("column '{column}', {m}"));
     let mut own_groups = None;
-    if let Some((root, leaf, column, per_row)) = &own_ids {
-        let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
-        let mut ids = IntNumbering::new(file, column, *per_row, rows, range);
-        for &rg in &row_groups {
-            let chunk_err = |m: String| read_err(&format!("column '{column}', row group {rg}: {m}"));
-            let meta = parquet_meta.row_group(rg);
-            let expected = meta.num_rows().max(0) as usize;
-            let mut chunk = IntChunk::open(reader.clone(), meta.column(*leaf), expected).map_err(chunk_err)?;
-            while let Some(page) = chunk.next_page().map_err(chunk_err)? {
-                match page {
-                    IntPage::Entries { dictionary, entries } => ids.push_entries(dictionary, entries),
-                    IntPage::Plain(values) => ids.push_values(values),
-                }
-            }
-            if chunk.rows() != expected {
-                return Err(chunk_err(format!(
-                    "{} rows where the row group has {expected}",
-                    chunk.rows()
-                )));
-            }
-            ids.end_dictionary(chunk.dictionary());
-            ids.push_nulls(chunk.nulls());
+    let mut own_dropped: Vec<String> = Vec::new();
+    if let Some(n) = number.as_ref().filter(|_| !partial) {
+        if let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, n.column, &row_groups) {
+            let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
+            let mut ids = IntNumbering::new(file, n.column, n.per_row, rows, range);
+            pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut ids)
+                .map_err(|m| decode_err(n.column, m))?;
+            roots.retain(|&r| r != root);
+            own_groups = Some(ids.finish()?);
+            own_dropped.push(n.column.to_string());
         }
-        roots.retain(|r| r != root);
-        own_groups = Some(ids.finish()?);
+    }
+    let mut own_coded = Vec::new();
+    let filtered = |c: &str| plan.is_some_and(|p| p.derives_from(c));
+    for &column in code.iter().filter(|&&c| !partial && !filtered(c)) {
+        let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups) else {
+            continue;
+        };
+        let null_free = row_groups.iter().all(|&rg| {
+            let chunk = parquet_meta.row_group(rg).column(leaf);
+            chunk.column_descr().max_def_level() == 0 || chunk.statistics().and_then(|s| s.null_count_opt()) == Some(0)
+        });
+        if !null_free {
+            continue;
+        }
+        let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
+        let mut coder = ScalarCoder::with_range(rows, range);
+        pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut coder)
+            .map_err(|m| decode_err(column, m))?;
+        roots.retain(|&r| r != root);
+        own_coded.push((column.to_string(), coder.finish()));
+        own_dropped.push(column.to_string());
     }
 
     // The reader returns projected columns in file order; each batch's arrays are kept as
     // chunks. No reader when only the group ids were asked for and are numbered above.
-    let reader = match roots.is_empty() && own_groups.is_some() {
+    let reader = match roots.is_empty() && !own_dropped.is_empty() {
         true => None,
         false => Some(
             builder
@@ -415,7 +419,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         .collect::<Result<_, _>>()
         .map_err(|e| read_err(&e))?;
     // The group ids' position among the projected columns, and their numbering.
-    let mut numbering = number.filter(|_| own_ids.is_none()).and_then(|n| {
+    let mut numbering = number.filter(|_| own_groups.is_none()).and_then(|n| {
         let i = projected_schema.index_of(n.column).ok()?;
         (declared.get(i)? == &DataType::Int64).then(|| {
             let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
@@ -493,7 +497,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         }
         None => own_groups,
     };
-    let mut coded = Vec::new();
+    let mut coded = own_coded;
     for (i, (coder, f)) in coders.into_iter().zip(projected_schema.fields()).enumerate() {
         if let Some(coder) = coder {
             dropped[i] = true;
@@ -529,9 +533,7 @@ fn read_chunks<R: ChunkReader + 'static>(
             ordered.push(column);
         }
     }
-    if let Some((_, _, column, _)) = own_ids {
-        dropped_names.push(column);
-    }
+    dropped_names.extend(own_dropped);
     Ok(Read {
         columns: ordered,
         groups,
@@ -543,7 +545,7 @@ fn read_chunks<R: ChunkReader + 'static>(
 
 /// The root and leaf index of `column` when our own page decoder can read its chunks in every
 /// row group of `row_groups` (see [`pages::decodable`]): a flat INT64 column read as Int64.
-fn own_id_leaf(
+fn own_leaf(
     schema: &Schema,
     parquet_schema: &parquet::schema::types::SchemaDescriptor,
     meta: &parquet::file::metadata::ParquetMetaData,

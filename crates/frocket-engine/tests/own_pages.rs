@@ -1,9 +1,10 @@
-//! Group ids are numbered from their pages' dictionaries by the engine's own page decoder when
-//! every chunk of the column allows it, and through arrow-rs otherwise (a partial timeframe,
-//! an unknown encoding). Every way a writer may lay out an INT64 group id column — dictionary
-//! or plain pages, a dictionary that overflows into plain pages mid-chunk, page format v1 or
-//! v2, required or optional, tiny pages, zstd, ids dense or spread over the whole i64 range,
-//! rows grouped by user or in any order — gives the answers a reference computed here gives.
+//! Group ids, and INT columns only held constant, are decoded from their pages' dictionaries by
+//! the engine's own page decoder when every chunk of the column allows it, and through arrow-rs
+//! otherwise (a partial timeframe, an unknown encoding). Every way a writer may lay out an INT64
+//! column — dictionary or plain pages, a dictionary that overflows into plain pages mid-chunk,
+//! page format v1 or v2, required or optional, tiny pages, zstd, values dense or spread over the
+//! whole i64 range, rows grouped by user or in any order — gives the answers a reference
+//! computed here gives.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,6 +29,7 @@ struct Rows {
     ts: Vec<i64>,
     event: Vec<&'static str>,
     price: Vec<f64>,
+    item: Vec<i64>,
 }
 
 /// A tiny deterministic generator (xorshift64*).
@@ -51,14 +53,22 @@ fn rows(users: usize, sparse: bool, shuffled: bool, seed: u64) -> Rows {
         ts: Vec::new(),
         event: Vec::new(),
         price: Vec::new(),
+        item: Vec::new(),
     };
     for u in 0..users {
         let id = if sparse { rng.next() as i64 } else { u as i64 };
         for _ in 0..1 + rng.next() % 12 {
+            // Times distinct and increasing within a user (before any shuffle).
+            r.ts.push(T0 + 10 * r.uid.len() as i64 + (rng.next() % 10) as i64);
             r.uid.push(id);
-            r.ts.push(T0 + (rng.next() % 1_000_000) as i64);
             r.event.push(["view", "cart", "buy"][(rng.next() % 3) as usize]);
             r.price.push((rng.next() % 4000) as f64 / 100.0);
+            let item = (rng.next() % 6) as i64;
+            r.item.push(if sparse {
+                item * 1_000_000_007 - 3_000_000_000
+            } else {
+                item
+            });
         }
     }
     if shuffled {
@@ -68,6 +78,7 @@ fn rows(users: usize, sparse: bool, shuffled: bool, seed: u64) -> Rows {
             r.ts.swap(i, j);
             r.event.swap(i, j);
             r.price.swap(i, j);
+            r.item.swap(i, j);
         }
     }
     r
@@ -79,12 +90,14 @@ fn write(path: &Path, r: &Rows, props: WriterProperties, uid_nullable: bool) {
         Field::new("ts", DataType::Int64, false),
         Field::new("event", DataType::Utf8, false),
         Field::new("price", DataType::Float64, false),
+        Field::new("item", DataType::Int64, uid_nullable),
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(r.uid.clone())),
         Arc::new(Int64Array::from(r.ts.clone())),
         Arc::new(StringArray::from(r.event.clone())),
         Arc::new(Float64Array::from(r.price.clone())),
+        Arc::new(Int64Array::from(r.item.clone())),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let mut w = ArrowWriter::try_new(File::create(path).unwrap(), schema, Some(props)).unwrap();
@@ -140,6 +153,7 @@ fn schema() -> DatasetSchema {
         Field::new("ts", DataType::Int64, false),
         Field::new("event", DataType::Utf8, false),
         Field::new("price", DataType::Float64, false),
+        Field::new("item", DataType::Int64, true),
     ]);
     let mut s = DatasetSchema::from_arrow(&arrow, "uid", "ts").unwrap();
     s.min_timestamp = Some(T0 as f64);
@@ -160,6 +174,21 @@ fn run(path: &Path, q: &ValidatedQuery) -> (PartialResult, QueryResult) {
     )
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (partial.clone(), partial.finish(q).unwrap())
+}
+
+/// Users with a `view` and, later, a `buy` of the same item, within `[from, to)`.
+fn reference_held(r: &Rows, from: i64, to: i64) -> u64 {
+    let mut first_view: HashMap<(i64, i64), i64> = HashMap::new();
+    for i in (0..r.uid.len()).filter(|&i| r.event[i] == "view" && r.ts[i] >= from && r.ts[i] < to) {
+        let t = first_view.entry((r.uid[i], r.item[i])).or_insert(r.ts[i]);
+        *t = (*t).min(r.ts[i]);
+    }
+    let converted: std::collections::HashSet<i64> = (0..r.uid.len())
+        .filter(|&i| r.event[i] == "buy" && r.ts[i] >= from && r.ts[i] < to)
+        .filter(|&i| first_view.get(&(r.uid[i], r.item[i])).is_some_and(|&v| v < r.ts[i]))
+        .map(|i| r.uid[i])
+        .collect();
+    converted.len() as u64
 }
 
 /// Users and rows of the users whose rows (within `[from, to)`) have ≥ 2 `buy` and a `cart`
@@ -185,14 +214,14 @@ fn reference(r: &Rows, from: i64, to: i64) -> ((u64, u64), (u64, u64)) {
 }
 
 #[test]
-fn every_layout_of_the_group_ids_gives_the_reference_answers() {
+fn every_layout_of_the_columns_gives_the_reference_answers() {
     let dir = tempfile::tempdir().unwrap();
     let conditions = json!({
         "conditions": [{"filter": ["event", "==", "buy"], "target": ["count", ">=", 2]},
                        {"filter": ["event", "==", "cart"], "target": ["sum", "price", ">=", 50]}]
     });
     // Inside the data's time span: row groups kept in part, read through arrow-rs.
-    let (from, to) = (T0 + 250_000, T0 + 700_000);
+    let (from, to) = (T0 + 25_000, T0 + 70_000);
     let queries = [
         (query(json!({})), i64::MIN, i64::MAX, false),
         (query(json!({"query": conditions})), i64::MIN, i64::MAX, true),
@@ -218,6 +247,20 @@ fn every_layout_of_the_group_ids_gives_the_reference_answers() {
                 assert_eq!((partial.scanned_groups, partial.scanned_rows), all, "{what}");
                 let got = (result.query.matching_groups, result.query.matching_group_rows);
                 assert_eq!(got, if *conditions { matching } else { all }, "{what}");
+            }
+            // `item` only held constant: coded from its dictionary (or through arrow-rs with
+            // a partial timeframe).
+            for (from, to) in [(i64::MIN, i64::MAX), (from, to)] {
+                let mut q = json!({"funnel": {"sequence": [{"filter": ["event", "==", "view"]},
+                                                           {"filter": ["event", "==", "buy"]}],
+                                              "holdConstant": ["item"]}});
+                if from > i64::MIN {
+                    q["timeframe"] = json!({"from": from, "to": to});
+                }
+                let (_, result) = run(&path, &query(q));
+                let steps = result.funnel.unwrap().sequence;
+                let what = format!("held: {name}, sparse {sparse}, shuffled {shuffled}, [{from}, {to})");
+                assert_eq!(steps[1].matching_groups, reference_held(&r, from, to), "{what}");
             }
         }
     }
