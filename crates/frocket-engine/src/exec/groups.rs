@@ -413,6 +413,9 @@ pub(crate) struct IntNumbering {
     entry_codes: Vec<u32>,
     /// Ids gathered from a dictionary while rows may still come in runs.
     gathered: Vec<i64>,
+    /// Rows not in runs are numbered by dictionary entries (see
+    /// [`IntNumbering::push_entries`]): groups numbered as met, every row written its group.
+    by_entries: bool,
 }
 
 impl IntNumbering {
@@ -443,6 +446,7 @@ impl IntNumbering {
             entry_counts: Vec::new(),
             entry_codes: Vec::new(),
             gathered: Vec::new(),
+            by_entries: false,
         }
     }
 
@@ -462,9 +466,10 @@ impl IntNumbering {
             self.gathered = values;
             return;
         }
-        if !self.counting && !self.scattered {
-            self.start_scattered();
-        }
+        // Rows not in runs (and not yet numbered by provisional codes): each entry gets its
+        // group once, numbered as met (as runs are), and each row its entry's group — no
+        // renumbering at the end.
+        self.by_entries |= !self.counting && !self.scattered;
         self.rows += entries.len();
         if self.entry_counts.len() < dictionary.len() {
             self.entry_counts.resize(dictionary.len(), 0);
@@ -477,7 +482,24 @@ impl IntNumbering {
             return;
         }
         if self.entry_codes.len() < dictionary.len() {
-            let codes: Vec<u32> = dictionary.iter().map(|&v| self.code_of(v)).collect();
+            let codes: Vec<u32> = match self.scattered {
+                true => dictionary.iter().map(|&v| self.code_of(v)).collect(),
+                false => {
+                    // The entries' slots gathered first (independent loads that overlap), then
+                    // the ids not met yet (or not in the table) numbered one by one.
+                    let (lo, table) = (self.lo, &self.table);
+                    let mut codes: Vec<u32> = dictionary
+                        .iter()
+                        .map(|&v| table.get(v.wrapping_sub(lo) as usize).copied().unwrap_or(u32::MAX))
+                        .collect();
+                    for (c, &v) in codes.iter_mut().zip(dictionary) {
+                        if *c == u32::MAX {
+                            *c = self.group_of(v);
+                        }
+                    }
+                    codes
+                }
+            };
             self.entry_codes = codes;
         }
         let (codes, counts) = (&self.entry_codes, &mut self.entry_counts);
@@ -504,6 +526,12 @@ impl IntNumbering {
                     }
                 }
             }
+        } else if !self.scattered {
+            for (&g, &c) in self.entry_codes.iter().zip(&self.entry_counts) {
+                if let Some(size) = self.sizes.get_mut(g as usize) {
+                    *size += c;
+                }
+            }
         } else {
             for (&code, &c) in self.entry_codes.iter().zip(&self.entry_counts) {
                 let code = code as usize;
@@ -519,6 +547,24 @@ impl IntNumbering {
         }
         self.entry_counts.clear();
         self.entry_codes.clear();
+    }
+
+    /// An id's group (a new one when first met), while groups are numbered as met.
+    fn group_of(&mut self, v: i64) -> u32 {
+        let sizes = &mut self.sizes;
+        let mut next = || {
+            sizes.push(0);
+            (sizes.len() - 1) as u32
+        };
+        match self.table.get_mut(v.wrapping_sub(self.lo) as usize) {
+            Some(slot) => {
+                if *slot == u32::MAX {
+                    *slot = next();
+                }
+                *slot
+            }
+            None => *self.map.entry(v).or_insert_with(next),
+        }
     }
 
     /// An id's provisional code once rows are scattered (see
@@ -568,7 +614,8 @@ impl IntNumbering {
             }
             return;
         }
-        if self.scattered || (self.per_row && self.runs > self.sizes.len() && !self.table.is_empty()) {
+        let not_runs = self.per_row && (self.by_entries || self.runs > self.sizes.len());
+        if self.scattered || (not_runs && !self.by_entries && !self.table.is_empty()) {
             // Groups are not runs (rows in any order): every row is given its group; no runs
             // to find, one table lookup per row.
             self.number_rows_in_table(values);
@@ -609,7 +656,7 @@ impl IntNumbering {
             }
             self.sizes[g as usize] += (end - i) as u32;
             // While groups are runs, rows are not given their group (see `of_row`).
-            if self.per_row && self.runs > self.sizes.len() {
+            if self.per_row && (self.by_entries || self.runs > self.sizes.len()) {
                 self.of_row.extend(std::iter::repeat_n(g, end - i));
             }
             i = end;
@@ -726,7 +773,21 @@ impl IntNumbering {
         }
         // One run per group: each group's rows are adjacent; their rows get their group on
         // first use (see `of_row`).
-        let contiguous = self.runs == self.sizes.len();
+        let contiguous = !self.by_entries && self.runs == self.sizes.len();
+        if self.by_entries && self.sizes.contains(&0) {
+            // Dictionary entries no row used (a writer may leave some): groups renumbered
+            // without them.
+            let mut number = vec![0u32; self.sizes.len()];
+            let mut kept = 0u32;
+            for (n, &s) in number.iter_mut().zip(&self.sizes) {
+                *n = kept;
+                kept += u32::from(s > 0);
+            }
+            self.sizes.retain(|&s| s > 0);
+            for g in self.of_row.iter_mut() {
+                *g = number.get(*g as usize).copied().unwrap_or(0);
+            }
+        }
         let of_row = if contiguous {
             OnceCell::new()
         } else {
@@ -782,6 +843,27 @@ mod tests {
             .map(|c| Arc::new(Int64Array::from(c.to_vec())) as ArrayRef)
             .collect();
         Column::from_chunks(arrays).unwrap_or_else(|_| panic!("chunks of a power of two"))
+    }
+
+    #[test]
+    fn rows_numbered_by_dictionary_entries() {
+        use crate::exec::pages::IntSink;
+        // Ids 5, 6, 5: not runs. Then a dictionary whose entry 1 (id 8) no row uses, and a plain
+        // page; the same for a second chunk with a new dictionary.
+        for range in [Some((0, 20)), None] {
+            let mut n = IntNumbering::new("f", "uid", true, 12, range);
+            n.push_values(&[5, 6, 5]);
+            n.entries(&[6, 8, 9], &[0, 2, 2, 0]);
+            n.values(&[9, 5]);
+            n.end_chunk(&[6, 8, 9], 0).unwrap();
+            n.entries(&[5, 10], &[1, 0, 1]);
+            n.end_chunk(&[5, 10], 0).unwrap();
+            let g = n.finish().unwrap();
+            assert!(!g.contiguous);
+            // Groups as met: 5, 6, 9, 10 (8 dropped).
+            assert_eq!(g.sizes, vec![4, 3, 3, 2], "{range:?}");
+            assert_eq!(g.of_row(), &[0, 1, 0, 1, 2, 2, 1, 2, 0, 3, 0, 3], "{range:?}");
+        }
     }
 
     #[test]
