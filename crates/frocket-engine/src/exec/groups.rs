@@ -456,7 +456,17 @@ impl IntNumbering {
     /// of once per row: rows are counted per entry, and folded into the ids' counts by
     /// [`IntNumbering::end_dictionary`], which must follow a dictionary's last entries.
     pub(crate) fn push_entries(&mut self, dictionary: &[i64], entries: &[u32]) {
-        let by_entry = self.counting || self.scattered || (self.per_row && self.runs > self.sizes.len());
+        let mut by_entry =
+            self.counting || self.scattered || self.by_entries || (self.per_row && self.runs > self.sizes.len());
+        if !by_entry && self.per_row && !entries_in_runs(entries, dictionary.len()) {
+            // An id met again after others in this page: rows are not in runs. Rows so far
+            // were runs of groups 0, 1, …: they get their group written, as the runs path
+            // does when it finds out.
+            self.of_row
+                .reserve_exact(self.expected_rows.max(self.rows + entries.len()));
+            extend_with_runs(&mut self.of_row, &self.sizes);
+            by_entry = true;
+        }
         if !by_entry {
             // Ids may still come in runs: numbered as values.
             let mut values = std::mem::take(&mut self.gathered);
@@ -813,6 +823,25 @@ impl super::pages::IntSink for IntNumbering {
     }
 }
 
+/// Whether each entry's rows are adjacent in `entries` (entries of a dictionary of `len`).
+fn entries_in_runs(entries: &[u32], len: usize) -> bool {
+    let mut seen = vec![0u64; len.div_ceil(64)];
+    let mut previous = None;
+    for &e in entries {
+        if previous == Some(e) {
+            continue;
+        }
+        previous = Some(e);
+        let (word, bit) = (e as usize / 64, 1u64 << (e % 64));
+        match seen.get_mut(word) {
+            Some(w) if *w & bit != 0 => return false,
+            Some(w) => *w |= bit,
+            None => return false,
+        }
+    }
+    true
+}
+
 /// The ids of one chunk of an INT group id column.
 fn int_ids<'a>(file: &str, column: &str, chunk: &'a ArrayRef) -> Result<&'a [i64], EngineError> {
     chunk
@@ -864,6 +893,27 @@ mod tests {
             assert_eq!(g.sizes, vec![4, 3, 3, 2], "{range:?}");
             assert_eq!(g.of_row(), &[0, 1, 0, 1, 2, 2, 1, 2, 0, 3, 0, 3], "{range:?}");
         }
+    }
+
+    #[test]
+    fn entries_not_in_runs_are_numbered_by_entry_from_the_first_page() {
+        use crate::exec::pages::IntSink;
+        for range in [Some((0, 20)), None] {
+            let mut n = IntNumbering::new("f", "uid", true, 10, range);
+            // A first page in runs (ids 3, 3, 4), then one that is not (4, 7, 4, 3), then a
+            // chunk not in runs either (9, 7, 9).
+            n.entries(&[3, 4, 7], &[0, 0, 1]);
+            n.entries(&[3, 4, 7], &[1, 2, 1, 0]);
+            n.end_chunk(&[3, 4, 7], 0).unwrap();
+            n.entries(&[7, 9], &[1, 0, 1]);
+            n.end_chunk(&[7, 9], 0).unwrap();
+            let g = n.finish().unwrap();
+            assert!(!g.contiguous);
+            assert_eq!(g.sizes, vec![3, 3, 2, 2], "{range:?}");
+            assert_eq!(g.of_row(), &[0, 0, 1, 1, 2, 1, 0, 3, 2, 3], "{range:?}");
+        }
+        assert!(entries_in_runs(&[2, 2, 0, 1, 1], 3));
+        assert!(!entries_in_runs(&[2, 0, 2], 3));
     }
 
     #[test]
