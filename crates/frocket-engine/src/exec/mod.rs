@@ -1,9 +1,9 @@
 //! Running a validated query over one part.
 //!
 //! Data flows one way: [`read_part`] (Parquet → a [`LoadedPart`]: the used columns, normalized,
-//! in the reader's chunks, timeframe applied; while each batch is in cache, integer group ids
-//! are numbered and filter masks and sequence step bytes derived, and columns nothing else
-//! needs are not kept — `derive.rs`) → group numbering (when not done while reading) →
+//! in the reader's chunks, timeframe applied; integer group ids are numbered from their pages'
+//! dictionaries (`pages.rs`) or while each batch is in cache, filter masks and sequence step
+//! bytes derived, and columns nothing else needs are not kept — `derive.rs`) → group numbering (when not done while reading) →
 //! conditions, each only for the groups the relation leaves undecided → aggregations and
 //! funnel → [`PartialResult`].
 
