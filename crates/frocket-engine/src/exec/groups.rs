@@ -411,8 +411,6 @@ pub(crate) struct IntNumbering {
     entry_counts: Vec<u32>,
     /// The provisional code of each entry of the current dictionary, when `scattered`.
     entry_codes: Vec<u32>,
-    /// Ids gathered from a dictionary while rows may still come in runs.
-    gathered: Vec<i64>,
     /// Rows not in runs are numbered by dictionary entries (see
     /// [`IntNumbering::push_entries`]): groups numbered as met, every row written its group.
     by_entries: bool,
@@ -445,7 +443,6 @@ impl IntNumbering {
             map_counts: Vec::new(),
             entry_counts: Vec::new(),
             entry_codes: Vec::new(),
-            gathered: Vec::new(),
             by_entries: false,
         }
     }
@@ -468,12 +465,13 @@ impl IntNumbering {
             by_entry = true;
         }
         if !by_entry {
-            // Ids may still come in runs: numbered as values.
-            let mut values = std::mem::take(&mut self.gathered);
-            values.clear();
-            values.extend(entries.iter().map(|&e| dictionary[e as usize]));
-            self.push_values(&values);
-            self.gathered = values;
+            // Ids may still come in runs: numbered run by run.
+            self.rows += entries.len();
+            self.push_runs(
+                entries
+                    .chunk_by(|a, b| a == b)
+                    .map(|run| (dictionary[run[0] as usize], run.len())),
+            );
             return;
         }
         // Rows not in runs (and not yet numbered by provisional codes): each entry gets its
@@ -631,14 +629,16 @@ impl IntNumbering {
             self.number_rows_in_table(values);
             return;
         }
-        let len = values.len();
-        let mut i = 0;
-        while i < len {
-            let v = values[i];
-            let mut end = i + 1;
-            while end < len && values[end] == v {
-                end += 1;
-            }
+        self.push_runs(values.chunk_by(|a, b| a == b).map(|run| (run[0], run.len())));
+    }
+
+    /// Numbers runs of equal ids, `(id, rows)`, while groups may come in runs: a group per id
+    /// as met; once a group is met again, every row is written its group.
+    fn push_runs(&mut self, runs: impl Iterator<Item = (i64, usize)>) {
+        let lo = self.lo;
+        let mut first = true;
+        let mut last = None;
+        for (v, n) in runs {
             let sizes = &mut self.sizes;
             let mut next = || {
                 sizes.push(0);
@@ -654,7 +654,7 @@ impl IntNumbering {
                 None => *self.map.entry(v).or_insert_with(next),
             };
             // A run continued from the previous chunk is the same run.
-            if !(i == 0 && self.previous == Some(v)) {
+            if !(first && self.previous == Some(v)) {
                 self.runs += 1;
                 if self.runs > self.sizes.len() && self.of_row.is_empty() && self.per_row {
                     // The first group met again: rows so far were runs of groups 0, 1, …;
@@ -664,15 +664,16 @@ impl IntNumbering {
                     // (The current run is not in `sizes` yet: it is written below.)
                 }
             }
-            self.sizes[g as usize] += (end - i) as u32;
+            self.sizes[g as usize] += n as u32;
             // While groups are runs, rows are not given their group (see `of_row`).
             if self.per_row && (self.by_entries || self.runs > self.sizes.len()) {
-                self.of_row.extend(std::iter::repeat_n(g, end - i));
+                self.of_row.extend(std::iter::repeat_n(g, n));
             }
-            i = end;
+            first = false;
+            last = Some(v);
         }
-        if let Some(&last) = values.last() {
-            self.previous = Some(last);
+        if last.is_some() {
+            self.previous = last;
         }
     }
 
