@@ -2,6 +2,8 @@
 //! ids, …) give an error naming the file (and the column, where one is involved), never a
 //! panic.
 
+mod common;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -15,6 +17,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+
+use common::Rng;
 
 /// The dataset's schema: every part should have these columns.
 fn dataset_arrow_schema() -> Schema {
@@ -123,21 +127,6 @@ fn assert_part_read(path: &Path, q: &ValidatedQuery) {
             assert!(!message.is_empty());
         }
         e => panic!("expected PartRead for {}, got {e:?}", path.display()),
-    }
-}
-
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
     }
 }
 

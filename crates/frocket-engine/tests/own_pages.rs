@@ -6,6 +6,8 @@
 //! whole i64 range, rows grouped by user or in any order — gives the answers a reference
 //! computed here gives.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
@@ -21,6 +23,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{WriterProperties, WriterVersion};
 use serde_json::{json, Value};
 
+use common::Rng;
+
 const T0: i64 = 1_600_000_000_000;
 
 /// One part's rows.
@@ -30,18 +34,6 @@ struct Rows {
     event: Vec<&'static str>,
     price: Vec<f64>,
     item: Vec<i64>,
-}
-
-/// A tiny deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 /// `users` users with 1–12 events each; ids `0..users` or spread over i64; rows grouped by

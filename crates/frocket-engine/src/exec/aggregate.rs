@@ -261,6 +261,25 @@ impl ScalarCoder {
         if self.data_type.get_or_insert_with(|| arr.data_type().clone()) != arr.data_type() {
             return Err(mixed(arr));
         }
+        if arr.data_type() == &DataType::Int64 {
+            let a = arr.as_primitive_opt::<Int64Type>().ok_or_else(|| mixed(arr))?;
+            self.codes.reserve(a.len());
+            match a.nulls().filter(|n| n.null_count() > 0) {
+                None => {
+                    for &v in a.values() {
+                        let c = self.int_code(v);
+                        self.codes.push(c);
+                    }
+                }
+                Some(nulls) => {
+                    for (&v, valid) in a.values().iter().zip(nulls.iter()) {
+                        let c = if valid { self.int_code(v) } else { NULL };
+                        self.codes.push(c);
+                    }
+                }
+            }
+            return Ok(());
+        }
         let (codes, keys) = (&mut self.codes, &mut self.keys);
         match arr.data_type() {
             DataType::Boolean => {
@@ -269,39 +288,6 @@ impl ScalarCoder {
                 }
                 let a = arr.as_boolean_opt().ok_or_else(|| mixed(arr))?;
                 codes.extend((0..a.len()).map(|i| if a.is_null(i) { NULL } else { a.value(i) as u32 }));
-            }
-            DataType::Int64 => {
-                let a = arr.as_primitive_opt::<Int64Type>().ok_or_else(|| mixed(arr))?;
-                let (map, table) = (&mut self.ints, &mut self.table);
-                let mut code = |v: i64| {
-                    let slot = match table {
-                        Some((lo, t)) => t.get_mut(v.wrapping_sub(*lo) as usize),
-                        None => None,
-                    };
-                    match slot {
-                        Some(c) if *c != NULL => *c,
-                        Some(c) => {
-                            *c = keys.len() as u32;
-                            keys.push(v.to_string());
-                            *c
-                        }
-                        None => *map.entry(v).or_insert_with(|| {
-                            keys.push(v.to_string());
-                            (keys.len() - 1) as u32
-                        }),
-                    }
-                };
-                match a.nulls().filter(|n| n.null_count() > 0) {
-                    None => codes.extend(a.values().iter().map(|&v| code(v))),
-                    Some(nulls) => {
-                        codes.extend(
-                            a.values()
-                                .iter()
-                                .zip(nulls.iter())
-                                .map(|(&v, valid)| if valid { code(v) } else { NULL }),
-                        )
-                    }
-                }
             }
             DataType::Float64 => {
                 let a = arr.as_primitive_opt::<Float64Type>().ok_or_else(|| mixed(arr))?;
