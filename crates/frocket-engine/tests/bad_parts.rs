@@ -451,3 +451,64 @@ proptest! {
         let _ = run_damaged(&p, &bytes);
     }
 }
+
+/// The allocator of this test binary, recording the largest single allocation asked for.
+struct Largest;
+
+static LARGEST_ALLOCATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only records sizes.
+unsafe impl std::alloc::GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LARGEST_ALLOCATION.fetch_max(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        LARGEST_ALLOCATION.fetch_max(new_size, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Largest = Largest;
+
+#[test]
+fn a_footer_claiming_more_rows_than_its_pages_hold_is_an_error() {
+    // A footer whose row groups claim more rows than their pages hold (a damaged count, or a
+    // crafted file): an error naming the file, never an allocation sized by the claim.
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    let good = bytes::Bytes::from(good_bytes().to_vec());
+    let n = good.len();
+    let footer_len = u32::from_le_bytes(good[n - 8..n - 4].try_into().unwrap()) as usize;
+    let data_end = n - 8 - footer_len;
+    let meta = ParquetMetaDataReader::new().parse_and_finish(&good).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("claims.parquet");
+    for claim in [1001i64, 1 << 33, 1 << 40, i64::MAX / 8] {
+        let mut builder = meta.clone().into_builder();
+        let row_groups = builder
+            .take_row_groups()
+            .into_iter()
+            .map(|rg| rg.into_builder().set_num_rows(claim).build().unwrap())
+            .collect();
+        let claimed = builder.set_row_groups(row_groups).build();
+        let mut bytes = good[..data_end].to_vec();
+        ParquetMetaDataWriter::new(&mut bytes, &claimed).finish().unwrap();
+        std::fs::write(&p, &bytes).unwrap();
+        for q in [full_query(), query(json!({}))] {
+            assert_part_read(&p, &q);
+        }
+        // A timeframe cutting row groups: the group ids read by arrow-rs, which may find the
+        // rows its pages hold; never an allocation sized by the claim.
+        let cut = json!({"timeframe": {"from": 1_600_000_500_000i64},
+                         "query": {"conditions": [{"filter": ["event", "==", "view"]}]}});
+        let _ = run(&p, &query(cut));
+    }
+    // No buffer was sized by the claims (the parts here hold 3,000 rows; other tests of this
+    // binary allocate far less too).
+    let largest = LARGEST_ALLOCATION.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(largest < 256 << 20, "an allocation of {largest} bytes");
+}

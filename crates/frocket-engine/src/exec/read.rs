@@ -277,6 +277,10 @@ fn assemble(chunks: Vec<ArrayRef>) -> Result<ArrayRef, ArrowError> {
     }
 }
 
+/// Rows at most that buffers are sized for in advance from a part's footer (larger parts grow
+/// their buffers as they are read).
+const MAX_PRESIZED_ROWS: usize = 1 << 25;
+
 /// What [`read_chunks`] read.
 struct Read {
     /// Each kept column's normalized batches, by name.
@@ -361,7 +365,12 @@ fn read_chunks<R: ChunkReader + 'static>(
         .iter()
         .map(|&i| parquet_meta.row_group(i).num_rows().max(0) as usize)
         .collect();
-    let rows: usize = sizes.iter().sum();
+    // The rows the footer claims: only a hint for buffers sized in advance, capped — a damaged
+    // or crafted footer may claim any count; the buffers grow with the rows actually decoded.
+    let rows: usize = sizes
+        .iter()
+        .fold(0usize, |a, &n| a.saturating_add(n))
+        .min(MAX_PRESIZED_ROWS);
 
     // Group ids whose every chunk our own page decoder knows are numbered from their
     // dictionaries (see `pages.rs`), before and apart from the other columns; so are INT
