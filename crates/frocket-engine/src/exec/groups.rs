@@ -455,6 +455,13 @@ impl IntNumbering {
     pub(crate) fn push_entries(&mut self, dictionary: &[i64], entries: &[u32]) {
         let mut by_entry =
             self.counting || self.scattered || self.by_entries || (self.per_row && self.runs > self.sizes.len());
+        if !by_entry && ascending(entries) {
+            // Entries in order (rows grouped by user, the dictionary in order of first
+            // appearance): each entry one run, found by galloping, not row by row.
+            self.rows += entries.len();
+            self.push_runs(AscendingRuns { entries, at: 0 }.map(|(e, n)| (dictionary[e as usize], n)));
+            return;
+        }
         if !by_entry && self.per_row && !entries_in_runs(entries, dictionary.len()) {
             // An id met again after others in this page: rows are not in runs. Rows so far
             // were runs of groups 0, 1, …: they get their group written, as the runs path
@@ -824,6 +831,42 @@ impl super::pages::IntSink for IntNumbering {
     }
 }
 
+/// Whether `entries` never decrease (no early exit, so that the comparisons vectorize).
+fn ascending(entries: &[u32]) -> bool {
+    entries
+        .iter()
+        .zip(entries.iter().skip(1))
+        .map(|(a, b)| u32::from(a > b))
+        .sum::<u32>()
+        == 0
+}
+
+/// The runs of equal values of ascending `entries`, `(value, length)`, each end found by
+/// galloping from its start.
+struct AscendingRuns<'a> {
+    entries: &'a [u32],
+    at: usize,
+}
+
+impl Iterator for AscendingRuns<'_> {
+    type Item = (u32, usize);
+
+    fn next(&mut self) -> Option<(u32, usize)> {
+        let rest = self.entries.get(self.at..)?;
+        let &e = rest.first()?;
+        // The run ends within (step / 2, step]: double until past it, then search.
+        let mut step = 1;
+        while rest.get(step).is_some_and(|&x| x == e) {
+            step *= 2;
+        }
+        let lo = step / 2;
+        let hi = step.min(rest.len());
+        let len = lo + rest[lo..hi].partition_point(|&x| x == e);
+        self.at += len;
+        Some((e, len))
+    }
+}
+
 /// Whether each entry's rows are adjacent in `entries` (entries of a dictionary of `len`).
 fn entries_in_runs(entries: &[u32], len: usize) -> bool {
     let mut seen = vec![0u64; len.div_ceil(64)];
@@ -913,6 +956,13 @@ mod tests {
             assert_eq!(g.sizes, vec![3, 3, 2, 2], "{range:?}");
             assert_eq!(g.of_row(), &[0, 0, 1, 1, 2, 1, 0, 3, 2, 3], "{range:?}");
         }
+        assert!(ascending(&[0, 0, 1, 1, 1, 5]) && ascending(&[]) && !ascending(&[0, 2, 1]));
+        let runs: Vec<(u32, usize)> = AscendingRuns {
+            entries: &[0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 3],
+            at: 0,
+        }
+        .collect();
+        assert_eq!(runs, [(0, 1), (1, 9), (2, 1), (3, 2)]);
         assert!(entries_in_runs(&[2, 2, 0, 1, 1], 3));
         assert!(!entries_in_runs(&[2, 0, 2], 3));
     }
