@@ -386,7 +386,8 @@ pub(crate) struct IntNumbering {
     expected_rows: usize,
     rows: usize,
     nulls: usize,
-    /// Ids `lo..lo + table.len()`: their group (`u32::MAX`: not met yet), or when `counting`
+    /// Ids `lo..lo + table.len()`: their group plus one (0: not met yet — the table starts
+    /// zeroed, so pages of ids never met are never touched), or when `counting` or `scattered`
     /// their row count.
     lo: i64,
     table: Vec<u32>,
@@ -432,7 +433,7 @@ impl IntNumbering {
             rows: 0,
             nulls: 0,
             lo,
-            table: vec![if counting { 0 } else { u32::MAX }; span],
+            table: vec![0; span],
             map: FastMap::default(),
             counting,
             sizes: Vec::new(),
@@ -505,12 +506,13 @@ impl IntNumbering {
                     let (lo, table) = (self.lo, &self.table);
                     let mut codes: Vec<u32> = dictionary
                         .iter()
-                        .map(|&v| table.get(v.wrapping_sub(lo) as usize).copied().unwrap_or(u32::MAX))
+                        .map(|&v| table.get(v.wrapping_sub(lo) as usize).copied().unwrap_or(0))
                         .collect();
                     for (c, &v) in codes.iter_mut().zip(dictionary) {
-                        if *c == u32::MAX {
-                            *c = self.group_of(v);
-                        }
+                        *c = match *c {
+                            0 => self.group_of(v),
+                            slot => slot - 1,
+                        };
                     }
                     codes
                 }
@@ -573,10 +575,10 @@ impl IntNumbering {
         };
         match self.table.get_mut(v.wrapping_sub(self.lo) as usize) {
             Some(slot) => {
-                if *slot == u32::MAX {
-                    *slot = next();
+                if *slot == 0 {
+                    *slot = next() + 1;
                 }
-                *slot
+                *slot - 1
             }
             None => *self.map.entry(v).or_insert_with(next),
         }
@@ -642,24 +644,10 @@ impl IntNumbering {
     /// Numbers runs of equal ids, `(id, rows)`, while groups may come in runs: a group per id
     /// as met; once a group is met again, every row is written its group.
     fn push_runs(&mut self, runs: impl Iterator<Item = (i64, usize)>) {
-        let lo = self.lo;
         let mut first = true;
         let mut last = None;
         for (v, n) in runs {
-            let sizes = &mut self.sizes;
-            let mut next = || {
-                sizes.push(0);
-                (sizes.len() - 1) as u32
-            };
-            let g = match self.table.get_mut(v.wrapping_sub(lo) as usize) {
-                Some(slot) => {
-                    if *slot == u32::MAX {
-                        *slot = next();
-                    }
-                    *slot
-                }
-                None => *self.map.entry(v).or_insert_with(next),
-            };
+            let g = self.group_of(v);
             // A run continued from the previous chunk is the same run.
             if !(first && self.previous == Some(v)) {
                 self.runs += 1;
@@ -726,10 +714,11 @@ impl IntNumbering {
         let mut code_of_group = vec![0u32; self.sizes.len()];
         for (at, slot) in self.table.iter_mut().enumerate() {
             *slot = match *slot {
-                u32::MAX => 0,
-                g => {
-                    code_of_group[g as usize] = at as u32;
-                    self.sizes[g as usize]
+                0 => 0,
+                g1 => {
+                    let g = g1 as usize - 1;
+                    code_of_group[g] = at as u32;
+                    self.sizes[g]
                 }
             };
         }
