@@ -265,12 +265,7 @@ impl ScalarCoder {
             let a = arr.as_primitive_opt::<Int64Type>().ok_or_else(|| mixed(arr))?;
             self.codes.reserve(a.len());
             match a.nulls().filter(|n| n.null_count() > 0) {
-                None => {
-                    for &v in a.values() {
-                        let c = self.int_code(v);
-                        self.codes.push(c);
-                    }
-                }
+                None => super::pages::IntSink::values(self, a.values()),
                 Some(nulls) => {
                     for (&v, valid) in a.values().iter().zip(nulls.iter()) {
                         let c = if valid { self.int_code(v) } else { NULL };

@@ -103,13 +103,13 @@ impl Plan {
         }
     }
 
-    /// The derivations of `column` over `rows` rows (a capacity); `None` when nothing is
-    /// derived from it.
     /// Whether filter masks or step bytes are derived from `column`'s values.
     pub(crate) fn derives_from(&self, column: &str) -> bool {
         self.columns.iter().any(|c| c.column == column)
     }
 
+    /// The derivations of `column` over `rows` rows (a capacity); `None` when nothing is
+    /// derived from it.
     pub(crate) fn start(&self, column: &str, rows: usize) -> Option<Deriving> {
         let plan = self.columns.iter().find(|c| c.column == column)?;
         Some(Deriving {

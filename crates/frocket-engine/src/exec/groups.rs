@@ -631,8 +631,8 @@ impl IntNumbering {
             }
             return;
         }
-        let not_runs = self.per_row && (self.by_entries || self.runs > self.sizes.len());
-        if self.scattered || (not_runs && !self.by_entries && !self.table.is_empty()) {
+        let not_runs = self.per_row && !self.by_entries && self.runs > self.sizes.len();
+        if self.scattered || (not_runs && !self.table.is_empty()) {
             // Groups are not runs (rows in any order): every row is given its group; no runs
             // to find, one table lookup per row.
             self.number_rows_in_table(values);

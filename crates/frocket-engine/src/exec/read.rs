@@ -412,7 +412,7 @@ fn read_chunks<R: ChunkReader + 'static>(
     }
 
     // The reader returns projected columns in file order; each batch's arrays are kept as
-    // chunks. No reader when only the group ids were asked for and are numbered above.
+    // chunks. No reader when every column asked for was decoded above.
     let reader = match roots.is_empty() && !own_dropped.is_empty() {
         true => None,
         false => Some(
