@@ -289,7 +289,8 @@ impl Part<'_> {
         let sorted = !chains
             .as_ref()
             .is_some_and(|rules| m.unordered_chains(rules, matches!(ts, Timestamps::Int(_))));
-        let (permuted, ordered_ts);
+        let (permuted, ordered_ts, order_offsets);
+        let mut visits = None;
         let mut at: Option<&[u32]> = None;
         let (m, ts, members, held) = if self.groups.contiguous {
             let held = match chains {
@@ -311,23 +312,40 @@ impl Part<'_> {
             (&permuted, ts, Members::Runs(self.groups.offsets()), held)
         } else {
             // Built for this sequence and not kept: once the step bits and held values are in
-            // its order, the row numbers are dropped (a part rarely has two sequences).
-            let order = TimeOrder::of(&self.groups, ts);
+            // its order, the row numbers are dropped (a part rarely has two sequences). Only
+            // of the groups a scan visits: those selected, with rows of the steps needed.
+            // A group with rows of step 0 only reaches one step when nothing can keep a row of
+            // it from starting a chain (no negative step, nothing held).
+            let chain_need = if chains.is_some() { need.max(1) } else { need };
+            let first_alone = seq.hold_constant.is_empty();
+            visits = m.candidates(
+                self.groups.of_row(),
+                self.groups.count,
+                selected,
+                chain_need,
+                first_alone,
+            );
+            let order = TimeOrder::of(&self.groups, ts, visits.as_ref().map(|v| v.keep.as_slice()));
             permuted = m.permuted(&order.rows);
             let held = match chains {
                 Some(_) => self.held_keys(&seq.hold_constant, Some(&order.rows))?,
                 None => None,
             };
             ordered_ts = order.ts;
-            (&permuted, &ordered_ts, Members::Runs(self.groups.offsets()), held)
+            order_offsets = order.offsets;
+            (&permuted, &ordered_ts, Members::Runs(&order_offsets), held)
         };
-        if let Some(rules) = chains {
-            return Ok(m.reached_chains(&rules, ts, at, members, selected, need, held.as_deref(), sink));
+        let mut reached = match (chains, ts) {
+            (Some(rules), _) => m.reached_chains(&rules, ts, at, members, selected, need, held.as_deref(), sink),
+            (None, Timestamps::Int(t)) if m.is_greedy() => m.reached_unordered(t, members, selected),
+            (None, _) => m.reached_per_group(ts, members, selected, need),
+        };
+        for g in visits.iter().flat_map(|v| &v.first_only) {
+            if let Some(level) = reached.get_mut(*g as usize) {
+                *level = 1;
+            }
         }
-        Ok(match ts {
-            Timestamps::Int(t) if m.is_greedy() => m.reached_unordered(t, members, selected),
-            _ => m.reached_per_group(ts, members, selected, need),
-        })
+        Ok(reached)
     }
 
     /// The coded values of `column` (coded once per part, shared by aggregations and held

@@ -183,6 +183,14 @@ impl StepLayout {
     }
 }
 
+/// The groups a sequence scan visits ([`SequenceMatcher::candidates`]).
+pub(crate) struct Visits {
+    /// Whether each group is visited.
+    pub keep: Vec<bool>,
+    /// Groups not visited that reach exactly one step (they have rows of step 0 only).
+    pub first_only: Vec<u32>,
+}
+
 impl SequenceMatcher {
     /// Builds a matcher from step masks in sequence order (`row_found` per step), all of
     /// `rows` rows.
@@ -273,6 +281,79 @@ impl SequenceMatcher {
             max_duration: self.max_duration,
             deadline: self.deadline,
         }
+    }
+
+    /// Which of a part's `groups` (rows numbered by `of_row`) a scan must visit to know how
+    /// many steps they reach, when it needs `need` of them: those in `selected` (all when
+    /// `None`) with a row of each of the first `need` positive steps. The others get 0 from
+    /// [`reached_per_group`](Self::reached_per_group) and `reached_chains` without being
+    /// scanned, so their rows need no time order either. With `first_alone` (the caller
+    /// knows a group reaches step 0 with any row of it: no negative step, nothing held), a
+    /// group with rows of step 0 but none of step 1 reaches exactly one step: it is listed in
+    /// [`Visits::first_only`] and not visited. `None` when every group is visited.
+    pub(crate) fn candidates(
+        &self,
+        of_row: &[u32],
+        groups: usize,
+        selected: Option<&BooleanBuffer>,
+        need: usize,
+        first_alone: bool,
+    ) -> Option<Visits> {
+        let first_alone = first_alone && !self.has_negative && need <= 1 && self.m >= 1;
+        // Steps a group must have rows of to be visited.
+        let visit_from = if first_alone { 2 } else { need }.min(self.m);
+        // The positive steps' bits are in each row's first word (up to 31 positive steps).
+        let mask = if visit_from == 0 || self.bytes > 8 {
+            0
+        } else {
+            (1u64 << visit_from) - 1
+        };
+        if mask == 0 && selected.is_none() {
+            return None;
+        }
+        let is_selected = |g: usize| selected.is_none_or(|s| g < s.len() && s.value(g));
+        if mask == 0 {
+            return Some(Visits {
+                keep: (0..groups).map(is_selected).collect(),
+                first_only: Vec::new(),
+            });
+        }
+        // Each group's steps: an OR of its rows' bits, in one pass over the rows in part order.
+        let any: Vec<u64> = if self.bytes == 1 {
+            let mut any = vec![0u8; groups];
+            for (&g, &b) in of_row.iter().zip(&self.bits) {
+                if let Some(a) = any.get_mut(g as usize) {
+                    *a |= b;
+                }
+            }
+            any.into_iter().map(u64::from).collect()
+        } else {
+            let mut any = vec![0u64; groups];
+            for (r, &g) in of_row.iter().enumerate() {
+                if let Some(a) = any.get_mut(g as usize) {
+                    *a |= self.word(r);
+                }
+            }
+            any
+        };
+        let mut first_only = Vec::new();
+        let keep = any
+            .iter()
+            .enumerate()
+            .map(|(g, &a)| {
+                if !is_selected(g) {
+                    return false;
+                }
+                if a & mask == mask {
+                    return true;
+                }
+                if first_alone && a & 1 == 1 {
+                    first_only.push(g as u32);
+                }
+                false
+            })
+            .collect();
+        Some(Visits { keep, first_only })
     }
 
     /// Number of positive steps.

@@ -14,32 +14,158 @@ use super::groups::{Groups, Timestamps, TsChunks};
 /// numbers scattered over the part. (Scans that need no time order take the part's row lists,
 /// `Groups::row_list`, instead.)
 pub(crate) struct TimeOrder {
-    /// The part's row at each position; group `g` at `groups.offsets()[g]..[g + 1]`.
+    /// The part's row at each position; group `g` at `offsets[g]..offsets[g + 1]`.
     pub rows: Vec<u32>,
     /// The timestamp at each position.
     pub ts: Timestamps,
+    /// Where each group starts (`count + 1` entries); groups left out are empty.
+    pub offsets: Vec<u32>,
 }
 
 impl TimeOrder {
-    /// The time order of `groups` (built with rows given their group) over timestamps `ts`.
-    pub(crate) fn of(groups: &Groups, ts: &Timestamps) -> Self {
+    /// The time order of `groups` (built with rows given their group) over timestamps `ts`:
+    /// of every group, or only of those `keep` marks (one flag per group), the others left
+    /// empty (their rows are scattered past the end, never sorted, then dropped).
+    pub(crate) fn of(groups: &Groups, ts: &Timestamps, keep: Option<&[bool]>) -> Self {
+        let layout = Layout::of(groups, keep);
         let mut sorter = TimeSorter::default();
         match ts {
             Timestamps::Int(t) => {
-                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_int(r, t));
-                TimeOrder {
-                    rows,
-                    ts: Timestamps::Int(t),
+                if let Some((rows, t)) = order_packed(groups, &layout, t) {
+                    return layout.order(rows, Timestamps::Int(t));
                 }
+                let (rows, t) = order_runs(groups, &layout, t, |r, t| sorter.sort_run_int(r, t));
+                layout.order(rows, Timestamps::Int(t))
             }
             Timestamps::Float(t) => {
-                let (rows, t) = order_runs(groups, t, |r, t| sorter.sort_run_float(r, t));
-                TimeOrder {
-                    rows,
-                    ts: Timestamps::Float(t),
-                }
+                let (rows, t) = order_runs(groups, &layout, t, |r, t| sorter.sort_run_float(r, t));
+                layout.order(rows, Timestamps::Float(t))
             }
         }
+    }
+}
+
+/// Where each group's rows go in a [`TimeOrder`]: the groups kept first, in group order, then
+/// the others' (so that the scatter writes every row without a branch on its group).
+struct Layout {
+    /// Where each group starts in the order (`count + 1` entries; the groups left out empty).
+    offsets: Vec<u32>,
+    /// Where the scatter writes each group's first row.
+    fill: Vec<u32>,
+    /// Rows of the groups kept.
+    kept: usize,
+}
+
+impl Layout {
+    fn of(groups: &Groups, keep: Option<&[bool]>) -> Self {
+        let Some(keep) = keep else {
+            let offsets = groups.offsets().to_vec();
+            return Layout {
+                fill: offsets[..groups.count].to_vec(),
+                offsets,
+                kept: groups.of_row().len(),
+            };
+        };
+        let kept_at = |g: usize| keep.get(g).copied().unwrap_or(false);
+        let mut offsets = Vec::with_capacity(groups.count + 1);
+        let mut acc = 0u32;
+        offsets.push(0);
+        for (g, &size) in groups.sizes.iter().enumerate() {
+            if kept_at(g) {
+                acc += size;
+            }
+            offsets.push(acc);
+        }
+        let mut past = acc;
+        let fill = groups
+            .sizes
+            .iter()
+            .enumerate()
+            .map(|(g, &size)| {
+                if kept_at(g) {
+                    offsets[g]
+                } else {
+                    past += size;
+                    past - size
+                }
+            })
+            .collect();
+        Layout {
+            offsets,
+            fill,
+            kept: acc as usize,
+        }
+    }
+
+    /// The order of `rows` and their times `ts` (the kept groups' rows only).
+    fn order(self, rows: Vec<u32>, ts: Timestamps) -> TimeOrder {
+        TimeOrder {
+            rows,
+            ts,
+            offsets: self.offsets,
+        }
+    }
+}
+
+/// The time order of integer times through one `u64` key a row — its time since the part's
+/// first instant, then its row number — when the part's time span leaves room for the row
+/// numbers (`None` otherwise): one counting-sort scatter writes each row's key (one random
+/// write a row, not one to a row list and one to a time list), each group's slice of keys is
+/// sorted in place (by insertion up to [`INSERTION_MAX`] rows), and one sequential pass splits
+/// the keys into rows and times (the times in the keys' own buffer).
+fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>) -> Option<(Vec<u32>, TsChunks<i64>)> {
+    let of_row = groups.of_row();
+    let n = of_row.len();
+    let row_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1);
+    let (min, max) = t
+        .values()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if n == 0 || row_bits >= 64 || max.abs_diff(min) >= 1u64 << (64 - row_bits) {
+        return None;
+    }
+    let mut fill = layout.fill.clone();
+    let mut keys = vec![0u64; n];
+    for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
+        let slot = &mut fill[g as usize];
+        let at = *slot as usize;
+        *slot += 1;
+        if let Some(key) = keys.get_mut(at) {
+            *key = (time.abs_diff(min) << row_bits) | r as u64;
+        }
+    }
+    for w in layout.offsets.windows(2) {
+        let Some(group) = keys.get_mut(w[0] as usize..w[1] as usize) else {
+            continue;
+        };
+        if group.len() <= INSERTION_MAX {
+            insertion_sort_keys(group);
+        } else {
+            group.sort_unstable();
+        }
+    }
+    keys.truncate(layout.kept);
+    let mask = (1u64 << row_bits) - 1;
+    let mut rows = Vec::with_capacity(keys.len());
+    for k in keys.iter_mut() {
+        rows.push((*k & mask) as u32);
+        *k = min.wrapping_add((*k >> row_bits) as i64) as u64;
+    }
+    let len = keys.len();
+    let times = ScalarBuffer::<i64>::new(arrow::buffer::Buffer::from_vec(keys), 0, len);
+    Some((rows, TsChunks::single(times)))
+}
+
+/// Sorts a few keys by insertion, in place.
+#[inline]
+fn insertion_sort_keys(keys: &mut [u64]) {
+    for i in 1..keys.len() {
+        let k = keys[i];
+        let mut j = i;
+        while j > 0 && keys[j - 1] > k {
+            keys[j] = keys[j - 1];
+            j -= 1;
+        }
+        keys[j] = k;
     }
 }
 
@@ -48,12 +174,12 @@ impl TimeOrder {
 /// rows and times sorted together with `sort`.
 fn order_runs<T: ArrowNativeType>(
     groups: &Groups,
+    layout: &Layout,
     t: &TsChunks<T>,
     mut sort: impl FnMut(&mut [u32], &mut [T]),
 ) -> (Vec<u32>, TsChunks<T>) {
-    let offsets = groups.offsets();
     let of_row = groups.of_row();
-    let mut fill: Vec<u32> = offsets[..groups.count].to_vec();
+    let mut fill = layout.fill.clone();
     let mut rows = vec![0u32; of_row.len()];
     let mut times = vec![T::default(); of_row.len()];
     for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
@@ -65,12 +191,16 @@ fn order_runs<T: ArrowNativeType>(
             *dst = time;
         }
     }
-    for w in offsets.windows(2) {
+    for w in layout.offsets.windows(2) {
         let (a, b) = (w[0] as usize, w[1] as usize);
-        if b > a + 1 {
-            sort(&mut rows[a..b], &mut times[a..b]);
+        if let (Some(r), Some(t)) = (rows.get_mut(a..b), times.get_mut(a..b)) {
+            if r.len() > 1 {
+                sort(r, t);
+            }
         }
     }
+    rows.truncate(layout.kept);
+    times.truncate(layout.kept);
     (rows, TsChunks::single(ScalarBuffer::from(times)))
 }
 
@@ -274,7 +404,7 @@ mod tests {
         let groups = Groups::build("f", "uid", col, true).unwrap();
         assert!(!groups.contiguous);
         let t = Timestamps::Int(TsChunks::single(ts.clone().into()));
-        let order = TimeOrder::of(&groups, &t);
+        let order = TimeOrder::of(&groups, &t, None);
         let Timestamps::Int(ordered) = &order.ts else {
             panic!("integer times stay integers")
         };
@@ -290,6 +420,83 @@ mod tests {
         assert!(got.iter().all(|&(_, t, r)| ts[r as usize] == t));
     }
 
+    /// The time order of `ids` and `ts`, of every group and of every other group, checked
+    /// against [`time_order_expected`]; each group's rows where the order's offsets say.
+    fn check_time_order(ids: &[i64], ts: &[i64]) {
+        use crate::exec::column::Column;
+        use arrow::array::{ArrayRef, Int64Array};
+        use std::sync::Arc;
+        let col = Column::single(Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef);
+        let groups = Groups::build("f", "uid", col, true).unwrap();
+        let every_other: Vec<bool> = (0..groups.count).map(|g| g % 2 == 1).collect();
+        for keep in [None, Some(every_other.as_slice())] {
+            let order = TimeOrder::of(&groups, &Timestamps::Int(TsChunks::single(ts.to_vec().into())), keep);
+            let Timestamps::Int(ordered) = &order.ts else {
+                panic!("integer times stay integers")
+            };
+            let of_row = groups.of_row();
+            let got: Vec<(u32, i64, u32)> = order
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| (of_row[r as usize], ordered[i], r))
+                .collect();
+            let kept = |g: u32| keep.is_none_or(|k| k[g as usize]);
+            let mut expected = time_order_expected(&groups, ts);
+            expected.retain(|&(g, _, _)| kept(g));
+            assert_eq!(got, expected);
+            assert_eq!(order.offsets.len(), groups.count + 1);
+            for g in 0..groups.count {
+                let (a, b) = (order.offsets[g] as usize, order.offsets[g + 1] as usize);
+                let size = if kept(g as u32) { groups.sizes[g] as usize } else { 0 };
+                assert_eq!(b - a, size);
+                assert!(got[a..b].iter().all(|&(h, _, _)| h as usize == g));
+            }
+        }
+    }
+
+    #[test]
+    fn time_order_through_packed_keys_in_every_group_size() {
+        // Groups of 1 to ~200 rows in any order, times with ties and negative, a span that
+        // leaves room for the row numbers (one key a row).
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut ids, mut ts) = (Vec::new(), Vec::new());
+        for _ in 0..5_000 {
+            let n = next();
+            // Skewed: most rows in a few large groups.
+            ids.push(if n % 4 == 0 {
+                (n >> 8) as i64 % 300
+            } else {
+                (n >> 8) as i64 % 7
+            });
+            ts.push((next() % 1_000) as i64 - 500);
+        }
+        check_time_order(&ids, &ts);
+    }
+
+    #[test]
+    fn time_order_at_the_packed_keys_edge() {
+        // 8 rows: 3 bits of row number, so a span of up to 2^61 - 1 fits one key a row; one
+        // more does not (the row and time lists are sorted instead): both orders are right.
+        let ids = [1, 2, 1, 2, 1, 2, 1, 2];
+        let fits = (1i64 << 61) - 1;
+        for span in [fits, fits + 1] {
+            let ts = [span, 0, 7, span, 0, 3, 7, 1];
+            check_time_order(&ids, &ts);
+            let ts: Vec<i64> = ts.iter().map(|t| t - (1 << 62)).collect();
+            check_time_order(&ids, &ts);
+        }
+        // A span over the whole i64 range, and one row.
+        check_time_order(&ids, &[i64::MAX, i64::MIN, 0, 0, i64::MIN, i64::MAX, 5, 5]);
+        check_time_order(&[9], &[i64::MIN]);
+    }
+
     #[test]
     fn time_order_sorts_float_times_in_total_order() {
         use crate::exec::column::Column;
@@ -299,7 +506,7 @@ mod tests {
         let ts: Vec<f64> = (0..40).map(|i| ((i * 37) % 11) as f64 - 5.5).collect();
         let col = Column::single(Arc::new(Int64Array::from(ids)) as ArrayRef);
         let groups = Groups::build("f", "uid", col, true).unwrap();
-        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())));
+        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())), None);
         let Timestamps::Float(ordered) = &order.ts else {
             panic!("float times stay floats")
         };
