@@ -325,7 +325,11 @@ impl Part<'_> {
                 chain_need,
                 first_alone,
             );
-            let order = TimeOrder::of(&self.groups, ts, visits.as_ref().map(|v| v.keep.as_slice()));
+            // A scan without chain rules decides most groups without order (a chain of rows
+            // found to match) and sorts the others' positions itself: the order is left
+            // unsorted for it.
+            let keep = visits.as_ref().map(|v| v.keep.as_slice());
+            let order = TimeOrder::of(&self.groups, ts, keep, chains.is_some());
             permuted = m.permuted(&order.rows);
             let held = match chains {
                 Some(_) => self.held_keys(&seq.hold_constant, Some(&order.rows))?,

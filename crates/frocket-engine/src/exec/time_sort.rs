@@ -25,39 +25,58 @@ pub(crate) struct TimeOrder {
 impl TimeOrder {
     /// The time order of `groups` (built with rows given their group) over timestamps `ts`:
     /// of every group, or only of those `keep` marks (one flag per group), the others left
-    /// empty (their rows are scattered past the end, never sorted, then dropped).
-    pub(crate) fn of(groups: &Groups, ts: &Timestamps, keep: Option<&[bool]>) -> Self {
+    /// empty (their rows all written to one slot past the end, then dropped).
+    ///
+    /// Without `sorted`, each group's rows stay in part order (still adjacent, with their
+    /// times): for a scan that decides most groups without order and sorts the positions of
+    /// the others itself (a group's positions are adjacent, so that sort reads one slice).
+    pub(crate) fn of(groups: &Groups, ts: &Timestamps, keep: Option<&[bool]>, sorted: bool) -> Self {
         let layout = Layout::of(groups, keep);
         let mut sorter = TimeSorter::default();
         match ts {
             Timestamps::Int(t) => {
-                if let Some((rows, t)) = order_packed(groups, &layout, t) {
+                if let Some((rows, t)) = order_packed(groups, &layout, t, sorted) {
                     return layout.order(rows, Timestamps::Int(t));
                 }
-                let (rows, t) = order_runs(groups, &layout, t, |r, t| sorter.sort_run_int(r, t));
+                let (rows, t) = order_runs(groups, &layout, t, |r, t| {
+                    if sorted {
+                        sorter.sort_run_int(r, t)
+                    }
+                });
                 layout.order(rows, Timestamps::Int(t))
             }
             Timestamps::Float(t) => {
-                let (rows, t) = order_runs(groups, &layout, t, |r, t| sorter.sort_run_float(r, t));
+                let (rows, t) = order_runs(groups, &layout, t, |r, t| {
+                    if sorted {
+                        sorter.sort_run_float(r, t)
+                    }
+                });
                 layout.order(rows, Timestamps::Float(t))
             }
         }
     }
 }
 
-/// Where each group's rows go in a [`TimeOrder`]: the groups kept first, in group order, then
-/// the others' (so that the scatter writes every row without a branch on its group).
+/// Where each group's rows go in a [`TimeOrder`]: the groups kept, in group order; the
+/// others' rows all written to one slot past the end (so that the scatter writes every row
+/// without a branch on its group, and those rows cost no cache miss).
 struct Layout {
     /// Where each group starts in the order (`count + 1` entries; the groups left out empty).
     offsets: Vec<u32>,
-    /// Where the scatter writes each group's first row.
+    /// Where the scatter writes each group's next row ([`Layout::take`]): a kept group's
+    /// position, or [`PARKED`] with the slot past the end.
     fill: Vec<u32>,
     /// Rows of the groups kept.
     kept: usize,
 }
 
+/// The flag of a group left out in [`Layout::fill`].
+const PARKED: u32 = 1 << 31;
+
 impl Layout {
     fn of(groups: &Groups, keep: Option<&[bool]>) -> Self {
+        // Parts of 2^31 rows or more (far beyond any part's size) keep every group.
+        let keep = keep.filter(|_| groups.of_row().len() < PARKED as usize);
         let Some(keep) = keep else {
             let offsets = groups.offsets().to_vec();
             return Layout {
@@ -76,25 +95,28 @@ impl Layout {
             }
             offsets.push(acc);
         }
-        let mut past = acc;
-        let fill = groups
-            .sizes
-            .iter()
-            .enumerate()
-            .map(|(g, &size)| {
-                if kept_at(g) {
-                    offsets[g]
-                } else {
-                    past += size;
-                    past - size
-                }
-            })
+        let fill = (0..groups.count)
+            .map(|g| if kept_at(g) { offsets[g] } else { PARKED | acc })
             .collect();
         Layout {
             offsets,
             fill,
             kept: acc as usize,
         }
+    }
+
+    /// Slots the scatter writes: the kept rows and one past them.
+    fn slots(&self) -> usize {
+        self.kept + 1
+    }
+
+    /// Where the next row of a group goes, given its [`fill`](Self::fill) entry (advanced
+    /// unless the group is parked).
+    #[inline(always)]
+    fn take(slot: &mut u32) -> usize {
+        let v = *slot;
+        *slot = v + 1 - (v >> 31);
+        (v & !PARKED) as usize
     }
 
     /// The order of `rows` and their times `ts` (the kept groups' rows only).
@@ -111,9 +133,14 @@ impl Layout {
 /// first instant, then its row number — when the part's time span leaves room for the row
 /// numbers (`None` otherwise): one counting-sort scatter writes each row's key (one random
 /// write a row, not one to a row list and one to a time list), each group's slice of keys is
-/// sorted in place (by insertion up to [`INSERTION_MAX`] rows), and one sequential pass splits
+/// sorted in place when `sorted` (by insertion up to [`INSERTION_MAX`] rows), and one sequential pass splits
 /// the keys into rows and times (the times in the keys' own buffer).
-fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>) -> Option<(Vec<u32>, TsChunks<i64>)> {
+fn order_packed(
+    groups: &Groups,
+    layout: &Layout,
+    t: &TsChunks<i64>,
+    sorted: bool,
+) -> Option<(Vec<u32>, TsChunks<i64>)> {
     let of_row = groups.of_row();
     let n = of_row.len();
     let row_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1);
@@ -124,16 +151,14 @@ fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>) -> Option<(
         return None;
     }
     let mut fill = layout.fill.clone();
-    let mut keys = vec![0u64; n];
+    let mut keys = vec![0u64; layout.slots()];
     for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
-        let slot = &mut fill[g as usize];
-        let at = *slot as usize;
-        *slot += 1;
+        let at = Layout::take(&mut fill[g as usize]);
         if let Some(key) = keys.get_mut(at) {
             *key = (time.abs_diff(min) << row_bits) | r as u64;
         }
     }
-    for w in layout.offsets.windows(2) {
+    for w in layout.offsets.windows(2).filter(|_| sorted) {
         let Some(group) = keys.get_mut(w[0] as usize..w[1] as usize) else {
             continue;
         };
@@ -180,12 +205,10 @@ fn order_runs<T: ArrowNativeType>(
 ) -> (Vec<u32>, TsChunks<T>) {
     let of_row = groups.of_row();
     let mut fill = layout.fill.clone();
-    let mut rows = vec![0u32; of_row.len()];
-    let mut times = vec![T::default(); of_row.len()];
+    let mut rows = vec![0u32; layout.slots()];
+    let mut times = vec![T::default(); layout.slots()];
     for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
-        let slot = &mut fill[g as usize];
-        let at = *slot as usize;
-        *slot += 1;
+        let at = Layout::take(&mut fill[g as usize]);
         if let (Some(row), Some(dst)) = (rows.get_mut(at), times.get_mut(at)) {
             *row = r as u32;
             *dst = time;
@@ -404,7 +427,7 @@ mod tests {
         let groups = Groups::build("f", "uid", col, true).unwrap();
         assert!(!groups.contiguous);
         let t = Timestamps::Int(TsChunks::single(ts.clone().into()));
-        let order = TimeOrder::of(&groups, &t, None);
+        let order = TimeOrder::of(&groups, &t, None, true);
         let Timestamps::Int(ordered) = &order.ts else {
             panic!("integer times stay integers")
         };
@@ -420,8 +443,9 @@ mod tests {
         assert!(got.iter().all(|&(_, t, r)| ts[r as usize] == t));
     }
 
-    /// The time order of `ids` and `ts`, of every group and of every other group, checked
-    /// against [`time_order_expected`]; each group's rows where the order's offsets say.
+    /// The time order of `ids` and `ts`, of every group and of every other group, sorted or
+    /// not, checked against [`time_order_expected`]; each group's rows where the order's
+    /// offsets say.
     fn check_time_order(ids: &[i64], ts: &[i64]) {
         use crate::exec::column::Column;
         use arrow::array::{ArrayRef, Int64Array};
@@ -429,8 +453,12 @@ mod tests {
         let col = Column::single(Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef);
         let groups = Groups::build("f", "uid", col, true).unwrap();
         let every_other: Vec<bool> = (0..groups.count).map(|g| g % 2 == 1).collect();
-        for keep in [None, Some(every_other.as_slice())] {
-            let order = TimeOrder::of(&groups, &Timestamps::Int(TsChunks::single(ts.to_vec().into())), keep);
+        let cases = [None, Some(every_other.as_slice())]
+            .into_iter()
+            .flat_map(|k| [(k, true), (k, false)]);
+        for (keep, sorted) in cases {
+            let t = Timestamps::Int(TsChunks::single(ts.to_vec().into()));
+            let order = TimeOrder::of(&groups, &t, keep, sorted);
             let Timestamps::Int(ordered) = &order.ts else {
                 panic!("integer times stay integers")
             };
@@ -444,6 +472,10 @@ mod tests {
             let kept = |g: u32| keep.is_none_or(|k| k[g as usize]);
             let mut expected = time_order_expected(&groups, ts);
             expected.retain(|&(g, _, _)| kept(g));
+            if !sorted {
+                // Each group's rows in part order.
+                expected.sort_by_key(|&(g, _, r)| (g, r));
+            }
             assert_eq!(got, expected);
             assert_eq!(order.offsets.len(), groups.count + 1);
             for g in 0..groups.count {
@@ -506,7 +538,12 @@ mod tests {
         let ts: Vec<f64> = (0..40).map(|i| ((i * 37) % 11) as f64 - 5.5).collect();
         let col = Column::single(Arc::new(Int64Array::from(ids)) as ArrayRef);
         let groups = Groups::build("f", "uid", col, true).unwrap();
-        let order = TimeOrder::of(&groups, &Timestamps::Float(TsChunks::single(ts.clone().into())), None);
+        let order = TimeOrder::of(
+            &groups,
+            &Timestamps::Float(TsChunks::single(ts.clone().into())),
+            None,
+            true,
+        );
         let Timestamps::Float(ordered) = &order.ts else {
             panic!("float times stay floats")
         };
