@@ -39,6 +39,12 @@ impl<T: ArrowNativeType> TsChunks<T> {
         chunk.get(start..start + rows.len())
     }
 
+    /// The chunks in row order, as slices (the first starts at row 0, each next where the
+    /// previous ends).
+    pub(crate) fn slices(&self) -> impl Iterator<Item = &[T]> + '_ {
+        self.chunks.iter().map(|c| &c[..])
+    }
+
     /// Every row's timestamp, in row order.
     pub(crate) fn values(&self) -> impl Iterator<Item = T> + '_ {
         self.chunks.iter().flat_map(|c| c.iter().copied())

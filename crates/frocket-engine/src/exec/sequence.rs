@@ -835,46 +835,73 @@ impl SequenceMatcher {
         groups: usize,
         selected: Option<&BooleanBuffer>,
     ) -> Vec<u32> {
-        // Per group, side by side (one cache line per row's lookup): the time of its row for
-        // the last step it reached, while it can still reach the next one (`i64::MAX`: it
-        // cannot), and the earliest time found for the next step (`i64::MAX`: none yet).
-        let mut state = vec![[i64::MAX, i64::MAX]; groups];
+        // Per group: the time of its row for the last step it reached, while it can still
+        // reach the next one (`i64::MAX`: it cannot); and the earliest time found for the next
+        // step (`i64::MAX`: none yet). Apart, so that the pass of step 0 (most rows) touches
+        // only the first (8 bytes a group: most of a part's groups stay in L2).
+        let mut last = vec![i64::MAX; groups];
+        let mut next = vec![i64::MAX; groups];
         let rows = of_row.len().min(self.bits.len() / self.bytes.max(1));
         let wanted = |g: usize| selected.is_none_or(|s| s.value(g));
+        // Each chunk of times with its rows' groups and step bits, as slices.
+        let mut start = 0;
+        let runs: Vec<(usize, &[i64])> = ts
+            .slices()
+            .map(|c| {
+                let at = start;
+                start += c.len();
+                (at, &c[..c.len().min(rows.saturating_sub(at))])
+            })
+            .collect();
         // (Minimums taken without branches: rows in any order make `t < earliest` a coin toss.)
-        for (r, &g) in of_row.iter().enumerate().take(rows) {
-            if self.has(r, self.word(r), 0) {
-                let s = &mut state[g as usize][0];
-                *s = (*s).min(ts[r]);
+        for &(at, times) in &runs {
+            let groups_of = &of_row[at..at + times.len()];
+            if self.bytes == 1 {
+                let bits = &self.bits[at..at + times.len()];
+                for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                    if let Some(s) = last.get_mut(g as usize) {
+                        *s = (*s).min(if b & 1 == 1 { t } else { i64::MAX });
+                    }
+                }
+            } else {
+                for (i, (&g, &t)) in groups_of.iter().zip(times).enumerate() {
+                    let r = at + i;
+                    if let (true, Some(s)) = (self.has(r, self.word(r), 0), last.get_mut(g as usize)) {
+                        *s = (*s).min(t);
+                    }
+                }
             }
         }
-        let mut level: Vec<u32> = state
+        let mut level: Vec<u32> = last
             .iter_mut()
             .enumerate()
             .map(|(g, s)| {
                 if !wanted(g) {
-                    s[0] = i64::MAX;
+                    *s = i64::MAX;
                 }
-                u32::from(s[0] != i64::MAX)
+                u32::from(*s != i64::MAX)
             })
             .collect();
         for k in 1..self.m {
-            for (r, &g) in of_row.iter().enumerate().take(rows) {
-                if !self.has(r, self.word(r), k) {
-                    continue;
+            for &(at, times) in &runs {
+                for (i, (&g, &t)) in of_row[at..at + times.len()].iter().zip(times).enumerate() {
+                    let r = at + i;
+                    if !self.has(r, self.word(r), k) {
+                        continue;
+                    }
+                    let g = g as usize;
+                    if let (Some(&l), Some(n)) = (last.get(g), next.get_mut(g)) {
+                        *n = (*n).min(if t > l { t } else { i64::MAX });
+                    }
                 }
-                let t = ts[r];
-                let s = &mut state[g as usize];
-                let after = if t > s[0] { t } else { i64::MAX };
-                s[1] = s[1].min(after);
             }
             let mut any = false;
-            for (s, l) in state.iter_mut().zip(level.iter_mut()) {
+            for ((l, n), lv) in last.iter_mut().zip(next.iter_mut()).zip(level.iter_mut()) {
                 // Only the groups that reached step `k` can go on.
-                s[0] = s[1];
-                if s[1] != i64::MAX {
-                    *l = k as u32 + 1;
-                    s[1] = i64::MAX;
+                *l = *n;
+                if *n != i64::MAX {
+                    *lv = k as u32 + 1;
+                    *n = i64::MAX;
                     any = true;
                 }
             }
