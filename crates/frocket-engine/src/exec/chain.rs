@@ -100,6 +100,8 @@ type Conv<T> = Vec<Option<(T, T)>>;
 /// Buffers reused from group to group.
 struct Scratch<T> {
     deques: Vec<VecDeque<(T, T)>>,
+    /// The prefixes of `order: strict` (one per step: see [`Prefixes`]).
+    slots: Vec<Option<(T, T)>>,
     new: Vec<Option<T>>,
     conv: Conv<T>,
     window_conv: Conv<T>,
@@ -116,6 +118,7 @@ impl<T: TsValue> Scratch<T> {
     fn new(m: usize) -> Self {
         Scratch {
             deques: (0..m).map(|_| VecDeque::new()).collect(),
+            slots: vec![None; m],
             new: vec![None; m],
             conv: vec![None; m],
             window_conv: vec![None; m],
@@ -128,6 +131,68 @@ impl<T: TsValue> Scratch<T> {
             times: Vec::new(),
         }
     }
+}
+
+/// The chain prefixes `(t, s)` a pass keeps for one step, ordered by `t` (see the module doc):
+/// a deque, or under `order: strict` one slot — there only the entry of the batch just before
+/// is ever read, and an entry pushed makes every older one unreadable (it is read only by
+/// later batches, which keep the newest).
+trait Prefixes<T: Copy> {
+    fn clear(&mut self);
+    fn front(&self) -> Option<(T, T)>;
+    fn back(&self) -> Option<(T, T)>;
+    fn pop_front(&mut self);
+    fn pop_back(&mut self);
+    fn push_back(&mut self, entry: (T, T));
+    /// Keeps the newest entry only.
+    fn keep_back(&mut self);
+}
+
+impl<T: Copy> Prefixes<T> for VecDeque<(T, T)> {
+    fn clear(&mut self) {
+        VecDeque::clear(self)
+    }
+    fn front(&self) -> Option<(T, T)> {
+        VecDeque::front(self).copied()
+    }
+    fn back(&self) -> Option<(T, T)> {
+        VecDeque::back(self).copied()
+    }
+    fn pop_front(&mut self) {
+        VecDeque::pop_front(self);
+    }
+    fn pop_back(&mut self) {
+        VecDeque::pop_back(self);
+    }
+    fn push_back(&mut self, entry: (T, T)) {
+        VecDeque::push_back(self, entry)
+    }
+    fn keep_back(&mut self) {
+        let older = self.len().saturating_sub(1);
+        self.drain(..older);
+    }
+}
+
+impl<T: Copy> Prefixes<T> for Option<(T, T)> {
+    fn clear(&mut self) {
+        *self = None;
+    }
+    fn front(&self) -> Option<(T, T)> {
+        *self
+    }
+    fn back(&self) -> Option<(T, T)> {
+        *self
+    }
+    fn pop_front(&mut self) {
+        *self = None;
+    }
+    fn pop_back(&mut self) {
+        *self = None;
+    }
+    fn push_back(&mut self, entry: (T, T)) {
+        *self = Some(entry);
+    }
+    fn keep_back(&mut self) {}
 }
 
 /// The lexicographically smaller of two `(start, time)` pairs.
@@ -538,9 +603,35 @@ impl SequenceMatcher {
         want_conv: bool,
         sc: &mut Scratch<T>,
     ) -> usize {
+        if rules.strict {
+            let mut slots = std::mem::take(&mut sc.slots);
+            let level = self.pass_over(&mut slots, rules, ts, rows, fixed_start, mode, want_conv, sc);
+            sc.slots = slots;
+            level
+        } else {
+            let mut deques = std::mem::take(&mut sc.deques);
+            let level = self.pass_over(&mut deques, rules, ts, rows, fixed_start, mode, want_conv, sc);
+            sc.deques = deques;
+            level
+        }
+    }
+
+    /// [`pass`](Self::pass) keeping each step's prefixes in `prefixes` (one per positive step).
+    #[allow(clippy::too_many_arguments)]
+    fn pass_over<T: TsValue, Q: Prefixes<T>>(
+        &self,
+        prefixes: &mut [Q],
+        rules: &ChainRules,
+        ts: &TsChunks<T>,
+        rows: &[u32],
+        fixed_start: Option<T>,
+        mode: Mode,
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+    ) -> usize {
         let m = self.len();
         let trailing = self.has_gap(m);
-        sc.deques.iter_mut().for_each(VecDeque::clear);
+        prefixes.iter_mut().for_each(Q::clear);
         sc.conv.iter_mut().for_each(|c| *c = None);
         let mut lead_blocked = false;
         let mut level = 0usize;
@@ -566,20 +657,16 @@ impl SequenceMatcher {
             };
             if rules.strict {
                 // Only the batch just before may precede a chain row.
-                for dq in &mut sc.deques {
+                for dq in prefixes.iter_mut() {
                     match (dq.back(), prev) {
-                        (Some(&(bt, _)), Some(p)) if bt == p => {
-                            let keep = dq.pop_back();
-                            dq.clear();
-                            dq.extend(keep);
-                        }
+                        (Some((bt, _)), Some(p)) if bt == p => dq.keep_back(),
                         _ => dq.clear(),
                     }
                 }
             }
             if let (Mode::MaxStart, Some(d)) = (mode, rules.max_duration) {
-                for dq in &mut sc.deques {
-                    while dq.back().is_some_and(|&(_, s)| t.span(s) > d) {
+                for dq in prefixes.iter_mut() {
+                    while dq.back().is_some_and(|(_, s)| t.span(s) > d) {
                         dq.pop_back();
                     }
                 }
@@ -596,20 +683,20 @@ impl SequenceMatcher {
                         None => (!lead_blocked).then_some(t),
                     }
                 } else {
-                    let dq = &mut sc.deques[k - 1];
+                    let dq = &mut prefixes[k - 1];
                     if let Some(w) = rules.within[k] {
-                        while dq.front().is_some_and(|&(pt, _)| t.span(pt) > w) {
+                        while dq.front().is_some_and(|(pt, _)| t.span(pt) > w) {
                             dq.pop_front();
                         }
                     }
-                    dq.front().map(|&(_, s)| s)
+                    dq.front().map(|(_, s)| s)
                 };
             }
             // Negative rows of this batch end the prefixes before it (a row at the same time
             // as a chain row is not between).
             for k in 1..m {
                 if self.has_gap(k) && bit(m + k) {
-                    sc.deques[k - 1].clear();
+                    prefixes[k - 1].clear();
                 }
             }
             if self.has_gap(0) && bit(m) {
@@ -620,9 +707,8 @@ impl SequenceMatcher {
             }
             for k in 0..m {
                 let Some(s) = sc.new[k] else { continue };
-                if k + 1 < m {
-                    let dq = &mut sc.deques[k];
-                    while dq.back().is_some_and(|&(_, bs)| match mode {
+                if let Some(dq) = prefixes.get_mut(k).filter(|_| k + 1 < m) {
+                    while dq.back().is_some_and(|(_, bs)| match mode {
                         Mode::MinStart => bs >= s,
                         Mode::MaxStart => bs <= s,
                     }) {
