@@ -783,6 +783,18 @@ fn aggregate_codes<C: RowCodes>(
                         m &= m - 1;
                     }
                 }
+            } else if k <= MASK_BITS {
+                // A group's rows come together: one bit per value it has, OR-ed over its rows
+                // (no branch per row), then its bits counted.
+                visit(input.groups, sel, true, |_, slot, rows| {
+                    let mut mask = 0u64;
+                    codes.each_in(rows, |_, c| mask |= 1 << c);
+                    let base = slot * k;
+                    while mask != 0 {
+                        rows_per_code[base + mask.trailing_zeros() as usize] += 1;
+                        mask &= mask - 1;
+                    }
+                });
             } else {
                 // The last group counted for each code: a group's rows come together.
                 let mut last = vec![u32::MAX; k];
