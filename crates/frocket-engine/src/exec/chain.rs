@@ -42,20 +42,33 @@ pub(crate) const NULL_KEY: u32 = u32::MAX;
 /// by value pays (see `SequenceMatcher::held_by_candidates`).
 const MAX_CANDIDATES: usize = 8;
 
-/// Where a scan in any order finds a position's time: `ts[p]`, or `ts[at[p]]` when the
-/// positions are the part's rows in another order (`at`: the row at each position).
+/// Where a scan finds the time of a position of its members (see
+/// [`SequenceMatcher::reached_chains`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TimesAt<'a> {
+    /// `ts[p]`: the positions index the times.
+    Direct,
+    /// `ts[rows[p]]`: the positions are the part's rows in another order (the row at each).
+    Rows(&'a [u32]),
+    /// `base + offsets[p]`: each position's integer time, gathered in the positions' order as
+    /// an offset from the part's first instant.
+    Offsets { offsets: &'a [u32], base: i64 },
+}
+
+/// A position's time for a scan in any order (see [`TimesAt`]).
 #[derive(Clone, Copy)]
 struct TimeAt<'a, T: ArrowNativeType> {
     ts: &'a TsChunks<T>,
-    at: Option<&'a [u32]>,
+    at: TimesAt<'a>,
 }
 
 impl<T: TsValue> TimeAt<'_, T> {
     #[inline(always)]
     fn get(&self, p: usize) -> T {
         match self.at {
-            Some(at) => self.ts[at[p] as usize],
-            None => self.ts[p],
+            TimesAt::Direct => self.ts[p],
+            TimesAt::Rows(rows) => self.ts[rows[p] as usize],
+            TimesAt::Offsets { offsets, base } => T::from_i64(base.wrapping_add(i64::from(offsets[p]))),
         }
     }
 }
@@ -219,16 +232,14 @@ impl SequenceMatcher {
     /// sequence holds nothing. Groups that cannot reach `need` steps get 0 unscanned. With
     /// `sink`, each group's time to convert at each step it reached after the first is added.
     ///
-    /// `at`: when the members are positions of the part's rows in another order (the row at
-    /// each), the times are still the part's, looked up through it — only for chains scanned
-    /// in any order (see [`unordered_chains`](Self::unordered_chains)); `None` when `ts` is
-    /// indexed by the members themselves.
+    /// `at`: where a member's time is (see [`TimesAt`]); other than [`TimesAt::Direct`] only
+    /// for chains scanned in any order (see [`unordered_chains`](Self::unordered_chains)).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn reached_chains(
         &self,
         rules: &ChainRules,
         ts: &Timestamps,
-        at: Option<&[u32]>,
+        at: TimesAt<'_>,
         members: Members<'_>,
         selected: Option<&BooleanBuffer>,
         need: usize,
@@ -246,7 +257,7 @@ impl SequenceMatcher {
         &self,
         rules: &ChainRules,
         ts: &TsChunks<T>,
-        at: Option<&[u32]>,
+        at: TimesAt<'_>,
         members: Members<'_>,
         selected: Option<&BooleanBuffer>,
         need: usize,
@@ -265,7 +276,7 @@ impl SequenceMatcher {
         // `greedy_chain_unordered`): no group or held value is sorted.
         let ordered = !self.unordered_chains(rules, T::as_int(ts).is_some());
         debug_assert!(
-            at.is_none() || !ordered,
+            matches!(at, TimesAt::Direct) || !ordered,
             "times through `at` only for scans in any order"
         );
         let time = TimeAt { ts, at };
@@ -776,7 +787,7 @@ mod tests {
         let level = m.reached_chains(
             r,
             &ts,
-            None,
+            TimesAt::Direct,
             Members::Runs(&offsets),
             None,
             0,
@@ -837,18 +848,36 @@ mod tests {
     }
 
     /// [`run`] with the group's rows at positions `at` of the part (positions hold the step
-    /// bits and held values, the times stay in row order), as a part whose rows come in any
-    /// order is scanned.
-    fn run_at(found: &[bool], rows: &[Row], r: &ChainRules, held: &[u32], at: &[u32]) -> (u32, Vec<Option<f64>>) {
+    /// bits and held values), as a part whose rows come in any order is scanned: the times
+    /// looked up through `at` in row order, or with `as_offsets` gathered in the positions'
+    /// order as offsets from an instant before the first.
+    fn run_at(
+        found: &[bool],
+        rows: &[Row],
+        r: &ChainRules,
+        held: &[u32],
+        at: &[u32],
+        as_offsets: bool,
+    ) -> (u32, Vec<Option<f64>>) {
         let (m, ts) = matcher(found, rows);
         let m = m.permuted(at);
         let held: Vec<u32> = at.iter().map(|&row| held[row as usize]).collect();
+        let base = -1_000;
+        let gathered: Vec<u32> = at.iter().map(|&row| (rows[row as usize].1 - base) as u32).collect();
+        let times_at = if as_offsets {
+            TimesAt::Offsets {
+                offsets: &gathered,
+                base,
+            }
+        } else {
+            TimesAt::Rows(at)
+        };
         let offsets = [0u32, rows.len() as u32];
         let mut partials: Vec<ConversionPartial> = (1..m.len()).map(|_| ConversionPartial::new(true, 0)).collect();
         let level = m.reached_chains(
             r,
             &ts,
-            Some(at),
+            times_at,
             Members::Runs(&offsets),
             None,
             0,
@@ -918,16 +947,19 @@ mod tests {
                 expected,
                 "case {case}: {rows:?} {held:?}"
             );
-            // The same rows at positions in another order, times looked up through `at`.
+            // The same rows at positions in another order, times looked up through `at` or
+            // gathered in that order as offsets.
             let mut at: Vec<u32> = (0..n as u32).collect();
             for i in (1..n).rev() {
                 at.swap(i, next(i as u64 + 1) as usize);
             }
-            assert_eq!(
-                run_at(&[true; 3], &rows, &r, &held, &at),
-                expected,
-                "case {case}: at {at:?}"
-            );
+            for as_offsets in [false, true] {
+                assert_eq!(
+                    run_at(&[true; 3], &rows, &r, &held, &at, as_offsets),
+                    expected,
+                    "case {case}: at {at:?}, offsets {as_offsets}"
+                );
+            }
         }
     }
 

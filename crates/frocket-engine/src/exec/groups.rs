@@ -60,6 +60,29 @@ impl<T: ArrowNativeType> TsChunks<T> {
     }
 }
 
+impl TsChunks<i64> {
+    /// Replaces each row of `rows` by its time as an offset from the part's first instant,
+    /// when the part's times span less than 2^32 (then returns that instant; `None` leaves
+    /// `rows` as they were): one pass of independent loads, which overlap, where reading the
+    /// same times inside a scan would wait on each.
+    pub(crate) fn offsets_in_place(&self, rows: &mut [u32]) -> Option<i64> {
+        let (min, max) = self
+            .values()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if min > max || max.abs_diff(min) > u64::from(u32::MAX) {
+            return None;
+        }
+        let len = self.chunks.iter().map(|c| c.len()).sum::<usize>();
+        if rows.iter().any(|&r| r as usize >= len) {
+            return None;
+        }
+        for r in rows.iter_mut() {
+            *r = self[*r as usize].abs_diff(min) as u32;
+        }
+        Some(min)
+    }
+}
+
 impl<T: ArrowNativeType> std::ops::Index<usize> for TsChunks<T> {
     type Output = T;
 
@@ -361,7 +384,7 @@ impl Groups {
 
     /// Every row, group after group (group `g`'s at `offsets()[g]..offsets()[g + 1]`), each
     /// group's in part order: one counting-sort scatter of [`Groups::of_row`], not kept.
-    fn listed_rows(&self) -> Vec<u32> {
+    pub(crate) fn listed_rows(&self) -> Vec<u32> {
         let offsets = self.offsets();
         let mut fill: Vec<u32> = offsets[..self.count].to_vec();
         let of_row = self.of_row();

@@ -36,7 +36,7 @@ pub use ranges::{coalesce, footer_len, needed_ranges, parse_footer, SparseFile, 
 pub use read::{read_columns, read_part, LoadedPart};
 
 use self::aggregate::{aggregate_nested, code_column, AggInput, Coded, Selection};
-use self::chain::{ChainRules, ConversionSink, NULL_KEY};
+use self::chain::{ChainRules, ConversionSink, TimesAt, NULL_KEY};
 use self::column::Column;
 use self::deadline::Deadline;
 use self::derive::{step_flags, Derived};
@@ -289,9 +289,9 @@ impl Part<'_> {
         let sorted = !chains
             .as_ref()
             .is_some_and(|rules| m.unordered_chains(rules, matches!(ts, Timestamps::Int(_))));
-        let (permuted, ordered_ts, order_offsets);
+        let (permuted, ordered_ts, order_offsets, list);
         let mut visits = None;
-        let mut at: Option<&[u32]> = None;
+        let mut at = TimesAt::Direct;
         let (m, ts, members, held) = if self.groups.contiguous {
             let held = match chains {
                 Some(_) => self.held_keys(&seq.hold_constant, None)?,
@@ -299,16 +299,26 @@ impl Part<'_> {
             };
             (m, ts, self.groups.members(), held)
         } else if !sorted {
-            // Each group's rows adjacent, in part order: the part's row lists, the step bits
-            // and held values put in their order (scanned sequentially), the times looked up
-            // through them (only those of rows a chain may take).
-            let rows = self.groups.row_list();
-            permuted = m.permuted(rows);
+            // Each group's rows adjacent, in part order: a list of the part's rows of its own,
+            // the step bits and held values put in its order (scanned sequentially); then the
+            // list itself becomes each position's time (an offset from the part's first
+            // instant, gathered in one pass), or — times spanning 2^32 or more — the times are
+            // looked up through it.
+            let mut rows = self.groups.listed_rows();
+            permuted = m.permuted(&rows);
             let held = match chains {
-                Some(_) => self.held_keys(&seq.hold_constant, Some(rows))?,
+                Some(_) => self.held_keys(&seq.hold_constant, Some(&rows))?,
                 None => None,
             };
-            at = Some(rows);
+            let base = match ts {
+                Timestamps::Int(t) => t.offsets_in_place(&mut rows),
+                Timestamps::Float(_) => None,
+            };
+            list = rows;
+            at = match base {
+                Some(base) => TimesAt::Offsets { offsets: &list, base },
+                None => TimesAt::Rows(&list),
+            };
             (&permuted, ts, Members::Runs(self.groups.offsets()), held)
         } else {
             // Built for this sequence and not kept: once the step bits and held values are in

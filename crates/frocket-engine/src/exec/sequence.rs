@@ -42,6 +42,9 @@ pub(crate) trait TsValue: Copy + PartialOrd + arrow::datatypes::ArrowNativeType 
 
     /// Records `self - start` as a group's time to convert.
     fn add_time(self, start: Self, p: &mut ConversionPartial, bins: &[f64]);
+
+    /// An integer time as this type.
+    fn from_i64(t: i64) -> Self;
 }
 
 impl TsValue for i64 {
@@ -61,6 +64,11 @@ impl TsValue for i64 {
     fn add_time(self, start: Self, p: &mut ConversionPartial, bins: &[f64]) {
         p.add_int(self.saturating_sub(start), bins);
     }
+
+    #[inline(always)]
+    fn from_i64(t: i64) -> Self {
+        t
+    }
 }
 
 impl TsValue for f64 {
@@ -79,6 +87,11 @@ impl TsValue for f64 {
 
     fn add_time(self, start: Self, p: &mut ConversionPartial, bins: &[f64]) {
         p.add_float(self - start, bins);
+    }
+
+    #[inline(always)]
+    fn from_i64(t: i64) -> Self {
+        t as f64
     }
 }
 
