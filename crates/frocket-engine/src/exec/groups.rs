@@ -1071,6 +1071,28 @@ mod tests {
     }
 
     #[test]
+    fn times_become_offsets_from_the_first_instant_when_they_fit_32_bits() {
+        // Two chunks of (up to) 4 rows; rows listed in another order.
+        let t = TsChunks {
+            chunks: vec![vec![-5i64, 10, 7, 3].into(), vec![u32::MAX as i64 - 5].into()],
+            shift: 2,
+            mask: 3,
+        };
+        let mut rows = vec![4, 0, 2, 1, 3];
+        assert_eq!(t.offsets_in_place(&mut rows), Some(-5));
+        assert_eq!(rows, vec![u32::MAX, 0, 12, 15, 8]);
+        // A span of 2^32: the rows are left as they were.
+        let wide = TsChunks::single(vec![0i64, 1 << 32].into());
+        let mut rows = vec![1, 0];
+        assert_eq!(wide.offsets_in_place(&mut rows), None);
+        assert_eq!(rows, vec![1, 0]);
+        // A row past the times: left as they were, no panic.
+        let mut rows = vec![0, 9];
+        assert_eq!(t.offsets_in_place(&mut rows), None);
+        assert_eq!(rows, vec![0, 9]);
+    }
+
+    #[test]
     fn rows_in_any_order_are_numbered_through_counts_then_codes() {
         // Runs first (5, 7), then 5 again: later chunks are numbered row by row, with ids
         // met before and after the switch, inside the table and outside it (100, -3).
