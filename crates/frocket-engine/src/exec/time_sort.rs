@@ -227,6 +227,13 @@ fn order_runs<T: ArrowNativeType>(
     (rows, TsChunks::single(ScalarBuffer::from(times)))
 }
 
+/// The rows of `rows` (ascending, distinct) as one range, when they are adjacent.
+fn adjacent(rows: &[u32]) -> Option<std::ops::Range<usize>> {
+    let (&first, &last) = (rows.first()?, rows.last()?);
+    let range = first as usize..last as usize + 1;
+    (range.len() == rows.len()).then_some(range)
+}
+
 /// Groups of up to this many rows are sorted by insertion, in place.
 const INSERTION_MAX: usize = 24;
 
@@ -266,12 +273,22 @@ impl TimeSorter {
     /// Sorts `rows` (ascending) by `(t[row], row)`: their times gathered once, then
     /// [`TimeSorter::sort_run_int`].
     pub(crate) fn sort_int(&mut self, rows: &mut [u32], t: &TsChunks<i64>) {
-        if rows.is_sorted_by_key(|&r| t[r as usize]) {
-            return;
-        }
         let mut times = std::mem::take(&mut self.int_times);
         times.clear();
-        times.extend(rows.iter().map(|&r| t[r as usize]));
+        match adjacent(rows).and_then(|range| t.run(range)) {
+            // Adjacent rows (a group of a part written group by group, or of a time order):
+            // their times are one slice.
+            Some(slice) if slice.is_sorted() => {
+                self.int_times = times;
+                return;
+            }
+            Some(slice) => times.extend_from_slice(slice),
+            None if rows.is_sorted_by_key(|&r| t[r as usize]) => {
+                self.int_times = times;
+                return;
+            }
+            None => times.extend(rows.iter().map(|&r| t[r as usize])),
+        }
         self.sort_run_int(rows, &mut times);
         self.int_times = times;
     }
@@ -343,6 +360,12 @@ impl TimeSorter {
 
     /// Sorts `rows` (ascending) by `(t[row], row)`, times in IEEE total order.
     pub(crate) fn sort_float(&mut self, rows: &mut [u32], t: &TsChunks<f64>) {
+        if adjacent(rows)
+            .and_then(|range| t.run(range))
+            .is_some_and(|slice| slice.is_sorted_by(|a, b| a.total_cmp(b).is_le()))
+        {
+            return;
+        }
         if rows.is_sorted_by(|&a, &b| t[a as usize] <= t[b as usize]) {
             return;
         }
