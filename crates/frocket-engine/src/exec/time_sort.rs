@@ -447,23 +447,8 @@ mod tests {
             ts.push((i * 7919) % 50);
         }
         let col = Column::single(Arc::new(Int64Array::from(ids.clone())) as ArrayRef);
-        let groups = Groups::build("f", "uid", col, true).unwrap();
-        assert!(!groups.contiguous);
-        let t = Timestamps::Int(TsChunks::single(ts.clone().into()));
-        let order = TimeOrder::of(&groups, &t, None, true);
-        let Timestamps::Int(ordered) = &order.ts else {
-            panic!("integer times stay integers")
-        };
-        let of_row = groups.of_row();
-        let got: Vec<(u32, i64, u32)> = order
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, &r)| (of_row[r as usize], ordered[i], r))
-            .collect();
-        assert_eq!(got, time_order_expected(&groups, &ts));
-        // Times are those of the rows listed.
-        assert!(got.iter().all(|&(_, t, r)| ts[r as usize] == t));
+        assert!(!Groups::build("f", "uid", col, true).unwrap().contiguous);
+        check_time_order(&ids, &ts);
     }
 
     /// The time order of `ids` and `ts`, of every group and of every other group, sorted or
