@@ -688,13 +688,8 @@ impl Coded {
     /// The codes of rows `order[0]`, `order[1]`, … of a part of `rows` rows ([`NULL`] for a
     /// null): [`Coded::row_codes`] in another order, without a copy in row order for a scalar
     /// column.
-    pub(crate) fn codes_at(&self, order: &[u32], rows: usize) -> Option<Vec<u32>> {
-        let at = |codes: &[u32]| {
-            order
-                .iter()
-                .map(|&r| codes.get(r as usize).copied().unwrap_or(NULL))
-                .collect()
-        };
+    pub(crate) fn codes_at(&self, order: impl Iterator<Item = u32>, rows: usize) -> Option<Vec<u32>> {
+        let at = |codes: &[u32]| order.map(|r| codes.get(r as usize).copied().unwrap_or(NULL)).collect();
         match &self.rows {
             RowCodesOf::Scalar(codes) => Some(at(codes)),
             _ => Some(at(&self.row_codes(rows)?)),

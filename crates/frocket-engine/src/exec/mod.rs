@@ -43,7 +43,7 @@ use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
-use self::time_sort::TimeOrder;
+use self::time_sort::{RowOrder, TimeOrder};
 use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
@@ -307,7 +307,7 @@ impl Part<'_> {
             let mut rows = self.groups.listed_rows();
             permuted = m.permuted(&rows);
             let held = match chains {
-                Some(_) => self.held_keys(&seq.hold_constant, Some(&rows))?,
+                Some(_) => self.held_keys(&seq.hold_constant, Some(RowOrder::Listed(&rows)))?,
                 None => None,
             };
             let base = match ts {
@@ -340,13 +340,12 @@ impl Part<'_> {
             // unsorted for it.
             let keep = visits.as_ref().map(|v| v.keep.as_slice());
             let order = TimeOrder::of(&self.groups, ts, keep, chains.is_some());
-            permuted = m.permuted(&order.rows);
+            permuted = m.permuted_by(order.rows().iter());
             let held = match chains {
-                Some(_) => self.held_keys(&seq.hold_constant, Some(&order.rows))?,
+                Some(_) => self.held_keys(&seq.hold_constant, Some(order.rows()))?,
                 None => None,
             };
-            ordered_ts = order.ts;
-            order_offsets = order.offsets;
+            (ordered_ts, order_offsets) = order.into_times();
             (&permuted, &ordered_ts, Members::Runs(&order_offsets), held)
         };
         let mut reached = match (chains, ts) {
@@ -377,13 +376,13 @@ impl Part<'_> {
     /// Each row's held value (`holdConstant`): one code per distinct combination of the
     /// columns' values, [`NULL_KEY`] when any is null; `None` when nothing is held.
     /// With `order`, the values of rows `order[0]`, `order[1]`, … (the rows in another order).
-    fn held_keys(&self, columns: &[String], order: Option<&[u32]>) -> Result<Option<Vec<u32>>, EngineError> {
+    fn held_keys(&self, columns: &[String], order: Option<RowOrder<'_>>) -> Result<Option<Vec<u32>>, EngineError> {
         let rows = self.groups.rows;
         let mut keys: Option<Vec<u32>> = None;
         for c in columns {
             let coded = self.coded(c)?;
             let codes = match order {
-                Some(order) => coded.codes_at(order, rows),
+                Some(order) => coded.codes_at(order.iter(), rows),
                 None => coded.row_codes(rows),
             };
             let codes = codes.ok_or_else(|| EngineError::ColumnType {

@@ -269,14 +269,17 @@ impl SequenceMatcher {
     /// The same matcher over the rows in another order: position `i` has the step bits of
     /// row `rows[i]` (see `TimeOrder`).
     pub(crate) fn permuted(&self, rows: &[u32]) -> Self {
+        self.permuted_by(rows.iter().copied())
+    }
+
+    /// [`permuted`](Self::permuted) with the rows given one by one.
+    pub(crate) fn permuted_by(&self, rows: impl ExactSizeIterator<Item = u32>) -> Self {
         let bytes = self.bytes;
         let bits = if bytes == 1 {
-            rows.iter()
-                .map(|&r| self.bits.get(r as usize).copied().unwrap_or(0))
-                .collect()
+            rows.map(|r| self.bits.get(r as usize).copied().unwrap_or(0)).collect()
         } else {
             let mut bits = Vec::with_capacity(rows.len() * bytes);
-            for &r in rows {
+            for r in rows {
                 let at = r as usize * bytes;
                 match self.bits.get(at..at + bytes) {
                     Some(b) => bits.extend_from_slice(b),

@@ -14,13 +14,72 @@ use super::groups::{Groups, Timestamps, TsChunks};
 /// numbers scattered over the part. (Scans that need no time order take the part's row lists,
 /// `Groups::row_list`, instead.)
 pub(crate) struct TimeOrder {
-    /// The part's row at each position; group `g` at `offsets[g]..offsets[g + 1]`.
-    pub rows: Vec<u32>,
-    /// The timestamp at each position.
-    pub ts: Timestamps,
+    /// The part's row and time at each position; group `g` at `offsets[g]..offsets[g + 1]`.
+    placed: Placed,
     /// Where each group starts (`count + 1` entries); groups left out are empty.
     pub offsets: Vec<u32>,
 }
+
+/// The rows and times of a [`TimeOrder`].
+enum Placed {
+    /// Packed keys (see `order_packed`): the rows are read from them while the caller puts
+    /// its per-row arrays in order, then the keys become the times in place — the row
+    /// numbers never take memory of their own.
+    Packed { keys: Vec<u64>, row_bits: u32, min: i64 },
+    /// A row list and the times.
+    Listed { rows: Vec<u32>, ts: Timestamps },
+}
+
+/// The rows of a [`TimeOrder`], position by position ([`TimeOrder::rows`]).
+#[derive(Clone, Copy)]
+pub(crate) enum RowOrder<'a> {
+    /// The rows in a list.
+    Listed(&'a [u32]),
+    /// The rows in the low `mask` bits of packed keys.
+    Packed { keys: &'a [u64], mask: u64 },
+}
+
+impl RowOrder<'_> {
+    /// The row at each position, in order.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = u32> + Clone + '_ {
+        let (listed, packed, mask) = match *self {
+            RowOrder::Listed(rows) => (rows, &[][..], 0),
+            RowOrder::Packed { keys, mask } => (&[][..], keys, mask),
+        };
+        RowIter {
+            listed: listed.iter(),
+            packed: packed.iter(),
+            mask,
+        }
+    }
+}
+
+/// [`RowOrder::iter`]: one of its two slices is empty.
+#[derive(Clone)]
+struct RowIter<'a> {
+    listed: std::slice::Iter<'a, u32>,
+    packed: std::slice::Iter<'a, u64>,
+    mask: u64,
+}
+
+impl Iterator for RowIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        match self.listed.next() {
+            Some(&r) => Some(r),
+            None => self.packed.next().map(|&k| (k & self.mask) as u32),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.listed.len() + self.packed.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for RowIter<'_> {}
 
 impl TimeOrder {
     /// The time order of `groups` (built with rows given their group) over timestamps `ts`:
@@ -33,27 +92,69 @@ impl TimeOrder {
     pub(crate) fn of(groups: &Groups, ts: &Timestamps, keep: Option<&[bool]>, sorted: bool) -> Self {
         let layout = Layout::of(groups, keep);
         let mut sorter = TimeSorter::default();
-        match ts {
-            Timestamps::Int(t) => {
-                if let Some((rows, t)) = order_packed(groups, &layout, t, sorted) {
-                    return layout.order(rows, Timestamps::Int(t));
-                }
-                let (rows, t) = order_runs(groups, &layout, t, |r, t| {
-                    if sorted {
-                        sorter.sort_run_int(r, t)
+        let placed = match ts {
+            Timestamps::Int(t) => match order_packed(groups, &layout, t, sorted) {
+                Some(placed) => placed,
+                None => {
+                    let (rows, t) = order_runs(groups, &layout, t, |r, t| {
+                        if sorted {
+                            sorter.sort_run_int(r, t)
+                        }
+                    });
+                    Placed::Listed {
+                        rows,
+                        ts: Timestamps::Int(t),
                     }
-                });
-                layout.order(rows, Timestamps::Int(t))
-            }
+                }
+            },
             Timestamps::Float(t) => {
                 let (rows, t) = order_runs(groups, &layout, t, |r, t| {
                     if sorted {
                         sorter.sort_run_float(r, t)
                     }
                 });
-                layout.order(rows, Timestamps::Float(t))
+                Placed::Listed {
+                    rows,
+                    ts: Timestamps::Float(t),
+                }
             }
+        };
+        TimeOrder {
+            placed,
+            offsets: layout.offsets,
         }
+    }
+
+    /// The part's row at each position.
+    pub(crate) fn rows(&self) -> RowOrder<'_> {
+        match &self.placed {
+            Placed::Packed { keys, row_bits, .. } => RowOrder::Packed {
+                keys,
+                mask: (1u64 << row_bits) - 1,
+            },
+            Placed::Listed { rows, .. } => RowOrder::Listed(rows),
+        }
+    }
+
+    /// The timestamp at each position, and where each group starts; the rows are dropped
+    /// (packed keys become the times in place).
+    pub(crate) fn into_times(self) -> (Timestamps, Vec<u32>) {
+        let ts = match self.placed {
+            Placed::Packed {
+                mut keys,
+                row_bits,
+                min,
+            } => {
+                for k in keys.iter_mut() {
+                    *k = min.wrapping_add((*k >> row_bits) as i64) as u64;
+                }
+                let len = keys.len();
+                let times = ScalarBuffer::<i64>::new(arrow::buffer::Buffer::from_vec(keys), 0, len);
+                Timestamps::Int(TsChunks::single(times))
+            }
+            Placed::Listed { ts, .. } => ts,
+        };
+        (ts, self.offsets)
     }
 }
 
@@ -118,29 +219,15 @@ impl Layout {
         *slot = v + 1 - (v >> 31);
         (v & !PARKED) as usize
     }
-
-    /// The order of `rows` and their times `ts` (the kept groups' rows only).
-    fn order(self, rows: Vec<u32>, ts: Timestamps) -> TimeOrder {
-        TimeOrder {
-            rows,
-            ts,
-            offsets: self.offsets,
-        }
-    }
 }
 
 /// The time order of integer times through one `u64` key a row — its time since the part's
 /// first instant, then its row number — when the part's time span leaves room for the row
 /// numbers (`None` otherwise): one counting-sort scatter writes each row's key (one random
 /// write a row, not one to a row list and one to a time list), each group's slice of keys is
-/// sorted in place when `sorted` (by insertion up to [`INSERTION_MAX`] rows), and one sequential pass splits
-/// the keys into rows and times (the times in the keys' own buffer).
-fn order_packed(
-    groups: &Groups,
-    layout: &Layout,
-    t: &TsChunks<i64>,
-    sorted: bool,
-) -> Option<(Vec<u32>, TsChunks<i64>)> {
+/// sorted in place when `sorted` (by insertion up to [`INSERTION_MAX`] rows); the keys give
+/// the rows, then become the times in place ([`TimeOrder::into_times`]).
+fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: bool) -> Option<Placed> {
     let of_row = groups.of_row();
     let n = of_row.len();
     let row_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1);
@@ -169,15 +256,7 @@ fn order_packed(
         }
     }
     keys.truncate(layout.kept);
-    let mask = (1u64 << row_bits) - 1;
-    let mut rows = Vec::with_capacity(keys.len());
-    for k in keys.iter_mut() {
-        rows.push((*k & mask) as u32);
-        *k = min.wrapping_add((*k >> row_bits) as i64) as u64;
-    }
-    let len = keys.len();
-    let times = ScalarBuffer::<i64>::new(arrow::buffer::Buffer::from_vec(keys), 0, len);
-    Some((rows, TsChunks::single(times)))
+    Some(Placed::Packed { keys, row_bits, min })
 }
 
 /// Sorts a few keys by insertion, in place.
@@ -467,12 +546,13 @@ mod tests {
         for (keep, sorted) in cases {
             let t = Timestamps::Int(TsChunks::single(ts.to_vec().into()));
             let order = TimeOrder::of(&groups, &t, keep, sorted);
-            let Timestamps::Int(ordered) = &order.ts else {
+            let rows: Vec<u32> = order.rows().iter().collect();
+            let (ordered, offsets) = order.into_times();
+            let Timestamps::Int(ordered) = &ordered else {
                 panic!("integer times stay integers")
             };
             let of_row = groups.of_row();
-            let got: Vec<(u32, i64, u32)> = order
-                .rows
+            let got: Vec<(u32, i64, u32)> = rows
                 .iter()
                 .enumerate()
                 .map(|(i, &r)| (of_row[r as usize], ordered[i], r))
@@ -485,9 +565,9 @@ mod tests {
                 expected.sort_by_key(|&(g, _, r)| (g, r));
             }
             assert_eq!(got, expected);
-            assert_eq!(order.offsets.len(), groups.count + 1);
+            assert_eq!(offsets.len(), groups.count + 1);
             for g in 0..groups.count {
-                let (a, b) = (order.offsets[g] as usize, order.offsets[g + 1] as usize);
+                let (a, b) = (offsets[g] as usize, offsets[g + 1] as usize);
                 let size = if kept(g as u32) { groups.sizes[g] as usize } else { 0 };
                 assert_eq!(b - a, size);
                 assert!(got[a..b].iter().all(|&(h, _, _)| h as usize == g));
@@ -552,12 +632,14 @@ mod tests {
             None,
             true,
         );
-        let Timestamps::Float(ordered) = &order.ts else {
+        let rows: Vec<u32> = order.rows().iter().collect();
+        let (ordered, _) = order.into_times();
+        let Timestamps::Float(ordered) = &ordered else {
             panic!("float times stay floats")
         };
         let of_row = groups.of_row();
-        for i in 1..order.rows.len() {
-            let (a, b) = (order.rows[i - 1] as usize, order.rows[i] as usize);
+        for i in 1..rows.len() {
+            let (a, b) = (rows[i - 1] as usize, rows[i] as usize);
             let key = |r: usize, t: f64| (of_row[r], t, r);
             let (ka, kb) = (key(a, ordered[i - 1]), key(b, ordered[i]));
             assert!(ka.0 < kb.0 || (ka.0 == kb.0 && (ka.1 < kb.1 || (ka.1 == kb.1 && ka.2 < kb.2))));
