@@ -6,13 +6,14 @@ use arrow::datatypes::ArrowNativeType;
 
 use super::groups::{Groups, Timestamps, TsChunks};
 
-/// A part's rows group after group, each group's in `(time, row)` order, and their
-/// timestamps in that order: what a sequence scan reads when the part's rows came in any order
-/// (as most pipelines write them). Built once per part by one counting-sort scatter of the rows
-/// and their times and a sort of each group's slice in place, so that every scan after it reads
+/// A part's rows group after group, each group's in `(time, row)` order (or in part order, for
+/// a scan that sorts the few groups it must itself), and their timestamps in that order: what a
+/// sequence scan reads when the part's rows came in any order (as most pipelines write them).
+/// Built per sequence by one counting-sort scatter of the rows of the groups the scan visits
+/// and a sort of each group's slice in place, so that every scan after it reads
 /// times and step bits sequentially (`Members::Runs` over positions) instead of through row
-/// numbers scattered over the part. (Scans that need no time order take the part's row lists,
-/// `Groups::row_list`, instead.)
+/// numbers scattered over the part. (Chains that need no time order take a list of the
+/// part's rows group by group, `Groups::listed_rows`, instead.)
 pub(crate) struct TimeOrder {
     /// The part's row and time at each position; group `g` at `offsets[g]..offsets[g + 1]`.
     placed: Placed,
