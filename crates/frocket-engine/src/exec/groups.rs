@@ -61,15 +61,19 @@ impl<T: ArrowNativeType> TsChunks<T> {
 }
 
 impl TsChunks<i64> {
+    /// The smallest and largest time (`None` without rows).
+    pub(crate) fn min_max(&self) -> Option<(i64, i64)> {
+        let slices: Vec<&[i64]> = self.slices().collect();
+        min_max(&slices)
+    }
+
     /// Replaces each row of `rows` by its time as an offset from the part's first instant,
     /// when the part's times span less than 2^32 (then returns that instant; `None` leaves
     /// `rows` as they were): one pass of independent loads, which overlap, where reading the
     /// same times inside a scan would wait on each.
     pub(crate) fn offsets_in_place(&self, rows: &mut [u32]) -> Option<i64> {
-        let (min, max) = self
-            .values()
-            .fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        if min > max || max.abs_diff(min) > u64::from(u32::MAX) {
+        let (min, max) = self.min_max()?;
+        if max.abs_diff(min) > u64::from(u32::MAX) {
             return None;
         }
         let len = self.chunks.iter().map(|c| c.len()).sum::<usize>();

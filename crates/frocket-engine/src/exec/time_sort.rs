@@ -97,11 +97,7 @@ impl TimeOrder {
             Timestamps::Int(t) => match order_packed(groups, &layout, t, sorted) {
                 Some(placed) => placed,
                 None => {
-                    let (rows, t) = order_runs(groups, &layout, t, |r, t| {
-                        if sorted {
-                            sorter.sort_run_int(r, t)
-                        }
-                    });
+                    let (rows, t) = order_runs(groups, &layout, t, sorted, |r, t| sorter.sort_run_int(r, t));
                     Placed::Listed {
                         rows,
                         ts: Timestamps::Int(t),
@@ -109,11 +105,7 @@ impl TimeOrder {
                 }
             },
             Timestamps::Float(t) => {
-                let (rows, t) = order_runs(groups, &layout, t, |r, t| {
-                    if sorted {
-                        sorter.sort_run_float(r, t)
-                    }
-                });
+                let (rows, t) = order_runs(groups, &layout, t, sorted, |r, t| sorter.sort_run_float(r, t));
                 Placed::Listed {
                     rows,
                     ts: Timestamps::Float(t),
@@ -232,9 +224,7 @@ fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: boo
     let of_row = groups.of_row();
     let n = of_row.len();
     let row_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1);
-    let (min, max) = t
-        .values()
-        .fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (min, max) = t.min_max()?;
     if n == 0 || row_bits >= 64 || max.abs_diff(min) >= 1u64 << (64 - row_bits) {
         return None;
     }
@@ -275,12 +265,13 @@ fn insertion_sort_keys(keys: &mut [u64]) {
 }
 
 /// Every row and its time, group after group (one counting-sort scatter in part order: the
-/// rows and times are read in sequence, only written at random), then each group's slice of
-/// rows and times sorted together with `sort`.
+/// rows and times are read in sequence, only written at random), then, when `sorted`, each
+/// group's slice of rows and times sorted together with `sort`.
 fn order_runs<T: ArrowNativeType>(
     groups: &Groups,
     layout: &Layout,
     t: &TsChunks<T>,
+    sorted: bool,
     mut sort: impl FnMut(&mut [u32], &mut [T]),
 ) -> (Vec<u32>, TsChunks<T>) {
     let of_row = groups.of_row();
@@ -294,7 +285,7 @@ fn order_runs<T: ArrowNativeType>(
             *dst = time;
         }
     }
-    for w in layout.offsets.windows(2) {
+    for w in layout.offsets.windows(2).filter(|_| sorted) {
         let (a, b) = (w[0] as usize, w[1] as usize);
         if let (Some(r), Some(t)) = (rows.get_mut(a..b), times.get_mut(a..b)) {
             if r.len() > 1 {
@@ -353,20 +344,20 @@ impl TimeSorter {
     /// Sorts `rows` (ascending) by `(t[row], row)`: their times gathered once, then
     /// [`TimeSorter::sort_run_int`].
     pub(crate) fn sort_int(&mut self, rows: &mut [u32], t: &TsChunks<i64>) {
+        // Adjacent rows (a group of a part written group by group, or of a time order): their
+        // times are one slice.
+        let slice = adjacent(rows).and_then(|range| t.run(range));
+        let in_order = match slice {
+            Some(slice) => slice.is_sorted(),
+            None => rows.is_sorted_by_key(|&r| t[r as usize]),
+        };
+        if in_order {
+            return;
+        }
         let mut times = std::mem::take(&mut self.int_times);
         times.clear();
-        match adjacent(rows).and_then(|range| t.run(range)) {
-            // Adjacent rows (a group of a part written group by group, or of a time order):
-            // their times are one slice.
-            Some(slice) if slice.is_sorted() => {
-                self.int_times = times;
-                return;
-            }
+        match slice {
             Some(slice) => times.extend_from_slice(slice),
-            None if rows.is_sorted_by_key(|&r| t[r as usize]) => {
-                self.int_times = times;
-                return;
-            }
             None => times.extend(rows.iter().map(|&r| t[r as usize])),
         }
         self.sort_run_int(rows, &mut times);
