@@ -225,6 +225,18 @@ pub(crate) struct ConversionSink<'a> {
     pub bins: &'a [f64],
 }
 
+impl ConversionSink<'_> {
+    /// Adds a group's first conversion (`conv`: `(start, time)` per step) at each step it
+    /// reached (`level`) after the first.
+    fn add<T: TsValue>(&mut self, conv: &[Option<(T, T)>], level: usize) {
+        for k in 1..level {
+            if let (Some(&Some((s, t))), Some(p)) = (conv.get(k), self.partials.get_mut(k - 1)) {
+                t.add_time(s, p, self.bins);
+            }
+        }
+    }
+}
+
 impl SequenceMatcher {
     /// For every group in `selected` (all when `None`): how many positive steps it reached
     /// under `rules` (`0..=len()`), each universe of a group scanned in time order. `held`:
@@ -280,6 +292,10 @@ impl SequenceMatcher {
             "times through `at` only for scans in any order"
         );
         let time = TimeAt { ts, at };
+        // Strict order decided step by step (see `strict_chain`) straight from the times and
+        // step bits of groups whose rows are adjacent and in time order (a time order's, or a
+        // part written group by group, each group's rows by time): no row list, no sort.
+        let strict_runs = held.is_none() && matches!(members, Members::Runs(_)) && self.strict_by_steps(rules);
         for (g, slot) in out.iter_mut().enumerate() {
             if self.deadline.stop_at(g) {
                 break;
@@ -288,6 +304,20 @@ impl SequenceMatcher {
                 continue;
             }
             let range = offsets[g] as usize..offsets[g + 1] as usize;
+            let in_order = strict_runs
+                .then(|| ts.run(range.clone()).zip(self.byte_bits(range.clone())))
+                .flatten()
+                .filter(|(times, _)| times.is_sorted_by(|a, b| a <= b));
+            if let Some((times, bits)) = in_order {
+                let rows = times.iter().zip(bits).map(|(&t, &b)| (t, u64::from(b)));
+                let level = self.strict_chain(rules, rows, want_conv, &mut sc);
+                sc.group_conv.clone_from(&sc.conv);
+                *slot = level as u32;
+                if let Some(sink) = sink.as_mut() {
+                    sink.add(&sc.group_conv, level);
+                }
+                continue;
+            }
             let mut rows = std::mem::take(&mut sc.rows);
             rows.clear();
             match members {
@@ -326,11 +356,7 @@ impl SequenceMatcher {
             sc.rows = rows;
             *slot = level as u32;
             if let Some(sink) = sink.as_mut() {
-                for k in 1..level {
-                    if let (Some((s, t)), Some(p)) = (sc.group_conv[k], sink.partials.get_mut(k - 1)) {
-                        t.add_time(s, p, sink.bins);
-                    }
-                }
+                sink.add(&sc.group_conv, level);
             }
         }
         out
@@ -522,6 +548,10 @@ impl SequenceMatcher {
         if rules.is_plain() && self.is_greedy() {
             return self.greedy_chain(ts, rows, sc);
         }
+        if self.strict_by_steps(rules) {
+            let times = rows.iter().map(|&r| (ts[r as usize], self.word(r as usize)));
+            return self.strict_chain(rules, times, want_conv, sc);
+        }
         let Some(d) = rules.max_duration else {
             return self.pass(rules, ts, rows, None, Mode::MinStart, want_conv, sc);
         };
@@ -567,6 +597,91 @@ impl SequenceMatcher {
         sc.window_conv = conv;
         sc.starts = starts;
         level
+    }
+
+    /// Whether [`strict_chain`](Self::strict_chain) decides this sequence: `order: strict`
+    /// without `maxDuration` or negative steps, of at most 64 positive steps.
+    fn strict_by_steps(&self, rules: &ChainRules) -> bool {
+        let m = self.len();
+        rules.strict && rules.max_duration.is_none() && m <= 64 && (0..=m).all(|k| !self.has_gap(k))
+    }
+
+    /// Steps reached by one universe under `order: strict` without `maxDuration` or negative
+    /// steps ([`strict_by_steps`](Self::strict_by_steps)), from its rows' times and step bits
+    /// (`rows`, in time order). Under strict order a chain's rows are at consecutive distinct
+    /// times of the universe, so the chains ending at one time follow from those ending at the
+    /// time before: bit `k` of `ends` when a chain of steps `0..=k` ends there, and at the next
+    /// time `t` (its rows' bits OR-ed in `word`) `ends' = word & (1 | ends << 1)`, less the
+    /// steps whose `within` the gap exceeds. One pass, no per-chain state. A chain's start is
+    /// the time `k` times back: with `want_conv`, fills `sc.conv` with the first chain reaching
+    /// each step (the earliest end has the earliest start too).
+    ///
+    /// ```text
+    /// view@1  cart@2  view@3  cart@4  buy@4   (strict, 3 steps)
+    /// ends:   0b001   0b010   0b001   0b010 (buy@4 shares cart@4's time: not after it)
+    /// ```
+    fn strict_chain<T: TsValue>(
+        &self,
+        rules: &ChainRules,
+        rows: impl Iterator<Item = (T, u64)>,
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+    ) -> usize {
+        let m = self.len();
+        let steps = if m >= 64 { u64::MAX } else { (1u64 << m) - 1 };
+        let last = 1u64 << (m.max(1) - 1);
+        sc.conv.iter_mut().for_each(|c| *c = None);
+        // The times seen so far (only kept for the time to convert).
+        let mut seen = std::mem::take(&mut sc.starts);
+        seen.clear();
+        let mut ends = 0u64;
+        let mut reached = 0u64;
+        let mut prev: Option<T> = None;
+        // The batch of rows at one time: its time and its rows' bits (OR-ed).
+        let mut batch: Option<(T, u64)> = None;
+        for next in rows.map(Some).chain(std::iter::once(None)) {
+            if let (Some((bt, bw)), Some((t, word))) = (batch.as_mut(), next) {
+                if *bt == t {
+                    *bw |= word;
+                    continue;
+                }
+            }
+            // `next` starts a new batch (or the rows ended): the batch before closes.
+            if let Some((t, word)) = batch {
+                let mut from = 1 | (ends << 1);
+                if let Some(p) = prev {
+                    let gap = t.span(p);
+                    for (k, w) in rules.within.iter().enumerate().take(m) {
+                        if w.is_some_and(|w| gap > w) {
+                            from &= !(1u64 << k);
+                        }
+                    }
+                }
+                ends = word & from & steps;
+                if want_conv {
+                    seen.push(t);
+                    let mut fresh = ends & !reached;
+                    while fresh != 0 {
+                        let k = fresh.trailing_zeros() as usize;
+                        fresh &= fresh - 1;
+                        let start = seen.len().checked_sub(k + 1).and_then(|i| seen.get(i));
+                        if let (Some(&start), Some(c)) = (start, sc.conv.get_mut(k)) {
+                            *c = Some((start, t));
+                        }
+                    }
+                }
+                reached |= ends;
+                prev = Some(t);
+                if !want_conv && reached & last != 0 {
+                    break;
+                }
+            }
+            batch = next;
+        }
+        sc.starts = seen;
+        // Steps reached: one more than the last step a chain ends at (chains reaching step `k`
+        // reach every step before it).
+        (u64::BITS - reached.leading_zeros()) as usize
     }
 
     /// Steps reached by one universe (`rows` in time order) of a sequence of positive steps
@@ -830,6 +945,19 @@ mod tests {
         // A row sharing a timestamp with an end is not between: A@1 X@1 B@3 X@3.
         let rows = rows_of("AB", &[("A", 1), ("X", 1), ("B", 3), ("X", 3)]);
         assert_eq!(run(&[true; 2], &rows, &rules(vec![None, None], true, None), None).0, 2);
+        // With `within`: a gap of exactly the limit chains, one more does not; the chain's
+        // times to convert run from its own start (A@4, not A@0).
+        let rows = rows_of("ABC", &[("A", 0), ("X", 2), ("A", 4), ("B", 9), ("C", 15)]);
+        let strict = |b: f64, c: f64| rules(vec![None, Some(b), Some(c)], true, None);
+        assert_eq!(
+            run(&[true; 3], &rows, &strict(5.0, 6.0), None),
+            (3, vec![Some(5.0), Some(11.0)])
+        );
+        assert_eq!(
+            run(&[true; 3], &rows, &strict(5.0, 5.0), None),
+            (2, vec![Some(5.0), None])
+        );
+        assert_eq!(run(&[true; 3], &rows, &strict(4.0, 6.0), None).0, 1);
     }
 
     #[test]

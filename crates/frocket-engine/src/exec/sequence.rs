@@ -391,6 +391,11 @@ impl SequenceMatcher {
             .unwrap_or(m)
     }
 
+    /// The step bits of rows `rows`, one byte a row, when every row's bits fit one byte.
+    pub(super) fn byte_bits(&self, rows: std::ops::Range<usize>) -> Option<&[u8]> {
+        (self.bytes == 1).then(|| self.bits.get(rows)).flatten()
+    }
+
     /// Whether gap `k` (`0..=len()`: before positive step `k`; `len()`: after the last) has a
     /// negative step.
     pub(super) fn has_gap(&self, k: usize) -> bool {
