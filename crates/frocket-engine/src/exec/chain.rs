@@ -648,16 +648,22 @@ impl SequenceMatcher {
             }
             // `next` starts a new batch (or the rows ended): the batch before closes.
             if let Some((t, word)) = batch {
-                let mut from = 1 | (ends << 1);
-                if let Some(p) = prev {
+                // Chains of the time before that this time's rows extend, less those whose
+                // step's `within` the gap exceeds (looked at only when some extend: most
+                // times start chains at most).
+                let mut extended = (ends << 1) & word & steps;
+                if let (true, Some(p)) = (extended != 0, prev) {
                     let gap = t.span(p);
-                    for (k, w) in rules.within.iter().enumerate().take(m) {
-                        if w.is_some_and(|w| gap > w) {
-                            from &= !(1u64 << k);
+                    let mut each = extended;
+                    while each != 0 {
+                        let k = each.trailing_zeros() as usize;
+                        each &= each - 1;
+                        if rules.within.get(k).copied().flatten().is_some_and(|w| gap > w) {
+                            extended &= !(1u64 << k);
                         }
                     }
                 }
-                ends = word & from & steps;
+                ends = (word & 1) | extended;
                 if want_conv {
                     seen.push(t);
                     let mut fresh = ends & !reached;
