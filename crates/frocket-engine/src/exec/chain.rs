@@ -31,7 +31,7 @@ use arrow::datatypes::ArrowNativeType;
 
 use super::groups::{Members, Timestamps, TsChunks};
 use super::sequence::{SequenceMatcher, TsValue};
-use super::time_sort::TimeSorter;
+use super::time_sort::{SteppedOrder, TimeSorter};
 use crate::conversion::ConversionPartial;
 use crate::query::{Order, Sequence};
 
@@ -362,6 +362,36 @@ impl SequenceMatcher {
         out
     }
 
+    /// [`reached_chains`](Self::reached_chains) for a sequence [`strict_chain`](Self::strict_chain)
+    /// decides ([`strict_by_steps`](Self::strict_by_steps)) and nothing held, from a
+    /// [`SteppedOrder`]'s keys (each group's times and step bits in time order). Groups the
+    /// order left out get 0.
+    pub(crate) fn reached_strict(
+        &self,
+        rules: &ChainRules,
+        order: &SteppedOrder,
+        selected: Option<&BooleanBuffer>,
+        mut sink: Option<ConversionSink<'_>>,
+    ) -> Vec<u32> {
+        let mut out = vec![0u32; order.groups()];
+        let mut sc = Scratch::<i64>::new(self.len());
+        let want_conv = sink.is_some();
+        for (g, slot) in out.iter_mut().enumerate() {
+            if self.deadline.stop_at(g) {
+                break;
+            }
+            if selected.is_some_and(|s| !s.value(g)) {
+                continue;
+            }
+            let level = self.strict_chain(rules, order.group(g), want_conv, &mut sc);
+            *slot = level as u32;
+            if let Some(sink) = sink.as_mut() {
+                sink.add(&sc.conv, level);
+            }
+        }
+        out
+    }
+
     /// Steps one group's held values reach (`rows`: the group's rows, `keys`: each row's held
     /// value), each value's rows one universe: the rows split by value with one sort of
     /// `(value, row)` packed in a `u64`, each value's rows sorted by time (when `ordered`) only
@@ -601,7 +631,7 @@ impl SequenceMatcher {
 
     /// Whether [`strict_chain`](Self::strict_chain) decides this sequence: `order: strict`
     /// without `maxDuration` or negative steps, of at most 64 positive steps.
-    fn strict_by_steps(&self, rules: &ChainRules) -> bool {
+    pub(crate) fn strict_by_steps(&self, rules: &ChainRules) -> bool {
         let m = self.len();
         rules.strict && rules.max_duration.is_none() && m <= 64 && (0..=m).all(|k| !self.has_gap(k))
     }

@@ -43,7 +43,7 @@ use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
-use self::time_sort::{RowOrder, TimeOrder};
+use self::time_sort::{RowOrder, SteppedOrder, TimeOrder};
 use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
@@ -339,6 +339,25 @@ impl Part<'_> {
             // found to match) and sorts the others' positions itself: the order is left
             // unsorted for it.
             let keep = visits.as_ref().map(|v| v.keep.as_slice());
+            // Strict order decided step by step needs each group's times and step bits in
+            // time order, nothing else of a row: one key a row holds both.
+            let rows = self.groups.of_row().len();
+            if let (Some(rules), Timestamps::Int(t), true, Some(bits)) = (
+                chains.as_ref().filter(|r| m.strict_by_steps(r)),
+                ts,
+                seq.hold_constant.is_empty(),
+                m.byte_bits(0..rows),
+            ) {
+                if let Some(order) = SteppedOrder::of(&self.groups, t, keep, bits) {
+                    let mut reached = m.reached_strict(rules, &order, selected, sink);
+                    for g in visits.iter().flat_map(|v| &v.first_only) {
+                        if let Some(level) = reached.get_mut(*g as usize) {
+                            *level = 1;
+                        }
+                    }
+                    return Ok(reached);
+                }
+            }
             let order = TimeOrder::of(&self.groups, ts, keep, chains.is_some());
             permuted = m.permuted_by(order.rows().iter());
             let held = match chains {

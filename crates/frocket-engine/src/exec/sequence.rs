@@ -392,7 +392,7 @@ impl SequenceMatcher {
     }
 
     /// The step bits of rows `rows`, one byte a row, when every row's bits fit one byte.
-    pub(super) fn byte_bits(&self, rows: std::ops::Range<usize>) -> Option<&[u8]> {
+    pub(crate) fn byte_bits(&self, rows: std::ops::Range<usize>) -> Option<&[u8]> {
         (self.bytes == 1).then(|| self.bits.get(rows)).flatten()
     }
 

@@ -221,11 +221,26 @@ impl Layout {
 /// sorted in place when `sorted` (by insertion up to [`INSERTION_MAX`] rows); the keys give
 /// the rows, then become the times in place ([`TimeOrder::into_times`]).
 fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: bool) -> Option<Placed> {
-    let of_row = groups.of_row();
-    let n = of_row.len();
+    let n = groups.of_row().len();
     let row_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1);
+    let (keys, min) = packed_keys(groups, layout, t, sorted, row_bits, |r| r as u64)?;
+    Some(Placed::Packed { keys, row_bits, min })
+}
+
+/// The keys of kept groups' rows (`layout`), group after group: each row's time since the
+/// part's first instant (returned) above `low_bits` bits of `low(row)`, each group's sorted
+/// when `sorted`; `None` when the part's time span leaves no room for the low bits.
+fn packed_keys(
+    groups: &Groups,
+    layout: &Layout,
+    t: &TsChunks<i64>,
+    sorted: bool,
+    low_bits: u32,
+    low: impl Fn(usize) -> u64,
+) -> Option<(Vec<u64>, i64)> {
+    let of_row = groups.of_row();
     let (min, max) = t.min_max()?;
-    if n == 0 || row_bits >= 64 || max.abs_diff(min) >= 1u64 << (64 - row_bits) {
+    if of_row.is_empty() || low_bits >= 64 || max.abs_diff(min) >= 1u64 << (64 - low_bits) {
         return None;
     }
     let mut fill = layout.fill.clone();
@@ -233,7 +248,7 @@ fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: boo
     for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
         let at = Layout::take(&mut fill[g as usize]);
         if let Some(key) = keys.get_mut(at) {
-            *key = (time.abs_diff(min) << row_bits) | r as u64;
+            *key = (time.abs_diff(min) << low_bits) | low(r);
         }
     }
     for w in layout.offsets.windows(2).filter(|_| sorted) {
@@ -247,7 +262,61 @@ fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: boo
         }
     }
     keys.truncate(layout.kept);
-    Some(Placed::Packed { keys, row_bits, min })
+    Some((keys, min))
+}
+
+/// The kept groups' rows in time order as their times and step bits only, for a scan that
+/// needs nothing else of a row (strict order decided step by step): one `u64` a row — time
+/// since [`min`](Self::min) above the row's byte of step bits — so no row number is kept and
+/// no step bit is gathered through one.
+///
+/// ```text
+/// key = (time - min) << 8 | step bits      group g: keys[offsets[g]..offsets[g + 1]], sorted
+/// ```
+pub(crate) struct SteppedOrder {
+    /// Each position's key.
+    keys: Vec<u64>,
+    /// Where each group starts (`count + 1` entries); groups left out are empty.
+    offsets: Vec<u32>,
+    /// The part's first instant.
+    min: i64,
+}
+
+impl SteppedOrder {
+    /// The order of the groups `keep` marks (all when `None`), from each row's byte of step
+    /// `bits`; `None` when the part's times span 2^56 or more (or `bits` are not one a row).
+    pub(crate) fn of(groups: &Groups, t: &TsChunks<i64>, keep: Option<&[bool]>, bits: &[u8]) -> Option<Self> {
+        if bits.len() != groups.of_row().len() {
+            return None;
+        }
+        let layout = Layout::of(groups, keep);
+        let (keys, min) = packed_keys(groups, &layout, t, true, 8, |r| u64::from(bits[r]))?;
+        Some(SteppedOrder {
+            keys,
+            offsets: layout.offsets,
+            min,
+        })
+    }
+
+    /// Groups in the order (kept or not).
+    pub(crate) fn groups(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Group `g`'s rows in time order, each as its time and step bits (none for a group
+    /// left out).
+    pub(crate) fn group(&self, g: usize) -> impl Iterator<Item = (i64, u64)> + '_ {
+        let range = match (self.offsets.get(g), self.offsets.get(g + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        };
+        let min = self.min;
+        self.keys
+            .get(range)
+            .unwrap_or(&[])
+            .iter()
+            .map(move |&k| (min.wrapping_add((k >> 8) as i64), k & 0xff))
+    }
 }
 
 /// Sorts a few keys by insertion, in place.
@@ -563,6 +632,24 @@ mod tests {
                 let size = if kept(g as u32) { groups.sizes[g] as usize } else { 0 };
                 assert_eq!(b - a, size);
                 assert!(got[a..b].iter().all(|&(h, _, _)| h as usize == g));
+            }
+            // The same groups as times and step bits (a byte a row), sorted by both; none
+            // when the span leaves no room for the bits.
+            let bits: Vec<u8> = (0..ts.len()).map(|r| (r * 37 % 256) as u8).collect();
+            let Timestamps::Int(t) = &t else { unreachable!() };
+            let stepped = SteppedOrder::of(&groups, t, keep, &bits);
+            let span = ts.iter().max().unwrap().abs_diff(*ts.iter().min().unwrap());
+            assert_eq!(stepped.is_some(), span < 1 << 56, "span {span}");
+            if let Some(stepped) = stepped {
+                assert_eq!(stepped.groups(), groups.count);
+                for g in 0..groups.count {
+                    let mut expected: Vec<(i64, u64)> = (0..ts.len())
+                        .filter(|&r| of_row[r] as usize == g && kept(g as u32))
+                        .map(|r| (ts[r], u64::from(bits[r])))
+                        .collect();
+                    expected.sort();
+                    assert_eq!(stepped.group(g).collect::<Vec<_>>(), expected, "group {g}");
+                }
             }
         }
     }
