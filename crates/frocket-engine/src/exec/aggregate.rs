@@ -696,6 +696,20 @@ impl Coded {
         }
     }
 
+    /// Whether any of a part's `rows` rows may be null (have no code): `false` only when
+    /// none is (a LIST column's rows count as null: they have no single code).
+    pub(crate) fn may_have_null(&self, rows: usize) -> bool {
+        match &self.rows {
+            RowCodesOf::Scalar(codes) => codes.len() < rows || codes.contains(&NULL),
+            RowCodesOf::Dict { keys, tables, .. } => {
+                keys.iter().map(|k| k.len()).sum::<usize>() < rows
+                    || keys.iter().any(|k| k.null_count() > 0)
+                    || tables.contains(&NULL)
+            }
+            RowCodesOf::List { .. } => true,
+        }
+    }
+
     /// A dictionary column's row codes, looked up per chunk; `None` for other columns.
     fn dict_codes(&self) -> Option<DictCodes<'_>> {
         let RowCodesOf::Dict {

@@ -43,7 +43,7 @@ use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
-use self::time_sort::{RowOrder, SteppedOrder, TimeOrder};
+use self::time_sort::{kept_rows, RowOrder, SteppedOrder, TimeOrder};
 use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
@@ -298,36 +298,14 @@ impl Part<'_> {
                 None => None,
             };
             (m, ts, self.groups.members(), held)
-        } else if !sorted {
-            // Each group's rows adjacent, in part order: a list of the part's rows of its own,
-            // the step bits and held values put in its order (scanned sequentially); then the
-            // list itself becomes each position's time (an offset from the part's first
-            // instant, gathered in one pass), or — times spanning 2^32 or more — the times are
-            // looked up through it.
-            let mut rows = self.groups.listed_rows();
-            permuted = m.permuted(&rows);
-            let held = match chains {
-                Some(_) => self.held_keys(&seq.hold_constant, Some(RowOrder::Listed(&rows)))?,
-                None => None,
-            };
-            let base = match ts {
-                Timestamps::Int(t) => t.offsets_in_place(&mut rows),
-                Timestamps::Float(_) => None,
-            };
-            list = rows;
-            at = match base {
-                Some(base) => TimesAt::Offsets { offsets: &list, base },
-                None => TimesAt::Rows(&list),
-            };
-            (&permuted, ts, Members::Runs(self.groups.offsets()), held)
         } else {
             // Built for this sequence and not kept: once the step bits and held values are in
             // its order, the row numbers are dropped (a part rarely has two sequences). Only
             // of the groups a scan visits: those selected, with rows of the steps needed.
             // A group with rows of step 0 only reaches one step when nothing can keep a row of
-            // it from starting a chain (no negative step, nothing held).
+            // it from starting a chain (no negative step; nothing held, or no held value null).
             let chain_need = if chains.is_some() { need.max(1) } else { need };
-            let first_alone = seq.hold_constant.is_empty();
+            let first_alone = chains.is_none() || !self.held_may_be_null(&seq.hold_constant)?;
             visits = m.candidates(
                 self.groups.of_row(),
                 self.groups.count,
@@ -358,14 +336,35 @@ impl Part<'_> {
                     return Ok(reached);
                 }
             }
-            let order = TimeOrder::of(&self.groups, ts, keep, chains.is_some());
-            permuted = m.permuted_by(order.rows().iter());
-            let held = match chains {
-                Some(_) => self.held_keys(&seq.hold_constant, Some(order.rows()))?,
-                None => None,
-            };
-            (ordered_ts, order_offsets) = order.into_times();
-            (&permuted, &ordered_ts, Members::Runs(&order_offsets), held)
+            if !sorted {
+                // Chains that need no order: each kept group's rows adjacent, in part order —
+                // a list of the part's rows of its own, the step bits and held values put in
+                // its order (scanned sequentially); then the list itself becomes each
+                // position's time (an offset from the part's first instant, gathered in one
+                // pass), or — times spanning 2^32 or more — the times are looked up through it.
+                let (mut rows, offsets) = kept_rows(&self.groups, keep);
+                permuted = m.permuted(&rows);
+                let held = self.held_keys(&seq.hold_constant, Some(RowOrder::Listed(&rows)))?;
+                let base = match ts {
+                    Timestamps::Int(t) => t.offsets_in_place(&mut rows),
+                    Timestamps::Float(_) => None,
+                };
+                (list, order_offsets) = (rows, offsets);
+                at = match base {
+                    Some(base) => TimesAt::Offsets { offsets: &list, base },
+                    None => TimesAt::Rows(&list),
+                };
+                (&permuted, ts, Members::Runs(&order_offsets), held)
+            } else {
+                let order = TimeOrder::of(&self.groups, ts, keep, chains.is_some());
+                permuted = m.permuted_by(order.rows().iter());
+                let held = match chains {
+                    Some(_) => self.held_keys(&seq.hold_constant, Some(order.rows()))?,
+                    None => None,
+                };
+                (ordered_ts, order_offsets) = order.into_times();
+                (&permuted, &ordered_ts, Members::Runs(&order_offsets), held)
+            }
         };
         let mut reached = match (chains, ts) {
             (Some(rules), _) => m.reached_chains(&rules, ts, at, members, selected, need, held.as_deref(), sink),
@@ -390,6 +389,17 @@ impl Part<'_> {
         let c = Rc::new(code_column(self.column(column)?).map_err(|e| self.arrow_err(e))?);
         cache.insert(column.to_string(), c.clone());
         Ok(c)
+    }
+
+    /// Whether a row may have no held value (a null in a held column; see
+    /// [`Part::held_keys`]): `false` when nothing is held.
+    fn held_may_be_null(&self, columns: &[String]) -> Result<bool, EngineError> {
+        for c in columns {
+            if self.coded(c)?.may_have_null(self.groups.rows) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Each row's held value (`holdConstant`): one code per distinct combination of the

@@ -214,6 +214,25 @@ impl Layout {
     }
 }
 
+/// The rows of the groups `keep` marks (all when `None`), group after group, each group's in
+/// part order, and where each group starts (`count + 1` entries; groups left out are empty):
+/// one counting-sort scatter of row numbers, the others' rows parked past the end.
+pub(crate) fn kept_rows(groups: &Groups, keep: Option<&[bool]>) -> (Vec<u32>, Vec<u32>) {
+    let layout = Layout::of(groups, keep);
+    let mut fill = layout.fill.clone();
+    let mut rows = vec![0u32; layout.slots()];
+    for (r, &g) in groups.of_row().iter().enumerate() {
+        if let (Some(f), true) = (fill.get_mut(g as usize), r < PARKED as usize) {
+            let at = Layout::take(f);
+            if let Some(slot) = rows.get_mut(at) {
+                *slot = r as u32;
+            }
+        }
+    }
+    rows.truncate(layout.kept);
+    (rows, layout.offsets)
+}
+
 /// The time order of integer times through one `u64` key a row — its time since the part's
 /// first instant, then its row number — when the part's time span leaves room for the row
 /// numbers (`None` otherwise): one counting-sort scatter writes each row's key (one random
@@ -622,8 +641,11 @@ mod tests {
             let mut expected = time_order_expected(&groups, ts);
             expected.retain(|&(g, _, _)| kept(g));
             if !sorted {
-                // Each group's rows in part order.
+                // Each group's rows in part order; so are the kept rows listed alone.
                 expected.sort_by_key(|&(g, _, r)| (g, r));
+                let (listed, listed_offsets) = kept_rows(&groups, keep);
+                assert_eq!(listed, expected.iter().map(|&(_, _, r)| r).collect::<Vec<_>>());
+                assert_eq!(listed_offsets, offsets);
             }
             assert_eq!(got, expected);
             assert_eq!(offsets.len(), groups.count + 1);
