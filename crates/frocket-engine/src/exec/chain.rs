@@ -31,7 +31,7 @@ use arrow::datatypes::ArrowNativeType;
 
 use super::groups::{Members, Timestamps, TsChunks};
 use super::sequence::{SequenceMatcher, TsValue};
-use super::time_sort::{SteppedOrder, TimeSorter};
+use super::time_sort::{sort_keys, SteppedOrder, TimeSorter};
 use crate::conversion::ConversionPartial;
 use crate::query::{Order, Sequence};
 
@@ -293,8 +293,8 @@ impl SequenceMatcher {
         );
         let time = TimeAt { ts, at };
         // Strict order decided step by step (see `strict_chain`) straight from the times and
-        // step bits of groups whose rows are adjacent and in time order (a time order's, or a
-        // part written group by group, each group's rows by time): no row list, no sort.
+        // step bits of groups whose rows are adjacent (a time order's, or a part written group
+        // by group): no row list (see `strict_run`).
         let strict_runs = held.is_none() && matches!(members, Members::Runs(_)) && self.strict_by_steps(rules);
         for (g, slot) in out.iter_mut().enumerate() {
             if self.deadline.stop_at(g) {
@@ -304,13 +304,10 @@ impl SequenceMatcher {
                 continue;
             }
             let range = offsets[g] as usize..offsets[g + 1] as usize;
-            let in_order = strict_runs
-                .then(|| ts.run(range.clone()).zip(self.byte_bits(range.clone())))
+            if let Some(level) = strict_runs
+                .then(|| self.strict_run(rules, ts, range.clone(), want_conv, &mut sc))
                 .flatten()
-                .filter(|(times, _)| times.is_sorted_by(|a, b| a <= b));
-            if let Some((times, bits)) = in_order {
-                let rows = times.iter().zip(bits).map(|(&t, &b)| (t, u64::from(b)));
-                let level = self.strict_chain(rules, rows, want_conv, &mut sc);
+            {
                 sc.group_conv.clone_from(&sc.conv);
                 *slot = level as u32;
                 if let Some(sink) = sink.as_mut() {
@@ -360,6 +357,50 @@ impl SequenceMatcher {
             }
         }
         out
+    }
+
+    /// [`strict_chain`](Self::strict_chain) over a group whose rows are adjacent (`range`),
+    /// straight from its times and step bits (one byte a row): as they are when already in
+    /// time order, otherwise through one key a row — time since the group's first instant
+    /// above the row's bits — sorted in place (no row list sorted with its times). `None`
+    /// when the rows are not one slice of times and bits, or their times in any order span
+    /// 2^56 or more (or are not integers).
+    fn strict_run<T: TsValue>(
+        &self,
+        rules: &ChainRules,
+        ts: &TsChunks<T>,
+        range: std::ops::Range<usize>,
+        want_conv: bool,
+        sc: &mut Scratch<T>,
+    ) -> Option<usize> {
+        let times = ts.run(range.clone())?;
+        let bits = self.byte_bits(range.clone())?;
+        if times.is_sorted_by(|a, b| a <= b) {
+            let rows = times.iter().zip(bits).map(|(&t, &b)| (t, u64::from(b)));
+            return Some(self.strict_chain(rules, rows, want_conv, sc));
+        }
+        let times = T::as_int(ts)?.run(range)?;
+        let (lo, hi) = times
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+        if hi.abs_diff(lo) >= 1 << 56 {
+            return None;
+        }
+        let mut keys = std::mem::take(&mut sc.keyed);
+        keys.clear();
+        keys.extend(
+            times
+                .iter()
+                .zip(bits)
+                .map(|(&t, &b)| (t.abs_diff(lo) << 8) | u64::from(b)),
+        );
+        sort_keys(&mut keys);
+        let rows = keys
+            .iter()
+            .map(|&k| (T::from_i64(lo.wrapping_add((k >> 8) as i64)), k & 0xff));
+        let level = self.strict_chain(rules, rows, want_conv, sc);
+        sc.keyed = keys;
+        Some(level)
     }
 
     /// [`reached_chains`](Self::reached_chains) for a sequence [`strict_chain`](Self::strict_chain)
@@ -994,6 +1035,16 @@ mod tests {
             (2, vec![Some(5.0), None])
         );
         assert_eq!(run(&[true; 3], &rows, &strict(4.0, 6.0), None).0, 1);
+        // The same rows out of time order (sorted by the scan itself).
+        let rows = rows_of("ABC", &[("C", 15), ("A", 4), ("X", 2), ("B", 9), ("A", 0)]);
+        assert_eq!(
+            run(&[true; 3], &rows, &strict(5.0, 6.0), None),
+            (3, vec![Some(5.0), Some(11.0)])
+        );
+        assert_eq!(
+            run(&[true; 3], &rows, &strict(5.0, 5.0), None),
+            (2, vec![Some(5.0), None])
+        );
     }
 
     #[test]

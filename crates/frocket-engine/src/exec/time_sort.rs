@@ -274,14 +274,20 @@ fn packed_keys(
         let Some(group) = keys.get_mut(w[0] as usize..w[1] as usize) else {
             continue;
         };
-        if group.len() <= INSERTION_MAX {
-            insertion_sort_keys(group);
-        } else {
-            group.sort_unstable();
-        }
+        sort_keys(group);
     }
     keys.truncate(layout.kept);
     Some((keys, min))
+}
+
+/// Sorts one group's keys in place: by insertion up to [`INSERTION_MAX`] keys.
+#[inline]
+pub(crate) fn sort_keys(keys: &mut [u64]) {
+    if keys.len() <= INSERTION_MAX {
+        insertion_sort_keys(keys);
+    } else {
+        keys.sort_unstable();
+    }
 }
 
 /// The kept groups' rows in time order as their times and step bits only, for a scan that
