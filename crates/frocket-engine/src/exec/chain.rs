@@ -1023,28 +1023,21 @@ mod tests {
         let rows = rows_of("AB", &[("A", 1), ("X", 1), ("B", 3), ("X", 3)]);
         assert_eq!(run(&[true; 2], &rows, &rules(vec![None, None], true, None), None).0, 2);
         // With `within`: a gap of exactly the limit chains, one more does not; the chain's
-        // times to convert run from its own start (A@4, not A@0).
-        let rows = rows_of("ABC", &[("A", 0), ("X", 2), ("A", 4), ("B", 9), ("C", 15)]);
+        // times to convert run from its own start (A@4, not A@0). The same rows out of time
+        // order too (sorted by the scan itself).
         let strict = |b: f64, c: f64| rules(vec![None, Some(b), Some(c)], true, None);
-        assert_eq!(
-            run(&[true; 3], &rows, &strict(5.0, 6.0), None),
-            (3, vec![Some(5.0), Some(11.0)])
-        );
-        assert_eq!(
-            run(&[true; 3], &rows, &strict(5.0, 5.0), None),
-            (2, vec![Some(5.0), None])
-        );
-        assert_eq!(run(&[true; 3], &rows, &strict(4.0, 6.0), None).0, 1);
-        // The same rows out of time order (sorted by the scan itself).
-        let rows = rows_of("ABC", &[("C", 15), ("A", 4), ("X", 2), ("B", 9), ("A", 0)]);
-        assert_eq!(
-            run(&[true; 3], &rows, &strict(5.0, 6.0), None),
-            (3, vec![Some(5.0), Some(11.0)])
-        );
-        assert_eq!(
-            run(&[true; 3], &rows, &strict(5.0, 5.0), None),
-            (2, vec![Some(5.0), None])
-        );
+        let in_order = [("A", 0), ("X", 2), ("A", 4), ("B", 9), ("C", 15)];
+        let shuffled = [("C", 15), ("A", 4), ("X", 2), ("B", 9), ("A", 0)];
+        for events in [&in_order, &shuffled] {
+            let rows = rows_of("ABC", events);
+            let three = (3, vec![Some(5.0), Some(11.0)]);
+            assert_eq!(run(&[true; 3], &rows, &strict(5.0, 6.0), None), three);
+            assert_eq!(
+                run(&[true; 3], &rows, &strict(5.0, 5.0), None),
+                (2, vec![Some(5.0), None])
+            );
+            assert_eq!(run(&[true; 3], &rows, &strict(4.0, 6.0), None).0, 1);
+        }
     }
 
     #[test]
