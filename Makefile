@@ -104,7 +104,7 @@ deploy-code: build tools
 	  aws lambda update-function-code --function-name "$$name" --zip-file fileb://$(CARGO_TARGET_DIR)/lambda/$$fn/bootstrap.zip >/dev/null || exit 1; \
 	done
 
-## bench: engine vs. Parquet decode floor vs. DuckDB on generated data, then the overhead of a distributed job (release build)
+## bench: engine vs. Parquet decode floor vs. DuckDB on generated data (rows grouped by user, then in any order), then the overhead of a distributed job (release build)
 bench: setup-test
 	python3 -c "import duckdb" 2>/dev/null || pip install duckdb
 	$(CARGO) build --release -p frocket-cli --bin frocket

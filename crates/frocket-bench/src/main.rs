@@ -4,8 +4,10 @@
 //! rows per second per core and the peak heap of one part's run; the floor decodes the same
 //! columns with the `parquet` crate alone; DuckDB runs the equivalent SQL with one thread.
 //!
-//! Usage: `frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--ids dense|sparse] [--root DIR]
+//! Usage: `frocket-bench [--users N] [--parts N] [--layout grouped|shuffled|both] [--ids dense|sparse] [--root DIR]
 //! [--data DIR [--group-id COL] [--timestamp COL]] [--repeats N] [--no-duckdb] [--only QUERY]`:
+//! by default both layouts of generated parts are reported, one table each — rows grouped by
+//! user, then the same users with their rows in any order (as most pipelines write parts);
 //! `--data` takes any directory of parts instead of generated ones (queries whose columns it
 //! lacks are skipped); `--ids sparse` generates user ids spread over the 64-bit range, as
 //! hashed ids are.
@@ -65,8 +67,9 @@ struct Args {
     parts: usize,
     /// Where generated datasets are kept.
     root: PathBuf,
-    /// Rows of a generated part grouped by user, or shuffled.
-    shuffled: bool,
+    /// The layouts of generated parts to report, in order: rows grouped by user (`false`),
+    /// or shuffled (`true`).
+    layouts: Vec<bool>,
     /// Generated user ids spread over the 64-bit range (hashed ids) instead of dense.
     sparse_ids: bool,
     /// A directory of parts to use instead of generated ones.
@@ -81,7 +84,7 @@ struct Args {
 }
 
 const USAGE: &str =
-    "usage: frocket-bench [--users N] [--parts N] [--layout grouped|shuffled] [--ids dense|sparse] [--repeats N]
+    "usage: frocket-bench [--users N] [--parts N] [--layout grouped|shuffled|both] [--ids dense|sparse] [--repeats N]
                      [--data DIR --group-id COL --timestamp COL] [--root DIR]
                      [--only QUERY|worst_allowed] [--no-duckdb] [--no-worst]";
 
@@ -90,7 +93,7 @@ fn parse_args() -> Result<Args, String> {
         users: 300_000,
         parts: 4,
         root: PathBuf::from("/var/tmp/frocket-bench-data"),
-        shuffled: false,
+        layouts: vec![false, true],
         sparse_ids: false,
         data: None,
         group_id: "userid".into(),
@@ -111,10 +114,11 @@ fn parse_args() -> Result<Args, String> {
             "--group-id" => a.group_id = val("--group-id")?,
             "--timestamp" => a.timestamp = val("--timestamp")?,
             "--layout" => {
-                a.shuffled = match val("--layout")?.as_str() {
-                    "grouped" => false,
-                    "shuffled" => true,
-                    other => return Err(format!("--layout: '{other}' is not grouped or shuffled")),
+                a.layouts = match val("--layout")?.as_str() {
+                    "grouped" => vec![false],
+                    "shuffled" => vec![true],
+                    "both" => vec![false, true],
+                    other => return Err(format!("--layout: '{other}' is not grouped, shuffled or both")),
                 }
             }
             "--ids" => {
@@ -178,7 +182,29 @@ fn main() {
 fn real_main() -> Result<(), String> {
     frocket_engine::memory::keep_freed_memory();
     let args = parse_args()?;
-    let layout = match (args.shuffled, args.sparse_ids) {
+    if args.data.is_some() {
+        // Parts given: their rows are in whatever order they were written.
+        return run_layout(&args, false);
+    }
+    for &shuffled in &args.layouts {
+        println!(
+            "## layout: {}",
+            if shuffled {
+                "shuffled (each part's rows in any order)"
+            } else {
+                "grouped (each user's rows together)"
+            }
+        );
+        run_layout(&args, shuffled)?;
+        println!();
+    }
+    Ok(())
+}
+
+/// The benchmark over one layout of generated parts (rows `shuffled` or grouped by user), or
+/// over the parts of `--data`.
+fn run_layout(args: &Args, shuffled: bool) -> Result<(), String> {
+    let layout = match (shuffled, args.sparse_ids) {
         (false, false) => "",
         (true, false) => "-shuffled",
         (false, true) => "-sparse",
@@ -217,7 +243,7 @@ fn real_main() -> Result<(), String> {
         let opts = frocket_dataprep::GenerateOptions {
             users: args.users,
             parts: args.parts,
-            shuffled: args.shuffled,
+            shuffled,
             sparse_ids: args.sparse_ids,
             ..Default::default()
         };
