@@ -328,11 +328,7 @@ impl Part<'_> {
             ) {
                 if let Some(order) = SteppedOrder::of(&self.groups, t, keep, bits) {
                     let mut reached = m.reached_strict(rules, &order, selected, sink);
-                    for g in visits.iter().flat_map(|v| &v.first_only) {
-                        if let Some(level) = reached.get_mut(*g as usize) {
-                            *level = 1;
-                        }
-                    }
+                    visits.iter().for_each(|v| v.mark_first_only(&mut reached));
                     return Ok(reached);
                 }
             }
@@ -371,11 +367,7 @@ impl Part<'_> {
             (None, Timestamps::Int(t)) if m.is_greedy() => m.reached_unordered(t, members, selected),
             (None, _) => m.reached_per_group(ts, members, selected, need),
         };
-        for g in visits.iter().flat_map(|v| &v.first_only) {
-            if let Some(level) = reached.get_mut(*g as usize) {
-                *level = 1;
-            }
-        }
+        visits.iter().for_each(|v| v.mark_first_only(&mut reached));
         Ok(reached)
     }
 

@@ -204,6 +204,17 @@ pub(crate) struct Visits {
     pub first_only: Vec<u32>,
 }
 
+impl Visits {
+    /// Sets the steps reached of the groups that reach exactly one step unscanned.
+    pub(crate) fn mark_first_only(&self, reached: &mut [u32]) {
+        for &g in &self.first_only {
+            if let Some(level) = reached.get_mut(g as usize) {
+                *level = 1;
+            }
+        }
+    }
+}
+
 impl SequenceMatcher {
     /// Builds a matcher from step masks in sequence order (`row_found` per step), all of
     /// `rows` rows.
