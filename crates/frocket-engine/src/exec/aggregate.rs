@@ -774,10 +774,18 @@ fn aggregate_codes<C: RowCodes>(
                     each_row_level(input.groups, levels, codes, |_, level, c, _| all[level * k + c] += 1);
                     rows_per_code.copy_from_slice(&all[k..]);
                 } else {
+                    // Two sets of counters, alternate rows into each: consecutive rows of one
+                    // value (a session's device) then add to different counters, so each add
+                    // does not wait on the one before.
+                    let half = n * k;
+                    let mut twice = vec![0u64; 2 * half];
                     visit(input.groups, sel, false, |_, slot, rows| {
                         let base = slot * k;
-                        codes.each_in(rows, |_, c| rows_per_code[base + c] += 1);
+                        codes.each_in(rows, |r, c| twice[(r & 1) * half + base + c] += 1);
                     });
+                    for (i, count) in rows_per_code.iter_mut().enumerate() {
+                        *count = twice[i] + twice[half + i];
+                    }
                 }
             } else if let Some(levels) = levels.as_ref().filter(|_| k <= MASK_BITS) {
                 // One bit per value a group has; then each selected group's bits counted.
