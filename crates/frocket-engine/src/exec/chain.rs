@@ -29,9 +29,9 @@ use std::collections::VecDeque;
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::ArrowNativeType;
 
-use super::groups::{Members, Timestamps, TsChunks};
+use super::groups::{min_max, Members, Timestamps, TsChunks};
 use super::sequence::{SequenceMatcher, TsValue};
-use super::time_sort::{sort_keys, SteppedOrder, TimeSorter};
+use super::time_sort::{sort_keys, step_key_parts, SteppedOrder, TimeSorter, STEP_KEY_BITS};
 use crate::conversion::ConversionPartial;
 use crate::query::{Order, Sequence};
 
@@ -380,10 +380,8 @@ impl SequenceMatcher {
             return Some(self.strict_chain(rules, rows, want_conv, sc));
         }
         let times = T::as_int(ts)?.run(range)?;
-        let (lo, hi) = times
-            .iter()
-            .fold((i64::MAX, i64::MIN), |(lo, hi), &t| (lo.min(t), hi.max(t)));
-        if hi.abs_diff(lo) >= 1 << 56 {
+        let (lo, hi) = min_max(&[times])?;
+        if hi.abs_diff(lo) >= 1 << (64 - STEP_KEY_BITS) {
             return None;
         }
         let mut keys = std::mem::take(&mut sc.keyed);
@@ -392,12 +390,13 @@ impl SequenceMatcher {
             times
                 .iter()
                 .zip(bits)
-                .map(|(&t, &b)| (t.abs_diff(lo) << 8) | u64::from(b)),
+                .map(|(&t, &b)| (t.abs_diff(lo) << STEP_KEY_BITS) | u64::from(b)),
         );
         sort_keys(&mut keys);
-        let rows = keys
-            .iter()
-            .map(|&k| (T::from_i64(lo.wrapping_add((k >> 8) as i64)), k & 0xff));
+        let rows = keys.iter().map(|&k| {
+            let (t, bits) = step_key_parts(k, lo);
+            (T::from_i64(t), bits)
+        });
         let level = self.strict_chain(rules, rows, want_conv, sc);
         sc.keyed = keys;
         Some(level)

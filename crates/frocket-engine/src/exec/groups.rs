@@ -145,7 +145,7 @@ fn type_error(file: &str, column: &str, found: &DataType) -> EngineError {
 }
 
 /// The smallest and largest of the values of `chunks`.
-fn min_max(chunks: &[&[i64]]) -> Option<(i64, i64)> {
+pub(crate) fn min_max(chunks: &[&[i64]]) -> Option<(i64, i64)> {
     let first = *chunks.iter().find_map(|c| c.first())?;
     Some(chunks.iter().fold((first, first), |acc, c| {
         c.iter().fold(acc, |(lo, hi), &v| (lo.min(v), hi.max(v)))
@@ -383,22 +383,8 @@ impl Groups {
     /// The part's rows group after group, each group's in part order (`offsets()[g]..[g + 1]`
     /// are group `g`'s); built on first use. Needs groups built with `per_row`.
     pub(crate) fn row_list(&self) -> &[u32] {
-        self.members.get_or_init(|| self.listed_rows())
-    }
-
-    /// Every row, group after group (group `g`'s at `offsets()[g]..offsets()[g + 1]`), each
-    /// group's in part order: one counting-sort scatter of [`Groups::of_row`], not kept.
-    pub(crate) fn listed_rows(&self) -> Vec<u32> {
-        let offsets = self.offsets();
-        let mut fill: Vec<u32> = offsets[..self.count].to_vec();
-        let of_row = self.of_row();
-        let mut rows = vec![0u32; of_row.len()];
-        for (r, &g) in of_row.iter().enumerate() {
-            let slot = &mut fill[g as usize];
-            rows[*slot as usize] = r as u32;
-            *slot += 1;
-        }
-        rows
+        // One counting-sort scatter of `of_row` (see `kept_rows`), every group kept.
+        self.members.get_or_init(|| super::time_sort::kept_rows(self, None).0)
     }
 }
 

@@ -13,7 +13,7 @@ use super::groups::{Groups, Timestamps, TsChunks};
 /// and a sort of each group's slice in place, so that every scan after it reads
 /// times and step bits sequentially (`Members::Runs` over positions) instead of through row
 /// numbers scattered over the part. (Chains that need no time order take a list of the
-/// part's rows group by group, `Groups::listed_rows`, instead.)
+/// rows of the groups they visit, [`kept_rows`], instead.)
 pub(crate) struct TimeOrder {
     /// The part's row and time at each position; group `g` at `offsets[g]..offsets[g + 1]`.
     placed: Placed,
@@ -315,7 +315,7 @@ impl SteppedOrder {
             return None;
         }
         let layout = Layout::of(groups, keep);
-        let (keys, min) = packed_keys(groups, &layout, t, true, 8, |r| u64::from(bits[r]))?;
+        let (keys, min) = packed_keys(groups, &layout, t, true, STEP_KEY_BITS, |r| u64::from(bits[r]))?;
         Some(SteppedOrder {
             keys,
             offsets: layout.offsets,
@@ -340,8 +340,20 @@ impl SteppedOrder {
             .get(range)
             .unwrap_or(&[])
             .iter()
-            .map(move |&k| (min.wrapping_add((k >> 8) as i64), k & 0xff))
+            .map(move |&k| step_key_parts(k, min))
     }
+}
+
+/// Bits of a [`SteppedOrder`] key below the time: the row's byte of step bits.
+pub(crate) const STEP_KEY_BITS: u32 = 8;
+
+/// A key of time and step bits — `(time - min) << STEP_KEY_BITS | bits` — as its time and bits.
+#[inline]
+pub(crate) fn step_key_parts(key: u64, min: i64) -> (i64, u64) {
+    (
+        min.wrapping_add((key >> STEP_KEY_BITS) as i64),
+        key & ((1 << STEP_KEY_BITS) - 1),
+    )
 }
 
 /// Sorts a few keys by insertion, in place.
