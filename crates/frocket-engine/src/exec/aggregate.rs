@@ -685,6 +685,15 @@ impl Coded {
         Some(out)
     }
 
+    /// Every row's code as stored, for a scalar column (rows past its end are null); `None`
+    /// for other columns (see [`Coded::row_codes`]).
+    pub(crate) fn scalar_codes(&self) -> Option<&[u32]> {
+        match &self.rows {
+            RowCodesOf::Scalar(codes) => Some(codes),
+            _ => None,
+        }
+    }
+
     /// The codes of rows `order[0]`, `order[1]`, … of a part of `rows` rows ([`NULL`] for a
     /// null): [`Coded::row_codes`] in another order, without a copy in row order for a scalar
     /// column.

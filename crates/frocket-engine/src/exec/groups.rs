@@ -66,25 +66,6 @@ impl TsChunks<i64> {
         let slices: Vec<&[i64]> = self.slices().collect();
         min_max(&slices)
     }
-
-    /// Replaces each row of `rows` by its time as an offset from the part's first instant,
-    /// when the part's times span less than 2^32 (then returns that instant; `None` leaves
-    /// `rows` as they were): one pass of independent loads, which overlap, where reading the
-    /// same times inside a scan would wait on each.
-    pub(crate) fn offsets_in_place(&self, rows: &mut [u32]) -> Option<i64> {
-        let (min, max) = self.min_max()?;
-        if max.abs_diff(min) > u64::from(u32::MAX) {
-            return None;
-        }
-        let len = self.chunks.iter().map(|c| c.len()).sum::<usize>();
-        if rows.iter().any(|&r| r as usize >= len) {
-            return None;
-        }
-        for r in rows.iter_mut() {
-            *r = self[*r as usize].abs_diff(min) as u32;
-        }
-        Some(min)
-    }
 }
 
 impl<T: ArrowNativeType> std::ops::Index<usize> for TsChunks<T> {
@@ -1058,28 +1039,6 @@ mod tests {
         }
         assert_eq!(g.count, group_of_id.len());
         assert_eq!(g.sizes, sizes);
-    }
-
-    #[test]
-    fn times_become_offsets_from_the_first_instant_when_they_fit_32_bits() {
-        // Two chunks of (up to) 4 rows; rows listed in another order.
-        let t = TsChunks {
-            chunks: vec![vec![-5i64, 10, 7, 3].into(), vec![u32::MAX as i64 - 5].into()],
-            shift: 2,
-            mask: 3,
-        };
-        let mut rows = vec![4, 0, 2, 1, 3];
-        assert_eq!(t.offsets_in_place(&mut rows), Some(-5));
-        assert_eq!(rows, vec![u32::MAX, 0, 12, 15, 8]);
-        // A span of 2^32: the rows are left as they were.
-        let wide = TsChunks::single(vec![0i64, 1 << 32].into());
-        let mut rows = vec![1, 0];
-        assert_eq!(wide.offsets_in_place(&mut rows), None);
-        assert_eq!(rows, vec![1, 0]);
-        // A row past the times: left as they were, no panic.
-        let mut rows = vec![0, 9];
-        assert_eq!(t.offsets_in_place(&mut rows), None);
-        assert_eq!(rows, vec![0, 9]);
     }
 
     #[test]

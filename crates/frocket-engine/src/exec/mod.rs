@@ -20,6 +20,7 @@ mod read;
 mod sequence;
 mod time_sort;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -43,7 +44,7 @@ use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
-use self::time_sort::{kept_rows, RowOrder, SteppedOrder, TimeOrder};
+use self::time_sort::{kept_rows, KeptColumns, RowOrder, SteppedOrder, TimeOrder};
 use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
@@ -334,21 +335,49 @@ impl Part<'_> {
             }
             if !sorted {
                 // Chains that need no order: each kept group's rows adjacent, in part order —
-                // a list of the part's rows of its own, the step bits and held values put in
-                // its order (scanned sequentially); then the list itself becomes each
-                // position's time (an offset from the part's first instant, gathered in one
-                // pass), or — times spanning 2^32 or more — the times are looked up through it.
-                let (mut rows, offsets) = kept_rows(&self.groups, keep);
-                permuted = m.permuted(&rows);
-                let held = self.held_keys(&seq.hold_constant, Some(RowOrder::Listed(&rows)))?;
-                let base = match ts {
-                    Timestamps::Int(t) => t.offsets_in_place(&mut rows),
-                    Timestamps::Float(_) => None,
+                // their times (offsets from the part's first instant), step bits and held
+                // values placed by one scatter that reads each in part order (scanned
+                // sequentially after); or — times spanning 2^32 or more — a list of the
+                // rows, through which the times are looked up.
+                // A held scalar column's codes are each row's held value as they are.
+                let one = match seq.hold_constant.as_slice() {
+                    [c] => Some(self.coded(c)?),
+                    _ => None,
                 };
-                (list, order_offsets) = (rows, offsets);
-                at = match base {
-                    Some(base) => TimesAt::Offsets { offsets: &list, base },
-                    None => TimesAt::Rows(&list),
+                let held_rows = match one.as_deref().and_then(Coded::scalar_codes) {
+                    Some(codes) => Some(Cow::Borrowed(codes)),
+                    None => self.held_keys(&seq.hold_constant, None)?.map(Cow::Owned),
+                };
+                let kept = match (ts, m.byte_bits(0..self.groups.rows)) {
+                    (Timestamps::Int(t), Some(bits)) => {
+                        KeptColumns::of(&self.groups, keep, t, bits, held_rows.as_deref())
+                    }
+                    _ => None,
+                };
+                let held;
+                (at, held) = match kept {
+                    Some(kept) => {
+                        permuted = m.with_bits(kept.bits);
+                        (list, order_offsets) = (kept.times, kept.offsets);
+                        (
+                            TimesAt::Offsets {
+                                offsets: &list,
+                                base: kept.base,
+                            },
+                            kept.held,
+                        )
+                    }
+                    None => {
+                        let (rows, offsets) = kept_rows(&self.groups, keep);
+                        permuted = m.permuted(&rows);
+                        let held = held_rows.map(|h| {
+                            rows.iter()
+                                .map(|&r| h.get(r as usize).copied().unwrap_or(NULL_KEY))
+                                .collect()
+                        });
+                        (list, order_offsets) = (rows, offsets);
+                        (TimesAt::Rows(&list), held)
+                    }
                 };
                 (&permuted, ts, Members::Runs(&order_offsets), held)
             } else {

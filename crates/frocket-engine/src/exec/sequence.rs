@@ -299,6 +299,13 @@ impl SequenceMatcher {
             }
             bits
         };
+        self.with_bits(bits)
+    }
+
+    /// The same sequence over rows whose step bits (`bytes` a row, as the sequence's own)
+    /// are `bits`.
+    pub(crate) fn with_bits(&self, bits: Vec<u8>) -> Self {
+        let bytes = self.bytes;
         SequenceMatcher {
             m: self.m,
             bytes,

@@ -4,6 +4,7 @@
 use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::ArrowNativeType;
 
+use super::chain::NULL_KEY;
 use super::groups::{Groups, Timestamps, TsChunks};
 
 /// A part's rows group after group, each group's in `(time, row)` order (or in part order, for
@@ -12,8 +13,8 @@ use super::groups::{Groups, Timestamps, TsChunks};
 /// Built per sequence by one counting-sort scatter of the rows of the groups the scan visits
 /// and a sort of each group's slice in place, so that every scan after it reads
 /// times and step bits sequentially (`Members::Runs` over positions) instead of through row
-/// numbers scattered over the part. (Chains that need no time order take a list of the
-/// rows of the groups they visit, [`kept_rows`], instead.)
+/// numbers scattered over the part. (Chains that need no time order take the times, step
+/// bits and held values of the groups they visit in part order, [`KeptColumns`], instead.)
 pub(crate) struct TimeOrder {
     /// The part's row and time at each position; group `g` at `offsets[g]..offsets[g + 1]`.
     placed: Placed,
@@ -231,6 +232,86 @@ pub(crate) fn kept_rows(groups: &Groups, keep: Option<&[bool]>) -> (Vec<u32>, Ve
     }
     rows.truncate(layout.kept);
     (rows, layout.offsets)
+}
+
+/// What chains scanned in any order read of the rows of the groups a scan visits
+/// ([`KeptColumns::of`]), group after group, each group's rows in part order.
+pub(crate) struct KeptColumns {
+    /// Where each group starts (`count + 1` entries; groups left out are empty).
+    pub offsets: Vec<u32>,
+    /// Each position's time, as an offset from [`base`](Self::base).
+    pub times: Vec<u32>,
+    /// The part's first instant.
+    pub base: i64,
+    /// Each position's step bits (one byte a position).
+    pub bits: Vec<u8>,
+    /// Each position's held value, when the sequence holds one.
+    pub held: Option<Vec<u32>>,
+}
+
+impl KeptColumns {
+    /// The times (`t`), step bits (`bits`, one byte a row) and held values (`held`, one a
+    /// row; a row past its end has none, [`NULL_KEY`]) of the rows of the groups `keep` marks
+    /// (all when `None`), placed by one counting-sort scatter that reads each column in part
+    /// order — one random write a row and column, no row list and no gather through one.
+    /// `None` when the part's times span 2^32 or more (or it has none), or `bits` is not one
+    /// byte a row.
+    ///
+    /// ```text
+    /// rows:  g1@5 g0@3 g1@4 g0@9     keep: all
+    /// out:   g0@3 g0@9 | g1@5 g1@4   offsets [0, 2, 4], times − 3
+    /// ```
+    pub(crate) fn of(
+        groups: &Groups,
+        keep: Option<&[bool]>,
+        t: &TsChunks<i64>,
+        bits: &[u8],
+        held: Option<&[u32]>,
+    ) -> Option<Self> {
+        let of_row = groups.of_row();
+        let (base, max) = t.min_max()?;
+        if max.abs_diff(base) > u64::from(u32::MAX) || bits.len() != of_row.len() || of_row.len() >= PARKED as usize {
+            return None;
+        }
+        let layout = Layout::of(groups, keep);
+        let slots = layout.slots();
+        let mut fill = layout.fill.clone();
+        let mut times = vec![0u32; slots];
+        let mut out_bits = vec![0u8; slots];
+        let mut out_held = vec![NULL_KEY; if held.is_some() { slots } else { 0 }];
+        let mut start = 0;
+        for chunk in t.slices() {
+            let end = start + chunk.len();
+            let (Some(g), Some(b)) = (of_row.get(start..end), bits.get(start..end)) else {
+                break;
+            };
+            for (i, ((&g, &b), &time)) in g.iter().zip(b).zip(chunk).enumerate() {
+                let Some(f) = fill.get_mut(g as usize) else {
+                    continue;
+                };
+                let at = Layout::take(f);
+                if let (Some(slot), Some(to)) = (times.get_mut(at), out_bits.get_mut(at)) {
+                    // Offsets from `base` fit 32 bits: checked above for every time.
+                    *slot = time.abs_diff(base) as u32;
+                    *to = b;
+                }
+                if let (Some(h), Some(slot)) = (held, out_held.get_mut(at)) {
+                    *slot = h.get(start + i).copied().unwrap_or(NULL_KEY);
+                }
+            }
+            start = end;
+        }
+        times.truncate(layout.kept);
+        out_bits.truncate(layout.kept);
+        out_held.truncate(layout.kept);
+        Some(KeptColumns {
+            offsets: layout.offsets,
+            times,
+            base,
+            bits: out_bits,
+            held: held.map(|_| out_held),
+        })
+    }
 }
 
 /// The time order of integer times through one `u64` key a row — its time since the part's
@@ -664,6 +745,31 @@ mod tests {
                 let (listed, listed_offsets) = kept_rows(&groups, keep);
                 assert_eq!(listed, expected.iter().map(|&(_, _, r)| r).collect::<Vec<_>>());
                 assert_eq!(listed_offsets, offsets);
+                // The same rows' times, step bits and held values placed by one scatter (a
+                // held column shorter than the part: its last rows hold nothing); none when
+                // the times span 2^32 or more.
+                let bits: Vec<u8> = (0..ts.len()).map(|r| (r * 37 % 256) as u8).collect();
+                let held: Vec<u32> = (0..ts.len() - 1).map(|r| (r * 13 % 5) as u32).collect();
+                let Timestamps::Int(t) = &t else { unreachable!() };
+                let placed = KeptColumns::of(&groups, keep, t, &bits, Some(&held));
+                let (lo, hi) = (ts.iter().min().unwrap(), ts.iter().max().unwrap());
+                assert_eq!(placed.is_some(), hi.abs_diff(*lo) <= u64::from(u32::MAX));
+                if let Some(placed) = placed {
+                    let listed_at =
+                        |f: &dyn Fn(usize) -> (i64, u8, u32)| listed.iter().map(|&r| f(r as usize)).collect::<Vec<_>>();
+                    let want = listed_at(&|r| (ts[r], bits[r], held.get(r).copied().unwrap_or(NULL_KEY)));
+                    let held_out = placed.held.as_deref().unwrap();
+                    let got: Vec<(i64, u8, u32)> = (0..listed.len())
+                        .map(|p| (placed.base + i64::from(placed.times[p]), placed.bits[p], held_out[p]))
+                        .collect();
+                    assert_eq!(got, want);
+                    assert_eq!(placed.offsets, offsets);
+                    assert_eq!(placed.base, *lo);
+                    // Nothing held: no held values placed.
+                    let unheld = KeptColumns::of(&groups, keep, t, &bits, None).unwrap();
+                    assert!(unheld.held.is_none());
+                    assert_eq!(unheld.times, placed.times);
+                }
             }
             assert_eq!(got, expected);
             assert_eq!(offsets.len(), groups.count + 1);
