@@ -38,8 +38,8 @@ use crate::query::{Order, Sequence};
 /// A held value that is null (the row joins no chain).
 pub(crate) const NULL_KEY: u32 = u32::MAX;
 
-/// Held values of a group scanned one by one over the group's rows before splitting the rows
-/// by value pays (see `SequenceMatcher::held_by_candidates`).
+/// Held values of a group whose chains a greedy scan in any order follows side by side before
+/// splitting the rows by value pays (see `SequenceMatcher::unordered_run`).
 const MAX_CANDIDATES: usize = 8;
 
 /// Where a scan finds the time of a position of its members (see
@@ -125,6 +125,17 @@ struct Scratch<T> {
     universe: Vec<u32>,
     candidates: Vec<u32>,
     times: Vec<T>,
+    /// A group's rows for [`SequenceMatcher::unordered_run`]: times, step words, held values.
+    run: RunRows,
+}
+
+/// A group's rows copied side by side for [`SequenceMatcher::unordered_run`].
+#[derive(Default)]
+struct RunRows {
+    times: Vec<i64>,
+    words: Vec<u64>,
+    /// Each row's chain: its held value's index among the group's candidates.
+    chains: Vec<u8>,
 }
 
 impl<T: TsValue> Scratch<T> {
@@ -142,6 +153,7 @@ impl<T: TsValue> Scratch<T> {
             universe: Vec::new(),
             candidates: Vec::new(),
             times: Vec::new(),
+            run: RunRows::default(),
         }
     }
 }
@@ -315,6 +327,16 @@ impl SequenceMatcher {
                 }
                 continue;
             }
+            if let Some(level) = (!ordered && matches!(members, Members::Runs(_)))
+                .then(|| self.unordered_run(time, range.clone(), held, need, &mut sc))
+                .flatten()
+            {
+                *slot = level as u32;
+                if let Some(sink) = sink.as_mut() {
+                    sink.add(&sc.group_conv, level);
+                }
+                continue;
+            }
             let mut rows = std::mem::take(&mut sc.rows);
             rows.clear();
             match members {
@@ -339,15 +361,7 @@ impl SequenceMatcher {
                 }
                 Some(keys) => {
                     sc.group_conv.iter_mut().for_each(|c| *c = None);
-                    let by_candidates = if ordered {
-                        None
-                    } else {
-                        self.held_by_candidates(time, &rows, keys, want_conv, &mut sc)
-                    };
-                    match by_candidates {
-                        Some(level) => level,
-                        None => self.held_by_value(rules, time, &rows, keys, ordered, want_conv, &mut sc, &mut sorter),
-                    }
+                    self.held_by_value(rules, time, &rows, keys, ordered, want_conv, &mut sc, &mut sorter)
                 }
             };
             sc.rows = rows;
@@ -485,69 +499,149 @@ impl SequenceMatcher {
         level
     }
 
-    /// [`held_by_value`](Self::held_by_value) for a plain greedy chain (see
-    /// [`unordered_chains`](Self::unordered_chains)) without splitting the rows: a held value
-    /// reaches positive step 0 when it has a row of it, and further (or a time to convert,
-    /// which is of steps 1 and later) only with a row of step 1 — so only the values of step-1
-    /// rows are scanned, each over the group's rows. `None` when more than [`MAX_CANDIDATES`]
-    /// values have a step-1 row (the caller then splits the rows by value).
-    fn held_by_candidates<T: TsValue>(
+    /// Greedy chains (see [`unordered_chains`](Self::unordered_chains)), each held value's
+    /// own when `held`, over a group whose positions are adjacent (`range`), all held values'
+    /// chains at once: one pass finds the steps some row has and the values with a step-1
+    /// row (only those go further than step 0); then the group's times, step words and
+    /// value indexes are copied side by side and each step is one pass over them, every
+    /// value's earliest row of the step after its row of the step before — no row list, no
+    /// universe split off per value. Fills `sc.group_conv`. 0 (unscanned) when a step no row
+    /// matches bounds the steps reached below `need`. `None` when the sequence has more than
+    /// 64 steps, the times are not integers or more than [`MAX_CANDIDATES`] values have a
+    /// step-1 row: the caller's general path decides.
+    fn unordered_run<T: TsValue>(
         &self,
         time: TimeAt<'_, T>,
-        rows: &[u32],
-        keys: &[u32],
-        want_conv: bool,
+        range: std::ops::Range<usize>,
+        held: Option<&[u32]>,
+        need: usize,
         sc: &mut Scratch<T>,
     ) -> Option<usize> {
         let m = self.len();
-        let key = |r: u32| keys.get(r as usize).copied().unwrap_or(NULL_KEY);
-        let mut first = false;
+        let ts = T::as_int(time.ts).filter(|_| m <= 64)?;
+        let key = |p: usize| held.map_or(0, |h| h.get(p).copied().unwrap_or(NULL_KEY));
+        // The steps some row has: a step no row has bounds the steps reached.
+        let bytes = self.byte_bits(range.clone());
+        let any = match bytes {
+            Some(b) => u64::from(b.iter().fold(0u8, |a, &x| a | x)),
+            None => range.clone().fold(0u64, |a, p| a | self.word(p)),
+        };
+        let bound = (0..m).find(|&k| (any >> k) & 1 == 0).unwrap_or(m);
+        if bound < need {
+            return Some(0);
+        }
+        // With held values: whether a valued row has step 0, and the values of step-1 rows
+        // (none unless some row has step 1).
         let mut candidates = std::mem::take(&mut sc.candidates);
         candidates.clear();
-        for &r in rows {
-            let w = self.word(r as usize);
-            let (step0, step1) = (self.has(r as usize, w, 0), m > 1 && self.has(r as usize, w, 1));
-            if !(step1 || (step0 && !first)) {
-                continue;
-            }
-            let k = key(r);
-            if k == NULL_KEY {
-                continue;
-            }
-            first |= step0;
-            if step1 && !candidates.contains(&k) {
-                if candidates.len() == MAX_CANDIDATES {
-                    sc.candidates = candidates;
-                    return None;
+        let first = match (bytes, held.and_then(|h| h.get(range.clone()))) {
+            (Some(b), Some(keys)) => b
+                .iter()
+                .zip(keys)
+                .fold(false, |f, (&x, &k)| f | ((x & 1 == 1) & (k != NULL_KEY))),
+            _ => held.is_some() && range.clone().any(|p| self.word(p) & 1 == 1 && key(p) != NULL_KEY),
+        };
+        let mut too_many = false;
+        if held.is_some() && m > 1 && (any >> 1) & 1 == 1 {
+            for p in range.clone() {
+                if (self.word(p) >> 1) & 1 == 0 {
+                    continue;
                 }
-                candidates.push(k);
+                let k = key(p);
+                if k != NULL_KEY && !candidates.contains(&k) {
+                    too_many = candidates.len() == MAX_CANDIDATES;
+                    if too_many {
+                        break;
+                    }
+                    candidates.push(k);
+                }
             }
         }
-        let mut level = usize::from(first);
-        let mut universe = std::mem::take(&mut sc.universe);
-        for &v in &candidates {
-            // The value's rows, without a branch per row: each row is written, and kept by
-            // advancing past it when it has the value.
-            universe.clear();
-            universe.resize(rows.len(), 0);
-            let mut n = 0;
-            for &r in rows {
-                if let Some(slot) = universe.get_mut(n) {
-                    *slot = r;
-                }
-                n += usize::from(key(r) == v);
+        let chains = if held.is_some() { candidates.len() } else { 1 };
+        sc.candidates = candidates;
+        if too_many {
+            return None;
+        }
+        sc.group_conv.iter_mut().for_each(|c| *c = None);
+        if chains == 0 {
+            return Some(usize::from(first));
+        }
+        // The rows of the chains followed (with held values, those of the candidates), side
+        // by side: time, step word, chain (the value's index among the candidates) — written
+        // for every row, kept by advancing past it (no branch per row).
+        let at = |p: usize| -> Option<i64> {
+            match time.at {
+                TimesAt::Direct => Some(ts[p]),
+                TimesAt::Rows(rows) => rows.get(p).map(|&r| ts[r as usize]),
+                TimesAt::Offsets { offsets, base } => offsets.get(p).map(|&o| base.wrapping_add(i64::from(o))),
             }
-            universe.truncate(n);
-            let l = self.greedy_chain_unordered(time, &universe, sc);
-            level = level.max(l);
-            self.merge_conv(l, sc);
-            if level == m && !want_conv {
+        };
+        let run = &mut sc.run;
+        let n = range.len();
+        run.times.resize(n, 0);
+        run.words.resize(n, 0);
+        run.chains.resize(n, 0);
+        let mut kept = 0;
+        for p in range {
+            let chain = match held {
+                None => 0,
+                Some(_) => {
+                    let k = key(p);
+                    sc.candidates
+                        .iter()
+                        .enumerate()
+                        .fold(chains as u8, |at, (i, &c)| if c == k { i as u8 } else { at })
+                }
+            };
+            if let (Some(t), Some(w), Some(c)) = (
+                run.times.get_mut(kept),
+                run.words.get_mut(kept),
+                run.chains.get_mut(kept),
+            ) {
+                *t = at(p)?;
+                *w = self.word(p);
+                *c = chain;
+            }
+            kept += usize::from(usize::from(chain) < chains);
+        }
+        let (times, words, row_chains) = (&run.times[..kept], &run.words[..kept], &run.chains[..kept]);
+        // Per chain: the time of its row of the step before
+        // (`i64::MAX` once it stopped), its start, the steps it reached.
+        let mut after = [i64::MAX; MAX_CANDIDATES];
+        let mut start = [0i64; MAX_CANDIDATES];
+        let mut reached = [0usize; MAX_CANDIDATES];
+        for k in 0..m {
+            let mut earliest = [i64::MAX; MAX_CANDIDATES];
+            let mut found = [false; MAX_CANDIDATES];
+            for ((&t, &w), &c) in times.iter().zip(words).zip(row_chains) {
+                let c = usize::from(c).min(MAX_CANDIDATES - 1);
+                if (w >> k) & 1 == 1 && (k == 0 || t > after[c]) {
+                    found[c] = true;
+                    earliest[c] = earliest[c].min(t);
+                }
+            }
+            let mut going = false;
+            for c in 0..chains {
+                if !found[c] || reached[c] < k {
+                    after[c] = i64::MAX;
+                    continue;
+                }
+                if k == 0 {
+                    start[c] = earliest[c];
+                }
+                after[c] = earliest[c];
+                reached[c] = k + 1;
+                going = true;
+                if let Some(slot) = sc.group_conv.get_mut(k) {
+                    *slot = earlier(*slot, (T::from_i64(start[c]), T::from_i64(earliest[c])));
+                }
+            }
+            if !going {
                 break;
             }
         }
-        sc.universe = universe;
-        sc.candidates = candidates;
-        Some(level)
+        let level = reached[..chains].iter().copied().max().unwrap_or(0);
+        Some(level.max(usize::from(first)))
     }
 
     /// Folds a universe's first conversions (`sc.conv`, `reached` steps) into its group's.
