@@ -293,9 +293,14 @@ impl Part<'_> {
         let (permuted, ordered_ts, order_offsets, list);
         let mut visits = None;
         let mut at = TimesAt::Direct;
+        // A single held scalar column's codes are each row's held value as they are.
+        let one = match (&chains, seq.hold_constant.as_slice()) {
+            (Some(_), [c]) => Some(self.coded(c)?),
+            _ => None,
+        };
         let (m, ts, members, held) = if self.groups.contiguous {
             let held = match chains {
-                Some(_) => self.held_keys(&seq.hold_constant, None)?,
+                Some(_) => self.held_rows(&seq.hold_constant, one.as_deref())?,
                 None => None,
             };
             (m, ts, self.groups.members(), held)
@@ -339,15 +344,7 @@ impl Part<'_> {
                 // values placed by one scatter that reads each in part order (scanned
                 // sequentially after); or — times spanning 2^32 or more — a list of the
                 // rows, through which the times are looked up.
-                // A held scalar column's codes are each row's held value as they are.
-                let one = match seq.hold_constant.as_slice() {
-                    [c] => Some(self.coded(c)?),
-                    _ => None,
-                };
-                let held_rows = match one.as_deref().and_then(Coded::scalar_codes) {
-                    Some(codes) => Some(Cow::Borrowed(codes)),
-                    None => self.held_keys(&seq.hold_constant, None)?.map(Cow::Owned),
-                };
+                let held_rows = self.held_rows(&seq.hold_constant, one.as_deref())?;
                 let kept = match (ts, m.byte_bits(0..self.groups.rows)) {
                     (Timestamps::Int(t), Some(bits)) => {
                         KeptColumns::of(&self.groups, keep, t, bits, held_rows.as_deref())
@@ -364,16 +361,18 @@ impl Part<'_> {
                                 offsets: &list,
                                 base: kept.base,
                             },
-                            kept.held,
+                            kept.held.map(Cow::Owned),
                         )
                     }
                     None => {
                         let (rows, offsets) = kept_rows(&self.groups, keep);
                         permuted = m.permuted(&rows);
                         let held = held_rows.map(|h| {
-                            rows.iter()
-                                .map(|&r| h.get(r as usize).copied().unwrap_or(NULL_KEY))
-                                .collect()
+                            Cow::Owned(
+                                rows.iter()
+                                    .map(|&r| h.get(r as usize).copied().unwrap_or(NULL_KEY))
+                                    .collect(),
+                            )
                         });
                         (list, order_offsets) = (rows, offsets);
                         (TimesAt::Rows(&list), held)
@@ -384,7 +383,7 @@ impl Part<'_> {
                 let order = TimeOrder::of(&self.groups, ts, keep, chains.is_some());
                 permuted = m.permuted_by(order.rows().iter());
                 let held = match chains {
-                    Some(_) => self.held_keys(&seq.hold_constant, Some(order.rows()))?,
+                    Some(_) => self.held_keys(&seq.hold_constant, Some(order.rows()))?.map(Cow::Owned),
                     None => None,
                 };
                 (ordered_ts, order_offsets) = order.into_times();
@@ -421,6 +420,15 @@ impl Part<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// Each row's held value in row order ([`Part::held_keys`]), borrowed from `one` (the
+    /// coded column when a single one is held) when it is a scalar column's codes.
+    fn held_rows<'a>(&self, columns: &[String], one: Option<&'a Coded>) -> Result<Option<Cow<'a, [u32]>>, EngineError> {
+        Ok(match one.and_then(Coded::scalar_codes) {
+            Some(codes) => Some(Cow::Borrowed(codes)),
+            None => self.held_keys(columns, None)?.map(Cow::Owned),
+        })
     }
 
     /// Each row's held value (`holdConstant`): one code per distinct combination of the
