@@ -605,8 +605,8 @@ impl SequenceMatcher {
             kept += usize::from(usize::from(chain) < chains);
         }
         let (times, words, row_chains) = (&run.times[..kept], &run.words[..kept], &run.chains[..kept]);
-        // Per chain: the time of its row of the step before
-        // (`i64::MAX` once it stopped), its start, the steps it reached.
+        // Per chain: the time of its row of the step before (`i64::MAX` once it stopped), its
+        // start, the steps it reached.
         let mut after = [i64::MAX; MAX_CANDIDATES];
         let mut start = [0i64; MAX_CANDIDATES];
         let mut reached = [0usize; MAX_CANDIDATES];
