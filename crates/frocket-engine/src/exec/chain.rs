@@ -567,42 +567,65 @@ impl SequenceMatcher {
             return Some(usize::from(first));
         }
         // The rows of the chains followed (with held values, those of the candidates), side
-        // by side: time, step word, chain (the value's index among the candidates) — written
-        // for every row, kept by advancing past it (no branch per row).
-        let at = |p: usize| -> Option<i64> {
-            match time.at {
-                TimesAt::Direct => Some(ts[p]),
-                TimesAt::Rows(rows) => rows.get(p).map(|&r| ts[r as usize]),
-                TimesAt::Offsets { offsets, base } => offsets.get(p).map(|&o| base.wrapping_add(i64::from(o))),
-            }
-        };
+        // by side: time, step word, chain (the value's index among the candidates). The times
+        // copied in bulk first; then every row written at the next free place and kept by
+        // advancing past it (no branch per row).
         let run = &mut sc.run;
+        run.times.clear();
+        match time.at {
+            TimesAt::Direct => match ts.run(range.clone()) {
+                Some(times) => run.times.extend_from_slice(times),
+                None => run.times.extend(range.clone().map(|p| ts[p])),
+            },
+            TimesAt::Rows(rows) => run
+                .times
+                .extend(rows.get(range.clone())?.iter().map(|&r| ts[r as usize])),
+            TimesAt::Offsets { offsets, base } => run.times.extend(
+                offsets
+                    .get(range.clone())?
+                    .iter()
+                    .map(|&o| base.wrapping_add(i64::from(o))),
+            ),
+        }
         let n = range.len();
-        run.times.resize(n, 0);
         run.words.resize(n, 0);
         run.chains.resize(n, 0);
+        let chain_of = |k: u32| {
+            sc.candidates
+                .iter()
+                .enumerate()
+                .fold(chains as u8, |at, (i, &c)| if c == k { i as u8 } else { at })
+        };
         let mut kept = 0;
-        for p in range {
-            let chain = match held {
-                None => 0,
-                Some(_) => {
-                    let k = key(p);
-                    sc.candidates
-                        .iter()
-                        .enumerate()
-                        .fold(chains as u8, |at, (i, &c)| if c == k { i as u8 } else { at })
+        let mut place = |i: usize, w: u64, chain: u8| {
+            if let (Some(&t), Some(to_w), Some(to_c)) =
+                (run.times.get(i), run.words.get_mut(kept), run.chains.get_mut(kept))
+            {
+                *to_w = w;
+                *to_c = chain;
+                if let Some(to_t) = run.times.get_mut(kept) {
+                    *to_t = t;
                 }
-            };
-            if let (Some(t), Some(w), Some(c)) = (
-                run.times.get_mut(kept),
-                run.words.get_mut(kept),
-                run.chains.get_mut(kept),
-            ) {
-                *t = at(p)?;
-                *w = self.word(p);
-                *c = chain;
             }
             kept += usize::from(usize::from(chain) < chains);
+        };
+        match (bytes, held.and_then(|h| h.get(range.clone()))) {
+            (Some(b), Some(keys)) => {
+                for (i, (&w, &k)) in b.iter().zip(keys).enumerate() {
+                    place(i, u64::from(w), chain_of(k));
+                }
+            }
+            (Some(b), None) if held.is_none() => {
+                for (i, &w) in b.iter().enumerate() {
+                    place(i, u64::from(w), 0);
+                }
+            }
+            _ => {
+                for (i, p) in range.enumerate() {
+                    let chain = if held.is_some() { chain_of(key(p)) } else { 0 };
+                    place(i, self.word(p), chain);
+                }
+            }
         }
         let (times, words, row_chains) = (&run.times[..kept], &run.words[..kept], &run.chains[..kept]);
         // Per chain: the time of its row of the step before (`i64::MAX` once it stopped), its
