@@ -534,7 +534,8 @@ impl SequenceMatcher {
         // (none unless some row has step 1).
         let mut candidates = std::mem::take(&mut sc.candidates);
         candidates.clear();
-        let first = match (bytes, held.and_then(|h| h.get(range.clone()))) {
+        let keys = held.and_then(|h| h.get(range.clone()));
+        let first = match (bytes, keys) {
             (Some(b), Some(keys)) => b
                 .iter()
                 .zip(keys)
@@ -572,20 +573,17 @@ impl SequenceMatcher {
         // advancing past it (no branch per row).
         let run = &mut sc.run;
         run.times.clear();
-        match time.at {
-            TimesAt::Direct => match ts.run(range.clone()) {
-                Some(times) => run.times.extend_from_slice(times),
-                None => run.times.extend(range.clone().map(|p| ts[p])),
-            },
-            TimesAt::Rows(rows) => run
-                .times
-                .extend(rows.get(range.clone())?.iter().map(|&r| ts[r as usize])),
-            TimesAt::Offsets { offsets, base } => run.times.extend(
-                offsets
-                    .get(range.clone())?
-                    .iter()
-                    .map(|&o| base.wrapping_add(i64::from(o))),
-            ),
+        match (time.at, ts.run(range.clone())) {
+            (TimesAt::Direct, Some(times)) => run.times.extend_from_slice(times),
+            (TimesAt::Offsets { offsets, base }, _) => {
+                let offsets = offsets.get(range.clone())?;
+                run.times
+                    .extend(offsets.iter().map(|&o| base.wrapping_add(i64::from(o))));
+            }
+            (at, _) => {
+                let time = TimeAt { ts, at };
+                run.times.extend(range.clone().map(|p| time.get(p)));
+            }
         }
         let n = range.len();
         run.words.resize(n, 0);
@@ -609,7 +607,7 @@ impl SequenceMatcher {
             }
             kept += usize::from(usize::from(chain) < chains);
         };
-        match (bytes, held.and_then(|h| h.get(range.clone()))) {
+        match (bytes, keys) {
             (Some(b), Some(keys)) => {
                 for (i, (&w, &k)) in b.iter().zip(keys).enumerate() {
                     place(i, u64::from(w), chain_of(k));

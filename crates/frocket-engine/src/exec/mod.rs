@@ -325,12 +325,12 @@ impl Part<'_> {
             let keep = visits.as_ref().map(|v| v.keep.as_slice());
             // Strict order decided step by step needs each group's times and step bits in
             // time order, nothing else of a row: one key a row holds both.
-            let rows = self.groups.of_row().len();
+            let bits = m.byte_bits(0..self.groups.rows);
             if let (Some(rules), Timestamps::Int(t), true, Some(bits)) = (
                 chains.as_ref().filter(|r| m.strict_by_steps(r)),
                 ts,
                 seq.hold_constant.is_empty(),
-                m.byte_bits(0..rows),
+                bits,
             ) {
                 if let Some(order) = SteppedOrder::of(&self.groups, t, keep, bits) {
                     let mut reached = m.reached_strict(rules, &order, selected, sink);
@@ -345,7 +345,7 @@ impl Part<'_> {
                 // sequentially after); or — times spanning 2^32 or more — a list of the
                 // rows, through which the times are looked up.
                 let held_rows = self.held_rows(&seq.hold_constant, one.as_deref())?;
-                let kept = match (ts, m.byte_bits(0..self.groups.rows)) {
+                let kept = match (ts, bits) {
                     (Timestamps::Int(t), Some(bits)) => {
                         KeptColumns::of(&self.groups, keep, t, bits, held_rows.as_deref())
                     }
