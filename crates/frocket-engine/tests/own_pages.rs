@@ -1,7 +1,8 @@
 //! Group ids, and INT columns only held constant, are decoded from their pages' dictionaries by
 //! the engine's own page decoder when every chunk of the column allows it, and through arrow-rs
-//! otherwise (a partial timeframe, an unknown encoding). Every way a writer may lay out an INT64
-//! column — dictionary or plain pages, a dictionary that overflows into plain pages mid-chunk,
+//! otherwise (a partial timeframe, an unknown encoding); so are the other INT and FLOAT columns
+//! no filter uses (the timestamps, a sum's prices with nulls among them), into one buffer each.
+//! Every way a writer may lay out an INT64 or DOUBLE column — dictionary or plain pages, a dictionary that overflows into plain pages mid-chunk,
 //! page format v1 or v2, required or optional, tiny pages, zstd, values dense or spread over the
 //! whole i64 range, rows grouped by user or in any order — gives the answers a reference
 //! computed here gives.
@@ -32,7 +33,8 @@ struct Rows {
     uid: Vec<i64>,
     ts: Vec<i64>,
     event: Vec<&'static str>,
-    price: Vec<f64>,
+    /// Prices, some missing (every 7th row and a run of rows).
+    price: Vec<Option<f64>>,
     item: Vec<i64>,
 }
 
@@ -54,7 +56,9 @@ fn rows(users: usize, sparse: bool, shuffled: bool, seed: u64) -> Rows {
             r.ts.push(T0 + 10 * r.uid.len() as i64 + (rng.next() % 10) as i64);
             r.uid.push(id);
             r.event.push(["view", "cart", "buy"][(rng.next() % 3) as usize]);
-            r.price.push((rng.next() % 4000) as f64 / 100.0);
+            let n = r.uid.len();
+            let missing = n % 7 == 3 || (200..260).contains(&(n % 1000));
+            r.price.push((!missing).then(|| (rng.next() % 4000) as f64 / 100.0));
             let item = (rng.next() % 6) as i64;
             r.item.push(if sparse {
                 item * 1_000_000_007 - 3_000_000_000
@@ -81,7 +85,7 @@ fn write(path: &Path, r: &Rows, props: WriterProperties, uid_nullable: bool) {
         Field::new("uid", DataType::Int64, uid_nullable),
         Field::new("ts", DataType::Int64, false),
         Field::new("event", DataType::Utf8, false),
-        Field::new("price", DataType::Float64, false),
+        Field::new("price", DataType::Float64, true),
         Field::new("item", DataType::Int64, uid_nullable),
     ]));
     let columns: Vec<ArrayRef> = vec![
@@ -144,7 +148,7 @@ fn schema() -> DatasetSchema {
         Field::new("uid", DataType::Int64, true),
         Field::new("ts", DataType::Int64, false),
         Field::new("event", DataType::Utf8, false),
-        Field::new("price", DataType::Float64, false),
+        Field::new("price", DataType::Float64, true),
         Field::new("item", DataType::Int64, true),
     ]);
     let mut s = DatasetSchema::from_arrow(&arrow, "uid", "ts").unwrap();
@@ -183,6 +187,19 @@ fn reference_held(r: &Rows, from: i64, to: i64) -> u64 {
     converted.len() as u64
 }
 
+/// Per event: the sum of its rows' prices and how many have one.
+fn reference_prices(r: &Rows) -> HashMap<&'static str, (f64, u64)> {
+    let mut out: HashMap<&'static str, (f64, u64)> = HashMap::new();
+    for (e, p) in r.event.iter().zip(&r.price) {
+        if let Some(p) = p {
+            let s = out.entry(e).or_default();
+            s.0 += p;
+            s.1 += 1;
+        }
+    }
+    out
+}
+
 /// Users and rows of the users whose rows (within `[from, to)`) have ≥ 2 `buy` and a `cart`
 /// price sum ≥ 50; and all users / rows in that time range.
 fn reference(r: &Rows, from: i64, to: i64) -> ((u64, u64), (u64, u64)) {
@@ -197,7 +214,7 @@ fn reference(r: &Rows, from: i64, to: i64) -> ((u64, u64), (u64, u64)) {
             e.1 += 1;
         }
         if r.event[i] == "cart" {
-            e.2 += r.price[i];
+            e.2 += r.price[i].unwrap_or(0.0);
         }
     }
     let all = (per_user.len() as u64, per_user.values().map(|e| e.0).sum());
@@ -240,6 +257,25 @@ fn every_layout_of_the_columns_gives_the_reference_answers() {
                 let got = (result.query.matching_groups, result.query.matching_group_rows);
                 assert_eq!(got, if *conditions { matching } else { all }, "{what}");
             }
+            // Prices placed in their rows, nulls too: sums and means (over rows with a price)
+            // per event.
+            let q = query(json!({"query": {"aggregations": [
+                {"column": "event", "type": "sumPerValue", "otherColumn": "price"},
+                {"column": "event", "type": "meanPerValue", "otherColumn": "price"}]}}));
+            let (_, result) = run(&path, &q);
+            let got = serde_json::to_value(result.query.aggregations.unwrap()).unwrap();
+            let want = reference_prices(&r);
+            for (i, kind) in ["sum", "mean"].into_iter().enumerate() {
+                for (event, (sum, n)) in &want {
+                    let value = got[i]["value"][event].as_f64().unwrap_or(f64::NAN);
+                    let expected = if kind == "sum" { *sum } else { sum / *n as f64 };
+                    let what = format!("{kind} of {event}: {name}, sparse {sparse}, shuffled {shuffled}");
+                    assert!(
+                        (value - expected).abs() < 1e-6 * expected.abs().max(1.0),
+                        "{what}: {value} vs {expected}"
+                    );
+                }
+            }
             // `item` only held constant: coded from its dictionary (or through arrow-rs with
             // a partial timeframe).
             for (from, to) in [(i64::MIN, i64::MAX), (from, to)] {
@@ -267,7 +303,7 @@ fn null_group_ids_are_bad_data_on_every_layout() {
         Field::new("uid", DataType::Int64, true),
         Field::new("ts", DataType::Int64, false),
         Field::new("event", DataType::Utf8, false),
-        Field::new("price", DataType::Float64, false),
+        Field::new("price", DataType::Float64, true),
     ]));
     for (i, (name, props, _)) in layouts().into_iter().filter(|l| l.2).enumerate() {
         let uid: Int64Array = (0..n).map(|k| (k % 97 != 5).then_some(r.uid[k])).collect();

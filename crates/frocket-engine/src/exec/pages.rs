@@ -18,11 +18,12 @@ use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
-/// Whether [`IntChunk`] can decode `chunk`: a flat INT64 column (optional or required) written
-/// with dictionary, plain and RLE encodings only.
+/// Whether [`IntChunk`] can decode `chunk`: a flat INT64 or DOUBLE column (optional or
+/// required) written with dictionary, plain and RLE encodings only. (A DOUBLE's values come
+/// as the `i64` of their bits: [`f64::from_bits`] turns them back.)
 pub(crate) fn decodable(chunk: &ColumnChunkMetaData) -> bool {
     let descr = chunk.column_descr();
-    descr.physical_type() == PhysicalType::INT64
+    matches!(descr.physical_type(), PhysicalType::INT64 | PhysicalType::DOUBLE)
         && descr.max_rep_level() == 0
         && descr.max_def_level() <= 1
         && chunk.encodings().all(|e| {
@@ -41,6 +42,11 @@ pub(crate) trait IntSink {
     fn values(&mut self, values: &[i64]);
     /// A chunk ended: its `dictionary` (empty if none) and its rows without a value.
     fn end_chunk(&mut self, dictionary: &[i64], nulls: usize) -> Result<(), String>;
+    /// The next page has rows without a value: `present` has a bit for each of its `rows` rows
+    /// (least significant first), 1 where the row has a value. Called before that page's
+    /// `entries` or `values` (which hold the values of those rows only), and only for pages
+    /// with such rows. Sinks that need no row's place ignore it.
+    fn absent(&mut self, _present: &[u8], _rows: usize) {}
 }
 
 /// Decodes leaf column `leaf` of the row groups `row_groups` (in that order) of the part
@@ -65,7 +71,10 @@ pub(crate) fn decode_int_column<R: ChunkReader>(
         let expected = group.num_rows().max(0) as usize;
         let mut chunk = IntChunk::open(reader.clone(), column, expected).map_err(in_group)?;
         while let Some(page) = chunk.next_page().map_err(in_group)? {
-            match page {
+            if let Some(present) = page.present {
+                sink.absent(present, page.rows);
+            }
+            match page.values {
                 IntPage::Entries { dictionary, entries } => sink.entries(dictionary, entries),
                 IntPage::Plain(values) => sink.values(values),
             }
@@ -95,12 +104,30 @@ pub(crate) enum IntPage<'a> {
     Plain(&'a [i64]),
 }
 
-/// The pages of one INT64 column chunk, decoded one at a time.
+/// One data page, as [`IntChunk::next_page`] returns it.
+#[derive(Debug, PartialEq)]
+pub(crate) struct DataPage<'a> {
+    /// The values of the page's rows that have one.
+    pub values: IntPage<'a>,
+    /// Which of the page's rows have a value: a bit a row, least significant first; `None`
+    /// when every row has one.
+    pub present: Option<&'a [u8]>,
+    /// The page's rows.
+    pub rows: usize,
+}
+
+/// What [`IntChunk`] decoded a data page's values into.
+enum Decoded {
+    Entries,
+    Plain,
+}
+
+/// The pages of one INT64 (or DOUBLE) column chunk, decoded one at a time.
 ///
 /// ```ignore
 /// let mut chunk = IntChunk::open(reader, row_group.column(i), rows)?;
 /// while let Some(page) = chunk.next_page()? {
-///     match page {
+///     match page.values {
 ///         IntPage::Entries { dictionary, entries } => { /* dictionary[entries[k] as usize] … */ }
 ///         IntPage::Plain(v) => { /* … */ }
 ///     }
@@ -113,6 +140,8 @@ pub(crate) struct IntChunk<R: ChunkReader> {
     has_dictionary: bool,
     entries: Vec<u32>,
     plain: Vec<i64>,
+    /// The last page's rows with a value, a bit each (when some have none).
+    present: Vec<u8>,
     /// Rows with no value (definition level 0) met so far.
     nulls: usize,
     /// Rows of the pages read so far.
@@ -133,6 +162,7 @@ impl<R: ChunkReader> IntChunk<R> {
             has_dictionary: false,
             entries: Vec::new(),
             plain: Vec::new(),
+            present: Vec::new(),
             nulls: 0,
             rows: 0,
         })
@@ -153,8 +183,8 @@ impl<R: ChunkReader> IntChunk<R> {
         self.rows
     }
 
-    /// The next data page's non-null values; `None` after the last page.
-    pub(crate) fn next_page(&mut self) -> Result<Option<IntPage<'_>>, String> {
+    /// The next data page; `None` after the last page.
+    pub(crate) fn next_page(&mut self) -> Result<Option<DataPage<'_>>, String> {
         loop {
             let page = match self.pages.next() {
                 None => return Ok(None),
@@ -178,7 +208,7 @@ impl<R: ChunkReader> IntChunk<R> {
                         .and_then(|n| buf.get(..n))
                         .ok_or_else(|| format!("dictionary page of {num_values} values is {} bytes", buf.len()))?;
                     self.dictionary.clear();
-                    self.dictionary.extend(bytes.chunks_exact(8).map(le_i64));
+                    extend_le_i64(&mut self.dictionary, bytes);
                     self.has_dictionary = true;
                 }
                 Page::DataPage {
@@ -200,13 +230,11 @@ impl<R: ChunkReader> IntChunk<R> {
                         let levels = buf
                             .get(4..4usize.saturating_add(len))
                             .ok_or("definition levels past the page's end")?;
-                        (&buf[4 + len..], count_present(levels, rows)?)
+                        (&buf[4 + len..], self.levels(levels, rows)?)
                     } else {
                         (&buf[..], rows)
                     };
-                    self.nulls += rows - present;
-                    self.rows += rows;
-                    return self.values(values, encoding, present).map(Some);
+                    return self.page(values, encoding, rows, present).map(Some);
                 }
                 Page::DataPageV2 {
                     buf,
@@ -223,20 +251,47 @@ impl<R: ChunkReader> IntChunk<R> {
                     let len = def_levels_byte_len as usize;
                     let levels = buf.get(..len).ok_or("definition levels past the page's end")?;
                     let present = if self.optional {
-                        count_present(levels, rows)?
+                        self.levels(levels, rows)?
                     } else {
                         rows
                     };
-                    self.nulls += rows - present;
-                    self.rows += rows;
-                    return self.values(&buf[len..], encoding, present).map(Some);
+                    return self.page(&buf[len..], encoding, rows, present).map(Some);
                 }
             }
         }
     }
 
+    /// The rows of a page with a value, from its definition levels; when some have none,
+    /// which (into `present`).
+    fn levels(&mut self, levels: &[u8], rows: usize) -> Result<usize, String> {
+        let present = count_present(levels, rows)?;
+        if present < rows {
+            present_bits(levels, rows, &mut self.present)?;
+        }
+        Ok(present)
+    }
+
+    /// A data page of `rows` rows, `present` of which have a value, encoded `encoding` in
+    /// `data`.
+    fn page(&mut self, data: &[u8], encoding: Encoding, rows: usize, present: usize) -> Result<DataPage<'_>, String> {
+        self.nulls += rows - present;
+        self.rows += rows;
+        let values = match self.values(data, encoding, present)? {
+            Decoded::Entries => IntPage::Entries {
+                dictionary: &self.dictionary,
+                entries: &self.entries,
+            },
+            Decoded::Plain => IntPage::Plain(&self.plain),
+        };
+        Ok(DataPage {
+            values,
+            present: (present < rows).then_some(&self.present[..]),
+            rows,
+        })
+    }
+
     /// Decodes `count` values encoded `encoding` from `data`.
-    fn values(&mut self, data: &[u8], encoding: Encoding, count: usize) -> Result<IntPage<'_>, String> {
+    fn values(&mut self, data: &[u8], encoding: Encoding, count: usize) -> Result<Decoded, String> {
         match encoding {
             Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
                 if !self.has_dictionary {
@@ -246,10 +301,7 @@ impl<R: ChunkReader> IntChunk<R> {
                     Some(s) => s,
                     None if count == 0 => {
                         self.entries.clear();
-                        return Ok(IntPage::Entries {
-                            dictionary: &self.dictionary,
-                            entries: &self.entries,
-                        });
+                        return Ok(Decoded::Entries);
                     }
                     None => return Err("an empty dictionary-encoded page".into()),
                 };
@@ -261,10 +313,7 @@ impl<R: ChunkReader> IntChunk<R> {
                         self.dictionary.len()
                     ));
                 }
-                Ok(IntPage::Entries {
-                    dictionary: &self.dictionary,
-                    entries: &self.entries,
-                })
+                Ok(Decoded::Entries)
             }
             Encoding::PLAIN => {
                 let bytes = count
@@ -272,18 +321,22 @@ impl<R: ChunkReader> IntChunk<R> {
                     .and_then(|n| data.get(..n))
                     .ok_or_else(|| format!("plain page of {count} values is {} bytes", data.len()))?;
                 self.plain.clear();
-                self.plain.extend(bytes.chunks_exact(8).map(le_i64));
-                Ok(IntPage::Plain(&self.plain))
+                extend_le_i64(&mut self.plain, bytes);
+                Ok(Decoded::Plain)
             }
             other => Err(format!("data page encoded {other}")),
         }
     }
 }
 
-fn le_i64(b: &[u8]) -> i64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(b);
-    i64::from_le_bytes(w)
+/// Appends the little-endian `i64`s of `bytes` (8 a value) to `out`. (A closure, not a function
+/// passed by name: that one was called per value, not inlined.)
+fn extend_le_i64(out: &mut Vec<i64>, bytes: &[u8]) {
+    out.extend(
+        bytes
+            .chunks_exact(8)
+            .map(|b| b.try_into().map(i64::from_le_bytes).unwrap_or(0)),
+    );
 }
 
 /// Reads an unsigned LEB128 varint at `*at`.
@@ -378,6 +431,78 @@ fn count_present(levels: &[u8], rows: usize) -> Result<usize, String> {
         }
     }
     Ok(present)
+}
+
+/// Which of `rows` definition levels (width 1) are 1, into `out` as bits (least significant
+/// first, `rows` bits).
+fn present_bits(levels: &[u8], rows: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    out.resize(rows.div_ceil(8), 0);
+    let mut at = 0;
+    let mut seen = 0;
+    while seen < rows {
+        let header = varint(levels, &mut at)
+            .ok_or_else(|| format!("{seen} definition levels where the page has {rows} rows"))?;
+        let left = rows - seen;
+        if header & 1 == 0 {
+            let run = usize::try_from(header >> 1).unwrap_or(usize::MAX).min(left);
+            let value = *levels.get(at).ok_or("a run's level past the page's end")?;
+            at += 1;
+            if value > 1 {
+                return Err(format!("definition level {value} in a column of level 1"));
+            }
+            if value == 1 {
+                set_bits(out, seen, run);
+            }
+            seen += run;
+        } else {
+            let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
+            let take = groups.saturating_mul(8).min(left);
+            let bytes = &levels[at.min(levels.len())..];
+            // Each byte's bits shifted to where row `seen` is.
+            let (base, shift) = (seen / 8, seen % 8);
+            for (j, &b) in bytes.iter().take(take.div_ceil(8)).enumerate() {
+                let b = match take - j * 8 {
+                    n if n < 8 => b & ((1u8 << n) - 1),
+                    _ => b,
+                };
+                if let Some(o) = out.get_mut(base + j) {
+                    *o |= b << shift;
+                }
+                if shift > 0 {
+                    if let Some(o) = out.get_mut(base + j + 1) {
+                        *o |= b >> (8 - shift);
+                    }
+                }
+            }
+            seen += take;
+            at = at.saturating_add(groups);
+        }
+    }
+    Ok(())
+}
+
+/// Sets bits `from..from + len` of `bits` (least significant first).
+fn set_bits(bits: &mut [u8], from: usize, len: usize) {
+    let end = from + len;
+    let mut i = from;
+    while i < end && !i.is_multiple_of(8) {
+        if let Some(b) = bits.get_mut(i / 8) {
+            *b |= 1 << (i % 8);
+        }
+        i += 1;
+    }
+    let whole = (end - i) / 8;
+    if let Some(bytes) = bits.get_mut(i / 8..i / 8 + whole) {
+        bytes.fill(0xff);
+    }
+    i += whole * 8;
+    while i < end {
+        if let Some(b) = bits.get_mut(i / 8) {
+            *b |= 1 << (i % 8);
+        }
+        i += 1;
+    }
 }
 
 /// Unpacks groups of 8 values of `width` bits (LSB first) from `data` into `out` (a multiple of
@@ -503,22 +628,43 @@ mod tests {
         bytes::Bytes::from(out)
     }
 
-    /// Every row group's values (`None`: null) as decoded here, or the first error.
+    /// Every row group's values (`None`: null) as decoded here, in row order, or the first
+    /// error.
     fn decode_all(bytes: &bytes::Bytes) -> Result<Vec<Option<i64>>, String> {
         use parquet::file::reader::{FileReader, SerializedFileReader};
         let reader = SerializedFileReader::new(bytes.clone()).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for rg in reader.metadata().row_groups() {
             let mut chunk = IntChunk::open(Arc::new(bytes.clone()), rg.column(0), rg.num_rows() as usize)?;
+            let mut nulls = 0;
             while let Some(page) = chunk.next_page()? {
-                match page {
+                let values: Vec<i64> = match page.values {
                     IntPage::Entries { dictionary, entries } => {
-                        out.extend(entries.iter().map(|&e| Some(dictionary[e as usize])))
+                        entries.iter().map(|&e| dictionary[e as usize]).collect()
                     }
-                    IntPage::Plain(values) => out.extend(values.iter().map(|&v| Some(v))),
+                    IntPage::Plain(values) => values.to_vec(),
+                };
+                match page.present {
+                    None => out.extend(values.into_iter().map(Some)),
+                    Some(bits) => {
+                        let mut values = values.into_iter();
+                        for r in 0..page.rows {
+                            if bits[r / 8] >> (r % 8) & 1 == 1 {
+                                out.push(Some(values.next().ok_or("fewer values than present rows")?));
+                            } else {
+                                out.push(None);
+                                nulls += 1;
+                            }
+                        }
+                        if values.next().is_some() {
+                            return Err("more values than present rows".into());
+                        }
+                    }
                 }
             }
-            out.extend(std::iter::repeat_n(None, chunk.nulls()));
+            if nulls != chunk.nulls() {
+                return Err(format!("{nulls} rows absent, {} counted", chunk.nulls()));
+            }
         }
         Ok(out)
     }
@@ -545,12 +691,7 @@ mod tests {
                 .set_writer_version(version)
                 .set_dictionary_page_size_limit(dictionary_limit);
             let bytes = part(&values, props.build());
-            let mut got = decode_all(&bytes).unwrap();
-            let mut want = values.clone();
-            // Nulls are counted, not placed: compare as multisets.
-            got.sort_unstable();
-            want.sort_unstable();
-            assert_eq!(got, want, "{version:?}");
+            assert_eq!(decode_all(&bytes).unwrap(), values, "{version:?}");
         }
     }
 
@@ -601,5 +742,24 @@ mod tests {
         assert_eq!(count_present(&data, 13).unwrap(), 12);
         assert!(count_present(&[4, 2], 2).is_err());
         assert!(count_present(&[4, 1], 3).is_err());
+    }
+
+    #[test]
+    fn present_levels_become_bits_in_place() {
+        // 3 × level 1, 8 packed levels 1,0,1,1,0,0,0,1, 2 × level 0, 9 × level 1: rows
+        // 0..3, then bits shifted by 3, a run of nulls, and a run of ones across bytes.
+        let data = [6, 1, 3, 0b1000_1101, 4, 0, 18, 1];
+        let mut bits = Vec::new();
+        present_bits(&data, 22, &mut bits).unwrap();
+        let rows: Vec<u8> = (0..22).map(|r| bits[r / 8] >> (r % 8) & 1).collect();
+        let want = [1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        assert_eq!(rows, want);
+        assert_eq!(bits.len(), 3);
+        // No bit past the last row.
+        assert_eq!(bits[2] >> 6, 0);
+        // A packed run that ends mid-byte: bits past the rows stay 0.
+        present_bits(&[3, 0xff], 5, &mut bits).unwrap();
+        assert_eq!(bits, [0b1_1111]);
+        assert!(present_bits(&[4, 2], 2, &mut bits).is_err());
     }
 }

@@ -391,15 +391,17 @@ fn read_chunks<R: ChunkReader + 'static>(
     }
     let mut own_coded = Vec::new();
     let filtered = |c: &str| plan.is_some_and(|p| p.derives_from(c));
+    let null_free = |leaf: usize| {
+        row_groups.iter().all(|&rg| {
+            let chunk = parquet_meta.row_group(rg).column(leaf);
+            chunk.column_descr().max_def_level() == 0 || chunk.statistics().and_then(|s| s.null_count_opt()) == Some(0)
+        })
+    };
     for &column in code.iter().filter(|&&c| !partial && !filtered(c)) {
         let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups) else {
             continue;
         };
-        let null_free = row_groups.iter().all(|&rg| {
-            let chunk = parquet_meta.row_group(rg).column(leaf);
-            chunk.column_descr().max_def_level() == 0 || chunk.statistics().and_then(|s| s.null_count_opt()) == Some(0)
-        });
-        if !null_free {
+        if !null_free(leaf) {
             continue;
         }
         let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
@@ -411,9 +413,42 @@ fn read_chunks<R: ChunkReader + 'static>(
         own_dropped.push(column.to_string());
     }
 
+    // The other INT and FLOAT columns kept as they are (the timestamps, a sum's values) are
+    // decoded by our own page decoder into one buffer each: a dictionary's values gathered
+    // straight into each row's place, without the per-batch buffers and null padding of
+    // arrow-rs' reader. (Not those a filter derives from, nor the group ids or coded columns
+    // the reader below still has to deliver.)
+    let mut own_columns: Vec<(usize, Vec<ArrayRef>)> = Vec::new();
+    let arrow_only = |c: &str| filtered(c) || code.contains(&c) || number.as_ref().is_some_and(|n| n.column == c);
+    for column in columns.iter().filter(|c| !partial && !arrow_only(c)) {
+        let Some((root, leaf)) = own_leaf_of(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, true) else {
+            continue;
+        };
+        if !roots.contains(&root) || own_columns.iter().any(|(r, _)| *r == root) {
+            continue;
+        }
+        let array: ArrayRef = match hinted.field(root).data_type() {
+            DataType::Float64 => {
+                let mut values = OwnValues::<f64>::new(rows);
+                pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
+                    .map_err(|m| decode_err(column, m))?;
+                Arc::new(Float64Array::new(values.values.into(), values.nulls.finish()))
+            }
+            _ => {
+                let mut values = OwnValues::<i64>::new(rows);
+                pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
+                    .map_err(|m| decode_err(column, m))?;
+                Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
+            }
+        };
+        own_columns.push((root, vec![array]));
+    }
+    let asked = roots.clone();
+    roots.retain(|r| !own_columns.iter().any(|(o, _)| o == r));
+
     // The reader returns projected columns in file order; each batch's arrays are kept as
     // chunks. No reader when every column asked for was decoded above.
-    let reader = match roots.is_empty() && !own_dropped.is_empty() {
+    let reader = match roots.is_empty() && !(own_dropped.is_empty() && own_columns.is_empty()) {
         true => None,
         false => Some(
             builder
@@ -530,9 +565,19 @@ fn read_chunks<R: ChunkReader + 'static>(
         .map(|(f, c)| (f.name().clone(), c))
         .collect();
     // Back to the order asked for, without the columns not kept.
-    let mut ordered = Vec::with_capacity(roots.len());
+    let mut ordered = Vec::with_capacity(asked.len());
     let mut dropped_names = Vec::new();
-    for r in &roots {
+    let mut own_columns = own_columns.into_iter().map(Some).collect::<Vec<_>>();
+    for r in &asked {
+        if let Some(own) = own_columns.iter_mut().find(|o| o.as_ref().is_some_and(|(o, _)| o == r)) {
+            if let Some((root, chunks)) = own.take() {
+                ordered.push((hinted.field(root).name().clone(), chunks));
+            }
+            continue;
+        }
+        if !roots.contains(r) {
+            continue;
+        }
         let i = sorted_roots
             .iter()
             .position(|s| s == r)
@@ -557,6 +602,88 @@ fn read_chunks<R: ChunkReader + 'static>(
     })
 }
 
+/// A value type [`OwnValues`] holds: our page decoder gives 8-byte values as `i64` bits.
+trait FromBits: Copy + Default {
+    fn from_bits(bits: i64) -> Self;
+}
+
+impl FromBits for i64 {
+    #[inline(always)]
+    fn from_bits(bits: i64) -> Self {
+        bits
+    }
+}
+
+impl FromBits for f64 {
+    #[inline(always)]
+    fn from_bits(bits: i64) -> Self {
+        f64::from_bits(bits as u64)
+    }
+}
+
+/// An INT or FLOAT column's rows from our own page decoder, in one buffer (a row without a value
+/// holds 0 and is null).
+struct OwnValues<T> {
+    values: Vec<T>,
+    nulls: NullBufferBuilder,
+    /// The next page's rows with a value (a bit a row) and its rows, when some have none.
+    present: Option<(Vec<u8>, usize)>,
+}
+
+impl<T: FromBits> OwnValues<T> {
+    /// Room for about `rows` rows.
+    fn new(rows: usize) -> Self {
+        OwnValues {
+            values: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            present: None,
+        }
+    }
+
+    /// Appends a page's rows, from the values of those that have one.
+    #[inline(always)]
+    fn push_page(&mut self, mut dense: impl Iterator<Item = T>) {
+        let Some((present, rows)) = self.present.take() else {
+            let before = self.values.len();
+            self.values.extend(dense);
+            self.nulls.append_n_non_nulls(self.values.len() - before);
+            return;
+        };
+        // (A branch per row: nulls are rare in most columns, or come in runs.)
+        self.values.extend(
+            (0..rows).map(|r| match present.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1) {
+                true => dense.next().unwrap_or_default(),
+                false => T::default(),
+            }),
+        );
+        let bits = arrow::buffer::BooleanBuffer::new(present.into(), 0, rows);
+        self.nulls.append_buffer(&arrow::buffer::NullBuffer::new(bits));
+    }
+}
+
+impl<T: FromBits> pages::IntSink for OwnValues<T> {
+    fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
+        // (Every entry is within the dictionary: the decoder checks.)
+        self.push_page(
+            entries
+                .iter()
+                .map(|&e| T::from_bits(dictionary.get(e as usize).copied().unwrap_or(0))),
+        );
+    }
+
+    fn values(&mut self, values: &[i64]) {
+        self.push_page(values.iter().map(|&v| T::from_bits(v)));
+    }
+
+    fn end_chunk(&mut self, _dictionary: &[i64], _nulls: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn absent(&mut self, present: &[u8], rows: usize) {
+        self.present = Some((present.to_vec(), rows));
+    }
+}
+
 /// The root and leaf index of `column` when our own page decoder can read its chunks in every
 /// row group of `row_groups` (see [`pages::decodable`]): a flat INT64 column read as Int64.
 fn own_leaf(
@@ -566,10 +693,25 @@ fn own_leaf(
     column: &str,
     row_groups: &[usize],
 ) -> Option<(usize, usize)> {
+    own_leaf_of(schema, parquet_schema, meta, column, row_groups, false)
+}
+
+/// [`own_leaf`], also for a flat DOUBLE column read as Float64 when `float`.
+fn own_leaf_of(
+    schema: &Schema,
+    parquet_schema: &parquet::schema::types::SchemaDescriptor,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    column: &str,
+    row_groups: &[usize],
+    float: bool,
+) -> Option<(usize, usize)> {
+    use parquet::basic::Type as Physical;
     let root = schema.index_of(column).ok()?;
-    if schema.field(root).data_type() != &DataType::Int64 {
-        return None;
-    }
+    let physical = match schema.field(root).data_type() {
+        DataType::Int64 => Physical::INT64,
+        DataType::Float64 if float => Physical::DOUBLE,
+        _ => return None,
+    };
     let mut leaves = (0..parquet_schema.num_columns()).filter(|&l| parquet_schema.get_column_root_idx(l) == root);
     let leaf = leaves.next()?;
     if leaves.next().is_some() {
@@ -577,7 +719,10 @@ fn own_leaf(
     }
     row_groups
         .iter()
-        .all(|&rg| pages::decodable(meta.row_group(rg).column(leaf)))
+        .all(|&rg| {
+            let chunk = meta.row_group(rg).column(leaf);
+            chunk.column_descr().physical_type() == physical && pages::decodable(chunk)
+        })
         .then_some((root, leaf))
 }
 
