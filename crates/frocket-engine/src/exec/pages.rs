@@ -12,7 +12,10 @@
 
 use std::sync::Arc;
 
-use parquet::basic::{Encoding, Type as PhysicalType};
+use arrow::array::BooleanBufferBuilder;
+use arrow::array::{Array, StringArray};
+use arrow::buffer::{BooleanBuffer, Buffer, OffsetBuffer, ScalarBuffer};
+use parquet::basic::{Encoding, PageType, Type as PhysicalType};
 use parquet::column::page::Page;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::reader::ChunkReader;
@@ -32,6 +35,109 @@ pub(crate) fn decodable(chunk: &ColumnChunkMetaData) -> bool {
                 Encoding::PLAIN | Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY | Encoding::RLE
             )
         })
+}
+
+/// Whether [`IntChunk`] can decode `chunk` as a STRING column's dictionary entries: a flat
+/// BYTE_ARRAY column (optional or required) whose data pages are all dictionary-encoded, as
+/// the footer's page encoding statistics say (without them, arrow-rs reads it).
+pub(crate) fn decodable_strings(chunk: &ColumnChunkMetaData) -> bool {
+    let dictionary_only = |e: Encoding| matches!(e, Encoding::PLAIN_DICTIONARY | Encoding::RLE_DICTIONARY);
+    let all_pages = chunk
+        .page_encoding_stats_mask()
+        .is_some_and(|m| m.is_only(Encoding::PLAIN_DICTIONARY) || m.is_only(Encoding::RLE_DICTIONARY))
+        || chunk.page_encoding_stats().is_some_and(|stats| {
+            stats
+                .iter()
+                .filter(|p| matches!(p.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2))
+                .all(|p| dictionary_only(p.encoding))
+        });
+    let descr = chunk.column_descr();
+    descr.physical_type() == PhysicalType::BYTE_ARRAY
+        && descr.max_rep_level() == 0
+        && descr.max_def_level() <= 1
+        && chunk.dictionary_page_offset().is_some()
+        && all_pages
+}
+
+/// One row group of a dictionary-encoded STRING column, from [`decode_string_column`].
+pub(crate) struct StringKeys {
+    /// The row group's dictionary.
+    pub dictionary: StringArray,
+    /// Each row's entry in `dictionary` (0 for a row without a value); every one within it.
+    pub keys: Vec<u32>,
+    /// Which rows have a value; `None` when all do.
+    pub present: Option<BooleanBuffer>,
+}
+
+/// Decodes leaf column `leaf` (see [`decodable_strings`]) of the row groups `row_groups` (in
+/// that order) of the part `meta` describes, calling `out` with each row group's keys. An error
+/// names the row group.
+pub(crate) fn decode_string_column<R: ChunkReader>(
+    reader: &Arc<R>,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    row_groups: &[usize],
+    leaf: usize,
+    mut out: impl FnMut(StringKeys) -> Result<(), String>,
+) -> Result<(), String> {
+    for &rg in row_groups {
+        let in_group = |m: String| format!("row group {rg}: {m}");
+        let column = meta
+            .row_groups()
+            .get(rg)
+            .and_then(|g| g.columns().get(leaf))
+            .ok_or_else(|| in_group(format!("no column {leaf}")))?;
+        let expected = meta.row_group(rg).num_rows().max(0) as usize;
+        let mut chunk = IntChunk::open(reader.clone(), column, expected).map_err(in_group)?;
+        let mut keys: Vec<u32> = Vec::with_capacity(expected.min(1 << 25));
+        let mut valid: Option<BooleanBufferBuilder> = None;
+        while let Some(page) = chunk.next_page().map_err(in_group)? {
+            let IntPage::Entries { entries, .. } = page.values else {
+                return Err(in_group("a plain-encoded page of strings".into()));
+            };
+            match page.present {
+                None => {
+                    keys.extend_from_slice(entries);
+                    if let Some(v) = &mut valid {
+                        v.append_n(entries.len(), true);
+                    }
+                }
+                Some(bits) => {
+                    let v = valid.get_or_insert_with(|| {
+                        let mut v = BooleanBufferBuilder::new(expected);
+                        v.append_n(keys.len(), true);
+                        v
+                    });
+                    v.append_packed_range(0..page.rows, bits);
+                    let mut entries = entries.iter();
+                    keys.extend(
+                        (0..page.rows).map(|r| match bits.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1) {
+                            true => entries.next().copied().unwrap_or(0),
+                            false => 0,
+                        }),
+                    );
+                }
+            }
+        }
+        if chunk.rows() != expected {
+            return Err(in_group(format!(
+                "{} rows where the row group has {expected}",
+                chunk.rows()
+            )));
+        }
+        let dictionary = chunk
+            .strings
+            .take()
+            .unwrap_or_else(|| StringArray::from(Vec::<&str>::new()));
+        if dictionary.is_empty() && chunk.nulls() < expected {
+            return Err(in_group("values but no dictionary".into()));
+        }
+        out(StringKeys {
+            dictionary,
+            keys,
+            present: valid.map(|mut v| v.finish()),
+        })?;
+    }
+    Ok(())
 }
 
 /// What takes an INT64 column's values from [`decode_int_column`].
@@ -137,6 +243,9 @@ pub(crate) struct IntChunk<R: ChunkReader> {
     pages: SerializedPageReader<R>,
     optional: bool,
     dictionary: Vec<i64>,
+    /// A STRING column's dictionary (a BYTE_ARRAY chunk: no plain pages, no `dictionary`).
+    strings: Option<StringArray>,
+    is_strings: bool,
     has_dictionary: bool,
     entries: Vec<u32>,
     plain: Vec<i64>,
@@ -151,14 +260,17 @@ pub(crate) struct IntChunk<R: ChunkReader> {
 impl<R: ChunkReader> IntChunk<R> {
     /// The pages of `chunk` (of a row group of `rows` rows) in `reader`.
     pub(crate) fn open(reader: Arc<R>, chunk: &ColumnChunkMetaData, rows: usize) -> Result<Self, String> {
-        if !decodable(chunk) {
-            return Err("not a flat INT64 column with dictionary or plain pages".into());
+        let is_strings = decodable_strings(chunk);
+        if !decodable(chunk) && !is_strings {
+            return Err("not a flat INT64 or DOUBLE column with dictionary or plain pages, nor a flat STRING column with dictionary pages".into());
         }
         let pages = SerializedPageReader::new(reader, chunk, rows, None).map_err(|e| e.to_string())?;
         Ok(IntChunk {
             pages,
             optional: chunk.column_descr().max_def_level() > 0,
             dictionary: Vec::new(),
+            strings: None,
+            is_strings,
             has_dictionary: false,
             entries: Vec::new(),
             plain: Vec::new(),
@@ -202,6 +314,11 @@ impl<R: ChunkReader> IntChunk<R> {
                     }
                     if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
                         return Err(format!("dictionary page encoded {encoding}"));
+                    }
+                    if self.is_strings {
+                        self.strings = Some(plain_strings(&buf, num_values as usize)?);
+                        self.has_dictionary = true;
+                        continue;
                     }
                     let bytes = (num_values as usize)
                         .checked_mul(8)
@@ -306,15 +423,19 @@ impl<R: ChunkReader> IntChunk<R> {
                     None => return Err("an empty dictionary-encoded page".into()),
                 };
                 decode_hybrid(runs, u32::from(width), count, &mut self.entries)?;
-                let max = self.entries.iter().copied().max().unwrap_or(0) as usize;
-                if !self.entries.is_empty() && max >= self.dictionary.len() {
-                    return Err(format!(
-                        "entry {max} past the dictionary of {} values",
-                        self.dictionary.len()
-                    ));
+                let len = match &self.strings {
+                    Some(strings) => strings.len(),
+                    None => self.dictionary.len(),
+                };
+                // (A compare and an OR a value, no early exit: it vectorizes.)
+                let limit = u32::try_from(len).unwrap_or(u32::MAX);
+                if self.entries.iter().fold(false, |past, &e| past | (e >= limit)) {
+                    let max = self.entries.iter().copied().max().unwrap_or(0);
+                    return Err(format!("entry {max} past the dictionary of {len} values"));
                 }
                 Ok(Decoded::Entries)
             }
+            Encoding::PLAIN if self.is_strings => Err("a plain-encoded page of strings".into()),
             Encoding::PLAIN => {
                 let bytes = count
                     .checked_mul(8)
@@ -327,6 +448,34 @@ impl<R: ChunkReader> IntChunk<R> {
             other => Err(format!("data page encoded {other}")),
         }
     }
+}
+
+/// The `count` strings of a PLAIN-encoded BYTE_ARRAY page (each a 4-byte little-endian length,
+/// then its bytes), which must be UTF-8.
+fn plain_strings(buf: &[u8], count: usize) -> Result<StringArray, String> {
+    let mut offsets: Vec<i32> = Vec::with_capacity(count.min(buf.len() / 4) + 1);
+    let mut values: Vec<u8> = Vec::with_capacity(buf.len());
+    offsets.push(0);
+    let mut at = 0usize;
+    for i in 0..count {
+        let len = buf
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| format!("dictionary page cut short at string {i} of {count}"))?;
+        let bytes = buf
+            .get(at + 4..(at + 4).saturating_add(len))
+            .ok_or_else(|| format!("dictionary page's string {i} runs past its end"))?;
+        values.extend_from_slice(bytes);
+        let end = i32::try_from(values.len()).map_err(|_| "dictionary page's strings past 2 GiB".to_string())?;
+        offsets.push(end);
+        at += 4 + len;
+    }
+    StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(values),
+        None,
+    )
+    .map_err(|e| format!("dictionary page: {e}"))
 }
 
 /// Appends the little-endian `i64`s of `bytes` (8 a value) to `out`. (A closure, not a function
@@ -742,6 +891,32 @@ mod tests {
         assert_eq!(count_present(&data, 13).unwrap(), 12);
         assert!(count_present(&[4, 2], 2).is_err());
         assert!(count_present(&[4, 1], 3).is_err());
+    }
+
+    #[test]
+    fn dictionary_strings_decode_and_damaged_ones_are_errors() {
+        let page = |strings: &[&[u8]]| {
+            let mut out = Vec::new();
+            for s in strings {
+                out.extend((s.len() as u32).to_le_bytes());
+                out.extend_from_slice(s);
+            }
+            out
+        };
+        let good = page(&[b"view", b"", "caf\u{e9}".as_bytes()]);
+        let strings = plain_strings(&good, 3).unwrap();
+        assert_eq!(
+            strings.iter().collect::<Vec<_>>(),
+            [Some("view"), Some(""), Some("caf\u{e9}")]
+        );
+        // Fewer strings than the page declares; a length past the page's end.
+        assert!(plain_strings(&good, 4).unwrap_err().contains("string 3 of 4"));
+        assert!(plain_strings(&good[..good.len() - 1], 3)
+            .unwrap_err()
+            .contains("past its end"));
+        // Not UTF-8.
+        let bad = page(&[b"ok", &[0xff, 0xfe]]);
+        assert!(plain_strings(&bad, 2).unwrap_err().contains("dictionary page"));
     }
 
     #[test]
