@@ -394,3 +394,33 @@ fn null_group_ids_are_bad_data_on_every_layout() {
         assert!(err.contains("null group ids") && err.contains("uid"), "{name}: {err}");
     }
 }
+
+#[test]
+fn strings_read_in_batches_that_cut_pages_give_the_reference_answers() {
+    // Row groups of 3 × 4,096 rows are read in batches of 4,096; pages of 700 rows straddle
+    // the batches' ends (with nulls on both sides of a cut).
+    let dir = tempfile::tempdir().unwrap();
+    let r = rows(4000, false, true, 5);
+    assert!(r.uid.len() > 2 * 12_288);
+    for version in [WriterVersion::PARQUET_1_0, WriterVersion::PARQUET_2_0] {
+        let props = WriterProperties::builder()
+            .set_writer_version(version)
+            .set_max_row_group_row_count(Some(12_288))
+            .set_data_page_row_count_limit(700)
+            .set_write_batch_size(700)
+            .build();
+        let path = dir.path().join(format!("batches-{version:?}.parquet"));
+        write(&path, &r, props, true);
+        for wanted in ["device-7", "device-123"] {
+            let q = query(json!({"query": {
+                "conditions": [{"filter": ["device", "==", wanted]}],
+                "aggregations": [{"column": "device", "type": "countPerValue", "top": 1000}]}}));
+            let (_, result) = run(&path, &q);
+            let (users, per_device) = reference_devices(&r, wanted);
+            assert_eq!(result.query.matching_groups, users, "{version:?} {wanted}");
+            let got = serde_json::to_value(result.query.aggregations.unwrap()).unwrap();
+            let got: HashMap<String, u64> = serde_json::from_value(got[0]["value"].clone()).unwrap();
+            assert_eq!(got, per_device, "{version:?} {wanted}");
+        }
+    }
+}

@@ -59,9 +59,9 @@ pub(crate) fn decodable_strings(chunk: &ColumnChunkMetaData) -> bool {
         && all_pages
 }
 
-/// One row group of a dictionary-encoded STRING column, from [`decode_string_column`].
+/// Up to a batch of rows of a dictionary-encoded STRING column, from [`decode_string_column`].
 pub(crate) struct StringKeys {
-    /// The row group's dictionary.
+    /// The dictionary of the rows' row group.
     pub dictionary: StringArray,
     /// Each row's entry in `dictionary` (0 for a row without a value); every one within it.
     pub keys: Vec<u32>,
@@ -70,15 +70,19 @@ pub(crate) struct StringKeys {
 }
 
 /// Decodes leaf column `leaf` (see [`decodable_strings`]) of the row groups `row_groups` (in
-/// that order) of the part `meta` describes, calling `out` with each row group's keys. An error
-/// names the row group.
+/// that order) of the part `meta` describes, calling `out` with the keys of each `batch` rows
+/// in turn (fewer at a row group's end: batches never span row groups). Batches small enough
+/// to stay in cache, so that what `out` does with them finds them there. An error names the
+/// row group.
 pub(crate) fn decode_string_column<R: ChunkReader>(
     reader: &Arc<R>,
     meta: &parquet::file::metadata::ParquetMetaData,
     row_groups: &[usize],
     leaf: usize,
+    batch: usize,
     mut out: impl FnMut(StringKeys) -> Result<(), String>,
 ) -> Result<(), String> {
+    let batch = batch.max(1);
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
         let column = meta
@@ -88,33 +92,63 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
             .ok_or_else(|| in_group(format!("no column {leaf}")))?;
         let expected = meta.row_group(rg).num_rows().max(0) as usize;
         let mut chunk = IntChunk::open(reader.clone(), column, expected).map_err(in_group)?;
-        let mut keys: Vec<u32> = Vec::with_capacity(expected.min(1 << 25));
+        let capacity = batch.min(expected).min(1 << 25);
+        let mut keys: Vec<u32> = Vec::with_capacity(capacity);
         let mut valid: Option<BooleanBufferBuilder> = None;
+        let mut dictionary: Option<StringArray> = None;
+        let mut emit =
+            |keys: &mut Vec<u32>, valid: &mut Option<BooleanBufferBuilder>, dictionary: &Option<StringArray>| {
+                out(StringKeys {
+                    dictionary: dictionary
+                        .clone()
+                        .unwrap_or_else(|| StringArray::from(Vec::<&str>::new())),
+                    keys: std::mem::replace(keys, Vec::with_capacity(capacity)),
+                    present: valid.take().map(|mut v| v.finish()),
+                })
+            };
         while let Some(page) = chunk.next_page().map_err(in_group)? {
             let IntPage::Entries { entries, .. } = page.values else {
                 return Err(in_group("a plain-encoded page of strings".into()));
             };
-            match page.present {
-                None => {
-                    keys.extend_from_slice(entries);
-                    if let Some(v) = &mut valid {
-                        v.append_n(entries.len(), true);
+            if dictionary.is_none() {
+                dictionary = page.strings.cloned();
+            }
+            // The page's rows `r..`, its entries `i..`, cut at batch boundaries.
+            let (mut r, mut i) = (0, 0);
+            while r < page.rows {
+                let take = (batch - keys.len()).min(page.rows - r);
+                match page.present {
+                    None => {
+                        let part = entries
+                            .get(i..i + take)
+                            .ok_or_else(|| in_group("a page with fewer values than rows".into()))?;
+                        keys.extend_from_slice(part);
+                        i += take;
+                        if let Some(v) = valid.as_mut() {
+                            v.append_n(take, true);
+                        }
+                    }
+                    Some(bits) => {
+                        let v = valid.get_or_insert_with(|| {
+                            let mut v = BooleanBufferBuilder::new(capacity);
+                            v.append_n(keys.len(), true);
+                            v
+                        });
+                        v.append_packed_range(r..r + take, bits);
+                        keys.extend((r..r + take).map(|row| {
+                            match bits.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1) {
+                                true => {
+                                    i += 1;
+                                    entries.get(i - 1).copied().unwrap_or(0)
+                                }
+                                false => 0,
+                            }
+                        }));
                     }
                 }
-                Some(bits) => {
-                    let v = valid.get_or_insert_with(|| {
-                        let mut v = BooleanBufferBuilder::new(expected);
-                        v.append_n(keys.len(), true);
-                        v
-                    });
-                    v.append_packed_range(0..page.rows, bits);
-                    let mut entries = entries.iter();
-                    keys.extend(
-                        (0..page.rows).map(|r| match bits.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1) {
-                            true => entries.next().copied().unwrap_or(0),
-                            false => 0,
-                        }),
-                    );
+                r += take;
+                if keys.len() == batch {
+                    emit(&mut keys, &mut valid, &dictionary)?;
                 }
             }
         }
@@ -124,18 +158,9 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
                 chunk.rows()
             )));
         }
-        let dictionary = chunk
-            .strings
-            .take()
-            .unwrap_or_else(|| StringArray::from(Vec::<&str>::new()));
-        if dictionary.is_empty() && chunk.nulls() < expected {
-            return Err(in_group("values but no dictionary".into()));
+        if !keys.is_empty() {
+            emit(&mut keys, &mut valid, &dictionary)?;
         }
-        out(StringKeys {
-            dictionary,
-            keys,
-            present: valid.map(|mut v| v.finish()),
-        })?;
     }
     Ok(())
 }
@@ -220,6 +245,8 @@ pub(crate) struct DataPage<'a> {
     pub present: Option<&'a [u8]>,
     /// The page's rows.
     pub rows: usize,
+    /// A STRING column's dictionary, which [`IntPage::Entries`] index.
+    pub strings: Option<&'a StringArray>,
 }
 
 /// What [`IntChunk`] decoded a data page's values into.
@@ -404,6 +431,7 @@ impl<R: ChunkReader> IntChunk<R> {
             values,
             present: (present < rows).then_some(&self.present[..]),
             rows,
+            strings: self.strings.as_ref(),
         })
     }
 

@@ -472,7 +472,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         let mut deriving = plan.and_then(|p| p.start(column, rows));
         let keep = deriving.as_ref().is_none_or(Deriving::keep);
         let mut chunks = Vec::new();
-        pages::decode_string_column(&reader, &parquet_meta, &row_groups, leaf, |k| {
+        pages::decode_string_column(&reader, &parquet_meta, &row_groups, leaf, batch, |k| {
             let n = k.keys.len();
             let keys = Int32Array::new(
                 ScalarBuffer::new(Buffer::from_vec(k.keys), 0, n),
@@ -481,22 +481,22 @@ fn read_chunks<R: ChunkReader + 'static>(
             if k.dictionary.len() > i32::MAX as usize {
                 return Err(format!("a dictionary of {} strings", k.dictionary.len()));
             }
-            // SAFETY: every key of a row with a value is within the dictionary (the page
-            // decoder checks each against its length) and the dictionary's length fits the
-            // keys' type; rows without one hold 0 and are null. (`try_new` would check every
-            // key again: measured at 5% of a query's time.)
-            let dict = unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, Arc::new(k.dictionary)) };
-            let mut start = 0;
-            while start < n {
-                let len = batch.max(1).min(n - start);
-                let chunk: ArrayRef = Arc::new(dict.slice(start, len));
-                if let Some(d) = &mut deriving {
-                    d.push(&chunk).map_err(|e| e.to_string())?;
-                }
-                if keep {
-                    chunks.push(chunk);
-                }
-                start += len;
+            let dict = if k.dictionary.is_empty() {
+                // (Every row null: nothing to check, and key 0 is not within the dictionary.)
+                DictionaryArray::<Int32Type>::try_new(keys, Arc::new(k.dictionary)).map_err(|e| e.to_string())?
+            } else {
+                // SAFETY: every key is within the dictionary: a row with a value has its page's
+                // entry, which the page decoder checked against the dictionary's length (which
+                // fits an i32), and a row without one has key 0. (`try_new` checks each key
+                // again: measured at 5% of a whole query's time.)
+                unsafe { DictionaryArray::<Int32Type>::new_unchecked(keys, Arc::new(k.dictionary)) }
+            };
+            let chunk: ArrayRef = Arc::new(dict);
+            if let Some(d) = &mut deriving {
+                d.push(&chunk).map_err(|e| e.to_string())?;
+            }
+            if keep {
+                chunks.push(chunk);
             }
             Ok(())
         })
