@@ -575,46 +575,17 @@ pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec
     Ok(())
 }
 
-/// Definition levels (width 1) that are 1 among the first `rows`.
-fn count_present(levels: &[u8], rows: usize) -> Result<usize, String> {
-    let mut at = 0;
-    let mut seen = 0;
-    let mut present = 0;
-    while seen < rows {
-        let header = varint(levels, &mut at)
-            .ok_or_else(|| format!("{seen} definition levels where the page has {rows} rows"))?;
-        let left = rows - seen;
-        if header & 1 == 0 {
-            let run = usize::try_from(header >> 1).unwrap_or(usize::MAX).min(left);
-            let value = *levels.get(at).ok_or("a run's level past the page's end")?;
-            at += 1;
-            if value > 1 {
-                return Err(format!("definition level {value} in a column of level 1"));
-            }
-            present += run * usize::from(value);
-            seen += run;
-        } else {
-            let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
-            let take = groups.saturating_mul(8).min(left);
-            let bytes = &levels[at.min(levels.len())..];
-            let full = take / 8;
-            present += bytes.iter().take(full).map(|b| b.count_ones() as usize).sum::<usize>();
-            if take % 8 != 0 {
-                let last = bytes.get(full).copied().unwrap_or(0);
-                present += (last & ((1u8 << (take % 8)) - 1)).count_ones() as usize;
-            }
-            seen += take;
-            at = at.saturating_add(groups);
-        }
-    }
-    Ok(present)
+/// A run of a page's definition levels (width 1), as [`level_runs`] gives them.
+enum LevelRun<'a> {
+    /// `len` levels of 1 from row `row` (runs of 0s are not given).
+    Ones { row: usize, len: usize },
+    /// `len` levels from row `row`, a bit each in `bytes` (least significant first; bits past
+    /// `len`, and bytes missing at the page's end, are not levels of these rows).
+    Packed { row: usize, bytes: &'a [u8], len: usize },
 }
 
-/// Which of `rows` definition levels (width 1) are 1, into `out` as bits (least significant
-/// first, `rows` bits).
-fn present_bits(levels: &[u8], rows: usize, out: &mut Vec<u8>) -> Result<(), String> {
-    out.clear();
-    out.resize(rows.div_ceil(8), 0);
+/// Walks the first `rows` definition levels (width 1) of a page, run by run.
+fn level_runs(levels: &[u8], rows: usize, mut f: impl FnMut(LevelRun<'_>)) -> Result<(), String> {
     let mut at = 0;
     let mut seen = 0;
     while seen < rows {
@@ -629,17 +600,55 @@ fn present_bits(levels: &[u8], rows: usize, out: &mut Vec<u8>) -> Result<(), Str
                 return Err(format!("definition level {value} in a column of level 1"));
             }
             if value == 1 {
-                set_bits(out, seen, run);
+                f(LevelRun::Ones { row: seen, len: run });
             }
             seen += run;
         } else {
             let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
             let take = groups.saturating_mul(8).min(left);
             let bytes = &levels[at.min(levels.len())..];
-            // Each byte's bits shifted to where row `seen` is.
-            let (base, shift) = (seen / 8, seen % 8);
-            for (j, &b) in bytes.iter().take(take.div_ceil(8)).enumerate() {
-                let b = match take - j * 8 {
+            let bytes = &bytes[..take.div_ceil(8).min(bytes.len())];
+            f(LevelRun::Packed {
+                row: seen,
+                bytes,
+                len: take,
+            });
+            seen += take;
+            at = at.saturating_add(groups);
+        }
+    }
+    Ok(())
+}
+
+/// Definition levels (width 1) that are 1 among the first `rows`.
+fn count_present(levels: &[u8], rows: usize) -> Result<usize, String> {
+    let mut present = 0;
+    level_runs(levels, rows, |run| match run {
+        LevelRun::Ones { len, .. } => present += len,
+        LevelRun::Packed { bytes, len, .. } => {
+            let full = len / 8;
+            present += bytes.iter().take(full).map(|b| b.count_ones() as usize).sum::<usize>();
+            if len % 8 != 0 {
+                let last = bytes.get(full).copied().unwrap_or(0);
+                present += (last & ((1u8 << (len % 8)) - 1)).count_ones() as usize;
+            }
+        }
+    })?;
+    Ok(present)
+}
+
+/// Which of `rows` definition levels (width 1) are 1, into `out` as bits (least significant
+/// first, `rows` bits).
+fn present_bits(levels: &[u8], rows: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    out.resize(rows.div_ceil(8), 0);
+    level_runs(levels, rows, |run| match run {
+        LevelRun::Ones { row, len } => set_bits(out, row, len),
+        LevelRun::Packed { row, bytes, len } => {
+            // Each byte's bits shifted to where row `row` is.
+            let (base, shift) = (row / 8, row % 8);
+            for (j, &b) in bytes.iter().enumerate() {
+                let b = match len - j * 8 {
                     n if n < 8 => b & ((1u8 << n) - 1),
                     _ => b,
                 };
@@ -652,11 +661,8 @@ fn present_bits(levels: &[u8], rows: usize, out: &mut Vec<u8>) -> Result<(), Str
                     }
                 }
             }
-            seen += take;
-            at = at.saturating_add(groups);
         }
-    }
-    Ok(())
+    })
 }
 
 /// Sets bits `from..from + len` of `bits` (least significant first).

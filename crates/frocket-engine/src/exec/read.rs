@@ -380,7 +380,7 @@ fn read_chunks<R: ChunkReader + 'static>(
     let mut own_groups = None;
     let mut own_dropped: Vec<String> = Vec::new();
     if let Some(n) = number.as_ref().filter(|_| !partial) {
-        if let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, n.column, &row_groups) {
+        if let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, n.column, &row_groups, false) {
             let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
             let mut ids = IntNumbering::new(file, n.column, n.per_row, rows, range);
             pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut ids)
@@ -399,7 +399,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         })
     };
     for &column in code.iter().filter(|&&c| !partial && !filtered(c)) {
-        let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups) else {
+        let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, false) else {
             continue;
         };
         if !null_free(leaf) {
@@ -422,7 +422,7 @@ fn read_chunks<R: ChunkReader + 'static>(
     let mut own_columns: Vec<(usize, Vec<ArrayRef>)> = Vec::new();
     let arrow_only = |c: &str| filtered(c) || code.contains(&c) || number.as_ref().is_some_and(|n| n.column == c);
     for column in columns.iter().filter(|c| !partial && !arrow_only(c)) {
-        let Some((root, leaf)) = own_leaf_of(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, true) else {
+        let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, true) else {
             continue;
         };
         if !roots.contains(&root) || own_columns.iter().any(|(r, _)| *r == root) {
@@ -755,19 +755,9 @@ impl<T: FromBits> pages::IntSink for OwnValues<T> {
 }
 
 /// The root and leaf index of `column` when our own page decoder can read its chunks in every
-/// row group of `row_groups` (see [`pages::decodable`]): a flat INT64 column read as Int64.
+/// row group of `row_groups` (see [`pages::decodable`]): a flat INT64 column read as Int64, or
+/// when `float` also a flat DOUBLE column read as Float64.
 fn own_leaf(
-    schema: &Schema,
-    parquet_schema: &parquet::schema::types::SchemaDescriptor,
-    meta: &parquet::file::metadata::ParquetMetaData,
-    column: &str,
-    row_groups: &[usize],
-) -> Option<(usize, usize)> {
-    own_leaf_of(schema, parquet_schema, meta, column, row_groups, false)
-}
-
-/// [`own_leaf`], also for a flat DOUBLE column read as Float64 when `float`.
-fn own_leaf_of(
     schema: &Schema,
     parquet_schema: &parquet::schema::types::SchemaDescriptor,
     meta: &parquet::file::metadata::ParquetMetaData,
