@@ -537,8 +537,9 @@ impl Part<'_> {
                     }
                     Target::Sum { column, op, value } => {
                         let col = self.column(column)?;
+                        // Whether a group has a row of the filters, noted in the same pass as
+                        // its sum.
                         let mut has = vec![false; ng];
-                        groups.each_row_group(&rows, within, |_, g| has[g] = true);
                         let type_err = || EngineError::ColumnType {
                             file: self.file.to_string(),
                             column: column.clone(),
@@ -550,6 +551,7 @@ impl Part<'_> {
                                 let a = col.primitive::<Int64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0i128; ng];
                                 groups.each_row_group(&rows, within, |r, g| {
+                                    has[g] = true;
                                     if a.is_valid(r) {
                                         sums[g] += a.value(r) as i128;
                                     }
@@ -568,6 +570,7 @@ impl Part<'_> {
                                 let a = col.primitive::<Float64Type>().ok_or_else(type_err)?;
                                 let mut sums = vec![0f64; ng];
                                 groups.each_row_group(&rows, within, |r, g| {
+                                    has[g] = true;
                                     if a.is_valid(r) {
                                         sums[g] += a.value(r);
                                     }
