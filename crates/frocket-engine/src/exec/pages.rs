@@ -85,13 +85,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
     let batch = batch.max(1);
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let column = meta
-            .row_groups()
-            .get(rg)
-            .and_then(|g| g.columns().get(leaf))
-            .ok_or_else(|| in_group(format!("no column {leaf}")))?;
-        let expected = meta.row_group(rg).num_rows().max(0) as usize;
-        let mut chunk = IntChunk::open(reader.clone(), column, expected).map_err(in_group)?;
+        let (mut chunk, expected) = IntChunk::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
         let capacity = batch.min(expected).min(1 << 25);
         let mut keys: Vec<u32> = Vec::with_capacity(capacity);
         let mut valid: Option<BooleanBufferBuilder> = None;
@@ -113,17 +107,18 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
             if dictionary.is_none() {
                 dictionary = page.strings.cloned();
             }
-            // The page's rows `r..`, its entries `i..`, cut at batch boundaries.
-            let (mut r, mut i) = (0, 0);
+            // The page's rows `r..`, cut at batch boundaries; `dense` its entries not yet placed.
+            let mut dense = entries.iter().copied();
+            let mut r = 0;
             while r < page.rows {
                 let take = (batch - keys.len()).min(page.rows - r);
                 match page.present {
                     None => {
-                        let part = entries
-                            .get(i..i + take)
-                            .ok_or_else(|| in_group("a page with fewer values than rows".into()))?;
-                        keys.extend_from_slice(part);
-                        i += take;
+                        let before = keys.len();
+                        keys.extend(dense.by_ref().take(take));
+                        if keys.len() - before < take {
+                            return Err(in_group("a page with fewer values than rows".into()));
+                        }
                         if let Some(v) = valid.as_mut() {
                             v.append_n(take, true);
                         }
@@ -135,15 +130,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
                             v
                         });
                         v.append_packed_range(r..r + take, bits);
-                        keys.extend((r..r + take).map(|row| {
-                            match bits.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1) {
-                                true => {
-                                    i += 1;
-                                    entries.get(i - 1).copied().unwrap_or(0)
-                                }
-                                false => 0,
-                            }
-                        }));
+                        keys.extend(spread(bits, r..r + take, &mut dense));
                     }
                 }
                 r += take;
@@ -152,17 +139,27 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
                 }
             }
         }
-        if chunk.rows() != expected {
-            return Err(in_group(format!(
-                "{} rows where the row group has {expected}",
-                chunk.rows()
-            )));
-        }
+        chunk.check_rows(expected).map_err(in_group)?;
         if !keys.is_empty() {
             emit(&mut keys, &mut valid, &dictionary)?;
         }
     }
     Ok(())
+}
+
+/// The values of a page's rows `rows` whose present bits are `bits` (see
+/// [`DataPage::present`]): the next of `dense` (the page's values, in order) for a row with a
+/// value, `T::default()` for one without. (A branch per row: nulls are rare in most columns,
+/// or come in runs.)
+pub(crate) fn spread<'a, T: Default>(
+    bits: &'a [u8],
+    rows: std::ops::Range<usize>,
+    dense: &'a mut impl Iterator<Item = T>,
+) -> impl Iterator<Item = T> + 'a {
+    rows.map(|r| match bits.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1) {
+        true => dense.next().unwrap_or_default(),
+        false => T::default(),
+    })
 }
 
 /// What takes an INT64 column's values from [`decode_int_column`].
@@ -191,16 +188,7 @@ pub(crate) fn decode_int_column<R: ChunkReader>(
 ) -> Result<(), String> {
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let group = meta
-            .row_groups()
-            .get(rg)
-            .ok_or_else(|| in_group("not in the footer".into()))?;
-        let column = group
-            .columns()
-            .get(leaf)
-            .ok_or_else(|| in_group(format!("no column {leaf}")))?;
-        let expected = group.num_rows().max(0) as usize;
-        let mut chunk = IntChunk::open(reader.clone(), column, expected).map_err(in_group)?;
+        let (mut chunk, expected) = IntChunk::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
         while let Some(page) = chunk.next_page().map_err(in_group)? {
             if let Some(present) = page.present {
                 sink.absent(present, page.rows);
@@ -210,12 +198,7 @@ pub(crate) fn decode_int_column<R: ChunkReader>(
                 IntPage::Plain(values) => sink.values(values),
             }
         }
-        if chunk.rows() != expected {
-            return Err(in_group(format!(
-                "{} rows where the row group has {expected}",
-                chunk.rows()
-            )));
-        }
+        chunk.check_rows(expected).map_err(in_group)?;
         sink.end_chunk(chunk.dictionary(), chunk.nulls()).map_err(in_group)?;
     }
     Ok(())
@@ -307,6 +290,28 @@ impl<R: ChunkReader> IntChunk<R> {
         })
     }
 
+    /// The pages of leaf column `leaf` of row group `rg` of the part `meta` describes, and the
+    /// row group's rows.
+    fn of_row_group(
+        reader: &Arc<R>,
+        meta: &parquet::file::metadata::ParquetMetaData,
+        rg: usize,
+        leaf: usize,
+    ) -> Result<(Self, usize), String> {
+        let group = meta.row_groups().get(rg).ok_or("not in the footer")?;
+        let column = group.columns().get(leaf).ok_or_else(|| format!("no column {leaf}"))?;
+        let expected = group.num_rows().max(0) as usize;
+        Ok((Self::open(reader.clone(), column, expected)?, expected))
+    }
+
+    /// An error unless the pages read held `expected` rows (the row group's, by its footer).
+    fn check_rows(&self, expected: usize) -> Result<(), String> {
+        match self.rows {
+            rows if rows == expected => Ok(()),
+            rows => Err(format!("{rows} rows where the row group has {expected}")),
+        }
+    }
+
     /// The chunk's dictionary (empty until its dictionary page is read).
     pub(crate) fn dictionary(&self) -> &[i64] {
         &self.dictionary
@@ -315,11 +320,6 @@ impl<R: ChunkReader> IntChunk<R> {
     /// Rows with no value met so far.
     pub(crate) fn nulls(&self) -> usize {
         self.nulls
-    }
-
-    /// Rows of the pages read so far (with a value or not).
-    pub(crate) fn rows(&self) -> usize {
-        self.rows
     }
 
     /// The next data page; `None` after the last page.

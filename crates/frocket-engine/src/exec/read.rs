@@ -392,17 +392,15 @@ fn read_chunks<R: ChunkReader + 'static>(
     }
     let mut own_coded = Vec::new();
     let filtered = |c: &str| plan.is_some_and(|p| p.derives_from(c));
-    let null_free = |leaf: usize| {
-        row_groups.iter().all(|&rg| {
-            let chunk = parquet_meta.row_group(rg).column(leaf);
-            chunk.column_descr().max_def_level() == 0 || chunk.statistics().and_then(|s| s.null_count_opt()) == Some(0)
-        })
-    };
     for &column in code.iter().filter(|&&c| !partial && !filtered(c)) {
         let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, false) else {
             continue;
         };
-        if !null_free(leaf) {
+        let null_free = row_groups.iter().all(|&rg| {
+            let chunk = parquet_meta.row_group(rg).column(leaf);
+            chunk.column_descr().max_def_level() == 0 || chunk.statistics().and_then(|s| s.null_count_opt()) == Some(0)
+        });
+        if !null_free {
             continue;
         }
         let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
@@ -444,9 +442,9 @@ fn read_chunks<R: ChunkReader + 'static>(
         };
         own_columns.push((root, vec![array]));
     }
-    // STRING columns whose pages are all dictionary-encoded (filtered ones too): each row
-    // group's keys decoded by our own page decoder into one buffer, then cut into the batches
-    // arrow-rs would give, and derived from or kept as those would be.
+    // STRING columns whose pages are all dictionary-encoded (filtered ones too): their keys
+    // decoded by our own page decoder into the batches arrow-rs would give, and derived from
+    // or kept as those would be.
     let mut derived = Derived::default();
     let batch = batch_rows(&sizes);
     for column in columns
@@ -637,12 +635,10 @@ fn read_chunks<R: ChunkReader + 'static>(
     // Back to the order asked for, without the columns not kept.
     let mut ordered = Vec::with_capacity(asked.len());
     let mut dropped_names = Vec::new();
-    let mut own_columns = own_columns.into_iter().map(Some).collect::<Vec<_>>();
     for r in &asked {
-        if let Some(own) = own_columns.iter_mut().find(|o| o.as_ref().is_some_and(|(o, _)| o == r)) {
-            if let Some((root, chunks)) = own.take() {
-                ordered.push((hinted.field(root).name().clone(), chunks));
-            }
+        if let Some(at) = own_columns.iter().position(|(o, _)| o == r) {
+            let (root, chunks) = own_columns.swap_remove(at);
+            ordered.push((hinted.field(root).name().clone(), chunks));
             continue;
         }
         if !roots.contains(r) {
@@ -719,13 +715,7 @@ impl<T: FromBits> OwnValues<T> {
             self.nulls.append_n_non_nulls(self.values.len() - before);
             return;
         };
-        // (A branch per row: nulls are rare in most columns, or come in runs.)
-        self.values.extend(
-            (0..rows).map(|r| match present.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1) {
-                true => dense.next().unwrap_or_default(),
-                false => T::default(),
-            }),
-        );
+        self.values.extend(pages::spread(&present, 0..rows, &mut dense));
         let bits = arrow::buffer::BooleanBuffer::new(present.into(), 0, rows);
         self.nulls.append_buffer(&arrow::buffer::NullBuffer::new(bits));
     }
