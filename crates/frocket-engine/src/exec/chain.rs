@@ -317,7 +317,7 @@ impl SequenceMatcher {
             }
             let range = offsets[g] as usize..offsets[g + 1] as usize;
             if let Some(level) = strict_runs
-                .then(|| self.strict_run(rules, ts, range.clone(), want_conv, &mut sc))
+                .then(|| self.strict_run(rules, ts, range.clone(), need, want_conv, &mut sc))
                 .flatten()
             {
                 sc.group_conv.clone_from(&sc.conv);
@@ -379,16 +379,27 @@ impl SequenceMatcher {
     /// above the row's bits — sorted in place (no row list sorted with its times). `None`
     /// when the rows are not one slice of times and bits, or their times in any order span
     /// 2^56 or more (or are not integers).
+    ///
+    /// A group without a row of step 1 reaches step 0 or 1 whatever its order (whether it has
+    /// a step-0 row), and one without a row of some step before `need` cannot reach `need`
+    /// (0): neither is sorted nor scanned.
     fn strict_run<T: TsValue>(
         &self,
         rules: &ChainRules,
         ts: &TsChunks<T>,
         range: std::ops::Range<usize>,
+        need: usize,
         want_conv: bool,
         sc: &mut Scratch<T>,
     ) -> Option<usize> {
         let times = ts.run(range.clone())?;
         let bits = self.byte_bits(range.clone())?;
+        let any = bits.iter().fold(0u8, |a, &b| a | b);
+        let bound = (any.trailing_ones() as usize).min(self.len());
+        if bound <= 1 || bound < need {
+            sc.conv.iter_mut().for_each(|c| *c = None);
+            return Some(if bound < need { 0 } else { bound });
+        }
         if times.is_sorted_by(|a, b| a <= b) {
             let rows = times.iter().zip(bits).map(|(&t, &b)| (t, u64::from(b)));
             return Some(self.strict_chain(rules, rows, want_conv, sc));
