@@ -1060,3 +1060,38 @@ proptest! {
         }
     }
 }
+
+/// A funnel of more steps than one byte of levels holds (300, the step limit raised): each
+/// group's level, looked up by every row when rows come in any order, is then kept as a word,
+/// not a byte. The step aggregations equal the reference's on datasets with rows in any order
+/// and with users contiguous.
+#[test]
+fn a_funnel_of_300_steps_agrees_with_reference() {
+    use frocket_engine::query::{validate_value_with, QueryLimits};
+    use proptest::strategy::ValueTree;
+    let events = ["A", "B", "C", "D"];
+    let steps: Vec<Value> = (0..300)
+        .map(|i| json!({"filter": {"column": "event", "op": "==", "value": events[(i * 3) % 4]}}))
+        .collect();
+    let qv = json!({"funnel": {
+        "sequence": steps,
+        "stepAggregations": [
+            {"column": "device", "type": "countPerValue"},
+            {"column": "event", "type": "groupsPerValue"},
+        ],
+    }});
+    let limits = QueryLimits {
+        max_steps: 300,
+        ..QueryLimits::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for _ in 0..40 {
+        let ds = dataset_strategy().new_tree(&mut runner).unwrap().current();
+        let schema = DatasetSchema::from_arrow(&arrow_schema(ds.dict_event), "uid", "ts").unwrap();
+        let q = validate_value_with(&qv, &schema, 10, &limits).unwrap();
+        let (got, want) = (engine(&ds, &q), reference(&ds, &qv));
+        if let Some(d) = common::json_diff(&got, &want, "result", 1e-9) {
+            panic!("{d}\ngot:  {got}\nwant: {want}");
+        }
+    }
+}

@@ -583,7 +583,7 @@ fn visit(groups: &Groups, sel: &Selection<'_>, grouped: bool, mut f: impl FnMut(
 /// group's rows from all over the part instead would touch memory at random for every row.
 fn each_selected_code<C: RowCodes>(
     groups: &Groups,
-    levels: &[u32],
+    levels: &GroupLevels<'_>,
     codes: &C,
     mut f: impl FnMut(usize, usize, usize, u32),
 ) {
@@ -601,15 +601,51 @@ fn each_selected_code<C: RowCodes>(
 /// order would mispredict.
 fn each_row_level<C: RowCodes>(
     groups: &Groups,
-    levels: &[u32],
+    levels: &GroupLevels<'_>,
+    codes: &C,
+    f: impl FnMut(usize, usize, usize, u32),
+) {
+    match levels {
+        GroupLevels::Bytes(levels) => rows_with_levels(groups, levels, codes, f),
+        GroupLevels::Words(levels) => rows_with_levels(groups, levels, codes, f),
+    }
+}
+
+/// [`each_row_level`] over one kind of level table.
+#[inline(always)]
+fn rows_with_levels<C: RowCodes, L: Copy + Into<u32>>(
+    groups: &Groups,
+    levels: &[L],
     codes: &C,
     mut f: impl FnMut(usize, usize, usize, u32),
 ) {
     let of_row = groups.of_row();
     codes.each_in(0..of_row.len(), |r, c| {
         let g = of_row[r];
-        f(r, levels[g as usize] as usize, c, g);
+        f(r, levels[g as usize].into() as usize, c, g);
     });
+}
+
+/// Each group's level for a pass over rows in any order ([`each_row_level`]): its deepest
+/// selection plus one (0: not selected). One byte a group when every level fits one, as they
+/// do for up to 255 nested selections (a funnel's steps): every row looks its group's level
+/// up at random, and a table a quarter of the size stays in L2 beside what the pass writes.
+enum GroupLevels<'a> {
+    Bytes(Vec<u8>),
+    Words(std::borrow::Cow<'a, [u32]>),
+}
+
+impl<'a> GroupLevels<'a> {
+    /// The levels of `sel`'s groups.
+    fn of(sel: &Selection<'a>) -> Self {
+        match sel {
+            Selection::One(s) => GroupLevels::Bytes(s.iter().map(u8::from).collect()),
+            Selection::Nested { levels, count, .. } if *count < 256 => {
+                GroupLevels::Bytes(levels.iter().map(|&l| l.min(255) as u8).collect())
+            }
+            Selection::Nested { levels, .. } => GroupLevels::Words(std::borrow::Cow::Borrowed(*levels)),
+        }
+    }
 }
 
 /// Most distinct values `groupsPerValue` counts with one bit per value and group (a `u64` per
@@ -769,10 +805,7 @@ fn aggregate_codes<C: RowCodes>(
     let mut rows_per_code = vec![0u64; n * k];
     let mut results = Vec::with_capacity(n);
     // Rows in any order: one pass over all rows, each row's group's level looked up.
-    let levels: Option<std::borrow::Cow<'_, [u32]>> = (!input.groups.contiguous).then(|| match sel {
-        Selection::One(s) => std::borrow::Cow::Owned(s.iter().map(u32::from).collect()),
-        Selection::Nested { levels, .. } => std::borrow::Cow::Borrowed(*levels),
-    });
+    let levels = (!input.groups.contiguous).then(|| GroupLevels::of(sel));
     match agg.agg_type {
         AggregationType::Count => unreachable!("handled by aggregate_nested"),
         AggregationType::CountPerValue | AggregationType::GroupsPerValue => {

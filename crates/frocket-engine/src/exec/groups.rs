@@ -408,13 +408,23 @@ pub(crate) struct IntNumbering {
     scattered: bool,
     /// Rows per id of `map` when `scattered` (`map` then gives the id's place here).
     map_counts: Vec<u32>,
-    /// Rows counted per entry of the current dictionary (see [`IntNumbering::push_entries`]).
-    entry_counts: Vec<u32>,
-    /// The provisional code of each entry of the current dictionary, when `scattered`.
-    entry_codes: Vec<u32>,
+    /// Per entry of the current dictionary: its rows counted so far and its group (or its
+    /// provisional code, when `scattered`) — side by side, so that a row in any order
+    /// touches one place for both (see [`IntNumbering::push_entries`]).
+    entry_slots: Vec<EntrySlot>,
+    /// Entries of `entry_slots` whose `code` is set (the current dictionary's, or none).
+    coded: usize,
     /// Rows not in runs are numbered by dictionary entries (see
     /// [`IntNumbering::push_entries`]): groups numbered as met, every row written its group.
     by_entries: bool,
+}
+
+/// One dictionary entry's rows counted so far and its group (or provisional code): see
+/// [`IntNumbering::push_entries`].
+#[derive(Clone, Copy, Debug, Default)]
+struct EntrySlot {
+    code: u32,
+    count: u32,
 }
 
 impl IntNumbering {
@@ -442,8 +452,8 @@ impl IntNumbering {
             previous: None,
             scattered: false,
             map_counts: Vec::new(),
-            entry_counts: Vec::new(),
-            entry_codes: Vec::new(),
+            entry_slots: Vec::new(),
+            coded: 0,
             by_entries: false,
         }
     }
@@ -487,17 +497,17 @@ impl IntNumbering {
         // renumbering at the end.
         self.by_entries |= !self.counting && !self.scattered;
         self.rows += entries.len();
-        if self.entry_counts.len() < dictionary.len() {
-            self.entry_counts.resize(dictionary.len(), 0);
+        if self.entry_slots.len() < dictionary.len() {
+            self.entry_slots.resize(dictionary.len(), EntrySlot::default());
         }
         if self.counting {
-            let counts = &mut self.entry_counts;
+            let slots = &mut self.entry_slots;
             for &e in entries {
-                counts[e as usize] += 1;
+                slots[e as usize].count += 1;
             }
             return;
         }
-        if self.entry_codes.len() < dictionary.len() {
+        if self.coded < dictionary.len() {
             let codes: Vec<u32> = match self.scattered {
                 true => dictionary.iter().map(|&v| self.code_of(v)).collect(),
                 false => {
@@ -517,12 +527,16 @@ impl IntNumbering {
                     codes
                 }
             };
-            self.entry_codes = codes;
+            for (slot, code) in self.entry_slots.iter_mut().zip(codes) {
+                slot.code = code;
+            }
+            self.coded = dictionary.len();
         }
-        let (codes, counts) = (&self.entry_codes, &mut self.entry_counts);
+        let slots = &mut self.entry_slots;
         self.of_row.extend(entries.iter().map(|&e| {
-            counts[e as usize] += 1;
-            codes[e as usize]
+            let slot = &mut slots[e as usize];
+            slot.count += 1;
+            slot.code
         }));
         if let Some(&last) = entries.last() {
             self.previous = Some(dictionary[last as usize]);
@@ -535,7 +549,7 @@ impl IntNumbering {
         let lo = self.lo;
         let span = self.table.len();
         if self.counting {
-            for (&v, &c) in dictionary.iter().zip(&self.entry_counts) {
+            for (&v, &EntrySlot { count: c, .. }) in dictionary.iter().zip(&self.entry_slots) {
                 if c > 0 {
                     match self.table.get_mut(v.wrapping_sub(lo) as usize) {
                         Some(slot) => *slot += c,
@@ -544,13 +558,13 @@ impl IntNumbering {
                 }
             }
         } else if !self.scattered {
-            for (&g, &c) in self.entry_codes.iter().zip(&self.entry_counts) {
+            for &EntrySlot { code: g, count: c } in &self.entry_slots {
                 if let Some(size) = self.sizes.get_mut(g as usize) {
                     *size += c;
                 }
             }
         } else {
-            for (&code, &c) in self.entry_codes.iter().zip(&self.entry_counts) {
+            for &EntrySlot { code, count: c } in &self.entry_slots {
                 let code = code as usize;
                 match self.table.get_mut(code) {
                     Some(slot) => *slot += c,
@@ -562,8 +576,8 @@ impl IntNumbering {
                 }
             }
         }
-        self.entry_counts.clear();
-        self.entry_codes.clear();
+        self.entry_slots.clear();
+        self.coded = 0;
     }
 
     /// An id's group (a new one when first met), while groups are numbered as met.
@@ -737,7 +751,7 @@ impl IntNumbering {
 
     /// The groups numbered.
     pub(crate) fn finish(mut self) -> Result<Groups, EngineError> {
-        debug_assert!(self.entry_counts.iter().all(|&c| c == 0), "a dictionary not ended");
+        debug_assert!(self.entry_slots.iter().all(|s| s.count == 0), "a dictionary not ended");
         if self.nulls > 0 {
             return Err(EngineError::BadData {
                 file: self.file,

@@ -874,12 +874,33 @@ impl SequenceMatcher {
         groups: usize,
         selected: Option<&BooleanBuffer>,
     ) -> Vec<u32> {
+        // Times as offsets from the part's first instant when they fit 32 bits (as they do
+        // for 49 days of milliseconds): the per-group times, looked up at random by every
+        // row, then take half the room in L2.
+        match ts.min_max() {
+            Some((lo, hi)) if hi.abs_diff(lo) < u64::from(u32::MAX) => {
+                self.rowwise(ts, of_row, groups, selected, |t: i64| t.abs_diff(lo) as u32)
+            }
+            _ => self.rowwise(ts, of_row, groups, selected, |t: i64| t),
+        }
+    }
+
+    /// [`reached_rowwise`](Self::reached_rowwise) with each time as `stamp` gives it (in the
+    /// same order as the times; [`Stamp::NONE`] above every one).
+    fn rowwise<S: Stamp>(
+        &self,
+        ts: &TsChunks<i64>,
+        of_row: &[u32],
+        groups: usize,
+        selected: Option<&BooleanBuffer>,
+        stamp: impl Fn(i64) -> S + Copy,
+    ) -> Vec<u32> {
         // Per group: the time of its row for the last step it reached, while it can still
-        // reach the next one (`i64::MAX`: it cannot); and the earliest time found for the next
-        // step (`i64::MAX`: none yet). Apart, so that the pass of step 0 (most rows) touches
-        // only the first (8 bytes a group: most of a part's groups stay in L2).
-        let mut last = vec![i64::MAX; groups];
-        let mut next = vec![i64::MAX; groups];
+        // reach the next one (`NONE`: it cannot); and the earliest time found for the next
+        // step (`NONE`: none yet). Apart, so that the pass of step 0 (most rows) touches
+        // only the first (4 or 8 bytes a group: most of a part's groups stay in L2).
+        let mut last = vec![S::NONE; groups];
+        let mut next = vec![S::NONE; groups];
         let rows = of_row.len().min(self.bits.len() / self.bytes.max(1));
         let wanted = |g: usize| selected.is_none_or(|s| s.value(g));
         // Each chunk of times with its rows' groups and step bits, as slices.
@@ -901,12 +922,12 @@ impl SequenceMatcher {
             let groups_of = &of_row[at..at + times.len()];
             if self.bytes == 1 {
                 let bits = &self.bits[at..at + times.len()];
-                later.keep_from(groups_of, bits, times, &mut last);
+                later.keep_from(groups_of, bits, times, &mut last, stamp);
             } else {
                 for (i, (&g, &t)) in groups_of.iter().zip(times).enumerate() {
                     let r = at + i;
                     if let (true, Some(s)) = (self.has(r, self.word(r), 0), last.get_mut(g as usize)) {
-                        *s = (*s).min(t);
+                        *s = (*s).min(stamp(t));
                     }
                 }
             }
@@ -916,9 +937,9 @@ impl SequenceMatcher {
             .enumerate()
             .map(|(g, s)| {
                 if !wanted(g) {
-                    *s = i64::MAX;
+                    *s = S::NONE;
                 }
-                u32::from(*s != i64::MAX)
+                u32::from(*s != S::NONE)
             })
             .collect();
         for k in 1..self.m {
@@ -932,8 +953,9 @@ impl SequenceMatcher {
                             continue;
                         }
                         let g = g as usize;
+                        let t = stamp(t);
                         if let (Some(&l), Some(n)) = (last.get(g), next.get_mut(g)) {
-                            *n = (*n).min(if t > l { t } else { i64::MAX });
+                            *n = (*n).min(if t > l { t } else { S::NONE });
                         }
                     }
                 }
@@ -942,9 +964,9 @@ impl SequenceMatcher {
             for ((l, n), lv) in last.iter_mut().zip(next.iter_mut()).zip(level.iter_mut()) {
                 // Only the groups that reached step `k` can go on.
                 *l = *n;
-                if *n != i64::MAX {
+                if *n != S::NONE {
                     *lv = k as u32 + 1;
-                    *n = i64::MAX;
+                    *n = S::NONE;
                     any = true;
                 }
             }
@@ -985,11 +1007,35 @@ impl SequenceMatcher {
 /// The rows of a part that match a step after the first, in part order: their groups, times
 /// and step bits (one byte a row), kept by [`SequenceMatcher::reached_rowwise`]'s pass of
 /// step 0 for the passes of later steps.
-#[derive(Default)]
-struct LaterRows {
+struct LaterRows<S> {
     groups: Vec<u32>,
-    times: Vec<i64>,
+    times: Vec<S>,
     bits: Vec<u8>,
+}
+
+impl<S> Default for LaterRows<S> {
+    fn default() -> Self {
+        LaterRows {
+            groups: Vec::new(),
+            times: Vec::new(),
+            bits: Vec::new(),
+        }
+    }
+}
+
+/// A time as [`SequenceMatcher::reached_rowwise`] keeps it per group: the time itself, or its
+/// offset from the part's first instant.
+trait Stamp: Copy + Ord + Default {
+    /// Above every time: no time (yet).
+    const NONE: Self;
+}
+
+impl Stamp for i64 {
+    const NONE: Self = i64::MAX;
+}
+
+impl Stamp for u32 {
+    const NONE: Self = u32::MAX;
 }
 
 /// Rows [`LaterRows::keep_from`] writes to a scratch block before keeping the later steps'
@@ -997,12 +1043,12 @@ struct LaterRows {
 /// enough to stay in L1 (13 bytes a row).
 const LATER_BLOCK: usize = 1024;
 
-impl LaterRows {
+impl<S: Stamp> LaterRows<S> {
     /// Step 0's pass over rows of one chunk: each row of step 0 lowers its group's `last`
     /// time to its own, and rows with bits of later steps are kept.
-    fn keep_from(&mut self, groups_of: &[u32], bits: &[u8], times: &[i64], last: &mut [i64]) {
+    fn keep_from(&mut self, groups_of: &[u32], bits: &[u8], times: &[i64], last: &mut [S], stamp: impl Fn(i64) -> S) {
         let mut g_block = [0u32; LATER_BLOCK];
-        let mut t_block = [0i64; LATER_BLOCK];
+        let mut t_block = [S::default(); LATER_BLOCK];
         let mut b_block = [0u8; LATER_BLOCK];
         for ((groups_of, bits), times) in groups_of
             .chunks(LATER_BLOCK)
@@ -1011,8 +1057,9 @@ impl LaterRows {
         {
             let mut n = 0;
             for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                let t = stamp(t);
                 if let Some(s) = last.get_mut(g as usize) {
-                    *s = (*s).min(if b & 1 == 1 { t } else { i64::MAX });
+                    *s = (*s).min(if b & 1 == 1 { t } else { S::NONE });
                 }
                 // `n` is at most the rows seen so far in this block: always in range.
                 if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n)) {
@@ -1028,11 +1075,11 @@ impl LaterRows {
 
     /// The pass of step `k`: each group's earliest row of step `k` strictly after its time
     /// in `last` lowers its `next`.
-    fn step(&self, k: usize, last: &[i64], next: &mut [i64]) {
+    fn step(&self, k: usize, last: &[S], next: &mut [S]) {
         for ((&g, &t), &b) in self.groups.iter().zip(&self.times).zip(&self.bits) {
             let g = g as usize;
             if let (Some(&l), Some(n)) = (last.get(g), next.get_mut(g)) {
-                *n = (*n).min(if (b >> k) & 1 == 1 && t > l { t } else { i64::MAX });
+                *n = (*n).min(if (b >> k) & 1 == 1 && t > l { t } else { S::NONE });
             }
         }
     }
@@ -1175,14 +1222,18 @@ mod tests {
         /// selected group reaches equal the definition's: each step at the earliest row strictly
         /// after the previous step's, over the group's rows in time order (computed here).
         /// Sequences of 1 to 9 steps (one and two bytes of step bits a row), parts of up to
-        /// 2,500 rows (past the 1,024 rows of a block of later steps' rows).
+        /// 2,500 rows (past the 1,024 rows of a block of later steps' rows), times spanning
+        /// less than 2^32 (kept as 32-bit offsets) or more (kept as they are), negative or not.
         #[test]
         fn rows_in_any_order_reach_the_greedy_steps(
             (steps, rows, selected) in (1usize..10, 1usize..12, 0usize..2500).prop_flat_map(|(steps, groups, n)| {
                 let row = (0..groups as u32, prop::collection::vec(prop::bool::weighted(0.3), steps), 0i64..40);
                 (Just(steps), prop::collection::vec(row, n), prop::collection::vec(prop::bool::weighted(0.8), groups))
-            })
+            }),
+            scale in prop::sample::select(vec![1i64, 1 << 27]),
+            base in prop::sample::select(vec![0i64, -(1i64 << 40), 1i64 << 50]),
         ) {
+            let rows: Vec<_> = rows.into_iter().map(|(g, hits, t)| (g, hits, base + t * scale)).collect();
             let found = vec![true; steps];
             let plain: Vec<Row> = rows.iter().map(|(_, hits, t)| (hits.clone(), *t)).collect();
             let (m, ts) = group(&found, &plain, None);
