@@ -15,6 +15,7 @@ use std::sync::Arc;
 use arrow::array::BooleanBufferBuilder;
 use arrow::array::{Array, StringArray};
 use arrow::buffer::{BooleanBuffer, Buffer, OffsetBuffer, ScalarBuffer};
+use bytes::Bytes;
 use parquet::basic::{Encoding, PageType, Type as PhysicalType};
 use parquet::column::page::Page;
 use parquet::file::metadata::ColumnChunkMetaData;
@@ -259,6 +260,9 @@ pub(crate) struct IntChunk<R: ChunkReader> {
     has_dictionary: bool,
     entries: Vec<u32>,
     plain: Vec<i64>,
+    /// The last plain page's values, read in place from the page (see [`IntChunk::values`]);
+    /// `None` when they were copied into `plain`.
+    plain_page: Option<ScalarBuffer<i64>>,
     /// The last page's rows with a value, a bit each (when some have none).
     present: Vec<u8>,
     /// Rows with no value (definition level 0) met so far.
@@ -284,6 +288,7 @@ impl<R: ChunkReader> IntChunk<R> {
             has_dictionary: false,
             entries: Vec::new(),
             plain: Vec::new(),
+            plain_page: None,
             present: Vec::new(),
             nulls: 0,
             rows: 0,
@@ -374,9 +379,9 @@ impl<R: ChunkReader> IntChunk<R> {
                         let levels = buf
                             .get(4..4usize.saturating_add(len))
                             .ok_or("definition levels past the page's end")?;
-                        (&buf[4 + len..], self.levels(levels, rows)?)
+                        (buf.slice(4 + len..), self.levels(levels, rows)?)
                     } else {
-                        (&buf[..], rows)
+                        (buf, rows)
                     };
                     return self.page(values, encoding, rows, present).map(Some);
                 }
@@ -399,7 +404,7 @@ impl<R: ChunkReader> IntChunk<R> {
                     } else {
                         rows
                     };
-                    return self.page(&buf[len..], encoding, rows, present).map(Some);
+                    return self.page(buf.slice(len..), encoding, rows, present).map(Some);
                 }
             }
         }
@@ -417,7 +422,7 @@ impl<R: ChunkReader> IntChunk<R> {
 
     /// A data page of `rows` rows, `present` of which have a value, encoded `encoding` in
     /// `data`.
-    fn page(&mut self, data: &[u8], encoding: Encoding, rows: usize, present: usize) -> Result<DataPage<'_>, String> {
+    fn page(&mut self, data: Bytes, encoding: Encoding, rows: usize, present: usize) -> Result<DataPage<'_>, String> {
         self.nulls += rows - present;
         self.rows += rows;
         let values = match self.values(data, encoding, present)? {
@@ -425,7 +430,10 @@ impl<R: ChunkReader> IntChunk<R> {
                 dictionary: &self.dictionary,
                 entries: &self.entries,
             },
-            Decoded::Plain => IntPage::Plain(&self.plain),
+            Decoded::Plain => IntPage::Plain(match &self.plain_page {
+                Some(values) => values,
+                None => &self.plain,
+            }),
         };
         Ok(DataPage {
             values,
@@ -436,7 +444,7 @@ impl<R: ChunkReader> IntChunk<R> {
     }
 
     /// Decodes `count` values encoded `encoding` from `data`.
-    fn values(&mut self, data: &[u8], encoding: Encoding, count: usize) -> Result<Decoded, String> {
+    fn values(&mut self, data: Bytes, encoding: Encoding, count: usize) -> Result<Decoded, String> {
         match encoding {
             Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
                 if !self.has_dictionary {
@@ -465,12 +473,19 @@ impl<R: ChunkReader> IntChunk<R> {
             }
             Encoding::PLAIN if self.is_strings => Err("a plain-encoded page of strings".into()),
             Encoding::PLAIN => {
-                let bytes = count
+                let n = count
                     .checked_mul(8)
-                    .and_then(|n| data.get(..n))
+                    .filter(|&n| n <= data.len())
                     .ok_or_else(|| format!("plain page of {count} values is {} bytes", data.len()))?;
-                self.plain.clear();
-                extend_le_i64(&mut self.plain, bytes);
+                // The page's own bytes when they can be read as `i64`s in place (8-byte aligned,
+                // a little-endian machine); a copy otherwise.
+                self.plain_page = None;
+                if cfg!(target_endian = "little") && data.as_ptr().align_offset(8) == 0 {
+                    self.plain_page = Some(ScalarBuffer::new(Buffer::from(data.slice(..n)), 0, count));
+                } else {
+                    self.plain.clear();
+                    extend_le_i64(&mut self.plain, &data[..n]);
+                }
                 Ok(Decoded::Plain)
             }
             other => Err(format!("data page encoded {other}")),
