@@ -719,30 +719,27 @@ fn unpack(width: u32, data: &[u8], out: &mut [u32]) {
 
 fn unpack_width<const W: usize>(data: &[u8], out: &mut [u32]) {
     let mask = if W == 32 { u64::from(u32::MAX) } else { (1u64 << W) - 1 };
-    let whole = data.len() / W;
     for (g, group) in out.chunks_exact_mut(8).enumerate() {
-        // A group's W bytes, with room for the last 8-byte read.
-        let mut w = [0u8; 40];
-        if g < whole {
-            w[..W].copy_from_slice(&data[g * W..g * W + W]);
-        } else {
-            let from = (g * W).min(data.len());
-            let to = (g * W + W).min(data.len());
-            w[..to - from].copy_from_slice(&data[from..to]);
-        }
+        // The group's W bytes and those after it (each value read as the 8 bytes from its
+        // first, then shifted and masked: one load a value): in place while 40 bytes remain
+        // (W ≤ 32, so a read starts within 28 bytes), else copied with zeros past the end.
+        let at = g * W;
+        let mut tail = [0u8; 40];
+        let bytes = match data.get(at..at + 40) {
+            Some(b) => b,
+            None => {
+                let rest = data.get(at..).unwrap_or(&[]);
+                tail[..rest.len().min(40)].copy_from_slice(&rest[..rest.len().min(40)]);
+                &tail[..]
+            }
+        };
         for (j, v) in group.iter_mut().enumerate() {
             let bit = j * W;
-            let at = bit / 8;
-            let word = u64::from_le_bytes([
-                w[at],
-                w[at + 1],
-                w[at + 2],
-                w[at + 3],
-                w[at + 4],
-                w[at + 5],
-                w[at + 6],
-                w[at + 7],
-            ]);
+            let from = bit / 8;
+            let word = bytes
+                .get(from..from + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_le_bytes);
             *v = ((word >> (bit % 8)) & mask) as u32;
         }
     }
