@@ -725,22 +725,21 @@ fn unpack_width<const W: usize>(data: &[u8], out: &mut [u32]) {
         // (W ≤ 32, so a read starts within 28 bytes), else copied with zeros past the end.
         let at = g * W;
         let mut tail = [0u8; 40];
-        let bytes = match data.get(at..at + 40) {
+        let bytes: &[u8; 40] = match data.get(at..at + 40).and_then(|b| b.try_into().ok()) {
             Some(b) => b,
             None => {
                 let rest = data.get(at..).unwrap_or(&[]);
-                tail[..rest.len().min(40)].copy_from_slice(&rest[..rest.len().min(40)]);
-                &tail[..]
+                let n = rest.len().min(40);
+                tail[..n].copy_from_slice(&rest[..n]);
+                &tail
             }
         };
         for (j, v) in group.iter_mut().enumerate() {
             let bit = j * W;
             let from = bit / 8;
-            let word = bytes
-                .get(from..from + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_le_bytes);
-            *v = ((word >> (bit % 8)) & mask) as u32;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[from..from + 8]);
+            *v = ((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32;
         }
     }
 }
