@@ -177,13 +177,13 @@ pub(crate) struct ScalarCoder {
     floats: FastMap<u64, u32>,
     strings: FastMap<String, u32>,
     /// The code of each entry of the current dictionary (INT columns decoded by our own page
-    /// decoder: see [`IntSink`](super::pages::IntSink)).
+    /// decoder: see [`ValueSink`](super::pages::ValueSink)).
     entry_codes: Vec<u32>,
 }
 
 /// An INT column without nulls from our own page decoder: a dictionary's entries are coded once
 /// (in dictionary order), then each row's code is its entry's.
-impl super::pages::IntSink for ScalarCoder {
+impl super::pages::ValueSink for ScalarCoder {
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
         if self.entry_codes.len() < dictionary.len() {
             let codes: Vec<u32> = dictionary.iter().map(|&v| self.int_code(v)).collect();
@@ -265,7 +265,7 @@ impl ScalarCoder {
             let a = arr.as_primitive_opt::<Int64Type>().ok_or_else(|| mixed(arr))?;
             self.codes.reserve(a.len());
             match a.nulls().filter(|n| n.null_count() > 0) {
-                None => super::pages::IntSink::values(self, a.values()),
+                None => super::pages::ValueSink::values(self, a.values()),
                 Some(nulls) => {
                     for (&v, valid) in a.values().iter().zip(nulls.iter()) {
                         let c = if valid { self.int_code(v) } else { NULL };

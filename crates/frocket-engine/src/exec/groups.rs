@@ -459,7 +459,7 @@ impl IntNumbering {
     }
 
     /// Numbers the next ids, given as entries of `dictionary` (each within it, as
-    /// [`IntChunk`](super::pages::IntChunk) checks). Once rows are known not to come in runs —
+    /// [`ChunkPages`](super::pages::ChunkPages) checks). Once rows are known not to come in runs —
     /// or only counts are asked for — each distinct id is looked up once per dictionary instead
     /// of once per row: rows are counted per entry, and folded into the ids' counts by
     /// [`IntNumbering::end_dictionary`], which must follow a dictionary's last entries.
@@ -818,7 +818,7 @@ impl IntNumbering {
     }
 }
 
-impl super::pages::IntSink for IntNumbering {
+impl super::pages::ValueSink for IntNumbering {
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
         self.push_entries(dictionary, entries);
     }
@@ -923,7 +923,7 @@ mod tests {
 
     #[test]
     fn rows_numbered_by_dictionary_entries() {
-        use crate::exec::pages::IntSink;
+        use crate::exec::pages::ValueSink;
         // Ids 5, 6, 5: not runs. Then a dictionary whose entry 1 (id 8) no row uses, and a plain
         // page; the same for a second chunk with a new dictionary.
         for range in [Some((0, 20)), None] {
@@ -944,7 +944,7 @@ mod tests {
 
     #[test]
     fn entries_not_in_runs_are_numbered_by_entry_from_the_first_page() {
-        use crate::exec::pages::IntSink;
+        use crate::exec::pages::ValueSink;
         for range in [Some((0, 20)), None] {
             let mut n = IntNumbering::new("f", "uid", true, 10, range);
             // A first page in runs (ids 3, 3, 4), then one that is not (4, 7, 4, 3), then a

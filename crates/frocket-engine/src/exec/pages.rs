@@ -1,11 +1,14 @@
-//! Our own decoding of a flat INT64 column chunk's pages, for the group id column: each row's
-//! entry in the chunk's dictionary instead of its value, so ids are numbered once per distinct
-//! id of a row group (see [`IntNumbering::push_entries`](super::groups::IntNumbering)) instead
-//! of once per row — and the dictionary gather arrow-rs would do is skipped.
+//! Our own decoding of flat column chunks' pages: INT64 and DOUBLE chunks (DOUBLE values as
+//! their bits) and STRING chunks whose data pages are all dictionary-encoded. A page gives each
+//! row's entry in the chunk's dictionary instead of its value, so group ids are numbered once
+//! per distinct id of a row group (see [`IntNumbering::push_entries`](super::groups::IntNumbering))
+//! instead of once per row, held values coded once per entry, and the dictionary gather arrow-rs
+//! would do is skipped; kept columns get their values placed straight into one buffer.
 //!
-//! Only chunks whose encodings this module knows are decoded here ([`decodable`]): dictionary
-//! pages, `RLE_DICTIONARY` / `PLAIN_DICTIONARY` and `PLAIN` data pages (format v1 and v2),
-//! definition levels of an optional column; anything else is read by arrow-rs. Pages come
+//! Only chunks whose encodings this module knows are decoded here ([`decodable_numbers`],
+//! [`decodable_strings`]): dictionary pages, `RLE_DICTIONARY` / `PLAIN_DICTIONARY` and `PLAIN`
+//! data pages (format v1 and v2), definition levels of an optional column; anything else is
+//! read by arrow-rs. Pages come
 //! decompressed from arrow-rs' [`SerializedPageReader`]. Every length, bit width and entry is
 //! checked: a damaged page is an error naming the column and row group, never a panic or an
 //! entry past the dictionary.
@@ -22,10 +25,10 @@ use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
-/// Whether [`IntChunk`] can decode `chunk`: a flat INT64 or DOUBLE column (optional or
+/// Whether [`ChunkPages`] can decode `chunk`: a flat INT64 or DOUBLE column (optional or
 /// required) written with dictionary, plain and RLE encodings only. (A DOUBLE's values come
 /// as the `i64` of their bits: [`f64::from_bits`] turns them back.)
-pub(crate) fn decodable(chunk: &ColumnChunkMetaData) -> bool {
+pub(crate) fn decodable_numbers(chunk: &ColumnChunkMetaData) -> bool {
     let descr = chunk.column_descr();
     matches!(descr.physical_type(), PhysicalType::INT64 | PhysicalType::DOUBLE)
         && descr.max_rep_level() == 0
@@ -38,7 +41,7 @@ pub(crate) fn decodable(chunk: &ColumnChunkMetaData) -> bool {
         })
 }
 
-/// Whether [`IntChunk`] can decode `chunk` as a STRING column's dictionary entries: a flat
+/// Whether [`ChunkPages`] can decode `chunk` as a STRING column's dictionary entries: a flat
 /// BYTE_ARRAY column (optional or required) whose data pages are all dictionary-encoded, as
 /// the footer's page encoding statistics say (without them, arrow-rs reads it).
 pub(crate) fn decodable_strings(chunk: &ColumnChunkMetaData) -> bool {
@@ -86,7 +89,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
     let batch = batch.max(1);
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let (mut chunk, expected) = IntChunk::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
+        let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
         let capacity = batch.min(expected).min(1 << 25);
         let mut keys: Vec<u32> = Vec::with_capacity(capacity);
         let mut valid: Option<BooleanBufferBuilder> = None;
@@ -102,7 +105,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
                 })
             };
         while let Some(page) = chunk.next_page().map_err(in_group)? {
-            let IntPage::Entries { entries, .. } = page.values else {
+            let PageValues::Entries { entries, .. } = page.values else {
                 return Err(in_group("a plain-encoded page of strings".into()));
             };
             if dictionary.is_none() {
@@ -163,8 +166,9 @@ pub(crate) fn spread<'a, T: Default>(
     })
 }
 
-/// What takes an INT64 column's values from [`decode_int_column`].
-pub(crate) trait IntSink {
+/// What takes an INT64 or DOUBLE column's values (DOUBLEs as their bits) from
+/// [`decode_number_column`].
+pub(crate) trait ValueSink {
     /// The next values, as entries of their chunk's `dictionary` (each within it).
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]);
     /// The next values, as such (a plain page).
@@ -180,23 +184,23 @@ pub(crate) trait IntSink {
 
 /// Decodes leaf column `leaf` of the row groups `row_groups` (in that order) of the part
 /// `meta` describes into `sink`. An error names the row group.
-pub(crate) fn decode_int_column<R: ChunkReader>(
+pub(crate) fn decode_number_column<R: ChunkReader>(
     reader: &Arc<R>,
     meta: &parquet::file::metadata::ParquetMetaData,
     row_groups: &[usize],
     leaf: usize,
-    sink: &mut impl IntSink,
+    sink: &mut impl ValueSink,
 ) -> Result<(), String> {
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let (mut chunk, expected) = IntChunk::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
+        let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
         while let Some(page) = chunk.next_page().map_err(in_group)? {
             if let Some(present) = page.present {
                 sink.absent(present, page.rows);
             }
             match page.values {
-                IntPage::Entries { dictionary, entries } => sink.entries(dictionary, entries),
-                IntPage::Plain(values) => sink.values(values),
+                PageValues::Entries { dictionary, entries } => sink.entries(dictionary, entries),
+                PageValues::Plain(values) => sink.values(values),
             }
         }
         chunk.check_rows(expected).map_err(in_group)?;
@@ -205,9 +209,9 @@ pub(crate) fn decode_int_column<R: ChunkReader>(
     Ok(())
 }
 
-/// One page's non-null values, as [`IntChunk::next_page`] returns them.
+/// One page's non-null values, as [`ChunkPages::next_page`] returns them.
 #[derive(Debug, PartialEq)]
-pub(crate) enum IntPage<'a> {
+pub(crate) enum PageValues<'a> {
     /// Each value's entry in the chunk's dictionary; every entry is within it.
     Entries {
         /// The chunk's dictionary.
@@ -219,38 +223,38 @@ pub(crate) enum IntPage<'a> {
     Plain(&'a [i64]),
 }
 
-/// One data page, as [`IntChunk::next_page`] returns it.
+/// One data page, as [`ChunkPages::next_page`] returns it.
 #[derive(Debug, PartialEq)]
 pub(crate) struct DataPage<'a> {
     /// The values of the page's rows that have one.
-    pub values: IntPage<'a>,
+    pub values: PageValues<'a>,
     /// Which of the page's rows have a value: a bit a row, least significant first; `None`
     /// when every row has one.
     pub present: Option<&'a [u8]>,
     /// The page's rows.
     pub rows: usize,
-    /// A STRING column's dictionary, which [`IntPage::Entries`] index.
+    /// A STRING column's dictionary, which [`PageValues::Entries`] index.
     pub strings: Option<&'a StringArray>,
 }
 
-/// What [`IntChunk`] decoded a data page's values into.
+/// What [`ChunkPages`] decoded a data page's values into.
 enum Decoded {
     Entries,
     Plain,
 }
 
-/// The pages of one INT64 (or DOUBLE) column chunk, decoded one at a time.
+/// The pages of one INT64, DOUBLE or dictionary STRING column chunk, decoded one at a time.
 ///
 /// ```ignore
-/// let mut chunk = IntChunk::open(reader, row_group.column(i), rows)?;
+/// let mut chunk = ChunkPages::open(reader, row_group.column(i), rows)?;
 /// while let Some(page) = chunk.next_page()? {
 ///     match page.values {
-///         IntPage::Entries { dictionary, entries } => { /* dictionary[entries[k] as usize] … */ }
-///         IntPage::Plain(v) => { /* … */ }
+///         PageValues::Entries { dictionary, entries } => { /* dictionary[entries[k] as usize] … */ }
+///         PageValues::Plain(v) => { /* … */ }
 ///     }
 /// }
 /// ```
-pub(crate) struct IntChunk<R: ChunkReader> {
+pub(crate) struct ChunkPages<R: ChunkReader> {
     pages: SerializedPageReader<R>,
     optional: bool,
     dictionary: Vec<i64>,
@@ -260,7 +264,7 @@ pub(crate) struct IntChunk<R: ChunkReader> {
     has_dictionary: bool,
     entries: Vec<u32>,
     plain: Vec<i64>,
-    /// The last plain page's values, read in place from the page (see [`IntChunk::values`]);
+    /// The last plain page's values, read in place from the page (see [`ChunkPages::values`]);
     /// `None` when they were copied into `plain`.
     plain_page: Option<ScalarBuffer<i64>>,
     /// The last page's rows with a value, a bit each (when some have none).
@@ -271,15 +275,15 @@ pub(crate) struct IntChunk<R: ChunkReader> {
     rows: usize,
 }
 
-impl<R: ChunkReader> IntChunk<R> {
+impl<R: ChunkReader> ChunkPages<R> {
     /// The pages of `chunk` (of a row group of `rows` rows) in `reader`.
     pub(crate) fn open(reader: Arc<R>, chunk: &ColumnChunkMetaData, rows: usize) -> Result<Self, String> {
         let is_strings = decodable_strings(chunk);
-        if !decodable(chunk) && !is_strings {
+        if !decodable_numbers(chunk) && !is_strings {
             return Err("not a flat INT64 or DOUBLE column with dictionary or plain pages, nor a flat STRING column with dictionary pages".into());
         }
         let pages = SerializedPageReader::new(reader, chunk, rows, None).map_err(|e| e.to_string())?;
-        Ok(IntChunk {
+        Ok(ChunkPages {
             pages,
             optional: chunk.column_descr().max_def_level() > 0,
             dictionary: Vec::new(),
@@ -426,11 +430,11 @@ impl<R: ChunkReader> IntChunk<R> {
         self.nulls += rows - present;
         self.rows += rows;
         let values = match self.values(data, encoding, present)? {
-            Decoded::Entries => IntPage::Entries {
+            Decoded::Entries => PageValues::Entries {
                 dictionary: &self.dictionary,
                 entries: &self.entries,
             },
-            Decoded::Plain => IntPage::Plain(match &self.plain_page {
+            Decoded::Plain => PageValues::Plain(match &self.plain_page {
                 Some(values) => values,
                 None => &self.plain,
             }),
@@ -829,14 +833,14 @@ mod tests {
         let reader = SerializedFileReader::new(bytes.clone()).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for rg in reader.metadata().row_groups() {
-            let mut chunk = IntChunk::open(Arc::new(bytes.clone()), rg.column(0), rg.num_rows() as usize)?;
+            let mut chunk = ChunkPages::open(Arc::new(bytes.clone()), rg.column(0), rg.num_rows() as usize)?;
             let mut nulls = 0;
             while let Some(page) = chunk.next_page()? {
                 let values: Vec<i64> = match page.values {
-                    IntPage::Entries { dictionary, entries } => {
+                    PageValues::Entries { dictionary, entries } => {
                         entries.iter().map(|&e| dictionary[e as usize]).collect()
                     }
-                    IntPage::Plain(values) => values.to_vec(),
+                    PageValues::Plain(values) => values.to_vec(),
                 };
                 match page.present {
                     None => out.extend(values.into_iter().map(Some)),
@@ -898,8 +902,8 @@ mod tests {
         let reader = SerializedFileReader::new(bytes.clone()).unwrap();
         let chunk = reader.metadata().row_group(0).column(0);
         assert!(chunk.encodings().any(|e| e == Encoding::DELTA_BINARY_PACKED));
-        assert!(!decodable(chunk));
-        assert!(IntChunk::open(Arc::new(bytes.clone()), chunk, 900).is_err());
+        assert!(!decodable_numbers(chunk));
+        assert!(ChunkPages::open(Arc::new(bytes.clone()), chunk, 900).is_err());
     }
 
     #[test]

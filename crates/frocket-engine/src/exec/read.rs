@@ -383,7 +383,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         if let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, n.column, &row_groups, false) {
             let range = int_range(&hinted, &parquet_schema, &parquet_meta, n.column, selected.as_deref());
             let mut ids = IntNumbering::new(file, n.column, n.per_row, rows, range);
-            pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut ids)
+            pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, &mut ids)
                 .map_err(|m| decode_err(n.column, m))?;
             roots.retain(|&r| r != root);
             own_groups = Some(ids.finish()?);
@@ -405,7 +405,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         }
         let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
         let mut coder = ScalarCoder::with_range(rows, range);
-        pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut coder)
+        pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, &mut coder)
             .map_err(|m| decode_err(column, m))?;
         roots.retain(|&r| r != root);
         own_coded.push((column.to_string(), coder.finish()));
@@ -429,13 +429,13 @@ fn read_chunks<R: ChunkReader + 'static>(
         let array: ArrayRef = match hinted.field(root).data_type() {
             DataType::Float64 => {
                 let mut values = OwnValues::<f64>::new(rows);
-                pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
+                pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
                     .map_err(|m| decode_err(column, m))?;
                 Arc::new(Float64Array::new(values.values.into(), values.nulls.finish()))
             }
             _ => {
                 let mut values = OwnValues::<i64>::new(rows);
-                pages::decode_int_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
+                pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
                     .map_err(|m| decode_err(column, m))?;
                 Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
             }
@@ -721,7 +721,7 @@ impl<T: FromBits> OwnValues<T> {
     }
 }
 
-impl<T: FromBits> pages::IntSink for OwnValues<T> {
+impl<T: FromBits> pages::ValueSink for OwnValues<T> {
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
         // (Every entry is within the dictionary: the decoder checks.)
         self.push_page(
@@ -745,7 +745,7 @@ impl<T: FromBits> pages::IntSink for OwnValues<T> {
 }
 
 /// The root and leaf index of `column` when our own page decoder can read its chunks in every
-/// row group of `row_groups` (see [`pages::decodable`]): a flat INT64 column read as Int64, or
+/// row group of `row_groups` (see [`pages::decodable_numbers`]): a flat INT64 column read as Int64, or
 /// when `float` also a flat DOUBLE column read as Float64.
 fn own_leaf(
     schema: &Schema,
@@ -767,7 +767,7 @@ fn own_leaf(
         .iter()
         .all(|&rg| {
             let chunk = meta.row_group(rg).column(leaf);
-            chunk.column_descr().physical_type() == physical && pages::decodable(chunk)
+            chunk.column_descr().physical_type() == physical && pages::decodable_numbers(chunk)
         })
         .then_some((root, leaf))
 }
