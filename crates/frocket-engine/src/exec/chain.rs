@@ -555,17 +555,39 @@ impl SequenceMatcher {
         };
         let mut too_many = false;
         if held.is_some() && m > 1 && (any >> 1) & 1 == 1 {
-            for p in range.clone() {
-                if (self.word(p) >> 1) & 1 == 0 {
-                    continue;
-                }
-                let k = key(p);
+            let mut note = |k: u32| {
                 if k != NULL_KEY && !candidates.contains(&k) {
                     too_many = candidates.len() == MAX_CANDIDATES;
-                    if too_many {
-                        break;
+                    if !too_many {
+                        candidates.push(k);
                     }
-                    candidates.push(k);
+                }
+                !too_many
+            };
+            match (bytes, keys) {
+                // The step-1 rows of each block of 64 found as a mask (no branch per row: they
+                // are a few in a hundred, anywhere), then visited bit by bit.
+                (Some(b), Some(keys)) => {
+                    'blocks: for (bs, ks) in b.chunks(64).zip(keys.chunks(64)) {
+                        let mut mask = bs
+                            .iter()
+                            .enumerate()
+                            .fold(0u64, |mask, (i, &x)| mask | (u64::from((x >> 1) & 1) << i));
+                        while mask != 0 {
+                            let i = mask.trailing_zeros() as usize;
+                            mask &= mask - 1;
+                            if !note(ks.get(i).copied().unwrap_or(NULL_KEY)) {
+                                break 'blocks;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for p in range.clone() {
+                        if (self.word(p) >> 1) & 1 == 1 && !note(key(p)) {
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -1178,6 +1200,32 @@ mod tests {
         let keys = [0, 1, 1, NULL_KEY];
         // x: A@1 only; y: B@2 A@3: no chain; the null row joins none.
         assert_eq!(run(&[true; 2], &rows, &r, Some(&keys)).0, 1);
+    }
+
+    #[test]
+    fn held_chains_find_their_step_one_rows_in_every_block_of_a_long_group() {
+        // 150 rows (three blocks of 64 for the search of step-1 rows), times in row order:
+        // filler views of values 0–3; value 5 viewed at 3 and added at 64 (a block's first
+        // row); value 7 viewed at 20, added at 100 and bought at 130.
+        let mut events: Vec<(&str, i64)> = (0..150).map(|i| ("A", i)).collect();
+        let mut keys: Vec<u32> = (0..150).map(|i| i as u32 % 4).collect();
+        keys[3] = 5;
+        (events[64], keys[64]) = (("B", 64), 5);
+        keys[20] = 7;
+        (events[100], keys[100]) = (("B", 100), 7);
+        (events[130], keys[130]) = (("C", 130), 7);
+        let rows = rows_of("ABC", &events);
+        let r = rules(vec![None, None, None], false, None);
+        // Value 7 reaches every step (bought 110 after its view); value 5 was the first to
+        // be added (61 after its view).
+        assert_eq!(
+            run(&[true; 3], &rows, &r, Some(&keys)),
+            (3, vec![Some(61.0), Some(110.0)])
+        );
+        // Without value 7's purchase: value 5's and 7's chains both stop at step 2.
+        (events[130], keys[130]) = (("A", 130), 2);
+        let rows = rows_of("ABC", &events);
+        assert_eq!(run(&[true; 3], &rows, &r, Some(&keys)), (2, vec![Some(61.0), None]));
     }
 
     /// [`run`] with the group's rows at positions `at` of the part (positions hold the step
