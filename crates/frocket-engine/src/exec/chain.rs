@@ -394,8 +394,7 @@ impl SequenceMatcher {
     ) -> Option<usize> {
         let times = ts.run(range.clone())?;
         let bits = self.byte_bits(range.clone())?;
-        let any = bits.iter().fold(0u8, |a, &b| a | b);
-        let bound = (any.trailing_ones() as usize).min(self.len());
+        let bound = self.first_missing_of(u64::from(bits.iter().fold(0u8, |a, &b| a | b)));
         if bound <= 1 || bound < need {
             sc.conv.iter_mut().for_each(|c| *c = None);
             return Some(if bound < need { 0 } else { bound });
@@ -537,7 +536,7 @@ impl SequenceMatcher {
             Some(b) => u64::from(b.iter().fold(0u8, |a, &x| a | x)),
             None => range.clone().fold(0u64, |a, p| a | self.word(p)),
         };
-        let bound = (0..m).find(|&k| (any >> k) & 1 == 0).unwrap_or(m);
+        let bound = self.first_missing_of(any);
         if bound < need {
             return Some(0);
         }

@@ -189,7 +189,7 @@ pub(crate) fn decode_number_column<R: ChunkReader>(
     meta: &parquet::file::metadata::ParquetMetaData,
     row_groups: &[usize],
     leaf: usize,
-    sink: &mut impl ValueSink,
+    sink: &mut (impl ValueSink + ?Sized),
 ) -> Result<(), String> {
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");

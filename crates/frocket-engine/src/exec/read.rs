@@ -426,17 +426,19 @@ fn read_chunks<R: ChunkReader + 'static>(
         if !roots.contains(&root) || own_columns.iter().any(|(r, _)| *r == root) {
             continue;
         }
+        let decode = |values: &mut dyn pages::ValueSink| {
+            pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, values)
+                .map_err(|m| decode_err(column, m))
+        };
         let array: ArrayRef = match hinted.field(root).data_type() {
             DataType::Float64 => {
                 let mut values = OwnValues::<f64>::new(rows);
-                pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
-                    .map_err(|m| decode_err(column, m))?;
+                decode(&mut values)?;
                 Arc::new(Float64Array::new(values.values.into(), values.nulls.finish()))
             }
             _ => {
                 let mut values = OwnValues::<i64>::new(rows);
-                pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, &mut values)
-                    .map_err(|m| decode_err(column, m))?;
+                decode(&mut values)?;
                 Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
             }
         };

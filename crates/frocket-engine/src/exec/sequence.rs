@@ -401,12 +401,18 @@ impl SequenceMatcher {
         let m = self.m;
         if self.bytes <= 4 {
             // Every step's bit is in the first word: one OR over the rows.
-            let any = rows.iter().fold(0u64, |a, &r| a | self.word(r as usize));
-            return ((!any) & ((1u64 << m) - 1)).trailing_zeros() as usize;
+            return self.first_missing_of(rows.iter().fold(0u64, |a, &r| a | self.word(r as usize)));
         }
         (0..m)
             .find(|&k| !rows.iter().any(|&r| self.has(r as usize, self.word(r as usize), k)))
             .unwrap_or(m)
+    }
+
+    /// The first positive step whose bit `any` (rows' first words OR-ed) lacks (`len()` when
+    /// it has every one): a bound on the steps a chain of those rows can reach.
+    #[inline]
+    pub(super) fn first_missing_of(&self, any: u64) -> usize {
+        ((!any).trailing_zeros() as usize).min(self.m)
     }
 
     /// The step bits of rows `rows`, one byte a row, when every row's bits fit one byte.
