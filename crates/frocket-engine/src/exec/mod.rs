@@ -19,6 +19,7 @@ mod ranges;
 mod read;
 mod sequence;
 mod time_sort;
+mod witness;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -319,6 +320,12 @@ impl Part<'_> {
                 chain_need,
                 first_alone,
             );
+            // A sequence with a window or negative steps (no chain rules): most groups that
+            // match are shown to by a chain of rows found row by row over the part, without
+            // any order; they are not visited.
+            if let (None, false, Timestamps::Int(t), Some(v)) = (&chains, m.is_greedy(), ts, visits.as_mut()) {
+                m.witness_rowwise(t, self.groups.of_row(), v);
+            }
             // A scan without chain rules decides most groups without order (a chain of rows
             // found to match) and sorts the others' positions itself: the order is left
             // unsorted for it.
@@ -334,7 +341,7 @@ impl Part<'_> {
             ) {
                 if let Some(order) = SteppedOrder::of(&self.groups, t, keep, bits) {
                     let mut reached = m.reached_strict(rules, &order, selected, sink);
-                    visits.iter().for_each(|v| v.mark_first_only(&mut reached));
+                    visits.iter().for_each(|v| v.mark_unvisited(&mut reached));
                     return Ok(reached);
                 }
             }
@@ -395,7 +402,7 @@ impl Part<'_> {
             (None, Timestamps::Int(t)) if m.is_greedy() => m.reached_unordered(t, members, selected),
             (None, _) => m.reached_per_group(ts, members, selected, need),
         };
-        visits.iter().for_each(|v| v.mark_first_only(&mut reached));
+        visits.iter().for_each(|v| v.mark_unvisited(&mut reached));
         Ok(reached)
     }
 

@@ -163,7 +163,14 @@ struct Layout {
     fill: Vec<u32>,
     /// Rows of the groups kept.
     kept: usize,
+    /// When the groups kept have few of the part's rows (at most one in [`SPARSE`]): their
+    /// flags, 64 to a word (small enough for L1), so that the scatter passes over the other
+    /// rows without looking their group up in `fill` (at random).
+    sparse: Option<Vec<u64>>,
 }
+
+/// The share of a part's rows (one in this many) at or below which a [`Layout`] is sparse.
+const SPARSE: usize = 16;
 
 /// The flag of a group left out in [`Layout::fill`].
 const PARKED: u32 = 1 << 31;
@@ -178,6 +185,7 @@ impl Layout {
                 fill: offsets[..groups.count].to_vec(),
                 offsets,
                 kept: groups.of_row().len(),
+                sparse: None,
             };
         };
         let kept_at = |g: usize| keep.get(g).copied().unwrap_or(false);
@@ -193,11 +201,30 @@ impl Layout {
         let fill = (0..groups.count)
             .map(|g| if kept_at(g) { offsets[g] } else { PARKED | acc })
             .collect();
+        let sparse = (acc as usize * SPARSE <= groups.of_row().len()).then(|| {
+            let mut words = vec![0u64; groups.count.div_ceil(64)];
+            for (g, _) in keep.iter().enumerate().filter(|(_, &k)| k) {
+                if let Some(w) = words.get_mut(g / 64) {
+                    *w |= 1 << (g % 64);
+                }
+            }
+            words
+        });
         Layout {
             offsets,
             fill,
             kept: acc as usize,
+            sparse,
         }
+    }
+
+    /// Whether the scatter passes over a row of group `g` at once: its group is left out, as
+    /// a sparse layout's flags tell without a look at `fill` (a dense layout parks the row).
+    #[inline(always)]
+    fn skips(&self, g: u32) -> bool {
+        self.sparse
+            .as_ref()
+            .is_some_and(|w| w.get(g as usize / 64).is_none_or(|w| (w >> (g % 64)) & 1 == 0))
     }
 
     /// Slots the scatter writes: the kept rows and one past them.
@@ -223,6 +250,9 @@ pub(crate) fn kept_rows(groups: &Groups, keep: Option<&[bool]>) -> (Vec<u32>, Ve
     let mut fill = layout.fill.clone();
     let mut rows = vec![0u32; layout.slots()];
     for (r, &g) in groups.of_row().iter().enumerate() {
+        if layout.skips(g) {
+            continue;
+        }
         if let (Some(f), true) = (fill.get_mut(g as usize), r < PARKED as usize) {
             let at = Layout::take(f);
             if let Some(slot) = rows.get_mut(at) {
@@ -286,6 +316,9 @@ impl KeptColumns {
                 break;
             };
             for (i, ((&g, &b), &time)) in g.iter().zip(b).zip(chunk).enumerate() {
+                if layout.skips(g) {
+                    continue;
+                }
                 let Some(f) = fill.get_mut(g as usize) else {
                     continue;
                 };
@@ -346,6 +379,9 @@ fn packed_keys(
     let mut fill = layout.fill.clone();
     let mut keys = vec![0u64; layout.slots()];
     for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
+        if layout.skips(g) {
+            continue;
+        }
         let at = Layout::take(&mut fill[g as usize]);
         if let Some(key) = keys.get_mut(at) {
             *key = (time.abs_diff(min) << low_bits) | low(r);
@@ -466,6 +502,9 @@ fn order_runs<T: ArrowNativeType>(
     let mut rows = vec![0u32; layout.slots()];
     let mut times = vec![T::default(); layout.slots()];
     for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
+        if layout.skips(g) {
+            continue;
+        }
         let at = Layout::take(&mut fill[g as usize]);
         if let (Some(row), Some(dst)) = (rows.get_mut(at), times.get_mut(at)) {
             *row = r as u32;
@@ -719,7 +758,14 @@ mod tests {
         let col = Column::single(Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef);
         let groups = Groups::build("f", "uid", col, true).unwrap();
         let every_other: Vec<bool> = (0..groups.count).map(|g| g % 2 == 1).collect();
-        let cases = [None, Some(every_other.as_slice())]
+        // The smallest group alone: few of the part's rows, a sparse layout.
+        let smallest = (0..groups.count).min_by_key(|&g| groups.sizes[g]).unwrap();
+        let alone: Vec<bool> = (0..groups.count).map(|g| g == smallest).collect();
+        assert_eq!(
+            Layout::of(&groups, Some(&alone)).sparse.is_some(),
+            groups.sizes[smallest] as usize * SPARSE <= ts.len()
+        );
+        let cases = [None, Some(every_other.as_slice()), Some(alone.as_slice())]
             .into_iter()
             .flat_map(|k| [(k, true), (k, false)]);
         for (keep, sorted) in cases {

@@ -1,0 +1,344 @@
+//! Sequences shown to match without ordering any group's rows, row by row over a part whose
+//! rows come in any order: the witness of `SequenceMatcher::witness` (one chain of rows
+//! checked against the window and the negative steps) for every group at once.
+//!
+//! Most groups that reach every step of a windowed or negative sequence have such a chain
+//! ending at their earliest row of the last step (an `addtocart` right before the
+//! `transaction`, no `view` between). Found for all groups by a few passes over the part in
+//! part order, those groups need no time order at all; only the others (a few in a hundred)
+//! are placed in time order and scanned.
+//!
+//! ```text
+//! rows (any order):  g0 view@7  g1 tx@9  g0 cart@3  g0 tx@8  g1 cart@2  g1 view@10
+//! last step (tx):    end g0 = 8, g1 = 9          (each group's earliest)
+//! step 0 (cart):     g0 = 3 (< 8), g1 = 2 (< 9)  (latest before the next step's row)
+//! negative (view):   g0: 7 in (3, 8), blocked; g1: 10 not in (2, 9), witnessed
+//! ```
+
+use super::groups::TsChunks;
+use super::sequence::{SequenceMatcher, Visits};
+
+/// Rows kept per block by [`positive_rows`] before being appended (every row written, the
+/// count advanced by whether it is kept: no branch per row). Small enough to stay in L1.
+const BLOCK: usize = 1024;
+
+impl SequenceMatcher {
+    /// Moves the groups `visits` keeps that have a witness — a chain of rows shown to match
+    /// every positive step (see the module doc) — from [`Visits::keep`] to
+    /// [`Visits::witnessed`], so that only the others are ordered and scanned.
+    ///
+    /// The chain of a group ends at its earliest row of the last step; step `k`'s row is its
+    /// latest row of step `k` strictly before step `k + 1`'s (the tightest chain ending
+    /// there). It is a match when its rows span at most the window and no row of a negative
+    /// step blocks it: strictly before the first row (a leading negative step), strictly
+    /// between two of its rows, or strictly after the last and within the window of the first
+    /// (a trailing one). A group without such a chain may still match; it stays kept.
+    ///
+    /// Does nothing unless each row's step bits are one byte and the part's times span less
+    /// than 2^32 - 1 (each time is then kept per group as a `u32` offset, `0` for none).
+    pub(crate) fn witness_rowwise(&self, ts: &TsChunks<i64>, of_row: &[u32], visits: &mut Visits) {
+        let m = self.len();
+        let groups = visits.keep.len();
+        let Some(bits) = self.byte_bits(0..of_row.len()) else {
+            return;
+        };
+        let Some((lo, hi)) = ts.min_max() else {
+            return;
+        };
+        let Some(slots) = groups.checked_mul(m) else {
+            return;
+        };
+        if m == 0 || hi.abs_diff(lo) >= u64::from(u32::MAX - 1) {
+            return;
+        }
+        // Offsets from the part's first instant, from 1 (`t >= lo`): 0 is "no row".
+        let before = lo.wrapping_sub(1);
+        let stamp = move |t: i64| t.wrapping_sub(before) as u32;
+        let last = m - 1;
+        // Each group's chain: `m` times side by side (one cache line a row looks up).
+        let mut chain = vec![0u32; slots];
+        for c in chain.chunks_exact_mut(m) {
+            c[last] = u32::MAX;
+        }
+        let positives = ((1u16 << m) - 1) as u8;
+        let rows = positive_rows(ts, of_row, bits, positives, stamp);
+        // The last step: each group's earliest row of it.
+        let last_bit = 1u8 << last;
+        for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
+            if let Some(c) = chain.get_mut(g as usize * m + last) {
+                *c = (*c).min(if b & last_bit != 0 { t } else { u32::MAX });
+            }
+        }
+        for (c, &kept) in chain.chunks_exact_mut(m).zip(&visits.keep) {
+            if !kept || c[last] == u32::MAX {
+                c[last] = 0;
+            }
+        }
+        // Earlier steps, from the last: the latest row strictly before the next step's.
+        for k in (0..last).rev() {
+            let bit = 1u8 << k;
+            for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
+                let at = g as usize * m;
+                if let Some(c) = chain.get_mut(at..at + m) {
+                    let hit = (b & bit != 0) & (t < c[k + 1]);
+                    c[k] = c[k].max(if hit { t } else { 0 });
+                }
+            }
+        }
+        drop(rows);
+        // A chain is alive while its first time is set; one spanning more than the window is not.
+        if let Some(d) = self.max_duration {
+            for c in chain.chunks_exact_mut(m) {
+                if f64::from(c[last].wrapping_sub(c[0])) > d {
+                    c[0] = 0;
+                }
+            }
+        }
+        for k in (0..=m).filter(|&k| self.has_gap(k)) {
+            self.block_by_gap(k, ts, of_row, bits, &mut chain, stamp);
+        }
+        for (g, (c, kept)) in chain.chunks_exact(m).zip(visits.keep.iter_mut()).enumerate() {
+            if c[0] != 0 {
+                *kept = false;
+                visits.witnessed.push(g as u32);
+            }
+        }
+    }
+
+    /// Clears the first time of each chain (`m` times a group) a row of a negative step in
+    /// gap `k` blocks (see [`witness_rowwise`](Self::witness_rowwise)), in one pass over the
+    /// rows: each chain gives the open interval of times in which such a row blocks it.
+    fn block_by_gap(
+        &self,
+        k: usize,
+        ts: &TsChunks<i64>,
+        of_row: &[u32],
+        bits: &[u8],
+        chain: &mut [u32],
+        stamp: impl Fn(i64) -> u32,
+    ) {
+        let m = self.len();
+        let last = m - 1;
+        // Times are whole numbers: `t - first <= d` is `t < first + floor(d) + 1`, and every
+        // time is below `u32::MAX`.
+        let after_window = |first: u32| {
+            self.max_duration.map_or(u32::MAX, |d| {
+                (f64::from(first) + d.floor() + 1.0).clamp(0.0, f64::from(u32::MAX)) as u32
+            })
+        };
+        // Each chain's open interval `(after, before)` as its first time and width, so that a
+        // time is inside with one comparison and no branch (`t - start < width`, wrapping).
+        let inside = |after: u32, before: u32| {
+            let start = after.wrapping_add(1);
+            (start, before.saturating_sub(start))
+        };
+        let blocking: Vec<(u32, u32)> = chain
+            .chunks_exact(m)
+            .map(|c| match (c[0], k) {
+                (0, _) => (0, 0),
+                (first, 0) => inside(0, first),
+                (first, k) if k == m => inside(c[last], after_window(first)),
+                _ => inside(c[k - 1], c[k]),
+            })
+            .collect();
+        let bit = 1u8 << (m + k);
+        let mut start = 0;
+        for times in ts.slices() {
+            let end = start + times.len();
+            let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
+                break;
+            };
+            start = end;
+            for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                let (from, width) = blocking.get(g as usize).copied().unwrap_or((0, 0));
+                // All ones when inside, then the row's bit of the gap.
+                let hit = u8::from(stamp(t).wrapping_sub(from) < width).wrapping_neg() & b & bit;
+                if hit != 0 {
+                    if let Some(first) = chain.get_mut(g as usize * m) {
+                        *first = 0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The rows of a part with a bit of `mask` in their step byte: their groups, times (as
+/// `stamp` gives them) and step bytes, in part order.
+#[derive(Default)]
+struct PositiveRows {
+    groups: Vec<u32>,
+    times: Vec<u32>,
+    bits: Vec<u8>,
+}
+
+/// The rows whose step byte has a bit of `mask` (see [`PositiveRows`]), kept block by block
+/// of [`BLOCK`] rows without a branch per row.
+fn positive_rows(
+    ts: &TsChunks<i64>,
+    of_row: &[u32],
+    bits: &[u8],
+    mask: u8,
+    stamp: impl Fn(i64) -> u32,
+) -> PositiveRows {
+    let mut out = PositiveRows::default();
+    let mut g_block = [0u32; BLOCK];
+    let mut t_block = [0u32; BLOCK];
+    let mut b_block = [0u8; BLOCK];
+    let mut start = 0;
+    for times in ts.slices() {
+        let end = start + times.len();
+        let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
+            break;
+        };
+        start = end;
+        for ((groups_of, bits), times) in groups_of.chunks(BLOCK).zip(bits.chunks(BLOCK)).zip(times.chunks(BLOCK)) {
+            let mut n = 0;
+            for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                // `n` is at most the rows seen so far in this block: always in range.
+                if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n)) {
+                    (*gb, *tb, *bb) = (g, stamp(t), b);
+                }
+                n += usize::from(b & mask != 0);
+            }
+            out.groups.extend_from_slice(&g_block[..n]);
+            out.times.extend_from_slice(&t_block[..n]);
+            out.bits.extend_from_slice(&b_block[..n]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::buffer::BooleanBuffer;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A row: its group, whether it matches each step (in sequence order), and its time.
+    type Row = (u32, Vec<bool>, i64);
+
+    /// The groups `witness_rowwise` claims, of those `keep` marks.
+    fn claimed(found: &[bool], rows: &[Row], max_duration: Option<f64>, keep: &[bool]) -> Vec<u32> {
+        let steps = found
+            .iter()
+            .enumerate()
+            .map(|(s, &f)| (rows.iter().map(|(_, hits, _)| hits[s]).collect::<BooleanBuffer>(), f))
+            .collect();
+        let m = SequenceMatcher::new(steps, max_duration, rows.len());
+        let ts = TsChunks::single(rows.iter().map(|&(_, _, t)| t).collect::<Vec<_>>().into());
+        let of_row: Vec<u32> = rows.iter().map(|&(g, _, _)| g).collect();
+        let mut visits = Visits {
+            keep: keep.to_vec(),
+            first_only: Vec::new(),
+            witnessed: Vec::new(),
+            steps: m.len() as u32,
+        };
+        m.witness_rowwise(&ts, &of_row, &mut visits);
+        for &g in &visits.witnessed {
+            assert!(!visits.keep[g as usize], "group {g} witnessed and still kept");
+        }
+        visits.witnessed
+    }
+
+    /// The definition of the module doc, for one group's rows (each: steps matched, time):
+    /// whether the chain ending at its earliest row of the last positive step matches.
+    fn reference(found: &[bool], rows: &[(&Vec<bool>, i64)], max_duration: Option<f64>) -> bool {
+        let positive: Vec<usize> = (0..found.len()).filter(|&s| found[s]).collect();
+        let m = positive.len();
+        // The gap of each negative step: the positive steps before it.
+        let gap = |s: usize| found[..s].iter().filter(|&&f| f).count();
+        let negative_in = |hits: &[bool], k: usize| (0..found.len()).any(|s| !found[s] && gap(s) == k && hits[s]);
+        let Some(end) = rows.iter().filter(|(h, _)| h[positive[m - 1]]).map(|&(_, t)| t).min() else {
+            return false;
+        };
+        let mut chain = vec![end; m];
+        for k in (0..m - 1).rev() {
+            let before = rows.iter().filter(|(h, t)| h[positive[k]] && *t < chain[k + 1]);
+            match before.map(|&(_, t)| t).max() {
+                Some(t) => chain[k] = t,
+                None => return false,
+            }
+        }
+        let (first, last) = (chain[0], chain[m - 1]);
+        if max_duration.is_some_and(|d| (last - first) as f64 > d) {
+            return false;
+        }
+        !rows.iter().any(|&(h, t)| {
+            (0..=m).any(|k| {
+                negative_in(h, k)
+                    && match k {
+                        0 => t < first,
+                        k if k == m => t > last && max_duration.is_none_or(|d| (t - first) as f64 <= d),
+                        k => t > chain[k - 1] && t < chain[k],
+                    }
+            })
+        })
+    }
+
+    #[test]
+    fn the_module_example_witnesses_the_unblocked_group() {
+        // Steps: cart, not view, tx. Rows as in the module doc.
+        let found = [true, false, true];
+        let (cart, view, tx) = (
+            vec![true, false, false],
+            vec![false, true, false],
+            vec![false, false, true],
+        );
+        let rows = vec![
+            (0, view.clone(), 7),
+            (1, tx.clone(), 9),
+            (0, cart.clone(), 3),
+            (0, tx, 8),
+            (1, cart, 2),
+            (1, view, 10),
+        ];
+        assert_eq!(claimed(&found, &rows, None, &[true, true]), vec![1]);
+        // A window shorter than g1's chain (2 → 9) leaves it to the scan.
+        assert_eq!(claimed(&found, &rows, Some(6.0), &[true, true]), Vec::<u32>::new());
+        // Groups not kept are never claimed.
+        assert_eq!(claimed(&found, &rows, None, &[true, false]), Vec::<u32>::new());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Over groups' rows in any order, the groups claimed are exactly the kept groups whose
+        /// chain (module doc) matches, computed here group by group; none when the step bits
+        /// take more than a byte a row or the times span 2^32 or more. Sequences of 1 to 5
+        /// steps with negative ones anywhere, windows or none, few distinct times (ties).
+        #[test]
+        fn claims_exactly_the_groups_whose_chain_matches(
+            (found, rows, keep) in (prop::collection::vec(any::<bool>(), 1..6), 1usize..8, 0usize..300)
+                .prop_flat_map(|(mut found, groups, n)| {
+                    if !found.iter().any(|&f| f) {
+                        found[0] = true;
+                    }
+                    let row = (0..groups as u32, prop::collection::vec(prop::bool::weighted(0.3), found.len()), 0i64..25);
+                    (Just(found), prop::collection::vec(row, n), prop::collection::vec(prop::bool::weighted(0.8), groups))
+                }),
+            max_duration in prop::option::of((0u32..12).prop_map(f64::from)),
+            scale in prop::sample::select(vec![1i64, 1 << 28]),
+            base in prop::sample::select(vec![0i64, -(1i64 << 40), i64::MIN + 1]),
+        ) {
+            let rows: Vec<Row> = rows.into_iter().map(|(g, hits, t)| (g, hits, base + t * scale)).collect();
+            let got = claimed(&found, &rows, max_duration.map(|d| d * scale as f64), &keep);
+            let positives = found.iter().filter(|&&f| f).count();
+            let span = rows.iter().map(|r| r.2).max().zip(rows.iter().map(|r| r.2).min()).map(|(a, b)| a.abs_diff(b));
+            if 2 * positives + 1 > 8 || span.is_some_and(|s| s >= u64::from(u32::MAX - 1)) {
+                prop_assert!(got.is_empty());
+                return Ok(());
+            }
+            let want: Vec<u32> = (0..keep.len() as u32)
+                .filter(|&g| keep[g as usize])
+                .filter(|&g| {
+                    let mine: Vec<(&Vec<bool>, i64)> =
+                        rows.iter().filter(|r| r.0 == g).map(|(_, h, t)| (h, *t)).collect();
+                    reference(&found, &mine, max_duration.map(|d| d * scale as f64))
+                })
+                .collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}
