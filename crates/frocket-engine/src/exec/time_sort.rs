@@ -316,9 +316,6 @@ impl KeptColumns {
                 break;
             };
             for (i, ((&g, &b), &time)) in g.iter().zip(b).zip(chunk).enumerate() {
-                if layout.skips(g) {
-                    continue;
-                }
                 let Some(f) = fill.get_mut(g as usize) else {
                     continue;
                 };
