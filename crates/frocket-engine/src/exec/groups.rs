@@ -28,6 +28,8 @@ pub(crate) struct TsChunks<T: ArrowNativeType> {
     chunks: Vec<ScalarBuffer<T>>,
     shift: u32,
     mask: usize,
+    /// The smallest and largest time of integer times, found once ([`TsChunks::min_max`]).
+    range: std::cell::OnceCell<Option<(i64, i64)>>,
 }
 
 impl<T: ArrowNativeType> TsChunks<T> {
@@ -56,15 +58,19 @@ impl<T: ArrowNativeType> TsChunks<T> {
             chunks: vec![values],
             shift: usize::BITS - 1,
             mask: usize::MAX >> 1,
+            range: Default::default(),
         }
     }
 }
 
 impl TsChunks<i64> {
-    /// The smallest and largest time (`None` without rows).
+    /// The smallest and largest time (`None` without rows); found on first use, then kept
+    /// (several scans of a part ask for it).
     pub(crate) fn min_max(&self) -> Option<(i64, i64)> {
-        let slices: Vec<&[i64]> = self.slices().collect();
-        min_max(&slices)
+        *self.range.get_or_init(|| {
+            let slices: Vec<&[i64]> = self.slices().collect();
+            min_max(&slices)
+        })
     }
 }
 
@@ -100,6 +106,7 @@ impl Timestamps {
                 chunks,
                 shift: col.shift(),
                 mask: (1usize << col.shift()) - 1,
+                range: Default::default(),
             })
         }
         let found = match col.data_type() {
@@ -128,9 +135,20 @@ fn type_error(file: &str, column: &str, found: &DataType) -> EngineError {
 /// The smallest and largest of the values of `chunks`.
 pub(crate) fn min_max(chunks: &[&[i64]]) -> Option<(i64, i64)> {
     let first = *chunks.iter().find_map(|c| c.first())?;
-    Some(chunks.iter().fold((first, first), |acc, c| {
-        c.iter().fold(acc, |(lo, hi), &v| (lo.min(v), hi.max(v)))
-    }))
+    // Four minimums and maximums apart (no chain of dependent comparisons), then together.
+    let (mut lo, mut hi) = ([first; 4], [first; 4]);
+    for c in chunks {
+        let quads = c.chunks_exact(4);
+        for &v in quads.remainder() {
+            (lo[0], hi[0]) = (lo[0].min(v), hi[0].max(v));
+        }
+        for q in quads {
+            for i in 0..4 {
+                (lo[i], hi[i]) = (lo[i].min(q[i]), hi[i].max(q[i]));
+            }
+        }
+    }
+    Some((lo.into_iter().min()?, hi.into_iter().max()?))
 }
 
 /// `(lo, hi - lo + 1)` when ids in `lo..=hi` are few enough for a direct lookup table (at most

@@ -326,6 +326,17 @@ impl Part<'_> {
             if let (None, false, Timestamps::Int(t), Some(v)) = (&chains, m.is_greedy(), ts, visits.as_mut()) {
                 m.witness_rowwise(t, self.groups.of_row(), v);
             }
+            // So do most groups a strict chain reaches (each reaches the first step it has no
+            // rows of); not when times to convert are wanted of every group.
+            if let (Some(rules), Timestamps::Int(t), Some(v), true, false) = (
+                chains.as_ref().filter(|r| m.strict_by_steps(r)),
+                ts,
+                visits.as_mut(),
+                seq.hold_constant.is_empty(),
+                sink.is_some(),
+            ) {
+                m.strict_witness_rowwise(rules.within(), t, self.groups.of_row(), v);
+            }
             // A scan without chain rules decides most groups without order (a chain of rows
             // found to match) and sorts the others' positions itself: the order is left
             // unsorted for it.

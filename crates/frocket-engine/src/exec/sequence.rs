@@ -202,19 +202,17 @@ pub(crate) struct Visits {
     pub keep: Vec<bool>,
     /// Groups not visited that reach exactly one step (they have rows of step 0 only).
     pub first_only: Vec<u32>,
-    /// Groups not visited that reach every positive step: a chain of their rows was shown to
-    /// match without ordering them ([`SequenceMatcher::witness_rowwise`]).
-    pub witnessed: Vec<u32>,
-    /// The sequence's positive steps.
-    pub steps: u32,
+    /// Groups not visited whose steps reached a chain of their rows, found without ordering
+    /// them, showed (see `witness.rs`): each with those steps.
+    pub witnessed: Vec<(u32, u32)>,
 }
 
 impl Visits {
     /// Sets the steps reached of the groups decided without a visit: one for those with rows
-    /// of step 0 only, every step for those witnessed.
+    /// of step 0 only, those their chain showed for those witnessed.
     pub(crate) fn mark_unvisited(&self, reached: &mut [u32]) {
         let decided = self.first_only.iter().map(|&g| (g, 1));
-        for (g, level) in decided.chain(self.witnessed.iter().map(|&g| (g, self.steps))) {
+        for (g, level) in decided.chain(self.witnessed.iter().copied()) {
             if let Some(slot) = reached.get_mut(g as usize) {
                 *slot = level;
             }
@@ -358,7 +356,6 @@ impl SequenceMatcher {
                 keep: (0..groups).map(is_selected).collect(),
                 first_only: Vec::new(),
                 witnessed: Vec::new(),
-                steps: self.m as u32,
             });
         }
         // Each group's steps: an OR of its rows' bits, in one pass over the rows in part order.
@@ -400,7 +397,6 @@ impl SequenceMatcher {
             keep,
             first_only,
             witnessed: Vec::new(),
-            steps: self.m as u32,
         })
     }
 

@@ -170,7 +170,7 @@ struct Layout {
 }
 
 /// The share of a part's rows (one in this many) at or below which a [`Layout`] is sparse.
-const SPARSE: usize = 16;
+const SPARSE: usize = 4;
 
 /// The flag of a group left out in [`Layout::fill`].
 const PARKED: u32 = 1 << 31;

@@ -100,9 +100,172 @@ impl SequenceMatcher {
         for (g, (c, kept)) in chain.chunks_exact(m).zip(visits.keep.iter_mut()).enumerate() {
             if c[0] != 0 {
                 *kept = false;
-                visits.witnessed.push(g as u32);
+                visits.witnessed.push((g as u32, m as u32));
             }
         }
+    }
+
+    /// [`witness_rowwise`](Self::witness_rowwise) for `order: strict` decided step by step
+    /// ([`strict_by_steps`](Self::strict_by_steps): no window, no negative step), whose
+    /// chains take rows at consecutive distinct times of their group, each step within its
+    /// `within` (one per positive step) of the one before.
+    ///
+    /// A kept group with rows of steps `0..b` and none of step `b` reaches at most `b` steps.
+    /// Its chain ends at its earliest row of step `b - 1`; step `k`'s row must be at the
+    /// latest time of the group before step `k + 1`'s (no row may lie between), found for
+    /// every group at once by one pass over the part a step: the smallest key `distance << 1
+    /// | no row of step k` of the rows before the next step's time (the latest time, and
+    /// whether a row of step `k` is there). A group whose chain holds reaches exactly `b`
+    /// steps: it is moved to [`Visits::witnessed`] with `b`.
+    ///
+    /// ```text
+    /// g0: view@1 cart@4 view@3 tx@6 view@5   b = 3: tx@6, latest before 6 is 5 (view, not
+    ///                                         cart): no chain; left to the scan (none is)
+    /// g1: cart@5 view@4 view@1                b = 2: cart@5, latest before is 4 (view): reaches 2
+    /// ```
+    ///
+    /// Does nothing unless each row's step bits are one byte and the part's times span less
+    /// than 2^32 - 1.
+    pub(crate) fn strict_witness_rowwise(
+        &self,
+        within: &[Option<f64>],
+        ts: &TsChunks<i64>,
+        of_row: &[u32],
+        visits: &mut Visits,
+    ) {
+        let m = self.len();
+        let groups = visits.keep.len();
+        let Some(bits) = self.byte_bits(0..of_row.len()) else {
+            return;
+        };
+        let Some((lo, hi)) = ts.min_max() else {
+            return;
+        };
+        let Some(slots) = groups.checked_mul(m) else {
+            return;
+        };
+        if !(2..=8).contains(&m) || hi.abs_diff(lo) >= u64::from(u32::MAX - 1) {
+            return;
+        }
+        let before = lo.wrapping_sub(1);
+        let stamp = move |t: i64| t.wrapping_sub(before) as u32;
+        let steps = ((1u16 << m) - 1) as u8;
+        // Rows of steps after the first (a few in ten of a typical funnel's).
+        let rows = positive_rows(ts, of_row, bits, steps & !1, stamp);
+        // Each kept group's bound: its first step without rows (step 0 taken as having some:
+        // a chain found needs one anyway), 0 for groups not kept.
+        let mut bound = vec![0u8; groups];
+        for (&g, &b) in rows.groups.iter().zip(&rows.bits) {
+            if let Some(a) = bound.get_mut(g as usize) {
+                *a |= b;
+            }
+        }
+        for (a, &kept) in bound.iter_mut().zip(&visits.keep) {
+            *a = if kept {
+                self.first_missing_of(u64::from(*a | 1)) as u8
+            } else {
+                0
+            };
+        }
+        // Each group's chain, `m` times side by side (0: none): the end, step `bound - 1`,
+        // first; each earlier step's after its pass.
+        let mut chain = vec![0u32; slots];
+        for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
+            let Some(&n) = bound.get(g as usize) else {
+                continue;
+            };
+            if n >= 2 && (b >> (n - 1)) & 1 == 1 {
+                if let Some(c) = chain.get_mut(g as usize * m + usize::from(n) - 1) {
+                    *c = if *c == 0 { t } else { (*c).min(t) };
+                }
+            }
+        }
+        drop(rows);
+        // Earlier steps, from the last: each a pass over every row of the part, with each
+        // group's next time and the smallest key `distance << 1 | no row of step k` of its
+        // rows before that time (distances past `FAR` taken as `FAR`: the latest time is
+        // then unknown, and the group left to the scan). Eight bytes a group, side by side.
+        const FAR: u32 = (1 << 31) - 1;
+        for k in (0..m - 1).rev() {
+            if !bound.iter().any(|&n| usize::from(n) >= k + 2) {
+                continue;
+            }
+            let mut nearest: Vec<[u32; 2]> = chain.chunks_exact(m).map(|c| [c[k + 1], u32::MAX]).collect();
+            let mut start = 0;
+            for times in ts.slices() {
+                let end = start + times.len();
+                let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
+                    break;
+                };
+                start = end;
+                for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                    if let Some([next, key]) = nearest.get_mut(g as usize) {
+                        let t = stamp(t);
+                        // All ones when not before the next step's time (no branch: a coin toss).
+                        let after = u32::from(t >= *next).wrapping_neg();
+                        let near = ((next.wrapping_sub(t)).min(FAR) << 1) | u32::from((b >> k) & 1 == 0);
+                        *key = (*key).min(near | after);
+                    }
+                }
+            }
+            // A row of step `k` at the latest time before, within reach: that time.
+            let limit = within.get(k + 1).copied().flatten();
+            for ((c, &n), &[next, key]) in chain.chunks_exact_mut(m).zip(&bound).zip(&nearest) {
+                if usize::from(n) < k + 2 {
+                    continue;
+                }
+                let distance = key >> 1;
+                let ok =
+                    key != u32::MAX && distance < FAR && key & 1 == 0 && limit.is_none_or(|w| f64::from(distance) <= w);
+                c[k] = if ok { next - distance } else { 0 };
+            }
+        }
+        for (g, ((c, &n), kept)) in chain
+            .chunks_exact(m)
+            .zip(&bound)
+            .zip(visits.keep.iter_mut())
+            .enumerate()
+        {
+            if n >= 2 && c[0] != 0 {
+                *kept = false;
+                visits.witnessed.push((g as u32, u32::from(n)));
+            }
+        }
+    }
+
+    /// [`strict_witness_rowwise`](Self::strict_witness_rowwise) for one group's rows, their
+    /// `times` and step `bits` (a byte a row) in any order, with rows of steps `0..bound`
+    /// (`bound >= 2`): whether its chain ending at its earliest row of step `bound - 1`
+    /// holds, so that it reaches exactly `bound` steps without being sorted. A pass over its
+    /// rows a step.
+    pub(crate) fn strict_witness_run(&self, within: &[Option<f64>], times: &[i64], bits: &[u8], bound: usize) -> bool {
+        /// Distances from here on are not told apart (the group is left to the scan).
+        const FAR: u64 = 1 << 62;
+        let Some(last) = bound.checked_sub(1).filter(|l| (1..8).contains(l)) else {
+            return false;
+        };
+        let ends = times.iter().zip(bits).filter(|(_, &b)| (b >> last) & 1 == 1);
+        let Some(mut next) = ends.map(|(&t, _)| t).min() else {
+            return false;
+        };
+        for k in (0..last).rev() {
+            // The smallest `distance << 1 | no row of step k` before `next`: the latest time
+            // before it, and whether a row of step `k` is there.
+            let mut nearest = u64::MAX;
+            for (&t, &b) in times.iter().zip(bits) {
+                let after = u64::from(t >= next).wrapping_neg();
+                let near = (next.abs_diff(t).min(FAR) << 1) | u64::from((b >> k) & 1 == 0);
+                nearest = nearest.min(near | after);
+            }
+            let distance = nearest >> 1;
+            let reach = within.get(k + 1).copied().flatten();
+            if nearest == u64::MAX || distance >= FAR || nearest & 1 == 1 || reach.is_some_and(|w| distance as f64 > w)
+            {
+                return false;
+            }
+            next = next.wrapping_sub_unsigned(distance);
+        }
+        true
     }
 
     /// Clears the first time of each chain (`m` times a group) a row of a negative step in
@@ -233,13 +396,13 @@ mod tests {
             keep: keep.to_vec(),
             first_only: Vec::new(),
             witnessed: Vec::new(),
-            steps: m.len() as u32,
         };
         m.witness_rowwise(&ts, &of_row, &mut visits);
-        for &g in &visits.witnessed {
+        for &(g, level) in &visits.witnessed {
             assert!(!visits.keep[g as usize], "group {g} witnessed and still kept");
+            assert_eq!(level as usize, m.len());
         }
-        visits.witnessed
+        visits.witnessed.iter().map(|&(g, _)| g).collect()
     }
 
     /// The definition of the module doc, for one group's rows (each: steps matched, time):
@@ -301,6 +464,73 @@ mod tests {
         assert_eq!(claimed(&found, &rows, None, &[true, false]), Vec::<u32>::new());
     }
 
+    /// The strict chain of one group (each row: steps matched, time) as the doc of
+    /// `strict_witness_rowwise` defines it: the steps it shows the group reaches, if it holds.
+    fn strict_reference(rows: &[(&Vec<bool>, i64)], within: &[Option<f64>]) -> Option<usize> {
+        let m = within.len();
+        let bound = (0..m).find(|&k| !rows.iter().any(|(h, _)| h[k])).unwrap_or(m);
+        if bound < 2 {
+            return None;
+        }
+        let mut next = rows.iter().filter(|(h, _)| h[bound - 1]).map(|&(_, t)| t).min()?;
+        for k in (0..bound - 1).rev() {
+            let latest = rows.iter().map(|&(_, t)| t).filter(|&t| t < next).max()?;
+            let there = rows.iter().any(|&(h, t)| t == latest && h[k]);
+            if !there || within[k + 1].is_some_and(|w| (next - latest) as f64 > w) {
+                return None;
+            }
+            next = latest;
+        }
+        Some(bound)
+    }
+
+    /// A matcher of `steps` positive steps over `rows`, and the times.
+    fn strict_matcher(steps: usize, rows: &[Row]) -> (SequenceMatcher, TsChunks<i64>) {
+        let masks = (0..steps)
+            .map(|s| (rows.iter().map(|(_, hits, _)| hits[s]).collect::<BooleanBuffer>(), true))
+            .collect();
+        let ts = TsChunks::single(rows.iter().map(|&(_, _, t)| t).collect::<Vec<_>>().into());
+        (SequenceMatcher::new(masks, None, rows.len()), ts)
+    }
+
+    #[test]
+    fn the_strict_example_reaches_two_steps_in_one_group() {
+        // view, cart, tx under strict order; rows as in the doc of `strict_witness_rowwise`.
+        let (view, cart, tx) = (
+            vec![true, false, false],
+            vec![false, true, false],
+            vec![false, false, true],
+        );
+        let rows: Vec<Row> = vec![
+            (0, view.clone(), 1),
+            (1, cart.clone(), 5),
+            (0, cart, 4),
+            (1, view.clone(), 4),
+            (0, view.clone(), 3),
+            (0, tx, 6),
+            (1, view.clone(), 1),
+            (0, view, 5),
+        ];
+        let (m, ts) = strict_matcher(3, &rows);
+        let of_row: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        let mut visits = Visits {
+            keep: vec![true, true],
+            first_only: Vec::new(),
+            witnessed: Vec::new(),
+        };
+        m.strict_witness_rowwise(&[None, None, None], &ts, &of_row, &mut visits);
+        assert_eq!(visits.witnessed, vec![(1, 2)]);
+        assert_eq!(visits.keep, vec![true, false]);
+        // A cart further than `within` from its view: no chain.
+        let mut visits = Visits {
+            keep: vec![true, true],
+            first_only: Vec::new(),
+            witnessed: Vec::new(),
+        };
+        m.strict_witness_rowwise(&[None, Some(0.5), None], &ts, &of_row, &mut visits);
+        assert!(visits.witnessed.is_empty());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
@@ -339,6 +569,54 @@ mod tests {
                 })
                 .collect();
             prop_assert_eq!(got, want);
+        }
+
+        /// Strict order, row by row over groups' rows in any order: the groups claimed, and
+        /// the steps each reaches, are exactly the kept groups whose strict chain holds and
+        /// its bound (computed here group by group); and one group's rows alone
+        /// (`strict_witness_run`) give the same. 2 to 4 steps, `within` or not on each.
+        #[test]
+        fn strict_claims_exactly_the_groups_whose_chain_holds(
+            (steps, rows, keep) in (2usize..5, 1usize..8, 0usize..300).prop_flat_map(|(steps, groups, n)| {
+                let row = (0..groups as u32, prop::collection::vec(prop::bool::weighted(0.4), steps), 0i64..25);
+                (Just(steps), prop::collection::vec(row, n), prop::collection::vec(prop::bool::weighted(0.8), groups))
+            }),
+            reach in prop::collection::vec(prop::option::of((0u32..8).prop_map(f64::from)), 4),
+            scale in prop::sample::select(vec![1i64, 1 << 28]),
+            base in prop::sample::select(vec![0i64, -(1i64 << 40)]),
+        ) {
+            let rows: Vec<Row> = rows.into_iter().map(|(g, hits, t)| (g, hits, base + t * scale)).collect();
+            let within: Vec<Option<f64>> = reach[..steps].iter().map(|w| w.map(|w| w * scale as f64)).collect();
+            let (m, ts) = strict_matcher(steps, &rows);
+            let of_row: Vec<u32> = rows.iter().map(|r| r.0).collect();
+            let mut visits = Visits { keep: keep.clone(), first_only: Vec::new(), witnessed: Vec::new() };
+            m.strict_witness_rowwise(&within, &ts, &of_row, &mut visits);
+            let span = rows.iter().map(|r| r.2).max().zip(rows.iter().map(|r| r.2).min()).map(|(a, b)| a.abs_diff(b));
+            let mut want = Vec::new();
+            for g in 0..keep.len() as u32 {
+                let mine: Vec<(&Vec<bool>, i64)> = rows.iter().filter(|r| r.0 == g).map(|(_, h, t)| (h, *t)).collect();
+                let level = strict_reference(&mine, &within);
+                if let (Some(level), true) = (level, keep[g as usize]) {
+                    want.push((g, level as u32));
+                }
+                // The same group alone, its rows as they come.
+                let bound = (0..steps).find(|&k| !mine.iter().any(|(h, _)| h[k])).unwrap_or(steps);
+                if bound >= 2 {
+                    let times: Vec<i64> = mine.iter().map(|r| r.1).collect();
+                    let bits: Vec<u8> = mine.iter().map(|(h, _)| (0..steps).map(|k| u8::from(h[k]) << k).sum()).collect();
+                    prop_assert_eq!(m.strict_witness_run(&within, &times, &bits, bound), level.is_some(), "group {}", g);
+                }
+            }
+            // Step bits of more than a byte a row (each step and gap has a bit), or times
+            // spanning 2^32 or more: nothing claimed.
+            if 2 * steps + 1 > 8 || span.is_some_and(|s| s >= u64::from(u32::MAX - 1)) {
+                prop_assert!(visits.witnessed.is_empty());
+            } else {
+                prop_assert_eq!(&visits.witnessed, &want);
+            }
+            for &(g, _) in &visits.witnessed {
+                prop_assert!(!visits.keep[g as usize]);
+            }
         }
     }
 }
