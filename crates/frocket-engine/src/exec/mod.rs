@@ -313,19 +313,26 @@ impl Part<'_> {
             // it from starting a chain (no negative step; nothing held, or no held value null).
             let chain_need = if chains.is_some() { need.max(1) } else { need };
             let first_alone = chains.is_none() || !self.held_may_be_null(&seq.hold_constant)?;
+            // A sequence with a window or negative steps (no chain rules): most groups that
+            // match are shown to by a chain of rows found row by row over the part, without
+            // any order (see `witness.rs`); they are not visited. Its rows of positive steps
+            // (a few in ten) are kept apart first: they tell the groups to visit too.
+            let positive = match (&chains, m.is_greedy(), ts) {
+                (None, false, Timestamps::Int(t)) => m.positive_rows(t, self.groups.of_row()),
+                _ => None,
+            };
             visits = m.candidates(
                 self.groups.of_row(),
+                positive.as_ref().map(|p| (p.groups.as_slice(), p.bits.as_slice())),
                 self.groups.count,
                 selected,
                 chain_need,
                 first_alone,
             );
-            // A sequence with a window or negative steps (no chain rules): most groups that
-            // match are shown to by a chain of rows found row by row over the part, without
-            // any order; they are not visited.
-            if let (None, false, Timestamps::Int(t), Some(v)) = (&chains, m.is_greedy(), ts, visits.as_mut()) {
-                m.witness_rowwise(t, self.groups.of_row(), v);
+            if let (Some(positive), Timestamps::Int(t), Some(v)) = (&positive, ts, visits.as_mut()) {
+                m.witness_rowwise(t, self.groups.of_row(), positive, v);
             }
+            drop(positive);
             // So do most groups a strict chain reaches (each reaches the first step it has no
             // rows of); not when times to convert are wanted of every group.
             if let (Some(rules), Timestamps::Int(t), Some(v), true, false) = (

@@ -27,6 +27,8 @@ use arrow::buffer::BooleanBuffer;
 use super::deadline::Deadline;
 use super::groups::{Members, Timestamps, TsChunks};
 use super::time_sort::TimeSorter;
+#[cfg(doc)]
+use super::witness::PositiveRows;
 use crate::conversion::ConversionPartial;
 
 /// A timestamp value: integer or float.
@@ -324,7 +326,9 @@ impl SequenceMatcher {
 
     /// Which of a part's `groups` (rows numbered by `of_row`) a scan must visit to know how
     /// many steps they reach, when it needs `need` of them: those in `selected` (all when
-    /// `None`) with a row of each of the first `need` positive steps. The others get 0 from
+    /// `None`) with a row of each of the first `need` positive steps. With `positive` (one
+    /// byte of step bits a row), only those rows are looked at: the groups and step bytes of
+    /// every row with a bit of a positive step ([`PositiveRows`]), in any order. The others get 0 from
     /// [`reached_per_group`](Self::reached_per_group) and `reached_chains` without being
     /// scanned, so their rows need no time order either. With `first_alone` (the caller
     /// knows a group reaches step 0 with any row of it: no negative step, nothing held), a
@@ -333,6 +337,7 @@ impl SequenceMatcher {
     pub(crate) fn candidates(
         &self,
         of_row: &[u32],
+        positive: Option<(&[u32], &[u8])>,
         groups: usize,
         selected: Option<&BooleanBuffer>,
         need: usize,
@@ -361,7 +366,9 @@ impl SequenceMatcher {
         // Each group's steps: an OR of its rows' bits, in one pass over the rows in part order.
         let any: Vec<u64> = if self.bytes == 1 {
             let mut any = vec![0u8; groups];
-            for (&g, &b) in of_row.iter().zip(&self.bits) {
+            // Only positive steps' bits are looked at: the rows with one are enough.
+            let (of_row, bits) = positive.unwrap_or((of_row, &self.bits));
+            for (&g, &b) in of_row.iter().zip(bits) {
                 if let Some(a) = any.get_mut(g as usize) {
                     *a |= b;
                 }

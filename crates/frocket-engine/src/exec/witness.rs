@@ -36,32 +36,22 @@ impl SequenceMatcher {
     ///
     /// Does nothing unless each row's step bits are one byte and the part's times span less
     /// than 2^32 - 1 (each time is then kept per group as a `u32` offset, `0` for none).
-    pub(crate) fn witness_rowwise(&self, ts: &TsChunks<i64>, of_row: &[u32], visits: &mut Visits) {
+    pub(crate) fn witness_rowwise(&self, ts: &TsChunks<i64>, of_row: &[u32], rows: &PositiveRows, visits: &mut Visits) {
         let m = self.len();
         let groups = visits.keep.len();
-        let Some(bits) = self.byte_bits(0..of_row.len()) else {
+        let (Some(bits), Some(slots)) = (self.byte_bits(0..of_row.len()), groups.checked_mul(m)) else {
             return;
         };
-        let Some((lo, hi)) = ts.min_max() else {
-            return;
-        };
-        let Some(slots) = groups.checked_mul(m) else {
-            return;
-        };
-        if m == 0 || hi.abs_diff(lo) >= u64::from(u32::MAX - 1) {
+        if m == 0 || rows.groups.len() != rows.times.len() {
             return;
         }
-        // Offsets from the part's first instant, from 1 (`t >= lo`): 0 is "no row".
-        let before = lo.wrapping_sub(1);
-        let stamp = move |t: i64| t.wrapping_sub(before) as u32;
+        let stamp = |t: i64| rows.stamp(t);
         let last = m - 1;
         // Each group's chain: `m` times side by side (one cache line a row looks up).
         let mut chain = vec![0u32; slots];
         for c in chain.chunks_exact_mut(m) {
             c[last] = u32::MAX;
         }
-        let positives = ((1u16 << m) - 1) as u8;
-        let rows = positive_rows(ts, of_row, bits, positives, stamp);
         // The last step: each group's earliest row of it.
         let last_bit = 1u8 << last;
         for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
@@ -85,7 +75,6 @@ impl SequenceMatcher {
                 }
             }
         }
-        drop(rows);
         // A chain is alive while its first time is set; one spanning more than the window is not.
         if let Some(d) = self.max_duration {
             for c in chain.chunks_exact_mut(m) {
@@ -138,20 +127,14 @@ impl SequenceMatcher {
         let Some(bits) = self.byte_bits(0..of_row.len()) else {
             return;
         };
-        let Some((lo, hi)) = ts.min_max() else {
+        let Some(slots) = groups.checked_mul(m).filter(|_| (2..=8).contains(&m)) else {
             return;
         };
-        let Some(slots) = groups.checked_mul(m) else {
-            return;
-        };
-        if !(2..=8).contains(&m) || hi.abs_diff(lo) >= u64::from(u32::MAX - 1) {
-            return;
-        }
-        let before = lo.wrapping_sub(1);
-        let stamp = move |t: i64| t.wrapping_sub(before) as u32;
         let steps = ((1u16 << m) - 1) as u8;
         // Rows of steps after the first (a few in ten of a typical funnel's).
-        let rows = positive_rows(ts, of_row, bits, steps & !1, stamp);
+        let Some(rows) = PositiveRows::of(ts, of_row, bits, steps & !1) else {
+            return;
+        };
         // Each kept group's bound: its first step without rows (step 0 taken as having some:
         // a chain found needs one anyway), 0 for groups not kept.
         let mut bound = vec![0u8; groups];
@@ -180,7 +163,9 @@ impl SequenceMatcher {
                 }
             }
         }
+        let before = rows.before;
         drop(rows);
+        let stamp = move |t: i64| t.wrapping_sub(before) as u32;
         // Earlier steps, from the last: each a pass over every row of the part, with each
         // group's next time and the smallest key `distance << 1 | no row of step k` of its
         // rows before that time (distances past `FAR` taken as `FAR`: the latest time is
@@ -326,50 +311,81 @@ impl SequenceMatcher {
     }
 }
 
-/// The rows of a part with a bit of `mask` in their step byte: their groups, times (as
-/// `stamp` gives them) and step bytes, in part order.
-#[derive(Default)]
-struct PositiveRows {
-    groups: Vec<u32>,
-    times: Vec<u32>,
-    bits: Vec<u8>,
+/// The rows of a part with a bit of some steps in their step byte (those of positive steps,
+/// for [`SequenceMatcher::positive_rows`]): their groups, times and step bytes, in part
+/// order. Each time is kept as its offset from the part's first instant, from 1
+/// ([`PositiveRows::stamp`]; 0 is "no row" in tables of times).
+pub(crate) struct PositiveRows {
+    /// Each row's group.
+    pub groups: Vec<u32>,
+    /// Each row's time, as [`stamp`](Self::stamp) gives it.
+    pub times: Vec<u32>,
+    /// Each row's step byte.
+    pub bits: Vec<u8>,
+    /// The instant before the part's first: times are kept as offsets from it.
+    before: i64,
 }
 
-/// The rows whose step byte has a bit of `mask` (see [`PositiveRows`]), kept block by block
-/// of [`BLOCK`] rows without a branch per row.
-fn positive_rows(
-    ts: &TsChunks<i64>,
-    of_row: &[u32],
-    bits: &[u8],
-    mask: u8,
-    stamp: impl Fn(i64) -> u32,
-) -> PositiveRows {
-    let mut out = PositiveRows::default();
-    let mut g_block = [0u32; BLOCK];
-    let mut t_block = [0u32; BLOCK];
-    let mut b_block = [0u8; BLOCK];
-    let mut start = 0;
-    for times in ts.slices() {
-        let end = start + times.len();
-        let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
-            break;
-        };
-        start = end;
-        for ((groups_of, bits), times) in groups_of.chunks(BLOCK).zip(bits.chunks(BLOCK)).zip(times.chunks(BLOCK)) {
-            let mut n = 0;
-            for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
-                // `n` is at most the rows seen so far in this block: always in range.
-                if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n)) {
-                    (*gb, *tb, *bb) = (g, stamp(t), b);
-                }
-                n += usize::from(b & mask != 0);
-            }
-            out.groups.extend_from_slice(&g_block[..n]);
-            out.times.extend_from_slice(&t_block[..n]);
-            out.bits.extend_from_slice(&b_block[..n]);
-        }
+impl PositiveRows {
+    /// Time `t` of the part as kept: its offset from the part's first instant, plus 1.
+    #[inline(always)]
+    fn stamp(&self, t: i64) -> u32 {
+        t.wrapping_sub(self.before) as u32
     }
-    out
+
+    /// The rows of `of_row`, `bits` (a step byte a row) and `ts` whose step byte has a bit of
+    /// `mask`, kept block by block of [`BLOCK`] rows without a branch per row; `None` when
+    /// the times span 2^32 - 1 or more (or there are none).
+    fn of(ts: &TsChunks<i64>, of_row: &[u32], bits: &[u8], mask: u8) -> Option<Self> {
+        let (lo, hi) = ts.min_max()?;
+        if hi.abs_diff(lo) >= u64::from(u32::MAX - 1) {
+            return None;
+        }
+        let mut out = PositiveRows {
+            groups: Vec::new(),
+            times: Vec::new(),
+            bits: Vec::new(),
+            before: lo.wrapping_sub(1),
+        };
+        let before = out.before;
+        let mut g_block = [0u32; BLOCK];
+        let mut t_block = [0u32; BLOCK];
+        let mut b_block = [0u8; BLOCK];
+        let mut start = 0;
+        for times in ts.slices() {
+            let end = start + times.len();
+            let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
+                break;
+            };
+            start = end;
+            for ((groups_of, bits), times) in groups_of.chunks(BLOCK).zip(bits.chunks(BLOCK)).zip(times.chunks(BLOCK)) {
+                let mut n = 0;
+                for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                    // `n` is at most the rows seen so far in this block: always in range.
+                    if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n))
+                    {
+                        (*gb, *tb, *bb) = (g, t.wrapping_sub(before) as u32, b);
+                    }
+                    n += usize::from(b & mask != 0);
+                }
+                out.groups.extend_from_slice(&g_block[..n]);
+                out.times.extend_from_slice(&t_block[..n]);
+                out.bits.extend_from_slice(&b_block[..n]);
+            }
+        }
+        Some(out)
+    }
+}
+
+impl SequenceMatcher {
+    /// The part's rows of positive steps ([`PositiveRows`]), for
+    /// [`candidates`](Self::candidates) and [`witness_rowwise`](Self::witness_rowwise);
+    /// `None` unless each row's step bits are one byte and the times span less than 2^32 - 1.
+    pub(crate) fn positive_rows(&self, ts: &TsChunks<i64>, of_row: &[u32]) -> Option<PositiveRows> {
+        let bits = self.byte_bits(0..of_row.len())?;
+        let positives = ((1u16 << self.len().min(8)) - 1) as u8;
+        PositiveRows::of(ts, of_row, bits, positives)
+    }
 }
 
 #[cfg(test)]
@@ -397,7 +413,27 @@ mod tests {
             first_only: Vec::new(),
             witnessed: Vec::new(),
         };
-        m.witness_rowwise(&ts, &of_row, &mut visits);
+        if let Some(rows) = m.positive_rows(&ts, &of_row) {
+            // The groups to visit found from the rows of positive steps alone are those
+            // found from every row.
+            for (need, first_alone) in [(0, true), (1, true), (m.len(), false)] {
+                let all = m.candidates(&of_row, None, keep.len(), None, need, first_alone);
+                let few = m.candidates(
+                    &of_row,
+                    Some((&rows.groups, &rows.bits)),
+                    keep.len(),
+                    None,
+                    need,
+                    first_alone,
+                );
+                assert_eq!(
+                    all.map(|v| (v.keep, v.first_only)),
+                    few.map(|v| (v.keep, v.first_only)),
+                    "need {need}"
+                );
+            }
+            m.witness_rowwise(&ts, &of_row, &rows, &mut visits);
+        }
         for &(g, level) in &visits.witnessed {
             assert!(!visits.keep[g as usize], "group {g} witnessed and still kept");
             assert_eq!(level as usize, m.len());
