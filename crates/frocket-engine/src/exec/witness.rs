@@ -1,6 +1,7 @@
-//! Sequences shown to match without ordering any group's rows, row by row over a part whose
-//! rows come in any order: the witness of `SequenceMatcher::witness` (one chain of rows
-//! checked against the window and the negative steps) for every group at once.
+//! Groups shown to reach their steps by one chain of their rows found without ordering them,
+//! so that they need no time order: for sequences with a window or negative steps (the
+//! witness of `SequenceMatcher::witness`, for every group of a part in any order at once) and
+//! for strict order (row by row, or per group without a sort).
 //!
 //! Most groups that reach every step of a windowed or negative sequence have such a chain
 //! ending at their earliest row of the last step (an `addtocart` right before the
@@ -18,7 +19,7 @@
 use super::groups::TsChunks;
 use super::sequence::{SequenceMatcher, Visits};
 
-/// Rows kept per block by [`positive_rows`] before being appended (every row written, the
+/// Rows kept per block by [`PositiveRows::of`] before being appended (every row written, the
 /// count advanced by whether it is kept: no branch per row). Small enough to stay in L1.
 const BLOCK: usize = 1024;
 
@@ -34,8 +35,9 @@ impl SequenceMatcher {
     /// between two of its rows, or strictly after the last and within the window of the first
     /// (a trailing one). A group without such a chain may still match; it stays kept.
     ///
-    /// Does nothing unless each row's step bits are one byte and the part's times span less
-    /// than 2^32 - 1 (each time is then kept per group as a `u32` offset, `0` for none).
+    /// `rows`: the part's rows of positive steps ([`positive_rows`](Self::positive_rows));
+    /// their times, offsets from the part's first instant, are kept per group as `u32`s (`0`
+    /// for none). Does nothing unless each row's step bits are one byte.
     pub(crate) fn witness_rowwise(&self, ts: &TsChunks<i64>, of_row: &[u32], rows: &PositiveRows, visits: &mut Visits) {
         let m = self.len();
         let groups = visits.keep.len();
@@ -176,13 +178,7 @@ impl SequenceMatcher {
                 continue;
             }
             let mut nearest: Vec<[u32; 2]> = chain.chunks_exact(m).map(|c| [c[k + 1], u32::MAX]).collect();
-            let mut start = 0;
-            for times in ts.slices() {
-                let end = start + times.len();
-                let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
-                    break;
-                };
-                start = end;
+            for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
                 for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
                     if let Some([next, key]) = nearest.get_mut(g as usize) {
                         let t = stamp(t);
@@ -290,13 +286,7 @@ impl SequenceMatcher {
             })
             .collect();
         let bit = 1u8 << (m + k);
-        let mut start = 0;
-        for times in ts.slices() {
-            let end = start + times.len();
-            let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
-                break;
-            };
-            start = end;
+        for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
             for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
                 let (from, width) = blocking.get(g as usize).copied().unwrap_or((0, 0));
                 // All ones when inside, then the row's bit of the gap.
@@ -309,6 +299,22 @@ impl SequenceMatcher {
             }
         }
     }
+}
+
+/// A part's rows chunk by chunk of its times: each chunk's groups, step bytes and times as
+/// slices of equal length (ends where `of_row` or `bits` do).
+fn row_chunks<'a>(
+    ts: &'a TsChunks<i64>,
+    of_row: &'a [u32],
+    bits: &'a [u8],
+) -> impl Iterator<Item = (&'a [u32], &'a [u8], &'a [i64])> + 'a {
+    let mut start = 0;
+    ts.slices().map_while(move |times| {
+        let end = start + times.len();
+        let chunk = (of_row.get(start..end)?, bits.get(start..end)?, times);
+        start = end;
+        Some(chunk)
+    })
 }
 
 /// The rows of a part with a bit of some steps in their step byte (those of positive steps,
@@ -351,13 +357,7 @@ impl PositiveRows {
         let mut g_block = [0u32; BLOCK];
         let mut t_block = [0u32; BLOCK];
         let mut b_block = [0u8; BLOCK];
-        let mut start = 0;
-        for times in ts.slices() {
-            let end = start + times.len();
-            let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
-                break;
-            };
-            start = end;
+        for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
             for ((groups_of, bits), times) in groups_of.chunks(BLOCK).zip(bits.chunks(BLOCK)).zip(times.chunks(BLOCK)) {
                 let mut n = 0;
                 for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
