@@ -103,11 +103,13 @@ impl SequenceMatcher {
     ///
     /// A kept group with rows of steps `0..b` and none of step `b` reaches at most `b` steps.
     /// Its chain ends at its earliest row of step `b - 1`; step `k`'s row must be at the
-    /// latest time of the group before step `k + 1`'s (no row may lie between), found for
-    /// every group at once by one pass over the part a step: the smallest key `distance << 1
-    /// | no row of step k` of the rows before the next step's time (the latest time, and
-    /// whether a row of step `k` is there). A group whose chain holds reaches exactly `b`
-    /// steps: it is moved to [`Visits::witnessed`] with `b`.
+    /// latest time of the group before step `k + 1`'s (no row may lie between). For every
+    /// group at once: the steps after the first from the rows of those steps alone (the
+    /// latest row of step `k` before step `k + 1`'s), then one pass over every row of the
+    /// part that finds the smallest key `distance << 1 | no row of step 0` of the rows before
+    /// step 1's time (the latest time, and whether a row of step 0 is there) and any row
+    /// between steps 1 and 2. A group whose chain holds reaches exactly `b` steps: it is
+    /// moved to [`Visits::witnessed`] with `b`.
     ///
     /// ```text
     /// g0: view@1 cart@4 view@3 tx@6 view@5   b = 3: tx@6, latest before 6 is 5 (view, not
@@ -129,7 +131,8 @@ impl SequenceMatcher {
         let Some(bits) = self.byte_bits(0..of_row.len()) else {
             return;
         };
-        let Some(slots) = groups.checked_mul(m).filter(|_| (2..=8).contains(&m)) else {
+        // (A byte of step bits holds at most 3 positive steps and their gaps.)
+        let Some(slots) = groups.checked_mul(m).filter(|_| (2..=3).contains(&m)) else {
             return;
         };
         let steps = ((1u16 << m) - 1) as u8;
@@ -165,49 +168,71 @@ impl SequenceMatcher {
                 }
             }
         }
+        // Steps after the first, from the last but one: the latest row of step `k` strictly
+        // before step `k + 1`'s, among the rows of later steps alone, within reach. (That no
+        // row of the group lies between the two is checked by the pass over every row below.)
+        for k in (1..m - 1).rev() {
+            let bit = 1u8 << k;
+            for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
+                let at = g as usize * m;
+                if let Some(c) = chain.get_mut(at..at + m) {
+                    let hit = (b & bit != 0) & (t < c[k + 1]);
+                    c[k] = c[k].max(if hit { t } else { 0 });
+                }
+            }
+            let limit = within.get(k + 1).copied().flatten();
+            for (c, &n) in chain.chunks_exact_mut(m).zip(&bound) {
+                if usize::from(n) >= k + 2 && limit.is_some_and(|w| f64::from(c[k + 1].wrapping_sub(c[k])) > w) {
+                    c[k] = 0;
+                }
+            }
+        }
         let before = rows.before;
         drop(rows);
         let stamp = move |t: i64| t.wrapping_sub(before) as u32;
-        // Earlier steps, from the last: each a pass over every row of the part, with each
-        // group's next time and the smallest key `distance << 1 | no row of step k` of its
-        // rows before that time (distances past `FAR` taken as `FAR`: the latest time is
-        // then unknown, and the group left to the scan). Eight bytes a group, side by side.
+        // Then one pass over every row of the part: each group's record holds its chain's time
+        // of step 1, the width of the open interval after it no row may fall in (up to its
+        // time of step 2; a byte of step bits holds at most 3 positive steps), and the
+        // smallest key `distance << 1 | no row of step 0` of its rows before step 1's time:
+        // the latest time before it, and whether a row of step 0 is there (distances past
+        // `FAR` are not told apart: the group is left to the scan). 12 bytes a group.
         const FAR: u32 = (1 << 31) - 1;
-        for k in (0..m - 1).rev() {
-            if !bound.iter().any(|&n| usize::from(n) >= k + 2) {
-                continue;
-            }
-            let mut nearest: Vec<[u32; 2]> = chain.chunks_exact(m).map(|c| [c[k + 1], u32::MAX]).collect();
-            for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
-                for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
-                    if let Some([next, key]) = nearest.get_mut(g as usize) {
-                        let t = stamp(t);
-                        // All ones when not before the next step's time (no branch: a coin toss).
-                        let after = u32::from(t >= *next).wrapping_neg();
-                        let near = ((next.wrapping_sub(t)).min(FAR) << 1) | u32::from((b >> k) & 1 == 0);
-                        *key = (*key).min(near | after);
+        let mut records: Vec<[u32; 3]> = chain
+            .chunks_exact(m)
+            .zip(&bound)
+            .map(|(c, &n)| {
+                let step_1 = if n >= 2 { c[1] } else { 0 };
+                let step_2 = if n >= 3 { c[2] } else { 0 };
+                [step_1, step_2.saturating_sub(step_1.wrapping_add(1)), u32::MAX]
+            })
+            .collect();
+        drop(chain);
+        for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
+            for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+                if let Some([step_1, width, key]) = records.get_mut(g as usize) {
+                    let t = stamp(t);
+                    // All ones when not before step 1's time (no branch: a coin toss).
+                    let after = u32::from(t >= *step_1).wrapping_neg();
+                    let near = ((step_1.wrapping_sub(t)).min(FAR) << 1) | u32::from(b & 1 == 0);
+                    *key = (*key).min(near | after);
+                    // A row between steps 1 and 2 (rare): no chain.
+                    if t.wrapping_sub(step_1.wrapping_add(1)) < *width {
+                        *step_1 = 0;
                     }
                 }
             }
-            // A row of step `k` at the latest time before, within reach: that time.
-            let limit = within.get(k + 1).copied().flatten();
-            for ((c, &n), &[next, key]) in chain.chunks_exact_mut(m).zip(&bound).zip(&nearest) {
-                if usize::from(n) < k + 2 {
-                    continue;
-                }
-                let distance = key >> 1;
-                let ok =
-                    key != u32::MAX && distance < FAR && key & 1 == 0 && limit.is_none_or(|w| f64::from(distance) <= w);
-                c[k] = if ok { next - distance } else { 0 };
-            }
         }
-        for (g, ((c, &n), kept)) in chain
-            .chunks_exact(m)
-            .zip(&bound)
-            .zip(visits.keep.iter_mut())
-            .enumerate()
-        {
-            if n >= 2 && c[0] != 0 {
+        // A row of step 0 at the latest time before step 1's, within reach: a chain.
+        let limit = within.get(1).copied().flatten();
+        for (g, ((&[step_1, _, key], &n), kept)) in records.iter().zip(&bound).zip(visits.keep.iter_mut()).enumerate() {
+            let distance = key >> 1;
+            let chained = n >= 2
+                && step_1 != 0
+                && key != u32::MAX
+                && distance < FAR
+                && key & 1 == 0
+                && limit.is_none_or(|w| f64::from(distance) <= w);
+            if chained {
                 *kept = false;
                 visits.witnessed.push((g as u32, u32::from(n)));
             }
