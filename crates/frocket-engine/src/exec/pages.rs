@@ -582,11 +582,14 @@ pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec
             let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
             let take = groups.saturating_mul(8).min(left);
             let needed_groups = take.div_ceil(8);
+            // The rest of the page, not only the run's bytes: each value is read as the 8 bytes
+            // from its first and masked, so bytes past the run only fill bits masked off, and
+            // reads stay in place up to the page's end (the run's last groups are not copied
+            // out to be padded, as they would be for every run of a page of short runs).
             let packed = &data[at.min(data.len())..];
-            let used = needed_groups.saturating_mul(width as usize).min(packed.len());
             let start = out.len();
             out.resize(start + needed_groups * 8, 0);
-            unpack(width, &packed[..used], &mut out[start..]);
+            unpack(width, packed, &mut out[start..]);
             out.truncate(start + take);
             at = at.saturating_add(groups.saturating_mul(width as usize));
         }
@@ -776,6 +779,30 @@ mod tests {
             let mut out = Vec::new();
             decode_hybrid(&data, width, 21, &mut out).unwrap();
             assert_eq!(out, values[..21], "width {width}");
+        }
+    }
+
+    #[test]
+    fn bytes_after_a_packed_run_do_not_reach_its_values() {
+        // A packed run of 1–3 groups, then an RLE run whose header and value have every bit
+        // of its bytes set (up to the width), for every width: the packed values are read in
+        // place with the next run's bytes beside them, and come out as they were packed.
+        for width in 1..=32u32 {
+            let max = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+            for groups in 1..=3usize {
+                let values: Vec<u32> = (0..groups as u32 * 8)
+                    .map(|i| i.wrapping_mul(2_246_822_519) & max)
+                    .collect();
+                let mut data = vec![((groups as u8) << 1) | 1];
+                data.extend(pack(&values, width));
+                // 63 × `max`: header 126, then the value's bytes.
+                data.push(126);
+                data.extend(&max.to_le_bytes()[..width.div_ceil(8) as usize]);
+                let mut out = Vec::new();
+                decode_hybrid(&data, width, values.len() + 63, &mut out).unwrap();
+                assert_eq!(out[..values.len()], values, "width {width}, {groups} groups");
+                assert!(out[values.len()..].iter().all(|&v| v == max), "width {width}");
+            }
         }
     }
 
