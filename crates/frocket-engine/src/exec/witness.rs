@@ -68,14 +68,7 @@ impl SequenceMatcher {
         }
         // Earlier steps, from the last: the latest row strictly before the next step's.
         for k in (0..last).rev() {
-            let bit = 1u8 << k;
-            for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
-                let at = g as usize * m;
-                if let Some(c) = chain.get_mut(at..at + m) {
-                    let hit = (b & bit != 0) & (t < c[k + 1]);
-                    c[k] = c[k].max(if hit { t } else { 0 });
-                }
-            }
+            rows.latest_before(k, m, &mut chain);
         }
         // A chain is alive while its first time is set; one spanning more than the window is not.
         if let Some(d) = self.max_duration {
@@ -172,14 +165,7 @@ impl SequenceMatcher {
         // before step `k + 1`'s, among the rows of later steps alone, within reach. (That no
         // row of the group lies between the two is checked by the pass over every row below.)
         for k in (1..m - 1).rev() {
-            let bit = 1u8 << k;
-            for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
-                let at = g as usize * m;
-                if let Some(c) = chain.get_mut(at..at + m) {
-                    let hit = (b & bit != 0) & (t < c[k + 1]);
-                    c[k] = c[k].max(if hit { t } else { 0 });
-                }
-            }
+            rows.latest_before(k, m, &mut chain);
             let limit = within.get(k + 1).copied().flatten();
             for (c, &n) in chain.chunks_exact_mut(m).zip(&bound) {
                 if usize::from(n) >= k + 2 && limit.is_some_and(|w| f64::from(c[k + 1].wrapping_sub(c[k])) > w) {
@@ -362,6 +348,20 @@ impl PositiveRows {
     #[inline(always)]
     fn stamp(&self, t: i64) -> u32 {
         t.wrapping_sub(self.before) as u32
+    }
+
+    /// For each group's chain (`m` times a group in `chain`, 0 for none), its latest row of
+    /// step `k` strictly before the chain's time of step `k + 1`, raised into its time of
+    /// step `k` (which stays 0 when there is none, or no time of step `k + 1`).
+    fn latest_before(&self, k: usize, m: usize, chain: &mut [u32]) {
+        let bit = 1u8 << k;
+        for ((&g, &t), &b) in self.groups.iter().zip(&self.times).zip(&self.bits) {
+            let at = g as usize * m;
+            if let Some(c) = chain.get_mut(at..at + m) {
+                let hit = (b & bit != 0) & (t < c[k + 1]);
+                c[k] = c[k].max(if hit { t } else { 0 });
+            }
+        }
     }
 
     /// The rows of `of_row`, `bits` (a step byte a row) and `ts` whose step byte has a bit of
