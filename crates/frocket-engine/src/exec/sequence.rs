@@ -1061,39 +1061,56 @@ impl Stamp for u32 {
     const NONE: Self = u32::MAX;
 }
 
-/// Rows [`LaterRows::keep_from`] writes to a scratch block before keeping the later steps'
-/// (every row written, the count advanced by whether it is kept: no branch per row). Small
-/// enough to stay in L1 (13 bytes a row).
-const LATER_BLOCK: usize = 1024;
+/// Rows [`keep_rows`] writes to a scratch block before keeping those it keeps (every row
+/// written, the count advanced by whether it is kept: no branch per row). Small enough to
+/// stay in L1 (13 bytes a row).
+const KEEP_BLOCK: usize = 1024;
+
+/// Appends to `out` (groups, times, step bytes) the rows of one chunk (`groups_of`, `bits`,
+/// `times`) whose step byte has a bit of `mask`, each time as `stamp` gives it, in part
+/// order; `each(group, time, bits)` sees every row of the chunk first. Block by block of
+/// [`KEEP_BLOCK`] rows, without a branch per row.
+pub(super) fn keep_rows<S: Copy + Default>(
+    (groups_of, bits, times): (&[u32], &[u8], &[i64]),
+    mask: u8,
+    stamp: impl Fn(i64) -> S,
+    out: (&mut Vec<u32>, &mut Vec<S>, &mut Vec<u8>),
+    mut each: impl FnMut(u32, S, u8),
+) {
+    let mut g_block = [0u32; KEEP_BLOCK];
+    let mut t_block = [S::default(); KEEP_BLOCK];
+    let mut b_block = [0u8; KEEP_BLOCK];
+    for ((groups_of, bits), times) in groups_of
+        .chunks(KEEP_BLOCK)
+        .zip(bits.chunks(KEEP_BLOCK))
+        .zip(times.chunks(KEEP_BLOCK))
+    {
+        let mut n = 0;
+        for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+            let t = stamp(t);
+            each(g, t, b);
+            // `n` is at most the rows seen so far in this block: always in range.
+            if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n)) {
+                (*gb, *tb, *bb) = (g, t, b);
+            }
+            n += usize::from(b & mask != 0);
+        }
+        out.0.extend_from_slice(&g_block[..n]);
+        out.1.extend_from_slice(&t_block[..n]);
+        out.2.extend_from_slice(&b_block[..n]);
+    }
+}
 
 impl<S: Stamp> LaterRows<S> {
     /// Step 0's pass over rows of one chunk: each row of step 0 lowers its group's `last`
     /// time to its own, and rows with bits of later steps are kept.
     fn keep_from(&mut self, groups_of: &[u32], bits: &[u8], times: &[i64], last: &mut [S], stamp: impl Fn(i64) -> S) {
-        let mut g_block = [0u32; LATER_BLOCK];
-        let mut t_block = [S::default(); LATER_BLOCK];
-        let mut b_block = [0u8; LATER_BLOCK];
-        for ((groups_of, bits), times) in groups_of
-            .chunks(LATER_BLOCK)
-            .zip(bits.chunks(LATER_BLOCK))
-            .zip(times.chunks(LATER_BLOCK))
-        {
-            let mut n = 0;
-            for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
-                let t = stamp(t);
-                if let Some(s) = last.get_mut(g as usize) {
-                    *s = (*s).min(if b & 1 == 1 { t } else { S::NONE });
-                }
-                // `n` is at most the rows seen so far in this block: always in range.
-                if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n)) {
-                    (*gb, *tb, *bb) = (g, t, b);
-                }
-                n += usize::from(b > 1);
+        let out = (&mut self.groups, &mut self.times, &mut self.bits);
+        keep_rows((groups_of, bits, times), !1, stamp, out, |g, t, b| {
+            if let Some(s) = last.get_mut(g as usize) {
+                *s = (*s).min(if b & 1 == 1 { t } else { S::NONE });
             }
-            self.groups.extend_from_slice(&g_block[..n]);
-            self.times.extend_from_slice(&t_block[..n]);
-            self.bits.extend_from_slice(&b_block[..n]);
-        }
+        });
     }
 
     /// The pass of step `k`: each group's earliest row of step `k` strictly after its time

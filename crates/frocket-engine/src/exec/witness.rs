@@ -17,11 +17,7 @@
 //! ```
 
 use super::groups::TsChunks;
-use super::sequence::{SequenceMatcher, Visits};
-
-/// Rows kept per block by [`PositiveRows::of`] before being appended (every row written, the
-/// count advanced by whether it is kept: no branch per row). Small enough to stay in L1.
-const BLOCK: usize = 1024;
+use super::sequence::{keep_rows, SequenceMatcher, Visits};
 
 impl SequenceMatcher {
     /// Moves the groups `visits` keeps that have a witness — a chain of rows shown to match
@@ -365,7 +361,7 @@ impl PositiveRows {
     }
 
     /// The rows of `of_row`, `bits` (a step byte a row) and `ts` whose step byte has a bit of
-    /// `mask`, kept block by block of [`BLOCK`] rows without a branch per row; `None` when
+    /// `mask`, kept without a branch per row ([`keep_rows`]); `None` when
     /// the times span 2^32 - 1 or more (or there are none).
     fn of(ts: &TsChunks<i64>, of_row: &[u32], bits: &[u8], mask: u8) -> Option<Self> {
         let (lo, hi) = ts.min_max()?;
@@ -379,24 +375,9 @@ impl PositiveRows {
             before: lo.wrapping_sub(1),
         };
         let before = out.before;
-        let mut g_block = [0u32; BLOCK];
-        let mut t_block = [0u32; BLOCK];
-        let mut b_block = [0u8; BLOCK];
-        for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
-            for ((groups_of, bits), times) in groups_of.chunks(BLOCK).zip(bits.chunks(BLOCK)).zip(times.chunks(BLOCK)) {
-                let mut n = 0;
-                for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
-                    // `n` is at most the rows seen so far in this block: always in range.
-                    if let (Some(gb), Some(tb), Some(bb)) = (g_block.get_mut(n), t_block.get_mut(n), b_block.get_mut(n))
-                    {
-                        (*gb, *tb, *bb) = (g, t.wrapping_sub(before) as u32, b);
-                    }
-                    n += usize::from(b & mask != 0);
-                }
-                out.groups.extend_from_slice(&g_block[..n]);
-                out.times.extend_from_slice(&t_block[..n]);
-                out.bits.extend_from_slice(&b_block[..n]);
-            }
+        for chunk in row_chunks(ts, of_row, bits) {
+            let kept = (&mut out.groups, &mut out.times, &mut out.bits);
+            keep_rows(chunk, mask, |t: i64| t.wrapping_sub(before) as u32, kept, |_, _, _| {});
         }
         Some(out)
     }
