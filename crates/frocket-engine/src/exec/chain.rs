@@ -1309,16 +1309,20 @@ mod tests {
         (level as u32, times)
     }
 
-    #[test]
-    fn held_values_scanned_by_candidates_or_split_by_value_agree_with_the_definition() {
-        // xorshift: the same cases on every run.
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: u64| {
+    /// A xorshift generator from `seed` (the same cases on every run): each call a number
+    /// below its argument.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed % n
-        };
+        }
+    }
+
+    #[test]
+    fn held_values_scanned_by_candidates_or_split_by_value_agree_with_the_definition() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let r = rules(vec![None, None, None], false, None);
         for case in 0..2000 {
             let n = 1 + next(40) as usize;
@@ -1382,15 +1386,9 @@ mod tests {
 
     #[test]
     fn strict_levels_of_groups_in_any_order_agree_with_the_definition() {
-        // xorshift: the same cases on every run. One group's rows in any order (sorted by the
-        // scan, or decided by the chain of `strict_witness_run`), nothing to convert.
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        // One group's rows in any order (sorted by the scan, or decided by the chain of
+        // `strict_witness_run`), nothing to convert.
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for case in 0..3000 {
             let m = 2 + next(2) as usize;
             let n = 1 + next(14) as usize;
