@@ -25,6 +25,30 @@ fn golden_queries_through_the_cli() {
     assert_eq!(n, 17);
 }
 
+/// Parts read with `read` calls instead of mapped (`FROCKET_READ_MMAP=false`) give the same
+/// answers; a value that is not a boolean is refused, naming the variable.
+#[test]
+fn golden_queries_with_parts_read_unmapped() {
+    let dir = golden_dir();
+    let f = Frocket::with_env(&[("FROCKET_READ_MMAP", "false".to_string())]);
+    f.ok(&[
+        "register",
+        "golden",
+        &dir.join("data").display().to_string(),
+        "visitorid",
+        "timestamp",
+    ]);
+    for (file, text, expected) in frocket_tests::golden_queries() {
+        let got = f.ok(&["run", "golden", "--string", &text]);
+        let result = json!({"query": got["query"], "funnel": got["funnel"]});
+        assert_eq!(json_diff(&result, &expected, "result", 1e-9), None, "{file}");
+    }
+    let bad = Frocket::with_env(&[("FROCKET_READ_MMAP", "sometimes".to_string())]);
+    let r = bad.run(&["run", "golden", "--string", "{}"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("FROCKET_READ_MMAP"), "{}", r.stderr);
+}
+
 /// `--file -` reads the query from standard input: a golden funnel piped in gives its answer.
 #[test]
 fn a_query_piped_on_standard_input() {

@@ -304,6 +304,7 @@ impl<C: Catalog> Service<C> {
                     threads: *threads,
                     exec: ExecOptions::default(),
                     run_timeout_secs: self.cfg.invoker.run_timeout_secs,
+                    map_parts: self.cfg.read.mmap,
                 };
                 tokio::task::spawn_blocking(move || run_local(&prepared.dataset, &prepared.query, &opts, &*progress))
                     .await

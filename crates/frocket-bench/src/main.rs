@@ -292,8 +292,8 @@ fn run_layout(args: &Args, shuffled: bool) -> Result<(), String> {
     }
 
     println!();
-    println!("| query | engine s (read + run) | engine Mrows/s/core | decode floor s | engine / floor | DuckDB s (1 thread) | DuckDB / engine | peak heap per part (while reading) | peak / part size | groups (engine / DuckDB) |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| query | engine s (read + run) | engine Mrows/s/core | decode floor s | engine / floor | floor, mapped s | DuckDB s (1 thread) | DuckDB / engine | peak heap per part (while reading) | peak / part size | groups (engine / DuckDB) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for (name, text) in frocket_bench::QUERIES {
         if args.only.as_deref().is_some_and(|o| o != name) {
             continue;
@@ -309,12 +309,13 @@ fn run_layout(args: &Args, shuffled: bool) -> Result<(), String> {
         };
         READ_PEAK.store(0, Ordering::Relaxed);
         let (secs, peak, (result, load)) = best_of(args.repeats, || run_engine(&files, &q))?;
-        let floor = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read())).map(|(s, _, _)| s)?;
+        let floor = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read(), false)).map(|(s, _, _)| s)?;
+        let mapped = best_of(args.repeats, || decode_floor(&files, &q.columns_to_read(), true)).map(|(s, _, _)| s)?;
         let d = duck.iter().find(|d| d["name"] == name);
         let dsecs = d.and_then(|d| d["seconds"].as_f64());
         let mine = summarize(name, &result);
         println!(
-            "| {name} | {secs:.3} ({load:.3} + {:.3}) | {:.1} | {floor:.3} | {:.2}× | {} | {} | {:.1} MiB ({:.1}) | {:.2}× | {} / {} |",
+            "| {name} | {secs:.3} ({load:.3} + {:.3}) | {:.1} | {floor:.3} | {:.2}× | {mapped:.3} | {} | {} | {:.1} MiB ({:.1}) | {:.2}× | {} / {} |",
             (secs - load).max(0.0),
             total_rows as f64 / secs / 1e6,
             secs / floor,
@@ -409,10 +410,11 @@ fn run_engine(
     let mut peak = 0;
     let mut partials = Vec::new();
     for f in files {
-        let file = File::open(f).map_err(|e| e.to_string())?;
         let base = LIVE.load(Ordering::Relaxed);
         PEAK.store(base, Ordering::Relaxed);
         let t = Instant::now();
+        // Opened as `frocket run` opens a part (mapped: `FROCKET_READ_MMAP`'s default).
+        let file = frocket_engine::open_part(f, true).map_err(|e| e.to_string())?;
         let name = f.display().to_string();
         let part = read_part(&name, file, q).map_err(|e| e.to_string())?;
         load += t.elapsed().as_secs_f64();
@@ -428,12 +430,14 @@ fn run_engine(
     Ok((secs, peak, (r, load)))
 }
 
-/// Decoding the same columns with `parquet` alone: the physical floor.
-fn decode_floor(files: &[PathBuf], columns: &[String]) -> Result<(f64, usize, ()), String> {
+/// Decoding the same columns with `parquet` alone: the physical floor. The file is read with
+/// `read` calls (the floor the targets are set against), or mapped as the engine maps it
+/// when `mapped` (shown beside it).
+fn decode_floor(files: &[PathBuf], columns: &[String], mapped: bool) -> Result<(f64, usize, ()), String> {
     let mut secs = 0.0;
     for f in files {
         let t = Instant::now();
-        let file = File::open(f).map_err(|e| e.to_string())?;
+        let file = frocket_engine::open_part(f, mapped).map_err(|e| e.to_string())?;
         let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
         let idx: Vec<usize> = columns.iter().filter_map(|c| b.schema().index_of(c).ok()).collect();
         let mask = ProjectionMask::roots(b.parquet_schema(), idx);

@@ -159,12 +159,13 @@ async fn worker(cfg: &Config, ds: &frocket_datastore::Datastore, name: Option<St
         format!("{host}-{}", std::process::id())
     });
     let cache_dir = home(cfg)?.join("cache").join(&name);
-    let opts = frocket_worker::WorkerOptions::new(
+    let mut opts = frocket_worker::WorkerOptions::new(
         name.clone(),
         cfg.worker.reject_age_secs,
         frocket_storage::Storage::new(cfg.s3_endpoint_url.clone()),
         frocket_storage::DiskCache::new(cache_dir, cfg.worker.disk_cache_size_mb),
     );
+    opts.map_parts = cfg.read.mmap;
     eprintln!("worker {name}: taking tasks from Redis");
     frocket_worker::run_queue_worker(ds, &opts, shutdown_signal()).await?;
     eprintln!("worker {name}: stopped");

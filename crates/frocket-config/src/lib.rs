@@ -131,6 +131,14 @@ pub struct WorkerConfig {
     pub disk_cache_size_mb: u64,
 }
 
+/// How part files are read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadConfig {
+    /// Map part files into memory instead of reading them with `read` calls
+    /// (`FROCKET_READ_MMAP`, default `true`; see `frocket_engine::part_file`).
+    pub mmap: bool,
+}
+
 /// Everything configurable.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -144,6 +152,8 @@ pub struct Config {
     pub invoker: InvokerConfig,
     /// Worker.
     pub worker: WorkerConfig,
+    /// Reading part files.
+    pub read: ReadConfig,
     /// Default `top` of per-value aggregations.
     pub aggregations_top_default: usize,
     /// Share of parts sampled at registration (SAMPLE mode).
@@ -448,6 +458,9 @@ impl Config {
                 )?,
                 disk_cache_size_mb: v.parse("FROCKET_WORKER_DISK_CACHE_SIZE_MB", 256, "megabytes (an integer)")?,
             },
+            read: ReadConfig {
+                mmap: v.boolean("FROCKET_READ_MMAP", true)?,
+            },
             aggregations_top_default: top,
             validation_sample_ratio: v.ratio("FROCKET_VALIDATION_SAMPLE_RATIO", 0.1)?,
             validation_sample_max: v.parse("FROCKET_VALIDATION_SAMPLE_MAX", 10, "a non-negative integer")?,
@@ -514,6 +527,8 @@ mod tests {
         assert_eq!(c.redis.prefix, "frocket:");
         assert_eq!(c.invoker.run_timeout_secs, 60.0);
         assert_eq!(c.invoker.retry_max_attempts, 3);
+        assert!(c.read.mmap);
+        assert!(!Config::from_vars([("FROCKET_READ_MMAP", "false")]).unwrap().read.mmap);
         assert_eq!(c.unregister_last_used_interval_secs, 120.0);
         assert_eq!(c.aggregations_top_default, 10);
         assert_eq!(c.worker.disk_cache_size_mb, 256);

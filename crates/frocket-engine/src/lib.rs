@@ -36,6 +36,7 @@ pub mod conversion;
 pub mod error;
 pub mod exec;
 pub mod memory;
+pub mod part_file;
 pub mod partial;
 pub mod query;
 pub mod result;
@@ -44,6 +45,7 @@ pub mod time;
 
 pub use error::{EngineError, ValidationError, ValidationErrors};
 pub use exec::{read_part, run_batch, run_loaded, run_part, ExecOptions};
+pub use part_file::{open_part, PartFile};
 pub use partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage, PartialValue};
 pub use query::{validate_query, validate_value, ValidatedQuery};
 pub use result::{AggregationResult, AggregationValue, FunnelResult, QueryResult, StageResult, ValueMap};

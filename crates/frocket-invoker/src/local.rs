@@ -77,6 +77,9 @@ pub struct LocalOptions {
     /// Whole-job timeout in seconds: no task starts after it, and a task running when it
     /// passes stops (the engine's deadline, `ExecOptions::deadline`).
     pub run_timeout_secs: f64,
+    /// Map part files into memory (`FROCKET_READ_MMAP`; see
+    /// [`frocket_engine::part_file`]); `false`: read them with `read` calls.
+    pub map_parts: bool,
 }
 
 impl Default for LocalOptions {
@@ -85,6 +88,7 @@ impl Default for LocalOptions {
             threads: 0,
             exec: ExecOptions::default(),
             run_timeout_secs: 60.0,
+            map_parts: true,
         }
     }
 }
@@ -162,7 +166,7 @@ pub fn run_local(
                         report(Some((i, State::Loading)));
                         let t0 = Instant::now();
                         let task = || {
-                            std::fs::File::open(part)
+                            frocket_engine::open_part(std::path::Path::new(part), opts.map_parts)
                                 .map_err(|e| frocket_engine::EngineError::PartRead {
                                     file: part.clone(),
                                     message: e.to_string(),

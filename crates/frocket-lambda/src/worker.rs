@@ -47,6 +47,7 @@ impl WorkerFunction {
             Storage::new(cfg.s3_endpoint_url.clone()),
             DiskCache::new(cache_dir, cfg.worker.disk_cache_size_mb),
         );
+        opts.map_parts = cfg.read.mmap;
         opts.lambda_memory_mb = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
             .ok()
             .and_then(|m| m.parse().ok());

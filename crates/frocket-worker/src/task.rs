@@ -48,6 +48,10 @@ pub struct WorkerOptions {
     pub started_tasks: Arc<AtomicUsize>,
     /// The Lambda function's memory (MB) when running as a Lambda: tasks then report a cost.
     pub lambda_memory_mb: Option<u32>,
+    /// Map whole part files (cached or at local paths) into memory (`FROCKET_READ_MMAP`,
+    /// default `true`; see [`frocket_engine::part_file`]); `false`: read them with `read`
+    /// calls.
+    pub map_parts: bool,
     /// The part list of the latest self-select job seen, so that its next requests do not
     /// fetch it again.
     published_parts: Arc<std::sync::Mutex<Option<KnownParts>>>,
@@ -67,6 +71,7 @@ impl WorkerOptions {
             cache,
             started_tasks: Arc::new(AtomicUsize::new(0)),
             lambda_memory_mb: None,
+            map_parts: true,
             published_parts: Arc::default(),
         }
     }
@@ -259,7 +264,15 @@ async fn load_part(
     query: &frocket_engine::ValidatedQuery,
     opts: &WorkerOptions,
 ) -> Result<Loaded, String> {
-    read_for_query(&req.part_path, &req.registration_id, query, &opts.storage, &opts.cache).await
+    read_for_query(
+        &req.part_path,
+        &req.registration_id,
+        query,
+        &opts.storage,
+        &opts.cache,
+        opts.map_parts,
+    )
+    .await
 }
 
 /// Reads part `path` of registration `registration_id` for `query`, as a worker does (see
@@ -270,6 +283,7 @@ pub async fn read_for_query(
     query: &frocket_engine::ValidatedQuery,
     storage: &Storage,
     cache: &DiskCache,
+    map_parts: bool,
 ) -> Result<Loaded, String> {
     let path = path.to_string();
     let whole = if is_s3(&path) {
@@ -282,7 +296,8 @@ pub async fn read_for_query(
         let size = std::fs::metadata(&local).map_or(0, |m| m.len());
         let q = query.clone();
         let part = tokio::task::spawn_blocking(move || {
-            let f = std::fs::File::open(&local).map_err(|e| format!("cannot open part '{path}': {e}"))?;
+            let f =
+                frocket_engine::open_part(&local, map_parts).map_err(|e| format!("cannot open part '{path}': {e}"))?;
             read_part(&path, f, &q).map_err(|e| e.to_string())
         })
         .await

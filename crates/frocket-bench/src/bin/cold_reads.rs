@@ -129,7 +129,7 @@ fn real_main() -> Result<(), String> {
             }
             let c = DiskCache::new(tmp.path(), 1024);
             let t = Instant::now();
-            let loaded = rt.block_on(frocket_worker::read_for_query(url, "bench", &q, &storage, &c))?;
+            let loaded = rt.block_on(frocket_worker::read_for_query(url, "bench", &q, &storage, &c, true))?;
             let load = t.elapsed().as_secs_f64();
             run_loaded(url, loaded.part, &q, &ExecOptions::default()).map_err(|e| e.to_string())?;
             let total = t.elapsed().as_secs_f64();
@@ -155,6 +155,7 @@ fn real_main() -> Result<(), String> {
         &validate_query(q0, &schema, 10).map_err(|e| e.to_string())?,
         &storage,
         &cache,
+        true,
     ))?;
     row(&format!("warm: {name}"), Some(cache_dir.path()), q0)?;
     for (name, q) in &QUERIES[1..] {

@@ -1,0 +1,163 @@
+//! A part file opened for reading: mapped into memory, or read with `read` calls.
+//!
+//! A mapped part's pages are decompressed and decoded straight from the page cache. Read with
+//! `read` calls, every byte of the columns a query needs is first copied from the page cache
+//! into a buffer: 3–5% of a query's time over a warm part (`docs/performance.md`, "Session
+//! 19"). Either way only the column chunks a query needs are touched.
+//!
+//! A mapping has one hazard that `read` calls do not: a file truncated in place while it is
+//! mapped (not replaced by a rename, nor removed: both leave the mapping whole), or a read
+//! error of a network file system, raises `SIGBUS` in the process instead of an error. The
+//! worker's own cache only ever renames and removes its files; for parts at local paths,
+//! `FROCKET_READ_MMAP=false` turns mapping off (`docs/operations.md`).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use frocket_engine::part_file::{open_part, PartFile};
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("part.parquet");
+//! std::fs::write(&path, b"PAR1")?;
+//! assert!(matches!(open_part(&path, true)?, PartFile::Mapped(_)));
+//! assert!(matches!(open_part(&path, false)?, PartFile::Read(_)));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use bytes::{Buf, Bytes};
+use parquet::errors::{ParquetError, Result as ParquetResult};
+use parquet::file::reader::{ChunkReader, Length};
+
+/// An open part file, as [`read_part`](crate::read_part) reads it.
+#[derive(Debug)]
+pub enum PartFile {
+    /// The file mapped into memory (read without a copy).
+    Mapped(Bytes),
+    /// The file, read with `read` calls.
+    Read(File),
+}
+
+/// Opens the part at `path`: mapped into memory when `map` (and the system maps it; an empty
+/// file, or one the system cannot map, is read with `read` calls instead).
+pub fn open_part(path: &Path, map: bool) -> std::io::Result<PartFile> {
+    let file = File::open(path)?;
+    if !map || file.metadata()?.len() == 0 {
+        return Ok(PartFile::Read(file));
+    }
+    // SAFETY: the mapping is read-only and lives as long as the `Bytes` that owns it. What the
+    // type system cannot promise is that the file's length stays: a file truncated in place
+    // while mapped raises SIGBUS on a read past its new end (see the module's docs; parts are
+    // written whole and replaced by renames, which leave the mapping intact).
+    match unsafe { memmap2::Mmap::map(&file) } {
+        Ok(mapped) => Ok(PartFile::Mapped(Bytes::from_owner(mapped))),
+        Err(_) => Ok(PartFile::Read(file)),
+    }
+}
+
+/// A reader over a [`PartFile`] from some offset.
+pub enum PartReader {
+    /// Over the mapped bytes.
+    Mapped(bytes::buf::Reader<Bytes>),
+    /// Over the file.
+    Read(BufReader<File>),
+}
+
+impl Read for PartReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            PartReader::Mapped(r) => r.read(buf),
+            PartReader::Read(r) => r.read(buf),
+        }
+    }
+}
+
+impl Length for PartFile {
+    fn len(&self) -> u64 {
+        match self {
+            PartFile::Mapped(b) => b.len() as u64,
+            PartFile::Read(f) => Length::len(f),
+        }
+    }
+}
+
+impl ChunkReader for PartFile {
+    type T = PartReader;
+
+    fn get_read(&self, start: u64) -> ParquetResult<PartReader> {
+        match self {
+            PartFile::Mapped(b) => Ok(PartReader::Mapped(mapped_range(b, start, None)?.reader())),
+            PartFile::Read(f) => f.get_read(start).map(PartReader::Read),
+        }
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
+        match self {
+            PartFile::Mapped(b) => mapped_range(b, start, Some(length)),
+            PartFile::Read(f) => f.get_bytes(start, length),
+        }
+    }
+}
+
+/// `length` bytes of `b` from `start` (all from `start` when `None`), without a copy; an
+/// error naming both when they reach past the end (offsets come from the file's footer).
+fn mapped_range(b: &Bytes, start: u64, length: Option<usize>) -> ParquetResult<Bytes> {
+    let past = || {
+        ParquetError::EOF(format!(
+            "{} bytes at offset {start} reach past the end of the file ({} bytes)",
+            length.map_or("the".to_string(), |l| l.to_string()),
+            b.len()
+        ))
+    };
+    let from = usize::try_from(start).ok().filter(|&s| s <= b.len()).ok_or_else(past)?;
+    let to = match length {
+        Some(l) => from.checked_add(l).filter(|&e| e <= b.len()).ok_or_else(past)?,
+        None => b.len(),
+    };
+    Ok(b.slice(from..to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("p.parquet");
+        std::fs::write(&path, bytes).expect("write");
+        (dir, path)
+    }
+
+    #[test]
+    fn both_ways_give_the_same_bytes_and_refuse_the_same_ranges() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let (_dir, path) = part(&data);
+        let mapped = open_part(&path, true).expect("open");
+        let read = open_part(&path, false).expect("open");
+        assert!(matches!(mapped, PartFile::Mapped(_)));
+        for f in [&mapped, &read] {
+            assert_eq!(Length::len(f), 10_000);
+            assert_eq!(&f.get_bytes(9_990, 10).expect("in range")[..], &data[9_990..]);
+            let mut rest = Vec::new();
+            f.get_read(9_000)
+                .expect("in range")
+                .read_to_end(&mut rest)
+                .expect("read");
+            assert_eq!(rest, &data[9_000..]);
+            assert!(f.get_bytes(9_991, 10).is_err());
+            assert!(f.get_bytes(u64::MAX, 1).is_err());
+        }
+        // Offsets past the end, or a length that overflows: an error, not a panic.
+        assert!(mapped.get_bytes(5, usize::MAX).is_err());
+        assert!(mapped.get_read(10_001).is_err());
+    }
+
+    #[test]
+    fn an_empty_or_missing_file() {
+        let (_dir, path) = part(b"");
+        assert!(matches!(open_part(&path, true), Ok(PartFile::Read(_))));
+        assert!(open_part(&path.with_extension("gone"), true).is_err());
+    }
+}
