@@ -7,9 +7,11 @@
 //!
 //! A mapping has one hazard that `read` calls do not: a file truncated in place while it is
 //! mapped (not replaced by a rename, nor removed: both leave the mapping whole), or a read
-//! error of a network file system, raises `SIGBUS` in the process instead of an error. The
-//! worker's own cache only ever renames and removes its files; for parts at local paths,
-//! `FROCKET_READ_MMAP=false` turns mapping off (`docs/operations.md`).
+//! error of a network file system, raises `SIGBUS` in the process instead of an error. So a
+//! file on a network or FUSE file system (NFS, SMB/CIFS, Ceph, AFS, 9P, Lustre, GPFS, FUSE
+//! mounts of object stores) is always read with `read` calls; the worker's own cache only
+//! ever renames and removes its files; and `FROCKET_READ_MMAP=false` turns mapping off
+//! altogether (`docs/datasets.md`, "Reading parts").
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,10 +43,11 @@ pub enum PartFile {
 }
 
 /// Opens the part at `path`: mapped into memory when `map` (and the system maps it; an empty
-/// file, or one the system cannot map, is read with `read` calls instead).
+/// file, one on a network file system, or one the system cannot map, is read with `read`
+/// calls instead).
 pub fn open_part(path: &Path, map: bool) -> std::io::Result<PartFile> {
     let file = File::open(path)?;
-    if !map || file.metadata()?.len() == 0 {
+    if !map || file.metadata()?.len() == 0 || on_network_fs(&file) {
         return Ok(PartFile::Read(file));
     }
     // SAFETY: the mapping is read-only and lives as long as the `Bytes` that owns it. What the
@@ -55,6 +58,46 @@ pub fn open_part(path: &Path, map: bool) -> std::io::Result<PartFile> {
         Ok(mapped) => Ok(PartFile::Mapped(Bytes::from_owner(mapped))),
         Err(_) => Ok(PartFile::Read(file)),
     }
+}
+
+/// Whether `file` is on a network or FUSE file system, where a read error of a mapped page
+/// would raise `SIGBUS` (Linux; elsewhere, and when the system cannot tell, `false`).
+fn on_network_fs(file: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut fs = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+        // SAFETY: `fstatfs` writes one `statfs` through a valid pointer for an open descriptor
+        // and nothing else; the value is read only when it reports success.
+        let ok = unsafe { libc::fstatfs(file.as_raw_fd(), fs.as_mut_ptr()) } == 0;
+        // SAFETY: initialised by the successful call above (and zeroed before it).
+        ok && is_network_fs_type(unsafe { fs.assume_init() }.f_type as u64)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        false
+    }
+}
+
+/// Whether a Linux file system type (`statfs.f_type`, as its 32 bits) is a network or FUSE
+/// file system: NFS, SMB, CIFS, SMB2, Ceph, AFS, Coda, 9P, Lustre, GPFS, OCFS2, FUSE.
+fn is_network_fs_type(f_type: u64) -> bool {
+    const NETWORK: [u32; 12] = [
+        0x0000_6969, // NFS
+        0x0000_517b, // SMB
+        0xff53_4d42, // CIFS
+        0xfe53_4d42, // SMB2
+        0x00c3_6400, // Ceph
+        0x5346_414f, // AFS
+        0x7375_7245, // Coda
+        0x0102_1997, // 9P
+        0x0bd0_0bd0, // Lustre
+        0x4750_4653, // GPFS
+        0x7461_636f, // OCFS2
+        0x6573_5546, // FUSE
+    ];
+    NETWORK.contains(&((f_type & 0xffff_ffff) as u32))
 }
 
 /// A reader over a [`PartFile`] from some offset.
@@ -152,6 +195,21 @@ mod tests {
         // Offsets past the end, or a length that overflows: an error, not a panic.
         assert!(mapped.get_bytes(5, usize::MAX).is_err());
         assert!(mapped.get_read(10_001).is_err());
+    }
+
+    #[test]
+    fn network_file_systems_are_told_apart() {
+        for nfs in [0x6969u64, 0xff53_4d42, 0x6573_5546, 0xffff_ffff_ff53_4d42] {
+            assert!(is_network_fs_type(nfs), "{nfs:#x}");
+        }
+        // ext4, xfs, btrfs, tmpfs, overlayfs.
+        for local in [0xef53u64, 0x5846_5342, 0x9123_683e, 0x0102_1994, 0x794c_7630] {
+            assert!(!is_network_fs_type(local), "{local:#x}");
+        }
+        // A temporary directory is local here: its parts are mapped.
+        let (_dir, path) = part(b"PAR1");
+        let file = File::open(&path).expect("open");
+        assert!(!on_network_fs(&file));
     }
 
     #[test]
