@@ -3,17 +3,16 @@
 use frocket_tests::{golden_dir, json_diff, Frocket};
 use serde_json::{json, Value};
 
+/// Registers the golden set as `golden`; the registration's answer.
+fn register_golden(f: &Frocket) -> Value {
+    let data = golden_dir().join("data").display().to_string();
+    f.ok(&["register", "golden", &data, "visitorid", "timestamp"])
+}
+
 #[test]
 fn golden_queries_through_the_cli() {
-    let dir = golden_dir();
     let f = Frocket::new();
-    let reg = f.ok(&[
-        "register",
-        "golden",
-        &dir.join("data").display().to_string(),
-        "visitorid",
-        "timestamp",
-    ]);
+    let reg = register_golden(&f);
     assert_eq!(reg["parts"], json!(2));
     let mut n = 0;
     for (file, text, expected) in frocket_tests::golden_queries() {
@@ -29,15 +28,8 @@ fn golden_queries_through_the_cli() {
 /// answers; a value that is not a boolean is refused, naming the variable.
 #[test]
 fn golden_queries_with_parts_read_unmapped() {
-    let dir = golden_dir();
     let f = Frocket::with_env(&[("FROCKET_READ_MMAP", "false".to_string())]);
-    f.ok(&[
-        "register",
-        "golden",
-        &dir.join("data").display().to_string(),
-        "visitorid",
-        "timestamp",
-    ]);
+    register_golden(&f);
     for (file, text, expected) in frocket_tests::golden_queries() {
         let got = f.ok(&["run", "golden", "--string", &text]);
         let result = json!({"query": got["query"], "funnel": got["funnel"]});
@@ -53,15 +45,8 @@ fn golden_queries_with_parts_read_unmapped() {
 #[test]
 fn a_query_piped_on_standard_input() {
     use std::io::Write;
-    let dir = golden_dir();
     let f = Frocket::new();
-    f.ok(&[
-        "register",
-        "golden",
-        &dir.join("data").display().to_string(),
-        "visitorid",
-        "timestamp",
-    ]);
+    register_golden(&f);
     let (file, text, expected) = frocket_tests::golden_queries()
         .into_iter()
         .find(|(f, _, _)| f.starts_with("g07"))
