@@ -180,6 +180,7 @@ mod tests {
         let mapped = open_part(&path, true).expect("open");
         let read = open_part(&path, false).expect("open");
         assert!(matches!(mapped, PartFile::Mapped(_)));
+        assert!(matches!(read, PartFile::Read(_)));
         for f in [&mapped, &read] {
             assert_eq!(Length::len(f), 10_000);
             assert_eq!(&f.get_bytes(9_990, 10).expect("in range")[..], &data[9_990..]);
