@@ -29,7 +29,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use parquet::errors::{ParquetError, Result as ParquetResult};
 use parquet::file::reader::{ChunkReader, Length};
 
@@ -131,35 +131,33 @@ impl ChunkReader for PartFile {
 
     fn get_read(&self, start: u64) -> ParquetResult<PartReader> {
         match self {
-            PartFile::Mapped(b) => Ok(PartReader::Mapped(mapped_range(b, start, None)?.reader())),
+            PartFile::Mapped(b) => b.get_read(start).map(PartReader::Mapped),
             PartFile::Read(f) => f.get_read(start).map(PartReader::Read),
         }
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
         match self {
-            PartFile::Mapped(b) => mapped_range(b, start, Some(length)),
+            PartFile::Mapped(b) => mapped_range(b, start, length),
             PartFile::Read(f) => f.get_bytes(start, length),
         }
     }
 }
 
-/// `length` bytes of `b` from `start` (all from `start` when `None`), without a copy; an
-/// error naming both when they reach past the end (offsets come from the file's footer).
-fn mapped_range(b: &Bytes, start: u64, length: Option<usize>) -> ParquetResult<Bytes> {
-    let past = || {
+/// `length` bytes of `b` from `start`, without a copy; an error naming both when they reach
+/// past the end (offsets come from the file's footer). Checked here rather than by `Bytes`'
+/// own `get_bytes`, whose `start + length` may overflow.
+fn mapped_range(b: &Bytes, start: u64, length: usize) -> ParquetResult<Bytes> {
+    let range = usize::try_from(start)
+        .ok()
+        .and_then(|from| Some(from..from.checked_add(length)?))
+        .filter(|r| r.end <= b.len());
+    range.map(|r| b.slice(r)).ok_or_else(|| {
         ParquetError::EOF(format!(
-            "{} bytes at offset {start} reach past the end of the file ({} bytes)",
-            length.map_or("the".to_string(), |l| l.to_string()),
+            "{length} bytes at offset {start} reach past the end of the file ({} bytes)",
             b.len()
         ))
-    };
-    let from = usize::try_from(start).ok().filter(|&s| s <= b.len()).ok_or_else(past)?;
-    let to = match length {
-        Some(l) => from.checked_add(l).filter(|&e| e <= b.len()).ok_or_else(past)?,
-        None => b.len(),
-    };
-    Ok(b.slice(from..to))
+    })
 }
 
 #[cfg(test)]
