@@ -1,7 +1,8 @@
 //! Group ids, and INT columns only held constant, are decoded from their pages' dictionaries by
 //! the engine's own page decoder when every chunk of the column allows it, and through arrow-rs
 //! otherwise (a partial timeframe, an unknown encoding); so are the other INT and FLOAT columns
-//! no filter uses (the timestamps, a sum's prices with nulls among them), into one buffer each.
+//! no filter uses (the timestamps, prices with nulls among them), into one buffer each; and those
+//! only summed by a condition (prices, items) as each row's entry in its chunk's dictionary.
 //! Every way a writer may lay out an INT64 or DOUBLE column — dictionary or plain pages, a dictionary that overflows into plain pages mid-chunk,
 //! page format v1 or v2, required or optional, tiny pages, zstd, values dense or spread over the
 //! whole i64 range, rows grouped by user or in any order — gives the answers a reference
@@ -241,6 +242,15 @@ fn reference_prices(r: &Rows) -> HashMap<&'static str, (f64, u64)> {
     out
 }
 
+/// Users with a `view` whose `view` rows' items add up to at least `at_least`.
+fn reference_item_sums(r: &Rows, at_least: i64) -> u64 {
+    let mut sums: HashMap<i64, i128> = HashMap::new();
+    for i in (0..r.uid.len()).filter(|&i| r.event[i] == "view") {
+        *sums.entry(r.uid[i]).or_default() += r.item[i] as i128;
+    }
+    sums.values().filter(|&&s| s >= at_least as i128).count() as u64
+}
+
 /// Users and rows of the users whose rows (within `[from, to)`) have ≥ 2 `buy` and a `cart`
 /// price sum ≥ 50; and all users / rows in that time range.
 fn reference(r: &Rows, from: i64, to: i64) -> ((u64, u64), (u64, u64)) {
@@ -322,6 +332,18 @@ fn every_layout_of_the_columns_gives_the_reference_answers() {
                     );
                 }
             }
+            // `item` only summed (an INT column): read as dictionary entries where its chunks
+            // have a dictionary.
+            let at_least = if sparse { 4_000_000_014 } else { 9 };
+            let q = query(json!({"query": {"conditions": [
+                {"filter": ["event", "==", "view"], "target": ["sum", "item", ">=", at_least]}]}}));
+            let (_, result) = run(&path, &q);
+            let what = format!("item sums: {name}, sparse {sparse}, shuffled {shuffled}");
+            assert_eq!(
+                result.query.matching_groups,
+                reference_item_sums(&r, at_least),
+                "{what}"
+            );
             // A string column with nulls: rows per value, and users with a row of one value
             // (a filter derived as it is read).
             let q = query(json!({"query": {

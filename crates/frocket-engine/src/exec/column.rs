@@ -10,7 +10,7 @@
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::{BooleanBuffer, NullBuffer};
-use arrow::datatypes::{ArrowPrimitiveType, DataType};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Int32Type};
 use arrow::error::ArrowError;
 
 /// A column of one part in chunks (see the module documentation).
@@ -131,6 +131,28 @@ impl Column {
         })
     }
 
+    /// Random access to the values and validity of a column of numbers kept as dictionary
+    /// keys (`Dictionary(Int32, T)`, see `read.rs`; `None`: another type).
+    pub(crate) fn dictionary_numbers<T: ArrowPrimitiveType>(&self) -> Option<DictionaryValues<'_, T::Native>> {
+        let mut keys = Vec::with_capacity(self.chunks.len());
+        let mut values = Vec::with_capacity(self.chunks.len());
+        let mut nulls = Vec::with_capacity(self.chunks.len());
+        for c in &self.chunks {
+            let d = c.as_dictionary_opt::<Int32Type>()?;
+            keys.push(d.keys().values().as_ref());
+            nulls.push(d.keys().nulls());
+            values.push(d.values().as_primitive_opt::<T>()?.values().as_ref());
+        }
+        Some(DictionaryValues {
+            any_null: nulls.iter().any(|n| n.is_some()),
+            keys,
+            values,
+            nulls,
+            shift: self.shift,
+            mask: self.mask(),
+        })
+    }
+
     /// Random access to the validity of any column (logical nulls: a dictionary's null values
     /// count as null).
     pub(crate) fn validity(&self) -> Validity {
@@ -169,6 +191,33 @@ impl<T: Copy> Values<'_, T> {
     /// The chunks' value slices, in row order.
     pub(crate) fn slices(&self) -> &[&[T]] {
         &self.values
+    }
+}
+
+/// Values and nulls of a [`Column`] of numbers kept as dictionary keys, by row of the part.
+pub(crate) struct DictionaryValues<'a, T> {
+    keys: Vec<&'a [i32]>,
+    values: Vec<&'a [T]>,
+    nulls: Vec<Option<&'a NullBuffer>>,
+    any_null: bool,
+    shift: u32,
+    mask: usize,
+}
+
+impl<T: Copy + Default> DictionaryValues<'_, T> {
+    /// The value of row `r` (unspecified under a null).
+    #[inline(always)]
+    pub(crate) fn value(&self, r: usize) -> T {
+        let c = r >> self.shift;
+        let key = self.keys[c][r & self.mask];
+        // (A dictionary array's keys are within its values.)
+        self.values[c].get(key as usize).copied().unwrap_or_default()
+    }
+
+    /// Whether row `r` is not null.
+    #[inline(always)]
+    pub(crate) fn is_valid(&self, r: usize) -> bool {
+        !self.any_null || self.nulls[r >> self.shift].is_none_or(|n| n.is_valid(r & self.mask))
     }
 }
 

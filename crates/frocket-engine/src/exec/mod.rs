@@ -562,46 +562,51 @@ impl Part<'_> {
                     }
                     Target::Sum { column, op, value } => {
                         let col = self.column(column)?;
-                        // Whether a group has a row of the filters, noted in the same pass as
-                        // its sum.
-                        let mut has = vec![false; ng];
                         let type_err = || EngineError::ColumnType {
                             file: self.file.to_string(),
                             column: column.clone(),
                             found: col.data_type().to_string(),
                             expected: "INT or FLOAT".into(),
                         };
-                        match (col.data_type(), value) {
-                            (DataType::Int64, v) => {
-                                let a = col.primitive::<Int64Type>().ok_or_else(type_err)?;
-                                let mut sums = vec![0i128; ng];
-                                groups.each_row_group(&rows, within, |r, g| {
-                                    has[g] = true;
-                                    if a.is_valid(r) {
-                                        sums[g] += a.value(r) as i128;
-                                    }
-                                });
-                                if let Literal::Int(v) = v {
-                                    let v = *v as i128;
-                                    Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
-                                } else {
-                                    let v = v.as_f64().unwrap_or(f64::NAN);
-                                    Ok(BooleanBuffer::collect_bool(ng, |g| {
-                                        has[g] && op.apply(&(sums[g] as f64), &v)
-                                    }))
-                                }
+                        let ints = |(sums, has): (Vec<i128>, Vec<bool>)| match value {
+                            Literal::Int(v) => {
+                                let v = *v as i128;
+                                BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v))
                             }
-                            (DataType::Float64, v) => {
-                                let a = col.primitive::<Float64Type>().ok_or_else(type_err)?;
-                                let mut sums = vec![0f64; ng];
-                                groups.each_row_group(&rows, within, |r, g| {
-                                    has[g] = true;
-                                    if a.is_valid(r) {
-                                        sums[g] += a.value(r);
-                                    }
-                                });
+                            v => {
                                 let v = v.as_f64().unwrap_or(f64::NAN);
-                                Ok(BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v)))
+                                BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&(sums[g] as f64), &v))
+                            }
+                        };
+                        let floats = |(sums, has): (Vec<f64>, Vec<bool>)| {
+                            let v = value.as_f64().unwrap_or(f64::NAN);
+                            BooleanBuffer::collect_bool(ng, |g| has[g] && op.apply(&sums[g], &v))
+                        };
+                        match col.data_type() {
+                            DataType::Int64 => {
+                                let a = col.primitive::<Int64Type>().ok_or_else(type_err)?;
+                                Ok(ints(sum_groups(groups, &rows, within, |r| {
+                                    a.is_valid(r).then(|| a.value(r) as i128)
+                                })))
+                            }
+                            DataType::Float64 => {
+                                let a = col.primitive::<Float64Type>().ok_or_else(type_err)?;
+                                Ok(floats(sum_groups(groups, &rows, within, |r| {
+                                    a.is_valid(r).then(|| a.value(r))
+                                })))
+                            }
+                            // Kept as dictionary entries (see `read.rs`).
+                            DataType::Dictionary(_, values) if **values == DataType::Int64 => {
+                                let a = col.dictionary_numbers::<Int64Type>().ok_or_else(type_err)?;
+                                Ok(ints(sum_groups(groups, &rows, within, |r| {
+                                    a.is_valid(r).then(|| a.value(r) as i128)
+                                })))
+                            }
+                            DataType::Dictionary(_, values) if **values == DataType::Float64 => {
+                                let a = col.dictionary_numbers::<Float64Type>().ok_or_else(type_err)?;
+                                Ok(floats(sum_groups(groups, &rows, within, |r| {
+                                    a.is_valid(r).then(|| a.value(r))
+                                })))
                             }
                             _ => Err(type_err()),
                         }
@@ -682,6 +687,25 @@ impl Part<'_> {
 /// when `None`), unspecified for the others. The right side of `and` is evaluated only for
 /// the groups the left side matches, the right side of `or` only for those it does not: a
 /// condition is evaluated only for groups it can still decide.
+/// Each group's sum of `value` over its rows of `rows` (within the groups of `within`; rows
+/// whose `value` is `None` add nothing), and whether it has such a row at all.
+fn sum_groups<A: Copy + Default + std::ops::AddAssign>(
+    groups: &Groups,
+    rows: &BooleanBuffer,
+    within: Option<&BooleanBuffer>,
+    value: impl Fn(usize) -> Option<A>,
+) -> (Vec<A>, Vec<bool>) {
+    let mut sums = vec![A::default(); groups.count];
+    let mut has = vec![false; groups.count];
+    groups.each_row_group(rows, within, |r, g| {
+        has[g] = true;
+        if let Some(v) = value(r) {
+            sums[g] += v;
+        }
+    });
+    (sums, has)
+}
+
 fn eval_relation(
     part: &Part<'_>,
     conditions: &[Condition],

@@ -111,18 +111,19 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
             if dictionary.is_none() {
                 dictionary = page.strings.cloned();
             }
-            // The page's rows `r..`, cut at batch boundaries; `dense` its entries not yet placed.
-            let mut dense = entries.iter().copied();
+            // The page's rows `r..`, cut at batch boundaries; `entries[used..]` not yet placed.
+            let mut used = 0;
             let mut r = 0;
             while r < page.rows {
                 let take = (batch - keys.len()).min(page.rows - r);
+                let dense = entries.get(used..).unwrap_or_default();
                 match page.present {
                     None => {
-                        let before = keys.len();
-                        keys.extend(dense.by_ref().take(take));
-                        if keys.len() - before < take {
+                        let Some(next) = dense.get(..take) else {
                             return Err(in_group("a page with fewer values than rows".into()));
-                        }
+                        };
+                        keys.extend_from_slice(next);
+                        used += take;
                         if let Some(v) = valid.as_mut() {
                             v.append_n(take, true);
                         }
@@ -134,7 +135,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
                             v
                         });
                         v.append_packed_range(r..r + take, bits);
-                        keys.extend(spread(bits, r..r + take, &mut dense));
+                        used += spread(&mut keys, bits, r..r + take, dense.len(), |j| dense[j]);
                     }
                 }
                 r += take;
@@ -151,19 +152,56 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
     Ok(())
 }
 
-/// The values of a page's rows `rows` whose present bits are `bits` (see
-/// [`DataPage::present`]): the next of `dense` (the page's values, in order) for a row with a
-/// value, `T::default()` for one without. (A branch per row: nulls are rare in most columns,
-/// or come in runs.)
-pub(crate) fn spread<'a, T: Default>(
-    bits: &'a [u8],
+/// Appends to `out` the values of a page's rows `rows` whose present bits are `bits` (see
+/// [`DataPage::present`]): `dense(j)` for the row with the `j`-th value (`j < dense_len`;
+/// `T::default()` once they run out, in a damaged page), `T::default()` for a row without one.
+/// Returns how many values were used.
+///
+/// Eight rows at a time where a byte of bits is whole: those with every row present (most,
+/// when nulls are rare) are copied straight, the others placed without a branch per row.
+///
+/// ```text
+/// bits 0b0000_0101, rows 0..4, dense [7, 9] → out [7, 0, 9, 0], 2 used
+/// ```
+pub(crate) fn spread<T: Copy + Default>(
+    out: &mut Vec<T>,
+    bits: &[u8],
     rows: std::ops::Range<usize>,
-    dense: &'a mut impl Iterator<Item = T>,
-) -> impl Iterator<Item = T> + 'a {
-    rows.map(|r| match bits.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1) {
-        true => dense.next().unwrap_or_default(),
-        false => T::default(),
-    })
+    dense_len: usize,
+    dense: impl Fn(usize) -> T,
+) -> usize {
+    out.reserve(rows.len());
+    let mut j = 0;
+    let mut r = rows.start;
+    while r < rows.end {
+        if r.is_multiple_of(8) && r + 8 <= rows.end && j + 8 <= dense_len {
+            let b = bits.get(r / 8).copied().unwrap_or(0);
+            if b == 0xFF {
+                out.extend((j..j + 8).map(&dense));
+                j += 8;
+            } else {
+                for k in 0..8 {
+                    // (j stays below the byte's first j + 8: within the values.)
+                    let bit = (b >> k) & 1;
+                    let v = dense(j);
+                    out.push(if bit == 1 { v } else { T::default() });
+                    j += bit as usize;
+                }
+            }
+            r += 8;
+            continue;
+        }
+        let present = bits.get(r / 8).is_some_and(|b| b >> (r % 8) & 1 == 1);
+        match present {
+            true if j < dense_len => {
+                out.push(dense(j));
+                j += 1;
+            }
+            _ => out.push(T::default()),
+        }
+        r += 1;
+    }
+    j
 }
 
 /// What takes an INT64 or DOUBLE column's values (DOUBLEs as their bits) from
@@ -993,6 +1031,42 @@ mod tests {
         // Not UTF-8.
         let bad = page(&[b"ok", &[0xff, 0xfe]]);
         assert!(plain_strings(&bad, 2).unwrap_err().contains("dictionary page"));
+    }
+
+    #[test]
+    fn spread_places_values_in_present_rows() {
+        // Every few bits of 300 rows, ranges starting anywhere, and pages short of values.
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for density in [0u64, 1, 6, 7, 8] {
+            let bits: Vec<u8> = (0..38)
+                .map(|_| {
+                    (0..8).fold(0u8, |b, k| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        b | (u8::from(rng % 8 < density) << k)
+                    })
+                })
+                .collect();
+            for (start, end, short) in [(0, 300, 0), (3, 300, 0), (5, 77, 0), (0, 300, 9), (11, 200, 1)] {
+                let present: Vec<usize> = (start..end).filter(|r| bits[r / 8] >> (r % 8) & 1 == 1).collect();
+                let dense: Vec<u32> = (0..present.len().saturating_sub(short))
+                    .map(|j| 1000 + j as u32)
+                    .collect();
+                let mut want = vec![0u32; end - start];
+                for (j, r) in present.iter().enumerate().take(dense.len()) {
+                    want[r - start] = dense[j];
+                }
+                let mut out = vec![7u32];
+                let used = spread(&mut out, &bits, start..end, dense.len(), |j| dense[j]);
+                assert_eq!(
+                    out[1..],
+                    want[..],
+                    "density {density}/8, rows {start}..{end}, {short} short"
+                );
+                assert_eq!((out[0], used), (7, dense.len()));
+            }
+        }
     }
 
     #[test]

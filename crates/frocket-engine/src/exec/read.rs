@@ -5,7 +5,10 @@
 //! An INT64 group id column, and INT64 columns only held constant, are decoded first by our own
 //! page decoder (`pages.rs`) when every chunk's encodings allow and no timeframe cuts row
 //! groups: their rows are numbered or coded through each row group's dictionary — one lookup
-//! per distinct value instead of one per row. Everything else goes through arrow-rs' reader.
+//! per distinct value instead of one per row. INT and FLOAT columns only summed by conditions
+//! are kept as each row's entry in its chunk's dictionary ([`OwnEntries`]): a sum looks up the
+//! rows it adds instead of every row's value being gathered. Everything else goes through
+//! arrow-rs' reader.
 
 use std::sync::Arc;
 
@@ -184,6 +187,13 @@ pub fn read_part<R: ChunkReader + 'static>(
         .filter(|c| query.column_only_held(c))
         .map(String::as_str)
         .collect();
+    // Columns only summed by conditions keep each row's place in its row group's dictionary
+    // (where chunks have one), not the values: the sums look up the rows they add.
+    let summed: Vec<&str> = names
+        .iter()
+        .filter(|c| query.column_only_summed(c))
+        .map(String::as_str)
+        .collect();
     let read = read_guarded(file, || {
         read_chunks(
             file,
@@ -193,7 +203,10 @@ pub fn read_part<R: ChunkReader + 'static>(
             &query.timeframe,
             number,
             Some(&plan),
-            &code,
+            &Uses {
+                code: &code,
+                summed: &summed,
+            },
         )
     })?;
     let mut columns = Vec::with_capacity(read.columns.len());
@@ -224,7 +237,16 @@ pub fn read_columns<R: ChunkReader + 'static>(
     timeframe: &Timeframe,
 ) -> Result<RecordBatch, EngineError> {
     let read = read_guarded(file, || {
-        read_chunks(file, reader, columns, timestamp_column, timeframe, None, None, &[])
+        read_chunks(
+            file,
+            reader,
+            columns,
+            timestamp_column,
+            timeframe,
+            None,
+            None,
+            &Uses::default(),
+        )
     })?;
     let mut fields = Vec::with_capacity(read.columns.len());
     let mut arrays = Vec::with_capacity(read.columns.len());
@@ -293,14 +315,25 @@ struct Read {
     dropped: Vec<String>,
 }
 
+/// Columns read for one use only, which need less than their values (see [`read_chunks`]).
+#[derive(Default)]
+struct Uses<'a> {
+    /// Columns only held constant: coded.
+    code: &'a [&'a str],
+    /// Columns only summed: dictionary entries.
+    summed: &'a [&'a str],
+}
+
 /// Reads `columns` of a part (timeframe applied) as each column's normalized batches, in the
 /// order given. There is at least one chunk per column (an empty one for an empty part).
 ///
 /// With `number`, an INT group id column is numbered batch by batch as it is read and left
 /// out of the columns returned: the groups are returned instead. With `plan`, filter masks and
 /// step bytes are derived from each batch as it is read, and columns nothing else needs are
-/// left out. The INT and plain STRING columns of `code` are coded batch by batch (see
-/// [`ScalarCoder`]) and left out of the columns: their codes are returned instead.
+/// left out. The INT and plain STRING columns of `uses.code` are coded batch by batch (see
+/// [`ScalarCoder`]) and left out of the columns: their codes are returned instead. The INT and
+/// FLOAT columns of `uses.summed` whose chunks all have a dictionary are returned as a
+/// dictionary array (see [`OwnEntries`]).
 #[allow(clippy::too_many_arguments)]
 fn read_chunks<R: ChunkReader + 'static>(
     file: &str,
@@ -310,8 +343,9 @@ fn read_chunks<R: ChunkReader + 'static>(
     timeframe: &Timeframe,
     number: Option<NumberIds<'_>>,
     plan: Option<&Plan>,
-    code: &[&str],
+    uses: &Uses<'_>,
 ) -> Result<Read, EngineError> {
+    let code = uses.code;
     let read_err = |e: &dyn std::fmt::Display| read_error(file, e);
     let meta = ArrowReaderMetadata::load(&reader, ArrowReaderOptions::new()).map_err(|e| read_err(&e))?;
     let file_schema = meta.schema().clone();
@@ -430,13 +464,26 @@ fn read_chunks<R: ChunkReader + 'static>(
             pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, values)
                 .map_err(|m| decode_err(column, m))
         };
-        let array: ArrayRef = match hinted.field(root).data_type() {
-            DataType::Float64 => {
+        let dictionaries = row_groups.iter().all(|&rg| {
+            parquet_meta
+                .row_group(rg)
+                .column(leaf)
+                .dictionary_page_offset()
+                .is_some()
+        });
+        let float = hinted.field(root).data_type() == &DataType::Float64;
+        let array: ArrayRef = match float {
+            _ if dictionaries && uses.summed.contains(&column.as_str()) => {
+                let mut entries = OwnEntries::new(rows);
+                decode(&mut entries)?;
+                entries.finish(float).map_err(|m| decode_err(column, m))?
+            }
+            true => {
                 let mut values = OwnValues::<f64>::new(rows);
                 decode(&mut values)?;
                 Arc::new(Float64Array::new(values.values.into(), values.nulls.finish()))
             }
-            _ => {
+            false => {
                 let mut values = OwnValues::<i64>::new(rows);
                 decode(&mut values)?;
                 Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
@@ -708,16 +755,16 @@ impl<T: FromBits> OwnValues<T> {
         }
     }
 
-    /// Appends a page's rows, from the values of those that have one.
+    /// Appends a page's rows, from the `n` values of those that have one (`dense(j)` the
+    /// `j`-th).
     #[inline(always)]
-    fn push_page(&mut self, mut dense: impl Iterator<Item = T>) {
+    fn push_page(&mut self, n: usize, dense: impl Fn(usize) -> T) {
         let Some((present, rows)) = self.present.take() else {
-            let before = self.values.len();
-            self.values.extend(dense);
-            self.nulls.append_n_non_nulls(self.values.len() - before);
+            self.values.extend((0..n).map(dense));
+            self.nulls.append_n_non_nulls(n);
             return;
         };
-        self.values.extend(pages::spread(&present, 0..rows, &mut dense));
+        pages::spread(&mut self.values, &present, 0..rows, n, dense);
         let bits = arrow::buffer::BooleanBuffer::new(present.into(), 0, rows);
         self.nulls.append_buffer(&arrow::buffer::NullBuffer::new(bits));
     }
@@ -726,18 +773,140 @@ impl<T: FromBits> OwnValues<T> {
 impl<T: FromBits> pages::ValueSink for OwnValues<T> {
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
         // (Every entry is within the dictionary: the decoder checks.)
-        self.push_page(
-            entries
-                .iter()
-                .map(|&e| T::from_bits(dictionary.get(e as usize).copied().unwrap_or(0))),
-        );
+        self.push_page(entries.len(), |j| {
+            T::from_bits(dictionary.get(entries[j] as usize).copied().unwrap_or(0))
+        });
     }
 
     fn values(&mut self, values: &[i64]) {
-        self.push_page(values.iter().map(|&v| T::from_bits(v)));
+        self.push_page(values.len(), |j| T::from_bits(values[j]));
     }
 
     fn end_chunk(&mut self, _dictionary: &[i64], _nulls: usize) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn absent(&mut self, present: &[u8], rows: usize) {
+        self.present = Some((present.to_vec(), rows));
+    }
+}
+
+/// An INT or FLOAT column's rows from our own page decoder as entries of one dictionary: the
+/// dictionaries of its chunks one after the other (and the values of plain pages, each its own
+/// entry). A row's key is its value's place there (0, and null, for a row without a value).
+/// Half the bytes of the values, and no gather of every row's value: a sum looks up the rows
+/// it adds.
+///
+/// ```text
+/// chunk 0: dictionary [2.5, 9.0], entries [1, 0, 1]; chunk 1: dictionary [4.0], entries [0, 0]
+/// → values [2.5, 9.0, 4.0], keys [1, 0, 1, 2, 2]
+/// ```
+struct OwnEntries {
+    keys: Vec<i32>,
+    /// The dictionaries (as bits), then plain values.
+    values: Vec<i64>,
+    /// Where the current chunk's dictionary starts in `values`, once added.
+    base: Option<usize>,
+    nulls: NullBufferBuilder,
+    /// The next page's rows with a value (a bit a row) and its rows, when some have none.
+    present: Option<(Vec<u8>, usize)>,
+    /// Set when `values` outgrew what an `i32` key reaches.
+    overflow: bool,
+}
+
+impl OwnEntries {
+    /// Room for about `rows` rows.
+    fn new(rows: usize) -> Self {
+        OwnEntries {
+            keys: Vec::with_capacity(rows),
+            values: Vec::new(),
+            base: None,
+            nulls: NullBufferBuilder::new(rows),
+            present: None,
+            overflow: false,
+        }
+    }
+
+    /// Appends a page's rows, from the `n` keys of those that have a value (`dense(j)` the
+    /// `j`-th).
+    #[inline(always)]
+    fn push_page(&mut self, n: usize, dense: impl Fn(usize) -> i32) {
+        let Some((present, rows)) = self.present.take() else {
+            self.keys.extend((0..n).map(dense));
+            self.nulls.append_n_non_nulls(n);
+            return;
+        };
+        pages::spread(&mut self.keys, &present, 0..rows, n, dense);
+        let bits = arrow::buffer::BooleanBuffer::new(present.into(), 0, rows);
+        self.nulls.append_buffer(&arrow::buffer::NullBuffer::new(bits));
+    }
+
+    /// Appends `values` to the dictionary: where they start, or `None` (and `overflow` set)
+    /// when keys would not reach them.
+    fn add(&mut self, values: &[i64]) -> Option<usize> {
+        let base = self.values.len();
+        if base.saturating_add(values.len()) > i32::MAX as usize {
+            self.overflow = true;
+            return None;
+        }
+        self.values.extend_from_slice(values);
+        Some(base)
+    }
+
+    /// The column: a dictionary of FLOAT values (of INT ones unless `float`).
+    fn finish(mut self, float: bool) -> Result<ArrayRef, String> {
+        if self.overflow {
+            return Err(format!("more than {} distinct values", i32::MAX));
+        }
+        if self.values.is_empty() {
+            // (Every row null: key 0 must still be within the dictionary.)
+            self.values.push(0);
+        }
+        let n = self.keys.len();
+        let keys = Int32Array::new(
+            ScalarBuffer::new(Buffer::from_vec(self.keys), 0, n),
+            self.nulls.finish(),
+        );
+        let values: ArrayRef = match float {
+            true => Arc::new(Float64Array::from_iter_values(
+                self.values.iter().map(|&v| f64::from_bits(v as u64)),
+            )),
+            false => Arc::new(Int64Array::from(self.values)),
+        };
+        // SAFETY: every key is within `values`: a row with a value has its chunk's base plus
+        // its entry, which the page decoder checked against that chunk's dictionary, all of
+        // which was added at that base (or its plain value's own place); a row without one
+        // has key 0, and `values` is not empty. (`try_new` would check each key again.)
+        Ok(Arc::new(unsafe {
+            DictionaryArray::<Int32Type>::new_unchecked(keys, values)
+        }))
+    }
+}
+
+impl pages::ValueSink for OwnEntries {
+    fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
+        let base = match self.base {
+            Some(base) => base,
+            None => match self.add(dictionary) {
+                Some(base) => {
+                    self.base = Some(base);
+                    base
+                }
+                None => return,
+            },
+        };
+        // (Every entry is within the dictionary: the decoder checks; base + entry fits an i32.)
+        self.push_page(entries.len(), |j| (base + entries[j] as usize) as i32);
+    }
+
+    fn values(&mut self, values: &[i64]) {
+        if let Some(base) = self.add(values) {
+            self.push_page(values.len(), |j| (base + j) as i32);
+        }
+    }
+
+    fn end_chunk(&mut self, _dictionary: &[i64], _nulls: usize) -> Result<(), String> {
+        self.base = None;
         Ok(())
     }
 
@@ -1140,6 +1309,54 @@ mod tests {
         let loaded = read_part("p", bytes, &q).unwrap();
         assert!(loaded.coded.is_empty());
         assert!(loaded.columns.iter().any(|(name, _)| name == "item"));
+    }
+
+    #[test]
+    fn a_column_only_summed_is_read_as_dictionary_entries() {
+        let (bytes, schema) = part();
+        let summed = r#"{"query": {"conditions": [{"filter": ["e", "==", "b"], "target": ["sum", "item", ">", 8]}]}}"#;
+        let q = validate_query(summed, &schema, 10).unwrap();
+        let loaded = read_part("p", bytes.clone(), &q).unwrap();
+        let (_, item) = loaded.columns.iter().find(|(name, _)| name == "item").unwrap();
+        let a = item.dictionary_numbers::<Int64Type>().unwrap();
+        let rows: Vec<Option<i64>> = (0..5).map(|r| a.is_valid(r).then(|| a.value(r))).collect();
+        assert_eq!(rows, vec![Some(7), Some(8), Some(7), None, Some(9)]);
+        // Aggregated as well: its values are read as such.
+        let both = r#"{"query": {"conditions": [{"filter": ["e", "==", "b"], "target": ["sum", "item", ">", 8]}],
+                                 "aggregations": [{"column": "e", "type": "sumPerValue", "otherColumn": "item"}]}}"#;
+        let q = validate_query(both, &schema, 10).unwrap();
+        let loaded = read_part("p", bytes, &q).unwrap();
+        let (_, item) = loaded.columns.iter().find(|(name, _)| name == "item").unwrap();
+        assert_eq!(item.data_type(), &DataType::Int64);
+    }
+
+    #[test]
+    fn entries_of_chunks_and_plain_pages_share_one_dictionary() {
+        use pages::ValueSink;
+        let mut e = OwnEntries::new(8);
+        e.entries(&[25, 90], &[1, 0]);
+        e.absent(&[0b101], 3);
+        e.entries(&[25, 90], &[0, 1]);
+        e.end_chunk(&[25, 90], 1).unwrap();
+        e.entries(&[40], &[0, 0]);
+        e.values(&[-3]);
+        e.end_chunk(&[40], 0).unwrap();
+        let column = Column::single(e.finish(false).unwrap());
+        let a = column.dictionary_numbers::<Int64Type>().unwrap();
+        let rows: Vec<Option<i64>> = (0..column.len()).map(|r| a.is_valid(r).then(|| a.value(r))).collect();
+        assert_eq!(
+            rows,
+            vec![
+                Some(90),
+                Some(25),
+                Some(25),
+                None,
+                Some(90),
+                Some(40),
+                Some(40),
+                Some(-3)
+            ]
+        );
     }
 
     #[test]

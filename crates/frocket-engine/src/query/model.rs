@@ -497,6 +497,34 @@ impl ValidatedQuery {
         self.holds(column) && !self.column_values_used(column)
     }
 
+    /// Whether `column` serves sum targets of conditions and nothing else (no filter,
+    /// aggregation, `holdConstant`, grouping or time order): its rows then need only their
+    /// values' places in a dictionary, looked up for the rows summed.
+    pub(crate) fn column_only_summed(&self, column: &str) -> bool {
+        let summed = self.conditions.iter().any(
+            |c| matches!(&c.kind, ConditionKind::Filters { target: Target::Sum { column: t, .. }, .. } if t == column),
+        );
+        let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
+        let in_aggs = |aggs: &[Aggregation]| {
+            aggs.iter()
+                .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
+        };
+        let (lists, sequences) = self.filter_uses();
+        summed
+            && column != self.group_id_column
+            && column != self.timestamp_column
+            && !self.holds(column)
+            && !in_aggs(&self.aggregations)
+            && !self
+                .funnel
+                .as_ref()
+                .is_some_and(|f| in_aggs(&f.step_aggregations) || in_aggs(&f.end_aggregations))
+            && !lists.iter().any(|fs| in_filters(fs))
+            && !sequences
+                .iter()
+                .any(|s| s.steps.iter().any(|st| in_filters(&st.filters)))
+    }
+
     /// Whether grouping, time order, a sum target or an aggregation uses `column`.
     fn column_values_used(&self, column: &str) -> bool {
         let in_aggs = |aggs: &[Aggregation]| {
