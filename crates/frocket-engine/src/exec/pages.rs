@@ -311,6 +311,8 @@ pub(crate) struct ChunkPages<R: ChunkReader> {
     nulls: usize,
     /// Rows of the pages read so far.
     rows: usize,
+    /// The row group's rows: no page reaches past them.
+    expected: usize,
 }
 
 impl<R: ChunkReader> ChunkPages<R> {
@@ -334,6 +336,7 @@ impl<R: ChunkReader> ChunkPages<R> {
             present: Vec::new(),
             nulls: 0,
             rows: 0,
+            expected: rows,
         })
     }
 
@@ -465,6 +468,14 @@ impl<R: ChunkReader> ChunkPages<R> {
     /// A data page of `rows` rows, `present` of which have a value, encoded `encoding` in
     /// `data`.
     fn page(&mut self, data: Bytes, encoding: Encoding, rows: usize, present: usize) -> Result<DataPage<'_>, String> {
+        // (Buffers are sized by a page's rows: a page claiming more than its row group holds
+        // is an error before any is allocated.)
+        if rows > self.expected - self.rows.min(self.expected) {
+            return Err(format!(
+                "a page of {rows} rows after {} of a row group of {}",
+                self.rows, self.expected
+            ));
+        }
         self.nulls += rows - present;
         self.rows += rows;
         let values = match self.values(data, encoding, present)? {
@@ -600,38 +611,43 @@ pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec
     if width > 32 {
         return Err(format!("bit width {width}"));
     }
-    out.clear();
-    out.reserve(count);
+    // Values are written over what `out` holds from an earlier page (its length only grows
+    // here, zeroing the growth once), then cut to `count`: no page's buffer is zeroed first.
+    let room = count.saturating_add(8);
+    if out.len() < room {
+        out.resize(room, 0);
+    }
     let value_bytes = width.div_ceil(8) as usize;
     let mut at = 0;
-    while out.len() < count {
-        let header =
-            varint(data, &mut at).ok_or_else(|| format!("{} values where the page declares {count}", out.len()))?;
-        let left = count - out.len();
+    let mut n = 0;
+    while n < count {
+        let header = varint(data, &mut at).ok_or_else(|| format!("{n} values where the page declares {count}"))?;
+        let left = count - n;
         if header & 1 == 0 {
-            let run = usize::try_from(header >> 1).unwrap_or(usize::MAX);
+            let run = usize::try_from(header >> 1).unwrap_or(usize::MAX).min(left);
             let bytes = data
                 .get(at..at + value_bytes)
                 .ok_or("a run's value past the page's end")?;
             at += value_bytes;
             let value = bytes.iter().rev().fold(0u32, |v, &b| (v << 8) | u32::from(b));
-            out.resize(out.len() + run.min(left), value);
+            out[n..n + run].fill(value);
+            n += run;
         } else {
             let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
             let take = groups.saturating_mul(8).min(left);
+            // (n + take rounded up to 8 stays within `room`.)
             let needed_groups = take.div_ceil(8);
             // The rest of the page, not only the run's bytes: each value is read as the 8 bytes
             // from its first and masked, so bytes past the run only fill bits masked off, and
             // reads stay in place up to the page's end (the run's last groups are not copied
             // out to be padded, as they would be for every run of a page of short runs).
             let packed = &data[at.min(data.len())..];
-            let start = out.len();
-            out.resize(start + needed_groups * 8, 0);
-            unpack(width, packed, &mut out[start..]);
-            out.truncate(start + take);
+            unpack(width, packed, &mut out[n..n + needed_groups * 8]);
+            n += take;
             at = at.saturating_add(groups.saturating_mul(width as usize));
         }
     }
+    out.truncate(count);
     Ok(())
 }
 
@@ -995,6 +1011,30 @@ mod tests {
             }
         }
         assert!(errors > 0);
+    }
+
+    #[test]
+    fn a_page_past_its_row_groups_rows_is_an_error_before_its_buffers() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let values: Vec<Option<i64>> = (0..2000i64).map(|i| (i % 13 != 0).then_some(i % 50)).collect();
+        let bytes = part(&values, props().build());
+        let reader = SerializedFileReader::new(bytes.clone()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let pages = |rows: usize| -> Result<usize, String> {
+            let mut chunk = ChunkPages::open(Arc::new(bytes.clone()), rg.column(0), rows)?;
+            let mut seen = 0;
+            while let Some(page) = chunk.next_page()? {
+                seen += page.rows;
+            }
+            Ok(seen)
+        };
+        assert_eq!(pages(rg.num_rows() as usize), Ok(rg.num_rows() as usize));
+        // The footer's rows bound every page's (a page claiming more is damaged).
+        let err = pages(rg.num_rows() as usize - 1).unwrap_err();
+        assert!(
+            err.contains(&format!("of a row group of {}", rg.num_rows() - 1)),
+            "{err}"
+        );
     }
 
     #[test]
