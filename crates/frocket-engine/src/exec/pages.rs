@@ -13,6 +13,7 @@
 //! checked: a damaged page is an error naming the column and row group, never a panic or an
 //! entry past the dictionary.
 
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 use arrow::array::BooleanBufferBuilder;
@@ -91,7 +92,11 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
         let in_group = |m: String| format!("row group {rg}: {m}");
         let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
         let capacity = batch.min(expected).min(1 << 25);
-        let mut keys: Vec<u32> = Vec::with_capacity(capacity);
+        // Room for a batch and the 8 places past a page's entries that decoding may write:
+        // pages that fit are decoded straight into the batch's keys; the one that straddles
+        // the batch's end, and pages with rows without a value, through the chunk's buffer.
+        let room = capacity + 8;
+        let mut keys: Vec<u32> = Vec::with_capacity(room);
         let mut valid: Option<BooleanBufferBuilder> = None;
         let mut dictionary: Option<StringArray> = None;
         let mut emit =
@@ -100,17 +105,29 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
                     dictionary: dictionary
                         .clone()
                         .unwrap_or_else(|| StringArray::from(Vec::<&str>::new())),
-                    keys: std::mem::replace(keys, Vec::with_capacity(capacity)),
+                    keys: std::mem::replace(keys, Vec::with_capacity(room)),
                     present: valid.take().map(|mut v| v.finish()),
                 })
             };
-        while let Some(page) = chunk.next_page().map_err(in_group)? {
-            let PageValues::Entries { entries, .. } = page.values else {
-                return Err(in_group("a plain-encoded page of strings".into()));
-            };
+        while let Some(page) = chunk.next_page_into(Some((&mut keys, batch))).map_err(in_group)? {
             if dictionary.is_none() {
                 dictionary = page.strings.cloned();
             }
+            let entries = match page.values {
+                PageValues::Appended => {
+                    // (Within the batch: `next_page_into` appends no more.)
+                    let rows = page.rows;
+                    if let Some(v) = valid.as_mut() {
+                        v.append_n(rows, true);
+                    }
+                    if keys.len() == batch {
+                        emit(&mut keys, &mut valid, &dictionary)?;
+                    }
+                    continue;
+                }
+                PageValues::Entries { entries, .. } => entries,
+                PageValues::Plain(_) => return Err(in_group("a plain-encoded page of strings".into())),
+            };
             // The page's rows `r..`, cut at batch boundaries; `entries[used..]` not yet placed.
             let mut used = 0;
             let mut r = 0;
@@ -239,6 +256,8 @@ pub(crate) fn decode_number_column<R: ChunkReader>(
             match page.values {
                 PageValues::Entries { dictionary, entries } => sink.entries(dictionary, entries),
                 PageValues::Plain(values) => sink.values(values),
+                // (Only for a buffer given: none is.)
+                PageValues::Appended => return Err(in_group("entries appended to no buffer".into())),
             }
         }
         chunk.check_rows(expected).map_err(in_group)?;
@@ -259,6 +278,9 @@ pub(crate) enum PageValues<'a> {
     },
     /// The values themselves (a page written plain, e.g. after the dictionary grew too large).
     Plain(&'a [i64]),
+    /// Each value's entry, appended to the buffer given to [`ChunkPages::next_page_into`]
+    /// (every one within the dictionary).
+    Appended,
 }
 
 /// One data page, as [`ChunkPages::next_page`] returns it.
@@ -279,6 +301,8 @@ pub(crate) struct DataPage<'a> {
 enum Decoded {
     Entries,
     Plain,
+    /// Entries appended to the caller's buffer.
+    Appended,
 }
 
 /// The pages of one INT64, DOUBLE or dictionary STRING column chunk, decoded one at a time.
@@ -374,6 +398,17 @@ impl<R: ChunkReader> ChunkPages<R> {
 
     /// The next data page; `None` after the last page.
     pub(crate) fn next_page(&mut self) -> Result<Option<DataPage<'_>>, String> {
+        self.next_page_into(None)
+    }
+
+    /// [`next_page`](Self::next_page), but a dictionary-encoded page whose rows all have a
+    /// value has its entries appended to `into.0` when they fit: `into.0` then holds at most
+    /// `into.1` entries, and 8 more places in its capacity. Its values are then
+    /// [`PageValues::Appended`], nothing copied.
+    pub(crate) fn next_page_into(
+        &mut self,
+        mut into: Option<(&mut Vec<u32>, usize)>,
+    ) -> Result<Option<DataPage<'_>>, String> {
         loop {
             let page = match self.pages.next() {
                 None => return Ok(None),
@@ -428,7 +463,7 @@ impl<R: ChunkReader> ChunkPages<R> {
                     } else {
                         (buf, rows)
                     };
-                    return self.page(values, encoding, rows, present).map(Some);
+                    return self.page(values, encoding, rows, present, into.take()).map(Some);
                 }
                 Page::DataPageV2 {
                     buf,
@@ -449,7 +484,9 @@ impl<R: ChunkReader> ChunkPages<R> {
                     } else {
                         rows
                     };
-                    return self.page(buf.slice(len..), encoding, rows, present).map(Some);
+                    return self
+                        .page(buf.slice(len..), encoding, rows, present, into.take())
+                        .map(Some);
                 }
             }
         }
@@ -467,7 +504,14 @@ impl<R: ChunkReader> ChunkPages<R> {
 
     /// A data page of `rows` rows, `present` of which have a value, encoded `encoding` in
     /// `data`.
-    fn page(&mut self, data: Bytes, encoding: Encoding, rows: usize, present: usize) -> Result<DataPage<'_>, String> {
+    fn page(
+        &mut self,
+        data: Bytes,
+        encoding: Encoding,
+        rows: usize,
+        present: usize,
+        into: Option<(&mut Vec<u32>, usize)>,
+    ) -> Result<DataPage<'_>, String> {
         // (Buffers are sized by a page's rows: a page claiming more than its row group holds
         // is an error before any is allocated.)
         if rows > self.expected - self.rows.min(self.expected) {
@@ -478,7 +522,15 @@ impl<R: ChunkReader> ChunkPages<R> {
         }
         self.nulls += rows - present;
         self.rows += rows;
-        let values = match self.values(data, encoding, present)? {
+        let into = into
+            .filter(|(keys, limit)| {
+                present == rows
+                    && keys.len().saturating_add(rows) <= *limit
+                    && keys.capacity() - keys.len() >= rows.saturating_add(8)
+            })
+            .map(|(keys, _)| keys);
+        let values = match self.values(data, encoding, present, into)? {
+            Decoded::Appended => PageValues::Appended,
             Decoded::Entries => PageValues::Entries {
                 dictionary: &self.dictionary,
                 entries: &self.entries,
@@ -496,8 +548,15 @@ impl<R: ChunkReader> ChunkPages<R> {
         })
     }
 
-    /// Decodes `count` values encoded `encoding` from `data`.
-    fn values(&mut self, data: Bytes, encoding: Encoding, count: usize) -> Result<Decoded, String> {
+    /// Decodes `count` values encoded `encoding` from `data`; entries appended to `into` when
+    /// given.
+    fn values(
+        &mut self,
+        data: Bytes,
+        encoding: Encoding,
+        count: usize,
+        into: Option<&mut Vec<u32>>,
+    ) -> Result<Decoded, String> {
         match encoding {
             Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY => {
                 if !self.has_dictionary {
@@ -511,18 +570,28 @@ impl<R: ChunkReader> ChunkPages<R> {
                     }
                     None => return Err("an empty dictionary-encoded page".into()),
                 };
-                decode_hybrid(runs, u32::from(width), count, &mut self.entries)?;
                 let len = match &self.strings {
                     Some(strings) => strings.len(),
                     None => self.dictionary.len(),
                 };
+                let (entries, decoded) = match into {
+                    Some(keys) => {
+                        let start = keys.len();
+                        decode_hybrid_append(runs, u32::from(width), count, keys)?;
+                        (&keys[start..], Decoded::Appended)
+                    }
+                    None => {
+                        decode_hybrid(runs, u32::from(width), count, &mut self.entries)?;
+                        (&self.entries[..], Decoded::Entries)
+                    }
+                };
                 // (A compare and an OR a value, no early exit: it vectorizes.)
                 let limit = u32::try_from(len).unwrap_or(u32::MAX);
-                if self.entries.iter().fold(false, |past, &e| past | (e >= limit)) {
-                    let max = self.entries.iter().copied().max().unwrap_or(0);
+                if entries.iter().fold(false, |past, &e| past | (e >= limit)) {
+                    let max = entries.iter().copied().max().unwrap_or(0);
                     return Err(format!("entry {max} past the dictionary of {len} values"));
                 }
-                Ok(Decoded::Entries)
+                Ok(decoded)
             }
             Encoding::PLAIN if self.is_strings => Err("a plain-encoded page of strings".into()),
             Encoding::PLAIN => {
@@ -608,15 +677,23 @@ fn varint(data: &[u8], at: &mut usize) -> Option<u64> {
 /// assert_eq!(out, [3; 5]);
 /// ```
 pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec<u32>) -> Result<(), String> {
+    out.clear();
+    decode_hybrid_append(data, width, count, out)
+}
+
+/// [`decode_hybrid`], the values appended to `out`: written straight into its spare capacity
+/// (no buffer zeroed first, nothing copied). On an error `out` keeps its length.
+pub(crate) fn decode_hybrid_append(data: &[u8], width: u32, count: usize, out: &mut Vec<u32>) -> Result<(), String> {
     if width > 32 {
         return Err(format!("bit width {width}"));
     }
-    // Values are written over what `out` holds from an earlier page (its length only grows
-    // here, zeroing the growth once), then cut to `count`: no page's buffer is zeroed first.
+    let start = out.len();
+    // (Bit-packed groups of 8 may write up to 7 places past `count`.)
     let room = count.saturating_add(8);
-    if out.len() < room {
-        out.resize(room, 0);
-    }
+    out.reserve(room);
+    let Some(spare) = out.spare_capacity_mut().get_mut(..room) else {
+        return Err(format!("no room for {count} values"));
+    };
     let value_bytes = width.div_ceil(8) as usize;
     let mut at = 0;
     let mut n = 0;
@@ -630,7 +707,9 @@ pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec
                 .ok_or("a run's value past the page's end")?;
             at += value_bytes;
             let value = bytes.iter().rev().fold(0u32, |v, &b| (v << 8) | u32::from(b));
-            out[n..n + run].fill(value);
+            for place in &mut spare[n..n + run] {
+                place.write(value);
+            }
             n += run;
         } else {
             let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
@@ -642,12 +721,15 @@ pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec
             // reads stay in place up to the page's end (the run's last groups are not copied
             // out to be padded, as they would be for every run of a page of short runs).
             let packed = &data[at.min(data.len())..];
-            unpack(width, packed, &mut out[n..n + needed_groups * 8]);
+            unpack(width, packed, &mut spare[n..n + needed_groups * 8]);
             n += take;
             at = at.saturating_add(groups.saturating_mul(width as usize));
         }
     }
-    out.truncate(count);
+    // SAFETY: the loop wrote each of the `count` places after `start`: every run writes all
+    // of its places (each of an RLE run's, or `unpack` every place of its whole groups), and runs
+    // follow one another from 0 until `n` reaches `count`. The capacity holds them (`room`).
+    unsafe { out.set_len(start + count) };
     Ok(())
 }
 
@@ -765,22 +847,24 @@ fn set_bits(bits: &mut [u8], from: usize, len: usize) {
 }
 
 /// Unpacks groups of 8 values of `width` bits (LSB first) from `data` into `out` (a multiple of
-/// 8 values); bits past `data`'s end read as 0.
-fn unpack(width: u32, data: &[u8], out: &mut [u32]) {
+/// 8 values; places past the last whole group get 0), writing every one of its places; bits
+/// past `data`'s end read as 0.
+fn unpack(width: u32, data: &[u8], out: &mut [MaybeUninit<u32>]) {
     macro_rules! widths {
         ($($w:literal)*) => {
             match width {
                 $($w => unpack_width::<$w>(data, out),)*
-                _ => out.fill(0),
+                _ => out.iter_mut().for_each(|v| { v.write(0); }),
             }
         };
     }
     widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
 }
 
-fn unpack_width<const W: usize>(data: &[u8], out: &mut [u32]) {
+fn unpack_width<const W: usize>(data: &[u8], out: &mut [MaybeUninit<u32>]) {
     let mask = if W == 32 { u64::from(u32::MAX) } else { (1u64 << W) - 1 };
-    for (g, group) in out.chunks_exact_mut(8).enumerate() {
+    let mut groups = out.chunks_exact_mut(8);
+    for (g, group) in groups.by_ref().enumerate() {
         // The group's W bytes and those after it (each value read as the 8 bytes from its
         // first, then shifted and masked: one load a value): in place while 40 bytes remain
         // (W ≤ 32, so a read starts within 28 bytes), else copied with zeros past the end.
@@ -800,8 +884,12 @@ fn unpack_width<const W: usize>(data: &[u8], out: &mut [u32]) {
             let from = bit / 8;
             let mut word = [0u8; 8];
             word.copy_from_slice(&bytes[from..from + 8]);
-            *v = ((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32;
+            v.write(((u64::from_le_bytes(word) >> (bit % 8)) & mask) as u32);
         }
+    }
+    // (Never met: callers give whole groups. Written all the same, so that every place is.)
+    for v in groups.into_remainder() {
+        v.write(0);
     }
 }
 
@@ -922,6 +1010,7 @@ mod tests {
                         entries.iter().map(|&e| dictionary[e as usize]).collect()
                     }
                     PageValues::Plain(values) => values.to_vec(),
+                    PageValues::Appended => return Err("appended to no buffer".into()),
                 };
                 match page.present {
                     None => out.extend(values.into_iter().map(Some)),
@@ -1071,6 +1160,50 @@ mod tests {
         // Not UTF-8.
         let bad = page(&[b"ok", &[0xff, 0xfe]]);
         assert!(plain_strings(&bad, 2).unwrap_err().contains("dictionary page"));
+    }
+
+    #[test]
+    fn string_batches_are_whole_whichever_way_pages_are_placed() {
+        use arrow::array::RecordBatch;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        // Pages of 300 rows, batches of 512: pages appended in place, pages straddling a
+        // batch's end, and a stretch of nulls (rows 2000..2600) among them.
+        let values: Vec<Option<String>> = (0..5000)
+            .map(|i| (!(2000..2600).contains(&i) || i % 3 == 0).then(|| format!("v{}", i * 7 % 40)))
+            .collect();
+        let batch = RecordBatch::try_from_iter([(
+            "s",
+            Arc::new(values.iter().cloned().collect::<StringArray>()) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(4000))
+            .set_data_page_row_count_limit(300)
+            .set_write_batch_size(300)
+            .build();
+        let mut out = Vec::new();
+        let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let bytes = bytes::Bytes::from(out);
+        let meta = SerializedFileReader::new(bytes.clone()).unwrap().metadata().clone();
+        assert!(decodable_strings(meta.row_group(0).column(0)));
+        let mut sizes = Vec::new();
+        let mut got: Vec<Option<String>> = Vec::new();
+        decode_string_column(&Arc::new(bytes), &meta, &[0, 1], 0, 512, |k| {
+            sizes.push(k.keys.len());
+            for (i, &key) in k.keys.iter().enumerate() {
+                let present = k.present.as_ref().is_none_or(|p| p.value(i));
+                got.push(present.then(|| k.dictionary.value(key as usize).to_string()));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got, values);
+        // Every batch but a row group's last is whole: 4000 rows = 7 × 512 + 416, then 1000.
+        let mut want = vec![512; 7];
+        want.extend([416, 512, 488]);
+        assert_eq!(sizes, want);
     }
 
     #[test]
