@@ -151,6 +151,60 @@ pub(crate) fn min_max(chunks: &[&[i64]]) -> Option<(i64, i64)> {
     Some((lo.into_iter().min()?, hi.into_iter().max()?))
 }
 
+/// Slots of an id table written together on first use (4 KiB): see [`touch`].
+const TABLE_BLOCK: usize = 1024;
+
+/// Id tables of up to this many slots (16 MiB) have every page written when made
+/// ([`write_pages`]) and need no [`touch`]; larger ones (footers claiming a wide range of ids
+/// for many rows: honest ones only for parts of millions of rows) a block at a time, as ids are
+/// met.
+const EAGER_TABLE_SLOTS: usize = 1 << 22;
+
+/// Writes a zero into every 4 KiB page of `table`, all zeroes: each page is then given by the
+/// kernel on a write, once (see [`touch`]); memory already given is only written over.
+#[inline(never)]
+fn write_pages(table: &mut [u32]) {
+    // (Through `black_box`: the compiler may not drop these stores as writing what the
+    // zeroed allocation already holds — they are for the kernel, not the values.)
+    let table = std::hint::black_box(table);
+    for i in (0..table.len()).step_by(TABLE_BLOCK) {
+        table[i] = 0;
+    }
+    if let Some(last) = table.last_mut() {
+        *last = 0;
+    }
+}
+
+/// Writes the pages of the block of `table` ([`TABLE_BLOCK`] slots) holding slot `at` (see
+/// [`write_pages`]) unless `touched` says it was written already (nothing for a slot past the table's end, nor when
+/// `touched` is empty: a table written whole when made).
+///
+/// A table starts as zeroed memory the kernel has not given pages yet (only the blocks of ids
+/// met ever are). A page read before it is written is mapped to the kernel's shared zero page,
+/// and its first write then takes a second fault that replaces it — and with the process's
+/// other threads running, a TLB shootdown interrupting every other core (measured at 8% of a
+/// 2-thread run). Written first, a page takes one fault and no shootdown. Every first access
+/// to a slot of a table with blocks not yet written must come after this call: a block is
+/// taken to hold zeroes until then.
+#[inline]
+fn touch(touched: &mut [u64], table: &mut [u32], at: usize) {
+    let block = at / TABLE_BLOCK;
+    let Some(word) = touched.get_mut(block / 64) else {
+        return;
+    };
+    let bit = 1u64 << (block % 64);
+    if *word & bit == 0 {
+        *word |= bit;
+        // A block spans at most two pages: a zero written at each end writes both (the block
+        // holds zeroes: none of its slots was written before).
+        let start = block * TABLE_BLOCK;
+        let end = (start + TABLE_BLOCK).min(table.len());
+        if let Some(block) = table.get_mut(start..end) {
+            write_pages(block);
+        }
+    }
+}
+
 /// `(lo, hi - lo + 1)` when ids in `lo..=hi` are few enough for a direct lookup table (at most
 /// 4 slots per row of `rows`, and under 2^28).
 fn dense_span((lo, hi): (i64, i64), rows: usize) -> Option<(i64, usize)> {
@@ -404,11 +458,14 @@ pub(crate) struct IntNumbering {
     expected_rows: usize,
     rows: usize,
     nulls: usize,
-    /// Ids `lo..lo + table.len()`: their group plus one (0: not met yet — the table starts
-    /// zeroed, so pages of ids never met are never touched), or when `counting` or `scattered`
-    /// their row count.
+    /// Ids `lo..lo + table.len()`: their group plus one (0: not met yet; a large table starts
+    /// as zeroed memory of which only the blocks of ids met are ever touched), or when
+    /// `counting` or `scattered` their row count.
     lo: i64,
     table: Vec<u32>,
+    /// Which blocks of `table` ([`TABLE_BLOCK`] slots each) were written: see
+    /// [`IntNumbering::touch`].
+    touched: Vec<u64>,
     /// Other ids: their group, or when `counting` their row count.
     map: FastMap<i64, u32>,
     /// Only groups and their sizes are asked for (no `per_row`): a count per id — one add per
@@ -453,6 +510,15 @@ impl IntNumbering {
         // no runs to find.
         let counting = !per_row;
         let (lo, span) = dense.unwrap_or((0, 0));
+        let mut table = vec![0; span];
+        let touched = match span <= EAGER_TABLE_SLOTS {
+            // Every page written once now (no block read before it is written: see `touch`).
+            true => {
+                write_pages(&mut table);
+                Vec::new()
+            }
+            false => vec![0; span.div_ceil(TABLE_BLOCK).div_ceil(64)],
+        };
         IntNumbering {
             file: file.to_string(),
             column: column.to_string(),
@@ -461,7 +527,8 @@ impl IntNumbering {
             rows: 0,
             nulls: 0,
             lo,
-            table: vec![0; span],
+            table,
+            touched,
             map: FastMap::default(),
             counting,
             sizes: Vec::new(),
@@ -531,6 +598,11 @@ impl IntNumbering {
                 false => {
                     // The entries' slots gathered first (independent loads that overlap), then
                     // the ids not met yet (or not in the table) numbered one by one.
+                    if !self.touched.is_empty() {
+                        for &v in dictionary {
+                            self.touch(v.wrapping_sub(self.lo) as usize);
+                        }
+                    }
                     let (lo, table) = (self.lo, &self.table);
                     let mut codes: Vec<u32> = dictionary
                         .iter()
@@ -567,6 +639,13 @@ impl IntNumbering {
         let lo = self.lo;
         let span = self.table.len();
         if self.counting {
+            if !self.touched.is_empty() {
+                for (&v, &EntrySlot { count: c, .. }) in dictionary.iter().zip(&self.entry_slots) {
+                    if c > 0 {
+                        touch(&mut self.touched, &mut self.table, v.wrapping_sub(lo) as usize);
+                    }
+                }
+            }
             for (&v, &EntrySlot { count: c, .. }) in dictionary.iter().zip(&self.entry_slots) {
                 if c > 0 {
                     match self.table.get_mut(v.wrapping_sub(lo) as usize) {
@@ -600,6 +679,7 @@ impl IntNumbering {
 
     /// An id's group (a new one when first met), while groups are numbered as met.
     fn group_of(&mut self, v: i64) -> u32 {
+        self.touch(v.wrapping_sub(self.lo) as usize);
         let sizes = &mut self.sizes;
         let mut next = || {
             sizes.push(0);
@@ -614,6 +694,13 @@ impl IntNumbering {
             }
             None => *self.map.entry(v).or_insert_with(next),
         }
+    }
+
+    /// Writes `table`'s block of slot `at` (zeroes) unless it was written already, before any
+    /// of its slots is read: see [`touch`].
+    #[inline]
+    fn touch(&mut self, at: usize) {
+        touch(&mut self.touched, &mut self.table, at);
     }
 
     /// An id's provisional code once rows are scattered (see
@@ -654,6 +741,11 @@ impl IntNumbering {
                     *self.map.entry(run[0]).or_insert(0) += run.len() as u32;
                 }
                 return;
+            }
+            if !self.touched.is_empty() {
+                for &v in values {
+                    touch(&mut self.touched, &mut self.table, v.wrapping_sub(lo) as usize);
+                }
             }
             for &v in values {
                 match self.table.get_mut(v.wrapping_sub(lo) as usize) {
@@ -742,6 +834,9 @@ impl IntNumbering {
     /// Turns the groups numbered so far (as runs) into provisional codes and counts (see
     /// [`IntNumbering::number_rows_in_table`]).
     fn start_scattered(&mut self) {
+        for at in (0..self.table.len()).step_by(TABLE_BLOCK) {
+            self.touch(at);
+        }
         let span = self.table.len();
         let mut code_of_group = vec![0u32; self.sizes.len()];
         for (at, slot) in self.table.iter_mut().enumerate() {
@@ -1103,6 +1198,78 @@ mod tests {
                 .unwrap();
         }
         assert_numbers(&all, &numbering.finish().unwrap());
+    }
+
+    #[test]
+    fn a_table_too_large_to_write_whole_is_written_block_by_block() {
+        // A footer's range of 2^23 ids for 2^21 rows: a table past `EAGER_TABLE_SLOTS`, whose
+        // blocks are written only as their ids are met — runs, then rows in any order, by
+        // values and by dictionary entries, counting only or numbering every row.
+        let span = 1usize << 23;
+        assert!(span > EAGER_TABLE_SLOTS);
+        // (Ids at a block's first and last slot first: a block must be written before them.)
+        let ids: Vec<i64> = [
+            5 * 1024i64,
+            5 * 1024,
+            7 * 1024 - 1,
+            3,
+            3,
+            700_000,
+            700_000,
+            5_000_000,
+            3,
+            8_000_000,
+        ]
+        .into_iter()
+        .chain((0..64).map(|i| (i * 131_071) % span as i64))
+        .collect();
+        let dictionary: Vec<i64> = {
+            let mut d = ids.clone();
+            d.sort_unstable();
+            d.dedup();
+            d
+        };
+        let entries: Vec<u32> = ids
+            .iter()
+            .map(|v| dictionary.binary_search(v).unwrap_or(0) as u32)
+            .collect();
+        for per_row in [true, false] {
+            for by_entries in [false, true] {
+                let mut n = IntNumbering::new("f", "uid", per_row, 1 << 21, Some((0, span as i64 - 1)));
+                assert!(!n.touched.is_empty());
+                for (chunk, at) in ids.chunks(4).zip((0..).step_by(4)) {
+                    match by_entries {
+                        true => n.push_entries(&dictionary, &entries[at..at + chunk.len()]),
+                        false => n.push_values(chunk),
+                    }
+                }
+                if by_entries {
+                    n.end_dictionary(&dictionary);
+                }
+                // Only the blocks of ids met were written (all of them once rows were
+                // scattered, which needs every slot).
+                let written: u32 = n.touched.iter().map(|w| w.count_ones()).sum();
+                let met: std::collections::HashSet<usize> = ids.iter().map(|&v| v as usize / TABLE_BLOCK).collect();
+                match n.scattered {
+                    true => assert_eq!(written as usize, span / TABLE_BLOCK),
+                    false => assert_eq!(written as usize, met.len(), "per row {per_row}, entries {by_entries}"),
+                }
+                let g = n.finish().unwrap();
+                if per_row {
+                    assert_numbers(&ids, &g);
+                } else {
+                    let mut want: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+                    for &v in &ids {
+                        *want.entry(v).or_default() += 1;
+                    }
+                    let mut want: Vec<u32> = want.into_values().collect();
+                    let mut got = g.sizes.clone();
+                    want.sort_unstable();
+                    got.sort_unstable();
+                    assert_eq!(got, want);
+                }
+            }
+        }
     }
 
     #[test]
