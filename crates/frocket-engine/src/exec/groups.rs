@@ -10,6 +10,7 @@ use arrow::datatypes::{ArrowNativeType, ArrowPrimitiveType, DataType, Float64Typ
 use arrow::util::bit_iterator::BitIndexIterator;
 
 use super::column::Column;
+use super::zeroed::write_pages;
 use super::FastMap;
 use crate::error::EngineError;
 
@@ -160,32 +161,14 @@ const TABLE_BLOCK: usize = 1024;
 /// met.
 const EAGER_TABLE_SLOTS: usize = 1 << 22;
 
-/// Writes a zero into every 4 KiB page of `table`, all zeroes: each page is then given by the
-/// kernel on a write, once (see [`touch`]); memory already given is only written over.
-#[inline(never)]
-fn write_pages(table: &mut [u32]) {
-    // (Through `black_box`: the compiler may not drop these stores as writing what the
-    // zeroed allocation already holds — they are for the kernel, not the values.)
-    let table = std::hint::black_box(table);
-    for i in (0..table.len()).step_by(TABLE_BLOCK) {
-        table[i] = 0;
-    }
-    if let Some(last) = table.last_mut() {
-        *last = 0;
-    }
-}
-
 /// Writes the pages of the block of `table` ([`TABLE_BLOCK`] slots) holding slot `at` (see
 /// [`write_pages`]) unless `touched` says it was written already (nothing for a slot past the table's end, nor when
 /// `touched` is empty: a table written whole when made).
 ///
-/// A table starts as zeroed memory the kernel has not given pages yet (only the blocks of ids
-/// met ever are). A page read before it is written is mapped to the kernel's shared zero page,
-/// and its first write then takes a second fault that replaces it — and with the process's
-/// other threads running, a TLB shootdown interrupting every other core (measured at 8% of a
-/// 2-thread run). Written first, a page takes one fault and no shootdown. Every first access
-/// to a slot of a table with blocks not yet written must come after this call: a block is
-/// taken to hold zeroes until then.
+/// A block read before it is written would be mapped to the kernel's zero page, then copied
+/// on its first write, with a TLB shootdown to the other threads (see `zeroed.rs`). Every first
+/// access to a slot of a table with blocks not yet written must come after this call: a block
+/// is taken to hold zeroes until then.
 #[inline]
 fn touch(touched: &mut [u64], table: &mut [u32], at: usize) {
     let block = at / TABLE_BLOCK;

@@ -20,6 +20,7 @@ mod read;
 mod sequence;
 mod time_sort;
 mod witness;
+mod zeroed;
 
 use std::borrow::Cow;
 use std::cell::RefCell;

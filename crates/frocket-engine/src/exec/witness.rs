@@ -18,6 +18,7 @@
 
 use super::groups::TsChunks;
 use super::sequence::{keep_rows, SequenceMatcher, Visits};
+use super::zeroed::zeroed;
 
 impl SequenceMatcher {
     /// Moves the groups `visits` keeps that have a witness — a chain of rows shown to match
@@ -131,7 +132,7 @@ impl SequenceMatcher {
         };
         // Each kept group's bound: its first step without rows (step 0 taken as having some:
         // a chain found needs one anyway), 0 for groups not kept.
-        let mut bound = vec![0u8; groups];
+        let mut bound: Vec<u8> = zeroed(groups);
         for (&g, &b) in rows.groups.iter().zip(&rows.bits) {
             if let Some(a) = bound.get_mut(g as usize) {
                 *a |= b;
@@ -146,7 +147,7 @@ impl SequenceMatcher {
         }
         // Each group's chain, `m` times side by side (0: none): the end, step `bound - 1`,
         // first; each earlier step's after its pass.
-        let mut chain = vec![0u32; slots];
+        let mut chain: Vec<u32> = zeroed(slots);
         for ((&g, &t), &b) in rows.groups.iter().zip(&rows.times).zip(&rows.bits) {
             let Some(&n) = bound.get(g as usize) else {
                 continue;
