@@ -737,7 +737,7 @@ impl FromBits for f64 {
 }
 
 /// An INT or FLOAT column's rows from our own page decoder, in one buffer (a row without a value
-/// holds 0 and is null).
+/// holds 0 and is null); also the keys of [`OwnEntries`].
 struct OwnValues<T> {
     values: Vec<T>,
     nulls: NullBufferBuilder,
@@ -745,7 +745,7 @@ struct OwnValues<T> {
     present: Option<(Vec<u8>, usize)>,
 }
 
-impl<T: FromBits> OwnValues<T> {
+impl<T: Copy + Default> OwnValues<T> {
     /// Room for about `rows` rows.
     fn new(rows: usize) -> Self {
         OwnValues {
@@ -802,14 +802,12 @@ impl<T: FromBits> pages::ValueSink for OwnValues<T> {
 /// → values [2.5, 9.0, 4.0], keys [1, 0, 1, 2, 2]
 /// ```
 struct OwnEntries {
-    keys: Vec<i32>,
+    /// Each row's key, placed as [`OwnValues`] places values.
+    keys: OwnValues<i32>,
     /// The dictionaries (as bits), then plain values.
     values: Vec<i64>,
     /// Where the current chunk's dictionary starts in `values`, once added.
     base: Option<usize>,
-    nulls: NullBufferBuilder,
-    /// The next page's rows with a value (a bit a row) and its rows, when some have none.
-    present: Option<(Vec<u8>, usize)>,
     /// Set when `values` outgrew what an `i32` key reaches.
     overflow: bool,
 }
@@ -818,27 +816,11 @@ impl OwnEntries {
     /// Room for about `rows` rows.
     fn new(rows: usize) -> Self {
         OwnEntries {
-            keys: Vec::with_capacity(rows),
+            keys: OwnValues::new(rows),
             values: Vec::new(),
             base: None,
-            nulls: NullBufferBuilder::new(rows),
-            present: None,
             overflow: false,
         }
-    }
-
-    /// Appends a page's rows, from the `n` keys of those that have a value (`dense(j)` the
-    /// `j`-th).
-    #[inline(always)]
-    fn push_page(&mut self, n: usize, dense: impl Fn(usize) -> i32) {
-        let Some((present, rows)) = self.present.take() else {
-            self.keys.extend((0..n).map(dense));
-            self.nulls.append_n_non_nulls(n);
-            return;
-        };
-        pages::spread(&mut self.keys, &present, 0..rows, n, dense);
-        let bits = arrow::buffer::BooleanBuffer::new(present.into(), 0, rows);
-        self.nulls.append_buffer(&arrow::buffer::NullBuffer::new(bits));
     }
 
     /// Appends `values` to the dictionary: where they start, or `None` (and `overflow` set)
@@ -862,10 +844,11 @@ impl OwnEntries {
             // (Every row null: key 0 must still be within the dictionary.)
             self.values.push(0);
         }
-        let n = self.keys.len();
+        let mut keys = self.keys;
+        let n = keys.values.len();
         let keys = Int32Array::new(
-            ScalarBuffer::new(Buffer::from_vec(self.keys), 0, n),
-            self.nulls.finish(),
+            ScalarBuffer::new(Buffer::from_vec(keys.values), 0, n),
+            keys.nulls.finish(),
         );
         let values: ArrayRef = match float {
             true => Arc::new(Float64Array::from_iter_values(
@@ -896,12 +879,13 @@ impl pages::ValueSink for OwnEntries {
             },
         };
         // (Every entry is within the dictionary: the decoder checks; base + entry fits an i32.)
-        self.push_page(entries.len(), |j| (base + entries[j] as usize) as i32);
+        self.keys
+            .push_page(entries.len(), |j| (base + entries[j] as usize) as i32);
     }
 
     fn values(&mut self, values: &[i64]) {
         if let Some(base) = self.add(values) {
-            self.push_page(values.len(), |j| (base + j) as i32);
+            self.keys.push_page(values.len(), |j| (base + j) as i32);
         }
     }
 
@@ -911,7 +895,7 @@ impl pages::ValueSink for OwnEntries {
     }
 
     fn absent(&mut self, present: &[u8], rows: usize) {
-        self.present = Some((present.to_vec(), rows));
+        self.keys.present = Some((present.to_vec(), rows));
     }
 }
 
