@@ -941,7 +941,7 @@ fn ascending(entries: &[u32]) -> bool {
 }
 
 /// The runs of equal values of ascending `entries`, `(value, length)`, each end found by
-/// galloping from its start.
+/// counting the run's value 16 entries at a time.
 struct AscendingRuns<'a> {
     entries: &'a [u32],
     at: usize,
@@ -953,14 +953,17 @@ impl Iterator for AscendingRuns<'_> {
     fn next(&mut self) -> Option<(u32, usize)> {
         let rest = self.entries.get(self.at..)?;
         let &e = rest.first()?;
-        // The run ends within (step / 2, step]: double until past it, then search.
-        let mut step = 1;
-        while rest.get(step).is_some_and(|&x| x == e) {
-            step *= 2;
+        // Entries ascend, so the run is the prefix of each window equal to `e`: counted
+        // without a branch per entry (runs are a user's rows, ten or so: one window mostly),
+        // the next window only when this one is the run's throughout.
+        let mut len = 0;
+        for window in rest.chunks(16) {
+            let equal = window.iter().map(|&x| usize::from(x == e)).sum::<usize>();
+            len += equal;
+            if equal < window.len() {
+                break;
+            }
         }
-        let lo = step / 2;
-        let hi = step.min(rest.len());
-        let len = lo + rest[lo..hi].partition_point(|&x| x == e);
         self.at += len;
         Some((e, len))
     }
@@ -1062,6 +1065,21 @@ mod tests {
         }
         .collect();
         assert_eq!(runs, [(0, 1), (1, 9), (2, 1), (3, 2)]);
+        // Runs ending at, before and after a 16-entry window's edge, and a long last one.
+        for lens in [[16usize, 1, 40], [15, 17, 32], [32, 16, 1], [1, 15, 100]] {
+            let entries: Vec<u32> = lens
+                .iter()
+                .enumerate()
+                .flat_map(|(e, &n)| std::iter::repeat_n(e as u32 * 3, n))
+                .collect();
+            let runs: Vec<(u32, usize)> = AscendingRuns {
+                entries: &entries,
+                at: 0,
+            }
+            .collect();
+            let want: Vec<(u32, usize)> = lens.iter().enumerate().map(|(e, &n)| (e as u32 * 3, n)).collect();
+            assert_eq!(runs, want, "{lens:?}");
+        }
         assert!(entries_in_runs(&[2, 2, 0, 1, 1], 3));
         assert!(!entries_in_runs(&[2, 0, 2], 3));
     }
