@@ -10,7 +10,7 @@ use arrow::datatypes::{ArrowNativeType, ArrowPrimitiveType, DataType, Float64Typ
 use arrow::util::bit_iterator::BitIndexIterator;
 
 use super::column::Column;
-use super::zeroed::write_pages;
+use super::zeroed::{write_pages, zeroed};
 use super::FastMap;
 use crate::error::EngineError;
 
@@ -156,14 +156,14 @@ pub(crate) fn min_max(chunks: &[&[i64]]) -> Option<(i64, i64)> {
 const TABLE_BLOCK: usize = 1024;
 
 /// Id tables of up to this many slots (16 MiB) have every page written when made
-/// ([`write_pages`]) and need no [`touch`]; larger ones (footers claiming a wide range of ids
+/// ([`zeroed`]) and need no [`touch`]; larger ones (footers claiming a wide range of ids
 /// for many rows: honest ones only for parts of millions of rows) a block at a time, as ids are
 /// met.
 const EAGER_TABLE_SLOTS: usize = 1 << 22;
 
 /// Writes the pages of the block of `table` ([`TABLE_BLOCK`] slots) holding slot `at` (see
-/// [`write_pages`]) unless `touched` says it was written already (nothing for a slot past the table's end, nor when
-/// `touched` is empty: a table written whole when made).
+/// [`write_pages`]) unless `touched` says it was written already (nothing for a slot past the
+/// table's end, nor when `touched` is empty: a table written whole when made).
 ///
 /// A block read before it is written would be mapped to the kernel's zero page, then copied
 /// on its first write, with a TLB shootdown to the other threads (see `zeroed.rs`). Every first
@@ -493,14 +493,11 @@ impl IntNumbering {
         // no runs to find.
         let counting = !per_row;
         let (lo, span) = dense.unwrap_or((0, 0));
-        let mut table = vec![0; span];
-        let touched = match span <= EAGER_TABLE_SLOTS {
-            // Every page written once now (no block read before it is written: see `touch`).
-            true => {
-                write_pages(&mut table);
-                Vec::new()
-            }
-            false => vec![0; span.div_ceil(TABLE_BLOCK).div_ceil(64)],
+        // Every page written once now (no block read before it is written: see `touch`), or
+        // for a large table block by block as ids are met.
+        let (table, touched) = match span <= EAGER_TABLE_SLOTS {
+            true => (zeroed(span), Vec::new()),
+            false => (vec![0; span], vec![0; span.div_ceil(TABLE_BLOCK).div_ceil(64)]),
         };
         IntNumbering {
             file: file.to_string(),

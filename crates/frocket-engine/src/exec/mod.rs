@@ -47,6 +47,7 @@ use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
 use self::time_sort::{kept_rows, KeptColumns, RowOrder, SteppedOrder, TimeOrder};
+use self::zeroed::zeroed;
 use crate::conversion::ConversionPartial;
 use crate::error::EngineError;
 use crate::partial::{PartialAggregation, PartialFunnel, PartialResult, PartialStage};
@@ -684,10 +685,6 @@ impl Part<'_> {
     }
 }
 
-/// Groups matching the relation `e` over `conditions`: exact for the groups of `within` (all
-/// when `None`), unspecified for the others. The right side of `and` is evaluated only for
-/// the groups the left side matches, the right side of `or` only for those it does not: a
-/// condition is evaluated only for groups it can still decide.
 /// Each group's sum of `value` over its rows of `rows` (within the groups of `within`; rows
 /// whose `value` is `None` add nothing), and whether it has such a row at all.
 fn sum_groups<A: Copy + Default + std::ops::AddAssign>(
@@ -696,8 +693,9 @@ fn sum_groups<A: Copy + Default + std::ops::AddAssign>(
     within: Option<&BooleanBuffer>,
     value: impl Fn(usize) -> Option<A>,
 ) -> (Vec<A>, Vec<bool>) {
-    let mut sums = vec![A::default(); groups.count];
-    let mut has = vec![false; groups.count];
+    // (Updated at random: every page written up front, see `zeroed.rs`.)
+    let mut sums: Vec<A> = zeroed(groups.count);
+    let mut has: Vec<bool> = zeroed(groups.count);
     groups.each_row_group(rows, within, |r, g| {
         has[g] = true;
         if let Some(v) = value(r) {
@@ -707,6 +705,10 @@ fn sum_groups<A: Copy + Default + std::ops::AddAssign>(
     (sums, has)
 }
 
+/// Groups matching the relation `e` over `conditions`: exact for the groups of `within` (all
+/// when `None`), unspecified for the others. The right side of `and` is evaluated only for
+/// the groups the left side matches, the right side of `or` only for those it does not: a
+/// condition is evaluated only for groups it can still decide.
 fn eval_relation(
     part: &Part<'_>,
     conditions: &[Condition],

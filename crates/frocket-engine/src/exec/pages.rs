@@ -514,7 +514,7 @@ impl<R: ChunkReader> ChunkPages<R> {
     ) -> Result<DataPage<'_>, String> {
         // (Buffers are sized by a page's rows: a page claiming more than its row group holds
         // is an error before any is allocated.)
-        if rows > self.expected - self.rows.min(self.expected) {
+        if rows > self.expected.saturating_sub(self.rows) {
             return Err(format!(
                 "a page of {rows} rows after {} of a row group of {}",
                 self.rows, self.expected

@@ -464,16 +464,18 @@ fn read_chunks<R: ChunkReader + 'static>(
             pages::decode_number_column(&reader, &parquet_meta, &row_groups, leaf, values)
                 .map_err(|m| decode_err(column, m))
         };
-        let dictionaries = row_groups.iter().all(|&rg| {
-            parquet_meta
-                .row_group(rg)
-                .column(leaf)
-                .dictionary_page_offset()
-                .is_some()
-        });
+        // Only summed, every chunk with a dictionary: kept as entries.
+        let as_entries = uses.summed.contains(&column.as_str())
+            && row_groups.iter().all(|&rg| {
+                parquet_meta
+                    .row_group(rg)
+                    .column(leaf)
+                    .dictionary_page_offset()
+                    .is_some()
+            });
         let float = hinted.field(root).data_type() == &DataType::Float64;
         let array: ArrayRef = match float {
-            _ if dictionaries && uses.summed.contains(&column.as_str()) => {
+            _ if as_entries => {
                 let mut entries = OwnEntries::new(rows);
                 decode(&mut entries)?;
                 entries.finish(float).map_err(|m| decode_err(column, m))?

@@ -501,47 +501,51 @@ impl ValidatedQuery {
     /// aggregation, `holdConstant`, grouping or time order): its rows then need only their
     /// values' places in a dictionary, looked up for the rows summed.
     pub(crate) fn column_only_summed(&self, column: &str) -> bool {
-        let summed = self.conditions.iter().any(
-            |c| matches!(&c.kind, ConditionKind::Filters { target: Target::Sum { column: t, .. }, .. } if t == column),
-        );
-        let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
-        let in_aggs = |aggs: &[Aggregation]| {
-            aggs.iter()
-                .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
-        };
-        let (lists, sequences) = self.filter_uses();
-        summed
+        self.sums(column)
             && column != self.group_id_column
             && column != self.timestamp_column
             && !self.holds(column)
-            && !in_aggs(&self.aggregations)
-            && !self
-                .funnel
-                .as_ref()
-                .is_some_and(|f| in_aggs(&f.step_aggregations) || in_aggs(&f.end_aggregations))
-            && !lists.iter().any(|fs| in_filters(fs))
-            && !sequences
-                .iter()
-                .any(|s| s.steps.iter().any(|st| in_filters(&st.filters)))
+            && !self.aggregates(column)
+            && !self.filters_on(column)
     }
 
     /// Whether grouping, time order, a sum target or an aggregation uses `column`.
     fn column_values_used(&self, column: &str) -> bool {
+        column == self.group_id_column
+            || column == self.timestamp_column
+            || self.aggregates(column)
+            || self.sums(column)
+    }
+
+    /// Whether a condition's sum target is `column`.
+    fn sums(&self, column: &str) -> bool {
+        self.conditions.iter().any(
+            |c| matches!(&c.kind, ConditionKind::Filters { target: Target::Sum { column: t, .. }, .. } if t == column),
+        )
+    }
+
+    /// Whether an aggregation (the query's, or the funnel's after steps or at its end) reads
+    /// `column`.
+    fn aggregates(&self, column: &str) -> bool {
         let in_aggs = |aggs: &[Aggregation]| {
             aggs.iter()
                 .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
         };
-        column == self.group_id_column
-            || column == self.timestamp_column
-            || in_aggs(&self.aggregations)
-            || self
-                .conditions
-                .iter()
-                .any(|c| matches!(&c.kind, ConditionKind::Filters { target: Target::Sum { column: t, .. }, .. } if t == column))
+        in_aggs(&self.aggregations)
             || self
                 .funnel
                 .as_ref()
                 .is_some_and(|f| in_aggs(&f.step_aggregations) || in_aggs(&f.end_aggregations))
+    }
+
+    /// Whether a filter (of a condition, a sequence step or a funnel step) is on `column`.
+    fn filters_on(&self, column: &str) -> bool {
+        let (lists, sequences) = self.filter_uses();
+        let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
+        lists.into_iter().any(in_filters)
+            || sequences
+                .iter()
+                .any(|s| s.steps.iter().any(|st| in_filters(&st.filters)))
     }
 
     /// The filter lists of the conditions, and the sequences (of conditions and funnel).
@@ -571,24 +575,7 @@ impl ValidatedQuery {
     /// Whether a filter, sum target, aggregation or `holdConstant` uses `column` (grouping and
     /// time order aside).
     pub(crate) fn column_used_outside_time(&self, column: &str) -> bool {
-        let in_filters = |fs: &[Filter]| fs.iter().any(|f| f.column == column);
-        let in_aggs = |aggs: &[Aggregation]| {
-            aggs.iter()
-                .any(|a| a.column == column || a.other_column.as_deref() == Some(column))
-        };
-        self.holds(column)
-            || self.conditions.iter().any(|c| match &c.kind {
-                ConditionKind::Filters { filters, target, .. } => {
-                    in_filters(filters) || matches!(target, Target::Sum { column: c, .. } if c == column)
-                }
-                ConditionKind::Sequence(s) => s.steps.iter().any(|st| in_filters(&st.filters)),
-            })
-            || in_aggs(&self.aggregations)
-            || self.funnel.as_ref().is_some_and(|f| {
-                in_aggs(&f.step_aggregations)
-                    || in_aggs(&f.end_aggregations)
-                    || f.sequence.steps.iter().any(|st| in_filters(&st.filters))
-            })
+        self.holds(column) || self.filters_on(column) || self.sums(column) || self.aggregates(column)
     }
 }
 
