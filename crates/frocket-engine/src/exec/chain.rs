@@ -227,7 +227,7 @@ impl<T: Copy> Prefixes<T> for Option<(T, T)> {
 
 /// The lexicographically smaller of two `(start, time)` pairs.
 #[inline]
-fn earlier<T: PartialOrd + Copy>(a: Option<(T, T)>, b: (T, T)) -> Option<(T, T)> {
+pub(super) fn earlier<T: PartialOrd + Copy>(a: Option<(T, T)>, b: (T, T)) -> Option<(T, T)> {
     match a {
         Some(x) if x.0 < b.0 || (x.0 == b.0 && x.1 <= b.1) => Some(x),
         _ => Some(b),
@@ -245,7 +245,7 @@ pub(crate) struct ConversionSink<'a> {
 impl ConversionSink<'_> {
     /// Adds a group's first conversion (`conv`: `(start, time)` per step) at each step it
     /// reached (`level`) after the first.
-    fn add<T: TsValue>(&mut self, conv: &[Option<(T, T)>], level: usize) {
+    pub(super) fn add<T: TsValue>(&mut self, conv: &[Option<(T, T)>], level: usize) {
         for k in 1..level {
             if let (Some(&Some((s, t))), Some(p)) = (conv.get(k), self.partials.get_mut(k - 1)) {
                 t.add_time(s, p, self.bins);

@@ -1,0 +1,556 @@
+//! Greedy chains per held value (`holdConstant`) and times to convert, found row by row over
+//! a part in any order: no group's rows are put side by side.
+//!
+//! A plain greedy chain (no `within`, strict order or window) of held value `v` in group `g`
+//! takes the earliest row of step 0 with value `v`, then for each later step the earliest row
+//! of that step and value strictly after the step before ([`SequenceMatcher::unordered_run`]
+//! finds the same chain group by group). Only values with a row of step 1 go past step 0, and
+//! such rows are a few in a hundred; rows of step 0 are most rows. So:
+//!
+//! 1. the rows of later steps with a value are kept apart, grouped by group (a counting sort)
+//!    then by value: each run of one value with a row of step 1 is a chain;
+//! 2. one pass over every row of the part finds each chain's earliest row of step 0 (a row
+//!    looks its group's few chains up) and marks the groups with a valued row of step 0 (they
+//!    reach step 1 whatever else they have);
+//! 3. each chain then goes through its own rows of later steps, step by step.
+//!
+//! ```text
+//! rows (any order): g0 view i1 @5  g0 cart i1 @7  g0 view i2 @1  g0 cart i2 @0  g0 view i1 @2
+//! 1. later rows of g0: cart i1 @7, cart i2 @0      chains: (g0, i1), (g0, i2)
+//! 2. step 0:           (g0, i1) = 2, (g0, i2) = 1
+//! 3. step 1:           (g0, i1): cart @7 > 2 → 2 steps; (g0, i2): cart @0 ≤ 1 → 1 step
+//! ```
+//!
+//! Without a held value every row holds the same one: a chain per group with a row of step 1.
+
+use arrow::buffer::BooleanBuffer;
+
+use super::chain::{earlier, ConversionSink, NULL_KEY};
+use super::groups::TsChunks;
+use super::sequence::SequenceMatcher;
+use super::zeroed::zeroed;
+
+/// "No time": above every time kept (times are offsets from the part's first instant, and
+/// a part whose times span `u32::MAX` or more is not scanned this way).
+const NONE: u32 = u32::MAX;
+
+/// Chains a [`Block`] holds.
+const LANES: usize = 8;
+
+/// The most chains (values with a row of step 1) a group may have for
+/// [`SequenceMatcher::held_chains_rowwise`]: 256 blocks.
+pub(crate) const MAX_CHAINS: usize = 256 * LANES;
+
+/// Up to [`LANES`] chains of one group: their values ([`NULL_KEY`] for none) and earliest
+/// times of step 0 ([`NONE`] for none yet), one cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Block {
+    keys: [u32; LANES],
+    t0: [u32; LANES],
+}
+
+impl Block {
+    const EMPTY: Block = Block {
+        keys: [NULL_KEY; LANES],
+        t0: [NONE; LANES],
+    };
+}
+
+/// A row of a later step with a held value, kept apart (step 1 of the module doc).
+#[derive(Clone, Copy, Default)]
+struct Later {
+    /// The row's held value.
+    key: u32,
+    /// The row's time, an offset from the part's first instant.
+    time: u32,
+    /// The row's step bits.
+    bits: u8,
+}
+
+impl SequenceMatcher {
+    /// How many steps each group reaches (0 for groups `selected` leaves out) under a plain
+    /// greedy chain — held values' own when `held` (one a row, [`NULL_KEY`] for none; rows
+    /// past its end have none) — found row by row as the module doc says; with `sink`, each
+    /// group's time to convert at each step it reached after the first (that of its chain
+    /// with the earliest start, then the earliest row of the step).
+    ///
+    /// `None` (nothing done) unless each row's step bits are one byte, the part's times span
+    /// less than `u32::MAX` and no group has more than [`MAX_CHAINS`] values with a row of
+    /// step 1.
+    pub(crate) fn held_chains_rowwise(
+        &self,
+        ts: &TsChunks<i64>,
+        of_row: &[u32],
+        groups: usize,
+        held: Option<&[u32]>,
+        selected: Option<&BooleanBuffer>,
+        mut sink: Option<&mut ConversionSink<'_>>,
+    ) -> Option<Vec<u32>> {
+        let m = self.len();
+        let rows = of_row.len();
+        let bits = self.byte_bits(0..rows)?;
+        let (first, last) = ts.min_max()?;
+        let times: usize = ts.slices().map(<[i64]>::len).sum();
+        if m == 0 || bits.len() != rows || times != rows || last.abs_diff(first) >= u64::from(NONE) {
+            return None;
+        }
+        let stamp = |t: i64| t.abs_diff(first) as u32;
+        let later_steps = !1u8 & ((1u16 << m) - 1) as u8;
+        let key_of = |r: usize| held.map_or(0, |h| h.get(r).copied().unwrap_or(NULL_KEY));
+
+        // 1. The rows of later steps with a value, group by group (`at[g]..at[g + 1]`), each
+        // group's by value; the runs of one value with a row of step 1 are the chains.
+        let later = later_rows(ts, of_row, bits, later_steps);
+        let mut at: Vec<u32> = zeroed(groups + 1);
+        for &(g, _, _) in &later {
+            if let Some(n) = at.get_mut(g as usize) {
+                *n += 1;
+            }
+        }
+        let mut total = 0u32;
+        for n in at.iter_mut() {
+            total += *n;
+            *n = total;
+        }
+        let mut own_rows = vec![Later::default(); total as usize];
+        for &(g, r, b) in &later {
+            let r = r as usize;
+            let Some(&t) = ts.run(r..r + 1).and_then(<[i64]>::first) else {
+                continue;
+            };
+            if let Some(n) = at.get_mut(g as usize) {
+                *n -= 1;
+                if let Some(slot) = own_rows.get_mut(*n as usize) {
+                    *slot = Later {
+                        key: key_of(r),
+                        time: stamp(t),
+                        bits: b,
+                    };
+                }
+            }
+        }
+        drop(later);
+        // Each group's chains in blocks of `LANES` (`block_of[g]`: its first block above the
+        // number of its blocks less one; groups without chains point at block 0, which holds
+        // none), and where each chain's rows of later steps are (by lane).
+        let mut blocks = vec![Block::EMPTY];
+        let mut chain_rows: Vec<(u32, u32)> = vec![(0, 0); LANES];
+        let mut block_of: Vec<u32> = zeroed(groups);
+        for (g, to) in block_of.iter_mut().enumerate() {
+            let (Some(&a), Some(&e)) = (at.get(g), at.get(g + 1)) else {
+                break;
+            };
+            if a == e {
+                continue;
+            }
+            let Some(own) = own_rows.get_mut(a as usize..e as usize) else {
+                continue;
+            };
+            own.sort_unstable_by_key(|l| l.key);
+            let start = blocks.len();
+            let mut lane = LANES;
+            let mut from = a;
+            for run in own.chunk_by(|x, y| x.key == y.key) {
+                let to_row = from + run.len() as u32;
+                if run[0].key != NULL_KEY && run.iter().any(|l| l.bits & 2 != 0) {
+                    if lane == LANES {
+                        // (Block numbers fit the 24 bits above a group's count of blocks.)
+                        if blocks.len() - start == MAX_CHAINS / LANES || blocks.len() >= 1 << 24 {
+                            return None;
+                        }
+                        blocks.push(Block::EMPTY);
+                        chain_rows.extend_from_slice(&[(0, 0); LANES]);
+                        lane = 0;
+                    }
+                    let at = blocks.len() - 1;
+                    if let Some(block) = blocks.get_mut(at) {
+                        block.keys[lane] = run[0].key;
+                    }
+                    if let Some(slot) = chain_rows.get_mut(at * LANES + lane) {
+                        *slot = (from, to_row);
+                    }
+                    lane += 1;
+                }
+                from = to_row;
+            }
+            if blocks.len() > start {
+                *to = ((start as u32) << 8) | (blocks.len() - start - 1) as u32;
+            }
+        }
+
+        // 2. One pass over every row: the groups with a valued row of step 0, and each chain's
+        // earliest such row (each row compares its value with every lane of its group's
+        // blocks: no branch on which lane, or whether, it matches).
+        let mut seen: Vec<u8> = zeroed(groups);
+        if self.deadline.passed() {
+            return Some(vec![0; groups]);
+        }
+        step_0_rows(ts, of_row, bits, held, |g, key, t| {
+            if let Some(s) = seen.get_mut(g) {
+                *s = 1;
+            }
+            let Some(&packed) = block_of.get(g) else {
+                return;
+            };
+            let (start, n) = ((packed >> 8) as usize, (packed & 0xFF) as usize + 1);
+            let t = stamp(t);
+            for block in blocks.get_mut(start..start + n).into_iter().flatten() {
+                for (k, t0) in block.keys.iter().zip(block.t0.iter_mut()) {
+                    *t0 = if *k == key { (*t0).min(t) } else { *t0 };
+                }
+            }
+        });
+        if self.deadline.passed() {
+            return Some(vec![0; groups]);
+        }
+
+        // 3. Each chain's later steps from its own rows; each group's steps and first
+        // conversions.
+        let mut out = vec![0u32; groups];
+        let mut conv: Vec<Option<(u32, u32)>> = vec![None; m];
+        let mut conv_t: Vec<Option<(i64, i64)>> = vec![None; m];
+        let wanted = |g: usize| selected.is_none_or(|s| g < s.len() && s.value(g));
+        for (g, slot) in out.iter_mut().enumerate() {
+            if self.deadline.stop_at(g) {
+                break;
+            }
+            if !wanted(g) {
+                continue;
+            }
+            let mut level = usize::from(seen.get(g).is_some_and(|&s| s != 0));
+            let packed = block_of.get(g).copied().unwrap_or(0);
+            if packed != 0 {
+                let (start, n) = ((packed >> 8) as usize, (packed & 0xFF) as usize + 1);
+                conv.iter_mut().for_each(|c| *c = None);
+                for (b, block) in blocks.iter().enumerate().skip(start).take(n) {
+                    for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
+                        if key == NULL_KEY || t0 == NONE {
+                            continue;
+                        }
+                        let Some(own) = chain_rows
+                            .get(b * LANES + lane)
+                            .and_then(|&(from, to)| own_rows.get(from as usize..to as usize))
+                        else {
+                            continue;
+                        };
+                        level = level.max(chain(own, t0, &mut conv));
+                    }
+                }
+            }
+            *slot = level as u32;
+            if let Some(sink) = sink.as_deref_mut().filter(|_| level >= 2) {
+                for (to, from) in conv_t.iter_mut().zip(&conv) {
+                    *to = from.map(|(s, t)| (first + i64::from(s), first + i64::from(t)));
+                }
+                sink.add(&conv_t, level);
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The steps one chain reaches from its earliest time of step 0 (`t0`) and its rows of later
+/// steps (`own`, any order): each step's earliest row strictly after the step before. Lowers
+/// `conv[k]` to `(t0, time)` at each step `k` it reaches.
+fn chain(own: &[Later], t0: u32, conv: &mut [Option<(u32, u32)>]) -> usize {
+    conv[0] = earlier(conv[0], (t0, t0));
+    let mut before = t0;
+    let mut reached = 1;
+    for (k, c) in conv.iter_mut().enumerate().skip(1) {
+        let bit = 1u8 << k;
+        let next = own.iter().fold(NONE, |e, l| {
+            e.min(if l.bits & bit != 0 && l.time > before {
+                l.time
+            } else {
+                NONE
+            })
+        });
+        if next == NONE {
+            break;
+        }
+        *c = earlier(*c, (t0, next));
+        before = next;
+        reached = k + 1;
+    }
+    reached
+}
+
+/// The rows whose step byte has a bit of `mask` (group, row, step byte), in part order, kept
+/// block by block without a branch per row.
+fn later_rows(ts: &TsChunks<i64>, of_row: &[u32], bits: &[u8], mask: u8) -> Vec<(u32, u32, u8)> {
+    const BLOCK: usize = 1024;
+    let mut out = Vec::new();
+    let mut block = [(0u32, 0u32, 0u8); BLOCK];
+    let rows = of_row.len().min(bits.len()).min(ts.slices().map(<[i64]>::len).sum());
+    for from in (0..rows).step_by(BLOCK) {
+        let to = (from + BLOCK).min(rows);
+        let (Some(groups_of), Some(bits)) = (of_row.get(from..to), bits.get(from..to)) else {
+            break;
+        };
+        let mut n = 0;
+        for (i, (&g, &b)) in groups_of.iter().zip(bits).enumerate() {
+            if let Some(slot) = block.get_mut(n) {
+                *slot = (g, (from + i) as u32, b);
+            }
+            n += usize::from(b & mask != 0);
+        }
+        out.extend_from_slice(&block[..n.min(BLOCK)]);
+    }
+    out
+}
+
+/// Calls `visit(group, value, time)` for each row of step 0 with a held value (every row's
+/// value is 0 when nothing is held), in part order.
+#[inline(always)]
+fn step_0_rows(
+    ts: &TsChunks<i64>,
+    of_row: &[u32],
+    bits: &[u8],
+    held: Option<&[u32]>,
+    mut visit: impl FnMut(usize, u32, i64),
+) {
+    #[inline(always)]
+    fn chunk(
+        groups_of: &[u32],
+        bits: &[u8],
+        times: &[i64],
+        keys: impl Iterator<Item = u32>,
+        visit: &mut impl FnMut(usize, u32, i64),
+    ) {
+        for (((&g, &b), &t), key) in groups_of.iter().zip(bits).zip(times).zip(keys) {
+            if b & 1 != 0 && key != NULL_KEY {
+                visit(g as usize, key, t);
+            }
+        }
+    }
+    let mut start = 0;
+    for times in ts.slices() {
+        let end = start + times.len();
+        let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
+            break;
+        };
+        match held.map(|h| h.get(start..end)) {
+            None => chunk(groups_of, bits, times, std::iter::repeat(0), &mut visit),
+            Some(Some(keys)) => chunk(groups_of, bits, times, keys.iter().copied(), &mut visit),
+            // Rows past the held values' end have none.
+            Some(None) => {
+                let h = held.unwrap_or_default();
+                let keys = (start..end).map(|r| h.get(r).copied().unwrap_or(NULL_KEY));
+                chunk(groups_of, bits, times, keys, &mut visit)
+            }
+        }
+        start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::buffer::BooleanBuffer;
+
+    use super::*;
+    use crate::conversion::ConversionPartial;
+
+    /// A row: its group, whether it matches each step (in sequence order), its time and its
+    /// held value.
+    type Row = (u32, Vec<bool>, i64, u32);
+
+    /// Each group's steps and the times to convert (steps `1..`) as `held_chains_rowwise`
+    /// finds them.
+    fn rowwise(
+        m: usize,
+        groups: usize,
+        rows: &[Row],
+        held: bool,
+        selected: Option<&[bool]>,
+    ) -> (Vec<u32>, Vec<ConversionPartial>) {
+        let steps = (0..m)
+            .map(|s| {
+                (
+                    rows.iter().map(|(_, hits, _, _)| hits[s]).collect::<BooleanBuffer>(),
+                    true,
+                )
+            })
+            .collect();
+        let matcher = SequenceMatcher::new(steps, None, rows.len());
+        let ts = TsChunks::single(rows.iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
+        let of_row: Vec<u32> = rows.iter().map(|&(g, _, _, _)| g).collect();
+        let keys: Vec<u32> = rows.iter().map(|&(_, _, _, k)| k).collect();
+        let selected = selected.map(|s| s.iter().copied().collect::<BooleanBuffer>());
+        let mut partials: Vec<ConversionPartial> = (1..m).map(|_| ConversionPartial::new(true, 0)).collect();
+        let mut sink = ConversionSink {
+            partials: &mut partials,
+            bins: &[],
+        };
+        let levels = matcher
+            .held_chains_rowwise(
+                &ts,
+                &of_row,
+                groups,
+                held.then_some(&keys[..]),
+                selected.as_ref(),
+                Some(&mut sink),
+            )
+            .expect("one byte of step bits, times spanning less than 2^32");
+        (levels, partials)
+    }
+
+    /// The definition, group by group: a greedy chain per held value (all rows one value when
+    /// nothing is held), its rows in time order, each step at the first row of the step after
+    /// the previous step's; a group reaches its best value's steps; its time to convert at step
+    /// `k` is that of the chain with the earliest `(start, time)` reaching it.
+    fn reference(
+        m: usize,
+        groups: usize,
+        rows: &[Row],
+        held: bool,
+        selected: Option<&[bool]>,
+    ) -> (Vec<u32>, Vec<Vec<i64>>) {
+        let mut levels = vec![0u32; groups];
+        let mut times: Vec<Vec<i64>> = vec![Vec::new(); m.saturating_sub(1)];
+        for g in 0..groups {
+            if selected.is_some_and(|s| !s[g]) {
+                continue;
+            }
+            let own: Vec<&Row> = rows.iter().filter(|r| r.0 == g as u32).collect();
+            let value = |r: &Row| if held { r.3 } else { 0 };
+            let mut values: Vec<u32> = own.iter().map(|r| value(r)).filter(|&k| k != NULL_KEY).collect();
+            values.sort_unstable();
+            values.dedup();
+            let mut best: Vec<Option<(i64, i64)>> = vec![None; m];
+            let mut level = 0;
+            for v in values {
+                let mut chain: Vec<&&Row> = own.iter().filter(|r| value(r) == v).collect();
+                chain.sort_by_key(|r| r.2);
+                let (mut k, mut start, mut after) = (0, None, None);
+                for r in chain {
+                    if k < m && r.1[k] && after.is_none_or(|a| r.2 > a) {
+                        let s = *start.get_or_insert(r.2);
+                        best[k] = Some(best[k].map_or((s, r.2), |b| b.min((s, r.2))));
+                        after = Some(r.2);
+                        k += 1;
+                    }
+                }
+                level = level.max(k);
+            }
+            levels[g] = level as u32;
+            for k in 1..level {
+                if let Some((s, t)) = best[k] {
+                    times[k - 1].push(t - s);
+                }
+            }
+        }
+        (levels, times)
+    }
+
+    /// A xorshift generator from `seed`: each call a number below its argument.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
+    #[test]
+    fn the_module_example() {
+        // Steps view, cart; group 0's rows as in the module doc (items 1 and 2).
+        let (view, cart) = (vec![true, false], vec![false, true]);
+        let rows = vec![
+            (0, view.clone(), 5, 1),
+            (0, cart.clone(), 7, 1),
+            (0, view.clone(), 1, 2),
+            (0, cart, 0, 2),
+            (0, view, 2, 1),
+        ];
+        let (levels, partials) = rowwise(2, 1, &rows, true, None);
+        assert_eq!(levels, vec![2]);
+        assert_eq!(
+            (partials[0].groups, partials[0].min, partials[0].max),
+            (1, Some(5.0), Some(5.0))
+        );
+        // Held by nothing, the chain is the group's: view @1, then cart @7.
+        let (levels, partials) = rowwise(2, 1, &rows, false, None);
+        assert_eq!(levels, vec![2]);
+        assert_eq!(partials[0].min, Some(6.0));
+    }
+
+    #[test]
+    fn held_chains_row_by_row_agree_with_the_definition() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for case in 0..3000 {
+            let m = 1 + next(3) as usize;
+            let groups = 1 + next(6) as usize;
+            let n = 1 + next(60) as usize;
+            let values = 1 + next(if case % 3 == 0 { 12 } else { 3 });
+            let rows: Vec<Row> = (0..n)
+                .map(|_| {
+                    let hits = (0..m).map(|_| next(3) == 0).collect();
+                    let key = if next(8) == 0 { NULL_KEY } else { next(values) as u32 };
+                    (next(groups as u64) as u32, hits, 1_000 + next(15) as i64, key)
+                })
+                .collect();
+            let held = case % 4 != 0;
+            let selected: Option<Vec<bool>> = (case % 5 == 0).then(|| (0..groups).map(|_| next(2) == 0).collect());
+            let (levels, partials) = rowwise(m, groups, &rows, held, selected.as_deref());
+            let (want, times) = reference(m, groups, &rows, held, selected.as_deref());
+            assert_eq!(levels, want, "case {case}: levels of {rows:?}");
+            for (k, (p, t)) in partials.iter().zip(&times).enumerate() {
+                let got = (p.groups, p.min, p.max, format!("{:?}", p.sum));
+                let expected = (
+                    t.len() as u64,
+                    t.iter().min().map(|&x| x as f64),
+                    t.iter().max().map(|&x| x as f64),
+                    format!(
+                        "{:?}",
+                        crate::conversion::TimeSum::Int(t.iter().map(|&x| i128::from(x)).sum())
+                    ),
+                );
+                assert_eq!(got, expected, "case {case}: step {} of {rows:?}", k + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_with_too_many_chains_is_left_to_the_scan() {
+        // One group with a view and a cart of each of MAX_CHAINS + 1 items.
+        let items = MAX_CHAINS as u32 + 1;
+        let (view, cart) = (vec![true, false], vec![false, true]);
+        let rows: Vec<Row> = (0..items)
+            .flat_map(|i| [(0, view.clone(), 1, i), (0, cart.clone(), 2, i)])
+            .collect();
+        let steps = (0..2)
+            .map(|s| {
+                (
+                    rows.iter().map(|(_, hits, _, _)| hits[s]).collect::<BooleanBuffer>(),
+                    true,
+                )
+            })
+            .collect();
+        let matcher = SequenceMatcher::new(steps, None, rows.len());
+        let ts = TsChunks::single(rows.iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
+        let of_row = vec![0u32; rows.len()];
+        let keys: Vec<u32> = rows.iter().map(|&(_, _, _, k)| k).collect();
+        assert!(matcher
+            .held_chains_rowwise(&ts, &of_row, 1, Some(&keys), None, None)
+            .is_none());
+        // One item fewer fits.
+        let n = rows.len() - 2;
+        let ts = TsChunks::single(rows[..n].iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
+        let steps = (0..2)
+            .map(|s| {
+                (
+                    rows[..n]
+                        .iter()
+                        .map(|(_, hits, _, _)| hits[s])
+                        .collect::<BooleanBuffer>(),
+                    true,
+                )
+            })
+            .collect();
+        let matcher = SequenceMatcher::new(steps, None, n);
+        let levels = matcher.held_chains_rowwise(&ts, &of_row[..n], 1, Some(&keys[..n]), None, None);
+        assert_eq!(levels, Some(vec![2]));
+    }
+}
