@@ -1100,7 +1100,7 @@ impl SequenceMatcher {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::query::Step;
 
@@ -1311,7 +1311,7 @@ mod tests {
 
     /// A xorshift generator from `seed` (the same cases on every run): each call a number
     /// below its argument.
-    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    pub(in crate::exec) fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
         move |n| {
             seed ^= seed << 13;
             seed ^= seed >> 7;

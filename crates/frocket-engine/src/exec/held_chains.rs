@@ -369,6 +369,7 @@ mod tests {
 
     use super::*;
     use crate::conversion::ConversionPartial;
+    use crate::exec::chain::tests::xorshift;
 
     /// A row: its group, whether it matches each step (in sequence order), its time and its
     /// held value.
@@ -383,18 +384,7 @@ mod tests {
         held: bool,
         selected: Option<&[bool]>,
     ) -> (Vec<u32>, Vec<ConversionPartial>) {
-        let steps = (0..m)
-            .map(|s| {
-                (
-                    rows.iter().map(|(_, hits, _, _)| hits[s]).collect::<BooleanBuffer>(),
-                    true,
-                )
-            })
-            .collect();
-        let matcher = SequenceMatcher::new(steps, None, rows.len());
-        let ts = TsChunks::single(rows.iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
-        let of_row: Vec<u32> = rows.iter().map(|&(g, _, _, _)| g).collect();
-        let keys: Vec<u32> = rows.iter().map(|&(_, _, _, k)| k).collect();
+        let (matcher, ts, of_row, keys) = part(m, rows);
         let selected = selected.map(|s| s.iter().copied().collect::<BooleanBuffer>());
         let mut partials: Vec<ConversionPartial> = (1..m).map(|_| ConversionPartial::new(true, 0)).collect();
         let mut sink = ConversionSink {
@@ -462,14 +452,21 @@ mod tests {
         (levels, times)
     }
 
-    /// A xorshift generator from `seed`: each call a number below its argument.
-    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
-        move |n| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        }
+    /// The step bits (`m` steps), times, groups and held values of `rows`.
+    fn part(m: usize, rows: &[Row]) -> (SequenceMatcher, TsChunks<i64>, Vec<u32>, Vec<u32>) {
+        let steps = (0..m)
+            .map(|s| {
+                (
+                    rows.iter().map(|(_, hits, _, _)| hits[s]).collect::<BooleanBuffer>(),
+                    true,
+                )
+            })
+            .collect();
+        let matcher = SequenceMatcher::new(steps, None, rows.len());
+        let ts = TsChunks::single(rows.iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
+        let of_row = rows.iter().map(|&(g, _, _, _)| g).collect();
+        let keys = rows.iter().map(|&(_, _, _, k)| k).collect();
+        (matcher, ts, of_row, keys)
     }
 
     #[test]
@@ -539,37 +536,13 @@ mod tests {
         let rows: Vec<Row> = (0..items)
             .flat_map(|i| [(0, view.clone(), 1, i), (0, cart.clone(), 2, i)])
             .collect();
-        let steps = (0..2)
-            .map(|s| {
-                (
-                    rows.iter().map(|(_, hits, _, _)| hits[s]).collect::<BooleanBuffer>(),
-                    true,
-                )
-            })
-            .collect();
-        let matcher = SequenceMatcher::new(steps, None, rows.len());
-        let ts = TsChunks::single(rows.iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
-        let of_row = vec![0u32; rows.len()];
-        let keys: Vec<u32> = rows.iter().map(|&(_, _, _, k)| k).collect();
+        let (matcher, ts, of_row, keys) = part(2, &rows);
         assert!(matcher
             .held_chains_rowwise(&ts, &of_row, 1, Some(&keys), None, None)
             .is_none());
         // One item fewer fits.
-        let n = rows.len() - 2;
-        let ts = TsChunks::single(rows[..n].iter().map(|&(_, _, t, _)| t).collect::<Vec<_>>().into());
-        let steps = (0..2)
-            .map(|s| {
-                (
-                    rows[..n]
-                        .iter()
-                        .map(|(_, hits, _, _)| hits[s])
-                        .collect::<BooleanBuffer>(),
-                    true,
-                )
-            })
-            .collect();
-        let matcher = SequenceMatcher::new(steps, None, n);
-        let levels = matcher.held_chains_rowwise(&ts, &of_row[..n], 1, Some(&keys[..n]), None, None);
+        let (matcher, ts, of_row, keys) = part(2, &rows[..rows.len() - 2]);
+        let levels = matcher.held_chains_rowwise(&ts, &of_row, 1, Some(&keys), None, None);
         assert_eq!(levels, Some(vec![2]));
     }
 }
