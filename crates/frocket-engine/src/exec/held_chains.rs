@@ -7,11 +7,14 @@
 //! finds the same chain group by group). Only values with a row of step 1 go past step 0, and
 //! such rows are a few in a hundred; rows of step 0 are most rows. So:
 //!
-//! 1. the rows of later steps with a value are kept apart, grouped by group (a counting sort)
-//!    then by value: each run of one value with a row of step 1 is a chain;
-//! 2. one pass over every row of the part finds each chain's earliest row of step 0 (a row
-//!    looks its group's few chains up) and marks the groups with a valued row of step 0 (they
-//!    reach step 1 whatever else they have);
+//! 1. the rows of later steps are kept apart, grouped by group (a counting sort) then by
+//!    value: each run of one value (not null) with a row of step 1 is a chain;
+//! 2. one pass over every row of the part finds each chain's earliest row of step 0 and marks
+//!    the groups with a valued row of step 0 (they reach step 1 whatever else they have): a
+//!    group's chains sit in 64-byte blocks of 8 ([`Block`]), and a row compares its value with
+//!    every lane of its group's blocks, so no branch depends on which chain, or whether one,
+//!    it matches (heavy users have many chains; a mispredicted branch a row cost more than
+//!    the scatter this path replaced);
 //! 3. each chain then goes through its own rows of later steps, step by step.
 //!
 //! ```text
@@ -60,10 +63,10 @@ impl Block {
     };
 }
 
-/// A row of a later step with a held value, kept apart (step 1 of the module doc).
+/// A row of a later step, kept apart (step 1 of the module doc).
 #[derive(Clone, Copy, Default)]
 struct Later {
-    /// The row's held value.
+    /// The row's held value ([`NULL_KEY`] for none: never a chain's).
     key: u32,
     /// The row's time, an offset from the part's first instant.
     time: u32,
