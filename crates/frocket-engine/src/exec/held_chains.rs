@@ -31,6 +31,7 @@ use arrow::buffer::BooleanBuffer;
 use super::chain::{earlier, ConversionSink, NULL_KEY};
 use super::groups::TsChunks;
 use super::sequence::SequenceMatcher;
+use super::witness::row_chunks;
 use super::zeroed::zeroed;
 
 /// "No time": above every time kept (times are offsets from the part's first instant, and
@@ -107,7 +108,7 @@ impl SequenceMatcher {
 
         // 1. The rows of later steps with a value, group by group (`at[g]..at[g + 1]`), each
         // group's by value; the runs of one value with a row of step 1 are the chains.
-        let later = later_rows(ts, of_row, bits, later_steps);
+        let later = later_rows(of_row, bits, later_steps);
         let mut at: Vec<u32> = zeroed(groups + 1);
         for &(g, _, _) in &later {
             if let Some(n) = at.get_mut(g as usize) {
@@ -196,7 +197,7 @@ impl SequenceMatcher {
         let ahead = |g: usize| {
             #[cfg(target_arch = "x86_64")]
             if let Some(&packed) = block_of.get(g) {
-                let block = blocks_at.wrapping_add((packed >> 8) as usize);
+                let block = blocks_at.wrapping_add(blocks_of(packed).start);
                 // SAFETY: a prefetch is a hint to the cache: it never faults and reads nothing
                 // into the program, whatever the address (`wrapping_add` makes none past the
                 // blocks' end undefined either).
@@ -210,9 +211,8 @@ impl SequenceMatcher {
             let Some(&packed) = block_of.get(g) else {
                 return;
             };
-            let (start, n) = ((packed >> 8) as usize, (packed & 0xFF) as usize + 1);
             let t = stamp(t);
-            for block in blocks.get_mut(start..start + n).into_iter().flatten() {
+            for block in blocks.get_mut(blocks_of(packed)).into_iter().flatten() {
                 for (k, t0) in block.keys.iter().zip(block.t0.iter_mut()) {
                     *t0 = if *k == key { (*t0).min(t) } else { *t0 };
                 }
@@ -237,10 +237,11 @@ impl SequenceMatcher {
             }
             let mut level = usize::from(seen.get(g).is_some_and(|&s| s != 0));
             let packed = block_of.get(g).copied().unwrap_or(0);
+            // (Block 0, of groups without chains, holds none.)
             if packed != 0 {
-                let (start, n) = ((packed >> 8) as usize, (packed & 0xFF) as usize + 1);
                 conv.iter_mut().for_each(|c| *c = None);
-                for (b, block) in blocks.iter().enumerate().skip(start).take(n) {
+                let range = blocks_of(packed);
+                for (b, block) in blocks.iter().enumerate().skip(range.start).take(range.len()) {
                     for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
                         if key == NULL_KEY || t0 == NONE {
                             continue;
@@ -265,6 +266,14 @@ impl SequenceMatcher {
         }
         Some(out)
     }
+}
+
+/// The blocks of a group, from its entry in `block_of`: its first block above the number of
+/// its blocks less one.
+#[inline(always)]
+fn blocks_of(packed: u32) -> std::ops::Range<usize> {
+    let start = (packed >> 8) as usize;
+    start..start + (packed & 0xFF) as usize + 1
 }
 
 /// The steps one chain reaches from its earliest time of step 0 (`t0`) and its rows of later
@@ -295,11 +304,11 @@ fn chain(own: &[Later], t0: u32, conv: &mut [Option<(u32, u32)>]) -> usize {
 
 /// The rows whose step byte has a bit of `mask` (group, row, step byte), in part order, kept
 /// block by block without a branch per row.
-fn later_rows(ts: &TsChunks<i64>, of_row: &[u32], bits: &[u8], mask: u8) -> Vec<(u32, u32, u8)> {
+fn later_rows(of_row: &[u32], bits: &[u8], mask: u8) -> Vec<(u32, u32, u8)> {
     const BLOCK: usize = 1024;
     let mut out = Vec::new();
     let mut block = [(0u32, 0u32, 0u8); BLOCK];
-    let rows = of_row.len().min(bits.len()).min(ts.slices().map(<[i64]>::len).sum());
+    let rows = of_row.len().min(bits.len());
     for from in (0..rows).step_by(BLOCK) {
         let to = (from + BLOCK).min(rows);
         let (Some(groups_of), Some(bits)) = (of_row.get(from..to), bits.get(from..to)) else {
@@ -347,11 +356,8 @@ fn step_0_rows(
         }
     }
     let mut start = 0;
-    for times in ts.slices() {
+    for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
         let end = start + times.len();
-        let (Some(groups_of), Some(bits)) = (of_row.get(start..end), bits.get(start..end)) else {
-            break;
-        };
         match held.map(|h| h.get(start..end)) {
             None => chunk(groups_of, bits, times, std::iter::repeat(0), &ahead, &mut visit),
             Some(Some(keys)) => chunk(groups_of, bits, times, keys.iter().copied(), &ahead, &mut visit),

@@ -311,7 +311,7 @@ impl SequenceMatcher {
 
 /// A part's rows chunk by chunk of its times: each chunk's groups, step bytes and times as
 /// slices of equal length (ends where `of_row` or `bits` do).
-fn row_chunks<'a>(
+pub(super) fn row_chunks<'a>(
     ts: &'a TsChunks<i64>,
     of_row: &'a [u32],
     bits: &'a [u8],
