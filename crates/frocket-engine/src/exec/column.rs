@@ -23,6 +23,9 @@ pub(crate) struct Column {
     chunks: Vec<ArrayRef>,
     shift: u32,
     len: usize,
+    /// The smallest and largest value of an INT column without nulls, when found as it was
+    /// decoded ([`with_range`](Self::with_range)).
+    range: Option<(i64, i64)>,
 }
 
 /// A single chunk's shift: every row `< 2^32` is in chunk 0.
@@ -35,6 +38,7 @@ impl Column {
             len: array.len(),
             chunks: vec![array],
             shift: ONE_CHUNK,
+            range: None,
         }
     }
 
@@ -58,9 +62,21 @@ impl Column {
                 len: chunks.iter().map(|c| c.len()).sum(),
                 chunks,
                 shift,
+                range: None,
             }),
             None => Err(chunks),
         }
+    }
+
+    /// The column with the smallest and largest of its values, found as it was decoded (while
+    /// in cache): `range` must be exactly those of its values, none null.
+    pub(crate) fn with_range(self, range: Option<(i64, i64)>) -> Self {
+        Column { range, ..self }
+    }
+
+    /// The smallest and largest value, when [`with_range`](Self::with_range) gave them.
+    pub(crate) fn range(&self) -> Option<(i64, i64)> {
+        self.range
     }
 
     /// Rows in the column.

@@ -29,8 +29,9 @@ pub(crate) struct TsChunks<T: ArrowNativeType> {
     chunks: Vec<ScalarBuffer<T>>,
     shift: u32,
     mask: usize,
-    /// The smallest and largest time of integer times, found once ([`TsChunks::min_max`]).
-    range: std::cell::OnceCell<Option<(i64, i64)>>,
+    /// The smallest and largest time of integer times, found once ([`TsChunks::min_max`]) or
+    /// as they were decoded ([`Column::range`]).
+    range: OnceCell<Option<(i64, i64)>>,
 }
 
 impl<T: ArrowNativeType> TsChunks<T> {
@@ -111,7 +112,13 @@ impl Timestamps {
             })
         }
         let found = match col.data_type() {
-            DataType::Int64 => chunks::<Int64Type>(col).map(Timestamps::Int),
+            DataType::Int64 => chunks::<Int64Type>(col).map(|mut t| {
+                // The times' range, when found as they were decoded: no second pass for it.
+                if let Some(range) = col.range() {
+                    t.range = OnceCell::from(Some(range));
+                }
+                Timestamps::Int(t)
+            }),
             DataType::Float64 => chunks::<Float64Type>(col).map(Timestamps::Float),
             _ => None,
         };

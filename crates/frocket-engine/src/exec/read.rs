@@ -31,7 +31,7 @@ use parquet::file::reader::ChunkReader;
 use super::aggregate::{Coded, ScalarCoder};
 use super::column::Column;
 use super::derive::{Derived, Deriving, Plan};
-use super::groups::{Groups, IntNumbering};
+use super::groups::{min_max, Groups, IntNumbering};
 use super::pages;
 use super::FastMap;
 use crate::error::EngineError;
@@ -216,7 +216,8 @@ pub fn read_part<R: ChunkReader + 'static>(
             // Batches of uneven sizes (a timeframe filtered rows): one array.
             Err(chunks) => Column::single(assemble(chunks).map_err(|e| read_error(file, &e))?),
         };
-        columns.push((name, column));
+        let range = read.time_range.filter(|_| name == query.timestamp_column);
+        columns.push((name, column.with_range(range)));
     }
     Ok(LoadedPart {
         columns,
@@ -313,6 +314,9 @@ struct Read {
     coded: Vec<(String, Coded)>,
     /// Columns read but not kept (see [`LoadedPart`]).
     dropped: Vec<String>,
+    /// The smallest and largest timestamp, when found as the (INT, never null) timestamps
+    /// were decoded.
+    time_range: Option<(i64, i64)>,
 }
 
 /// Columns read for one use only, which need less than their values (see [`read_chunks`]).
@@ -452,6 +456,7 @@ fn read_chunks<R: ChunkReader + 'static>(
     // arrow-rs' reader. (Not those a filter derives from, nor the group ids or coded columns
     // the reader below still has to deliver.)
     let mut own_columns: Vec<(usize, Vec<ArrayRef>)> = Vec::new();
+    let mut time_range = None;
     let arrow_only = |c: &str| filtered(c) || code.contains(&c) || number.as_ref().is_some_and(|n| n.column == c);
     for column in columns.iter().filter(|c| !partial && !arrow_only(c)) {
         let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, true) else {
@@ -487,7 +492,14 @@ fn read_chunks<R: ChunkReader + 'static>(
             }
             false => {
                 let mut values = OwnValues::<i64>::new(rows);
+                // The times' smallest and largest, found page by page as decoded (in cache):
+                // the scans of parts in any order need them, and a pass of their own over a
+                // part's times came long after they left the cache. (Not when the groups
+                // are known to be contiguous: their scans do not ask.)
+                let contiguous = own_groups.as_ref().is_some_and(|g: &Groups| g.contiguous);
+                values.range = (column == timestamp_column && !contiguous).then_some(None);
                 decode(&mut values)?;
+                time_range = values.range.flatten();
                 Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
             }
         };
@@ -716,18 +728,28 @@ fn read_chunks<R: ChunkReader + 'static>(
         derived,
         coded,
         dropped: dropped_names,
+        time_range,
     })
 }
 
 /// A value type [`OwnValues`] holds: our page decoder gives 8-byte values as `i64` bits.
 trait FromBits: Copy + Default {
     fn from_bits(bits: i64) -> Self;
+
+    /// Widens `range` to take in `values` (INT values only: FLOAT ones leave it).
+    fn widen(range: &mut Option<(i64, i64)>, values: &[Self]);
 }
 
 impl FromBits for i64 {
     #[inline(always)]
     fn from_bits(bits: i64) -> Self {
         bits
+    }
+
+    fn widen(range: &mut Option<(i64, i64)>, values: &[Self]) {
+        if let Some((lo, hi)) = min_max(&[values]) {
+            *range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
     }
 }
 
@@ -736,6 +758,8 @@ impl FromBits for f64 {
     fn from_bits(bits: i64) -> Self {
         f64::from_bits(bits as u64)
     }
+
+    fn widen(_range: &mut Option<(i64, i64)>, _values: &[Self]) {}
 }
 
 /// An INT or FLOAT column's rows from our own page decoder, in one buffer (a row without a value
@@ -745,6 +769,9 @@ struct OwnValues<T> {
     nulls: NullBufferBuilder,
     /// The next page's rows with a value (a bit a row) and its rows, when some have none.
     present: Option<(Vec<u8>, usize)>,
+    /// When `Some`, the smallest and largest of the values so far (INT columns), widened page
+    /// by page while the page is in cache; back to `None` at a page with rows without a value.
+    range: Option<Option<(i64, i64)>>,
 }
 
 impl<T: Copy + Default> OwnValues<T> {
@@ -754,6 +781,7 @@ impl<T: Copy + Default> OwnValues<T> {
             values: Vec::with_capacity(rows),
             nulls: NullBufferBuilder::new(rows),
             present: None,
+            range: None,
         }
     }
 
@@ -766,22 +794,38 @@ impl<T: Copy + Default> OwnValues<T> {
             self.nulls.append_n_non_nulls(n);
             return;
         };
+        self.range = None;
         pages::spread(&mut self.values, &present, 0..rows, n, dense);
         let bits = arrow::buffer::BooleanBuffer::new(present.into(), 0, rows);
         self.nulls.append_buffer(&arrow::buffer::NullBuffer::new(bits));
     }
 }
 
+impl<T: FromBits> OwnValues<T> {
+    /// Widens the range kept (if one is) to the values from row `start` on: a page just
+    /// appended, still in cache.
+    #[inline(always)]
+    fn widen_from(&mut self, start: usize) {
+        if let (Some(range), Some(page)) = (self.range.as_mut(), self.values.get(start..)) {
+            T::widen(range, page);
+        }
+    }
+}
+
 impl<T: FromBits> pages::ValueSink for OwnValues<T> {
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
+        let start = self.values.len();
         // (Every entry is within the dictionary: the decoder checks.)
         self.push_page(entries.len(), |j| {
             T::from_bits(dictionary.get(entries[j] as usize).copied().unwrap_or(0))
         });
+        self.widen_from(start);
     }
 
     fn values(&mut self, values: &[i64]) {
+        let start = self.values.len();
         self.push_page(values.len(), |j| T::from_bits(values[j]));
+        self.widen_from(start);
     }
 
     fn end_chunk(&mut self, _dictionary: &[i64], _nulls: usize) -> Result<(), String> {
@@ -1359,5 +1403,105 @@ mod tests {
         // Small row groups of a power of two stay batches; others are one batch each.
         assert_eq!(batch_rows(&[8, 8, 3]), 8);
         assert_eq!(batch_rows(&[24, 24, 3]), 24);
+    }
+
+    /// A part of users `u`, times `t` (INT or FLOAT, `nulls` rows without one) and events
+    /// `e`, written in pages of 100 rows and row groups of 1,000, dictionary-encoded until the
+    /// dictionary reaches 1 KiB (then plain).
+    fn paged_part(times: &[Option<i64>], float: bool) -> (bytes::Bytes, DatasetSchema) {
+        use arrow::array::Float64Array;
+        let n = times.len();
+        let t: ArrayRef = match float {
+            true => Arc::new(Float64Array::from(
+                times.iter().map(|t| t.map(|t| t as f64)).collect::<Vec<_>>(),
+            )),
+            false => Arc::new(Int64Array::from(times.to_vec())),
+        };
+        let batch = RecordBatch::try_from_iter([
+            (
+                "u",
+                Arc::new(Int64Array::from_iter_values((0..n as i64).map(|i| i % 7))) as ArrayRef,
+            ),
+            ("t", t),
+            (
+                "e",
+                Arc::new(StringArray::from_iter_values((0..n).map(|i| ["a", "b"][i % 2]))) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_data_page_row_count_limit(100)
+            .set_write_batch_size(100)
+            .set_max_row_group_row_count(Some(1000))
+            .set_dictionary_page_size_limit(1024)
+            .build();
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let schema = DatasetSchema::from_arrow(&batch.schema(), "u", "t").unwrap();
+        (buf.into(), schema)
+    }
+
+    /// The timestamps' range a read found as it decoded them.
+    fn range_read(bytes: &bytes::Bytes, schema: &DatasetSchema, query: &str) -> Option<(i64, i64)> {
+        let q = validate_query(query, schema, 10).unwrap();
+        let loaded = read_part("p", bytes.clone(), &q).unwrap();
+        let (_, t) = loaded.columns.iter().find(|(name, _)| name == "t").unwrap();
+        t.range()
+    }
+
+    const SEQUENCE: &str = r#"{"funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}]}}"#;
+
+    /// The range of the times a read kept, and whether it found one as it decoded them.
+    fn kept_range(bytes: &bytes::Bytes, schema: &DatasetSchema, to: i64) -> ((i64, i64), Option<(i64, i64)>) {
+        let query = format!(
+            r#"{{"timeframe": {{"to": {to}}}, "funnel": {}}}"#,
+            &SEQUENCE[11..SEQUENCE.len() - 1]
+        );
+        let q = validate_query(&query, schema, 10).unwrap();
+        let loaded = read_part("p", bytes.clone(), &q).unwrap();
+        let (_, t) = loaded.columns.iter().find(|(name, _)| name == "t").unwrap();
+        let v = t.primitive::<Int64Type>().unwrap();
+        let read: Vec<i64> = (0..t.len()).map(|r| v.value(r)).collect();
+        ((*read.iter().min().unwrap(), *read.iter().max().unwrap()), t.range())
+    }
+
+    #[test]
+    fn times_range_is_found_as_they_are_decoded() {
+        // Pages of repeated values (dictionary-encoded) first, then distinct ones (plain,
+        // once the dictionary is full); the smallest in a dictionary-encoded page, the
+        // largest in a plain one of another row group, neither in the first page. Row group 0
+        // (rows 0..1000) below 10,000, the others above.
+        let times: Vec<Option<i64>> = (0..3500i64)
+            .map(|i| match i {
+                250 => Some(-77),
+                2999 => Some(9_000_000),
+                0..400 => Some(1_000 + i % 5),
+                400..1000 => Some(1_000 + i * 31 % 2003),
+                _ => Some(20_000 + i * 31 % 2003),
+            })
+            .collect();
+        let (bytes, schema) = paged_part(&times, false);
+        assert_eq!(range_read(&bytes, &schema, SEQUENCE), Some((-77, 9_000_000)));
+        // A timeframe that keeps row group 0 whole: the range of its rows.
+        let ((lo, hi), found) = kept_range(&bytes, &schema, 10_000);
+        let group_0: Vec<i64> = times[..1000].iter().flatten().copied().collect();
+        assert_eq!((lo, hi), (-77, *group_0.iter().max().unwrap()));
+        assert_eq!(found, Some((lo, hi)));
+        // One that keeps part of a row group: none found, or that of the rows kept.
+        let (kept, found) = kept_range(&bytes, &schema, 2_000);
+        assert!(kept.1 < 2_000);
+        assert!(found.is_none_or(|f| f == kept), "{found:?} for rows kept in {kept:?}");
+    }
+
+    #[test]
+    fn times_with_a_null_or_floats_have_no_range_found() {
+        let mut times: Vec<Option<i64>> = (0..1500i64).map(|i| Some(i * 13 % 1499)).collect();
+        let (bytes, schema) = paged_part(&times, true);
+        assert_eq!(range_read(&bytes, &schema, SEQUENCE), None);
+        times[1100] = None;
+        let (bytes, schema) = paged_part(&times, false);
+        assert_eq!(range_read(&bytes, &schema, SEQUENCE), None);
     }
 }
