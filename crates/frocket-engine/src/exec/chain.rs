@@ -30,6 +30,7 @@ use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::ArrowNativeType;
 
 use super::groups::{min_max, Members, Timestamps, TsChunks};
+use super::held_chains::RunScratch;
 use super::sequence::{SequenceMatcher, TsValue};
 use super::time_sort::{sort_keys, step_key_parts, SteppedOrder, TimeSorter, STEP_KEY_BITS};
 use crate::conversion::ConversionPartial;
@@ -132,6 +133,8 @@ struct Scratch<T> {
     times: Vec<T>,
     /// A group's rows for [`SequenceMatcher::unordered_run`]: times, step words, held values.
     run: RunRows,
+    /// Room for [`SequenceMatcher::held_chains_run`], and its first conversions.
+    held_run: (RunScratch, Vec<Option<(i64, i64)>>),
 }
 
 /// A group's rows copied side by side for [`SequenceMatcher::unordered_run`].
@@ -159,6 +162,7 @@ impl<T: TsValue> Scratch<T> {
             candidates: Vec::new(),
             times: Vec::new(),
             run: RunRows::default(),
+            held_run: (RunScratch::default(), vec![None; m]),
         }
     }
 }
@@ -332,6 +336,18 @@ impl SequenceMatcher {
                 }
                 continue;
             }
+            // A part written group by group, over integer times: its chains found in place
+            // (see `held_chains.rs`).
+            if let Some(level) = (!ordered && matches!((members, at), (Members::Runs(_), TimesAt::Direct)))
+                .then(|| self.held_chains_in_place(ts, range.clone(), held, need, &mut sc))
+                .flatten()
+            {
+                *slot = level as u32;
+                if let Some(sink) = sink.as_mut() {
+                    sink.add(&sc.group_conv, level);
+                }
+                continue;
+            }
             if let Some(level) = (!ordered && matches!(members, Members::Runs(_)))
                 .then(|| self.unordered_run(time, range.clone(), held, need, &mut sc))
                 .flatten()
@@ -376,6 +392,32 @@ impl SequenceMatcher {
             }
         }
         out
+    }
+
+    /// [`held_chains_run`](Self::held_chains_run) over the group of rows `range` (adjacent in
+    /// the part, times read in place), its first conversions in `sc.group_conv`; `None` when
+    /// the times are not integers, a row's step bits take more than a byte, a row has no held
+    /// value (past the held values' end), or `held_chains_run` gives none.
+    fn held_chains_in_place<T: TsValue>(
+        &self,
+        ts: &TsChunks<T>,
+        range: std::ops::Range<usize>,
+        held: Option<&[u32]>,
+        need: usize,
+        sc: &mut Scratch<T>,
+    ) -> Option<usize> {
+        let times = T::as_int(ts)?.run(range.clone())?;
+        let bits = self.byte_bits(range.clone())?;
+        let keys = match held {
+            Some(h) => Some(h.get(range)?),
+            None => None,
+        };
+        let (room, conv) = &mut sc.held_run;
+        let level = self.held_chains_run(times, bits, keys, need, room, conv)?;
+        for (to, from) in sc.group_conv.iter_mut().zip(conv.iter()) {
+            *to = from.map(|(s, t)| (T::from_i64(s), T::from_i64(t)));
+        }
+        Some(level)
     }
 
     /// [`strict_chain`](Self::strict_chain) over a group whose rows are adjacent (`range`),

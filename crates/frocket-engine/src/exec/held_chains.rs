@@ -1,5 +1,5 @@
 //! Greedy chains per held value (`holdConstant`) and times to convert, found row by row over
-//! a part in any order: no group's rows are put side by side.
+//! a part in any order (no group's rows are put side by side), or group by group in place.
 //!
 //! A plain greedy chain (no `within`, strict order or window) of held value `v` in group `g`
 //! takes the earliest row of step 0 with value `v`, then for each later step the earliest row
@@ -25,6 +25,10 @@
 //! ```
 //!
 //! Without a held value every row holds the same one: a chain per group with a row of step 1.
+//!
+//! Over a part written group by group, [`SequenceMatcher::held_chains_run`] takes the same
+//! three steps over each group's rows in place: no counting sort, and the blocks are the
+//! group's own.
 
 use arrow::buffer::BooleanBuffer;
 
@@ -265,6 +269,175 @@ impl SequenceMatcher {
             }
         }
         Some(out)
+    }
+}
+
+/// Room [`SequenceMatcher::held_chains_run`] keeps from group to group.
+#[derive(Default)]
+pub(super) struct RunScratch {
+    /// The group's rows of later steps (times first as row numbers in the group).
+    later: Vec<Later>,
+    blocks: Vec<Block>,
+    /// Where each chain's rows of later steps are in `later`, by block and lane.
+    chain_rows: Vec<(u32, u32)>,
+    /// The first conversion at each step, as offsets from the group's first instant.
+    conv: Vec<Option<(u32, u32)>>,
+}
+
+impl SequenceMatcher {
+    /// [`held_chains_rowwise`](Self::held_chains_rowwise) over one group whose rows are
+    /// adjacent in the part (written group by group): their `times`, step `bits` (a byte a
+    /// row) and held values (`keys`; `None` when nothing is held, [`NULL_KEY`] for a null).
+    /// The same three steps over the group's rows in place: its rows of later steps kept
+    /// apart in the pass that finds the steps it has and its times' range, grouped by value
+    /// into chains (8 to a [`Block`]); one pass over its rows for each chain's earliest row of
+    /// step 0, no branch on the match; each chain's rows of later steps.
+    ///
+    /// The steps it reaches (0, unscanned, when a step no row has bounds them below `need`),
+    /// and in `conv` its first conversion `(start, time)` at each step (`None` where there is
+    /// none). `None` (nothing done) when the group's times span `u32::MAX` or more, it has more
+    /// than [`MAX_CHAINS`] values with a row of step 1, or the slices differ in length.
+    pub(super) fn held_chains_run(
+        &self,
+        times: &[i64],
+        bits: &[u8],
+        keys: Option<&[u32]>,
+        need: usize,
+        sc: &mut RunScratch,
+        conv: &mut [Option<(i64, i64)>],
+    ) -> Option<usize> {
+        let m = self.len();
+        let n = times.len();
+        if m == 0 || m > 8 || bits.len() != n || keys.is_some_and(|k| k.len() != n) || n >= NONE as usize {
+            return None;
+        }
+        let later_steps = !1u8 & ((1u16 << m) - 1) as u8;
+        let RunScratch {
+            later,
+            blocks,
+            chain_rows,
+            conv: own_conv,
+        } = sc;
+        if later.len() < n {
+            later.resize(n, Later::default());
+        }
+        // 1. The steps some row has, whether a valued row has step 0, the times' range and
+        // the rows of later steps (each written at the next free place, kept by advancing
+        // past it: no branch a row).
+        let (mut any, mut first, mut lo, mut hi, mut kept) = (0u8, false, i64::MAX, i64::MIN, 0usize);
+        let mut scan = |i: usize, t: i64, b: u8, key: u32| {
+            any |= b;
+            first |= (b & 1 != 0) & (key != NULL_KEY);
+            (lo, hi) = (lo.min(t), hi.max(t));
+            if let Some(slot) = later.get_mut(kept) {
+                *slot = Later {
+                    key,
+                    time: i as u32,
+                    bits: b,
+                };
+            }
+            kept += usize::from(b & later_steps != 0);
+        };
+        match keys {
+            Some(keys) => {
+                for (i, ((&t, &b), &key)) in times.iter().zip(bits).zip(keys).enumerate() {
+                    scan(i, t, b, key);
+                }
+            }
+            None => {
+                for (i, (&t, &b)) in times.iter().zip(bits).enumerate() {
+                    scan(i, t, b, 0);
+                }
+            }
+        }
+        conv.iter_mut().for_each(|c| *c = None);
+        if self.first_missing_of(u64::from(any)) < need {
+            return Some(0);
+        }
+        if n == 0 || hi.abs_diff(lo) >= u64::from(NONE) {
+            return None;
+        }
+        let stamp = |t: i64| t.abs_diff(lo) as u32;
+        let own = later.get_mut(..kept)?;
+        for l in own.iter_mut() {
+            l.time = stamp(times.get(l.time as usize).copied().unwrap_or(lo));
+        }
+        // 2. Chains: the runs of one value (not null) with a row of step 1.
+        own.sort_unstable_by_key(|l| l.key);
+        blocks.clear();
+        chain_rows.clear();
+        let mut lane = LANES;
+        let mut from = 0u32;
+        for run in own.chunk_by(|x, y| x.key == y.key) {
+            let to = from + run.len() as u32;
+            if run[0].key != NULL_KEY && run.iter().any(|l| l.bits & 2 != 0) {
+                if lane == LANES {
+                    if blocks.len() == MAX_CHAINS / LANES {
+                        return None;
+                    }
+                    blocks.push(Block::EMPTY);
+                    chain_rows.extend_from_slice(&[(0, 0); LANES]);
+                    lane = 0;
+                }
+                let at = blocks.len() - 1;
+                if let Some(block) = blocks.get_mut(at) {
+                    block.keys[lane] = run[0].key;
+                }
+                if let Some(slot) = chain_rows.get_mut(at * LANES + lane) {
+                    *slot = (from, to);
+                }
+                lane += 1;
+            }
+            from = to;
+        }
+        if blocks.is_empty() {
+            return Some(usize::from(first));
+        }
+        // Each chain's earliest row of step 0: a row not of step 0 takes the null value,
+        // which no chain has.
+        let mut lower = |t: i64, b: u8, key: u32| {
+            let key = if b & 1 != 0 { key } else { NULL_KEY };
+            let t = stamp(t);
+            for block in blocks.iter_mut() {
+                for (k, t0) in block.keys.iter().zip(block.t0.iter_mut()) {
+                    *t0 = if *k == key { (*t0).min(t) } else { *t0 };
+                }
+            }
+        };
+        match keys {
+            Some(keys) => {
+                for ((&t, &b), &key) in times.iter().zip(bits).zip(keys) {
+                    lower(t, b, key);
+                }
+            }
+            None => {
+                for (&t, &b) in times.iter().zip(bits) {
+                    lower(t, b, 0);
+                }
+            }
+        }
+        // 3. Each chain's later steps from its own rows.
+        own_conv.clear();
+        own_conv.resize(m, None);
+        let mut level = usize::from(first);
+        for (b, block) in blocks.iter().enumerate() {
+            for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
+                if key == NULL_KEY || t0 == NONE {
+                    continue;
+                }
+                let Some(rows) = chain_rows
+                    .get(b * LANES + lane)
+                    .and_then(|&(from, to)| own.get(from as usize..to as usize))
+                else {
+                    continue;
+                };
+                level = level.max(chain(rows, t0, own_conv));
+            }
+        }
+        for (to, from) in conv.iter_mut().zip(own_conv.iter()) {
+            *to = from.map(|(s, t)| (lo + i64::from(s), lo + i64::from(t)));
+        }
+        Some(level)
     }
 }
 
@@ -531,6 +704,75 @@ mod tests {
                         "{:?}",
                         crate::conversion::TimeSum::Int(t.iter().map(|&x| i128::from(x)).sum())
                     ),
+                );
+                assert_eq!(got, expected, "case {case}: step {} of {rows:?}", k + 1);
+            }
+        }
+    }
+
+    /// Each group's steps and the times to convert as `held_chains_run` finds them over the
+    /// group's rows in place (`rows` sorted by group, stably), for groups that can reach
+    /// `need` steps.
+    fn in_place(m: usize, groups: usize, rows: &[Row], held: bool, need: usize) -> (Vec<u32>, Vec<ConversionPartial>) {
+        let mut rows = rows.to_vec();
+        rows.sort_by_key(|r| r.0);
+        let (matcher, ts, _, keys) = part(m, &rows);
+        let (times, bits) = (
+            ts.run(0..rows.len()).unwrap(),
+            matcher.byte_bits(0..rows.len()).unwrap(),
+        );
+        let mut partials: Vec<ConversionPartial> = (1..m).map(|_| ConversionPartial::new(true, 0)).collect();
+        let mut sink = ConversionSink {
+            partials: &mut partials,
+            bins: &[],
+        };
+        let (mut room, mut conv) = (RunScratch::default(), vec![None; m]);
+        let mut levels = vec![0u32; groups];
+        let mut from = 0;
+        for (g, level) in levels.iter_mut().enumerate() {
+            let to = from + rows[from..].iter().take_while(|r| r.0 == g as u32).count();
+            let keys = held.then(|| &keys[from..to]);
+            let reached = matcher
+                .held_chains_run(&times[from..to], &bits[from..to], keys, need, &mut room, &mut conv)
+                .expect("times spanning less than 2^32, few chains");
+            *level = reached as u32;
+            sink.add(&conv, reached);
+            from = to;
+        }
+        (levels, partials)
+    }
+
+    #[test]
+    fn held_chains_in_place_agree_with_the_definition() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        for case in 0..3000 {
+            let m = 1 + next(3) as usize;
+            let groups = 1 + next(6) as usize;
+            let n = 1 + next(60) as usize;
+            let values = 1 + next(if case % 3 == 0 { 12 } else { 3 });
+            let rows: Vec<Row> = (0..n)
+                .map(|_| {
+                    let hits = (0..m).map(|_| next(3) == 0).collect();
+                    let key = if next(8) == 0 { NULL_KEY } else { next(values) as u32 };
+                    (next(groups as u64) as u32, hits, 1_000 + next(15) as i64, key)
+                })
+                .collect();
+            let held = case % 4 != 0;
+            let need = 1 + next(m as u64) as usize;
+            let (levels, partials) = in_place(m, groups, &rows, held, need);
+            // Groups without a row of some step before `need` are left unscanned (0), and add
+            // no times to convert.
+            let scanned: Vec<bool> = (0..groups)
+                .map(|g| (0..need).all(|k| rows.iter().any(|r| r.0 == g as u32 && r.1[k])))
+                .collect();
+            let (want, times) = reference(m, groups, &rows, held, Some(&scanned));
+            assert_eq!(levels, want, "case {case}: levels (need {need}) of {rows:?}");
+            for (k, (p, t)) in partials.iter().zip(&times).enumerate() {
+                let got = (p.groups, p.min, p.max);
+                let expected = (
+                    t.len() as u64,
+                    t.iter().min().map(|&x| x as f64),
+                    t.iter().max().map(|&x| x as f64),
                 );
                 assert_eq!(got, expected, "case {case}: step {} of {rows:?}", k + 1);
             }
