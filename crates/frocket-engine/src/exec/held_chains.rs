@@ -158,32 +158,10 @@ impl SequenceMatcher {
             let Some(own) = own_rows.get_mut(a as usize..e as usize) else {
                 continue;
             };
-            own.sort_unstable_by_key(|l| l.key);
             let start = blocks.len();
-            let mut lane = LANES;
-            let mut from = a;
-            for run in own.chunk_by(|x, y| x.key == y.key) {
-                let to_row = from + run.len() as u32;
-                if run[0].key != NULL_KEY && run.iter().any(|l| l.bits & 2 != 0) {
-                    if lane == LANES {
-                        // (Block numbers fit the 24 bits above a group's count of blocks.)
-                        if blocks.len() - start == MAX_CHAINS / LANES || blocks.len() >= 1 << 24 {
-                            return None;
-                        }
-                        blocks.push(Block::EMPTY);
-                        chain_rows.extend_from_slice(&[(0, 0); LANES]);
-                        lane = 0;
-                    }
-                    let at = blocks.len() - 1;
-                    if let Some(block) = blocks.get_mut(at) {
-                        block.keys[lane] = run[0].key;
-                    }
-                    if let Some(slot) = chain_rows.get_mut(at * LANES + lane) {
-                        *slot = (from, to_row);
-                    }
-                    lane += 1;
-                }
-                from = to_row;
+            // (Block numbers fit the 24 bits above a group's count of blocks.)
+            if !add_chains(own, a, &mut blocks, &mut chain_rows, 1 << 24) {
+                return None;
             }
             if blocks.len() > start {
                 *to = ((start as u32) << 8) | (blocks.len() - start - 1) as u32;
@@ -363,32 +341,10 @@ impl SequenceMatcher {
             l.time = stamp(times.get(l.time as usize).copied().unwrap_or(lo));
         }
         // 2. Chains: the runs of one value (not null) with a row of step 1.
-        own.sort_unstable_by_key(|l| l.key);
         blocks.clear();
         chain_rows.clear();
-        let mut lane = LANES;
-        let mut from = 0u32;
-        for run in own.chunk_by(|x, y| x.key == y.key) {
-            let to = from + run.len() as u32;
-            if run[0].key != NULL_KEY && run.iter().any(|l| l.bits & 2 != 0) {
-                if lane == LANES {
-                    if blocks.len() == MAX_CHAINS / LANES {
-                        return None;
-                    }
-                    blocks.push(Block::EMPTY);
-                    chain_rows.extend_from_slice(&[(0, 0); LANES]);
-                    lane = 0;
-                }
-                let at = blocks.len() - 1;
-                if let Some(block) = blocks.get_mut(at) {
-                    block.keys[lane] = run[0].key;
-                }
-                if let Some(slot) = chain_rows.get_mut(at * LANES + lane) {
-                    *slot = (from, to);
-                }
-                lane += 1;
-            }
-            from = to;
+        if !add_chains(own, 0, blocks, chain_rows, usize::MAX) {
+            return None;
         }
         if blocks.is_empty() {
             return Some(usize::from(first));
@@ -439,6 +395,47 @@ impl SequenceMatcher {
         }
         Some(level)
     }
+}
+
+/// Sorts one group's rows of later steps (`own`, from place `from` of their list) by value,
+/// and makes each run of one value (not null) with a row of step 1 a chain: its value in the
+/// next lane of the group's blocks (pushed onto `blocks`, 8 lanes each) and its rows' places
+/// in `chain_rows` (by block and lane). `false` when the group has more than [`MAX_CHAINS`]
+/// chains or the blocks would reach `limit`.
+fn add_chains(
+    own: &mut [Later],
+    from: u32,
+    blocks: &mut Vec<Block>,
+    chain_rows: &mut Vec<(u32, u32)>,
+    limit: usize,
+) -> bool {
+    own.sort_unstable_by_key(|l| l.key);
+    let start = blocks.len();
+    let mut lane = LANES;
+    let mut from = from;
+    for run in own.chunk_by(|x, y| x.key == y.key) {
+        let to = from + run.len() as u32;
+        if run[0].key != NULL_KEY && run.iter().any(|l| l.bits & 2 != 0) {
+            if lane == LANES {
+                if blocks.len() - start == MAX_CHAINS / LANES || blocks.len() >= limit {
+                    return false;
+                }
+                blocks.push(Block::EMPTY);
+                chain_rows.extend_from_slice(&[(0, 0); LANES]);
+                lane = 0;
+            }
+            let at = blocks.len() - 1;
+            if let Some(block) = blocks.get_mut(at) {
+                block.keys[lane] = run[0].key;
+            }
+            if let Some(slot) = chain_rows.get_mut(at * LANES + lane) {
+                *slot = (from, to);
+            }
+            lane += 1;
+        }
+        from = to;
+    }
+    true
 }
 
 /// The blocks of a group, from its entry in `block_of`: its first block above the number of
