@@ -671,21 +671,28 @@ mod tests {
         assert_eq!(partials[0].min, Some(6.0));
     }
 
+    /// A random part of case `case`: 1–3 steps, 1–6 groups, 1–60 rows, up to 13 held values
+    /// (one row in 8 null; 12 values every third case), ties in time.
+    fn random_part(next: &mut impl FnMut(u64) -> u64, case: usize) -> (usize, usize, Vec<Row>) {
+        let m = 1 + next(3) as usize;
+        let groups = 1 + next(6) as usize;
+        let n = 1 + next(60) as usize;
+        let values = 1 + next(if case.is_multiple_of(3) { 12 } else { 3 });
+        let rows = (0..n)
+            .map(|_| {
+                let hits = (0..m).map(|_| next(3) == 0).collect();
+                let key = if next(8) == 0 { NULL_KEY } else { next(values) as u32 };
+                (next(groups as u64) as u32, hits, 1_000 + next(15) as i64, key)
+            })
+            .collect();
+        (m, groups, rows)
+    }
+
     #[test]
     fn held_chains_row_by_row_agree_with_the_definition() {
         let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         for case in 0..3000 {
-            let m = 1 + next(3) as usize;
-            let groups = 1 + next(6) as usize;
-            let n = 1 + next(60) as usize;
-            let values = 1 + next(if case % 3 == 0 { 12 } else { 3 });
-            let rows: Vec<Row> = (0..n)
-                .map(|_| {
-                    let hits = (0..m).map(|_| next(3) == 0).collect();
-                    let key = if next(8) == 0 { NULL_KEY } else { next(values) as u32 };
-                    (next(groups as u64) as u32, hits, 1_000 + next(15) as i64, key)
-                })
-                .collect();
+            let (m, groups, rows) = random_part(&mut next, case);
             let held = case % 4 != 0;
             let selected: Option<Vec<bool>> = (case % 5 == 0).then(|| (0..groups).map(|_| next(2) == 0).collect());
             let (levels, partials) = rowwise(m, groups, &rows, held, selected.as_deref());
@@ -743,17 +750,7 @@ mod tests {
     fn held_chains_in_place_agree_with_the_definition() {
         let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         for case in 0..3000 {
-            let m = 1 + next(3) as usize;
-            let groups = 1 + next(6) as usize;
-            let n = 1 + next(60) as usize;
-            let values = 1 + next(if case % 3 == 0 { 12 } else { 3 });
-            let rows: Vec<Row> = (0..n)
-                .map(|_| {
-                    let hits = (0..m).map(|_| next(3) == 0).collect();
-                    let key = if next(8) == 0 { NULL_KEY } else { next(values) as u32 };
-                    (next(groups as u64) as u32, hits, 1_000 + next(15) as i64, key)
-                })
-                .collect();
+            let (m, groups, rows) = random_part(&mut next, case);
             let held = case % 4 != 0;
             let need = 1 + next(m as u64) as usize;
             let (levels, partials) = in_place(m, groups, &rows, held, need);
