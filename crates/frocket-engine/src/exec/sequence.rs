@@ -29,6 +29,7 @@ use super::groups::{Members, Timestamps, TsChunks};
 use super::time_sort::TimeSorter;
 #[cfg(doc)]
 use super::witness::PositiveRows;
+use super::zeroed::zeroed;
 use crate::conversion::ConversionPartial;
 
 /// A timestamp value: integer or float.
@@ -363,9 +364,24 @@ impl SequenceMatcher {
                 witnessed: Vec::new(),
             });
         }
-        // Each group's steps: an OR of its rows' bits, in one pass over the rows in part order.
-        let any: Vec<u64> = if self.bytes == 1 {
-            let mut any = vec![0u8; groups];
+        // Each group's steps: an OR of its rows' bits, in one pass over the rows in part order;
+        // then whether it is visited, from them.
+        let mut first_only = Vec::new();
+        let mut visit = |g: usize, a: u64| {
+            if !is_selected(g) {
+                return false;
+            }
+            if a & mask == mask {
+                return true;
+            }
+            if first_alone && a & 1 == 1 {
+                first_only.push(g as u32);
+            }
+            false
+        };
+        let keep: Vec<bool> = if self.bytes == 1 {
+            // (A byte a group, not widened: no second table.)
+            let mut any: Vec<u8> = zeroed(groups);
             // Only positive steps' bits are looked at: the rows with one are enough.
             let (of_row, bits) = positive.unwrap_or((of_row, &self.bits));
             for (&g, &b) in of_row.iter().zip(bits) {
@@ -373,33 +389,16 @@ impl SequenceMatcher {
                     *a |= b;
                 }
             }
-            any.into_iter().map(u64::from).collect()
+            any.iter().enumerate().map(|(g, &a)| visit(g, u64::from(a))).collect()
         } else {
-            let mut any = vec![0u64; groups];
+            let mut any: Vec<u64> = zeroed(groups);
             for (r, &g) in of_row.iter().enumerate() {
                 if let Some(a) = any.get_mut(g as usize) {
                     *a |= self.word(r);
                 }
             }
-            any
+            any.iter().enumerate().map(|(g, &a)| visit(g, a)).collect()
         };
-        let mut first_only = Vec::new();
-        let keep = any
-            .iter()
-            .enumerate()
-            .map(|(g, &a)| {
-                if !is_selected(g) {
-                    return false;
-                }
-                if a & mask == mask {
-                    return true;
-                }
-                if first_alone && a & 1 == 1 {
-                    first_only.push(g as u32);
-                }
-                false
-            })
-            .collect();
         Some(Visits {
             keep,
             first_only,
