@@ -66,6 +66,15 @@ impl Block {
         keys: [NULL_KEY; LANES],
         t0: [NONE; LANES],
     };
+
+    /// Lowers to `t` the time of step 0 of the lane whose value is `key`, if one is: every
+    /// lane compared, no branch on the match.
+    #[inline(always)]
+    fn lower(&mut self, key: u32, t: u32) {
+        for (k, t0) in self.keys.iter().zip(self.t0.iter_mut()) {
+            *t0 = if *k == key { (*t0).min(t) } else { *t0 };
+        }
+    }
 }
 
 /// A row of a later step, kept apart (step 1 of the module doc).
@@ -195,9 +204,7 @@ impl SequenceMatcher {
             };
             let t = stamp(t);
             for block in blocks.get_mut(blocks_of(packed)).into_iter().flatten() {
-                for (k, t0) in block.keys.iter().zip(block.t0.iter_mut()) {
-                    *t0 = if *k == key { (*t0).min(t) } else { *t0 };
-                }
+                block.lower(key, t);
             }
         });
         if self.deadline.passed() {
@@ -223,20 +230,8 @@ impl SequenceMatcher {
             if packed != 0 {
                 conv.iter_mut().for_each(|c| *c = None);
                 let range = blocks_of(packed);
-                for (b, block) in blocks.iter().enumerate().skip(range.start).take(range.len()) {
-                    for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
-                        if key == NULL_KEY || t0 == NONE {
-                            continue;
-                        }
-                        let Some(own) = chain_rows
-                            .get(b * LANES + lane)
-                            .and_then(|&(from, to)| own_rows.get(from as usize..to as usize))
-                        else {
-                            continue;
-                        };
-                        level = level.max(chain(own, t0, &mut conv));
-                    }
-                }
+                let group = blocks.get(range.clone()).unwrap_or_default();
+                level = level.max(reach(group, range.start, &chain_rows, &own_rows, &mut conv));
             }
             *slot = level as u32;
             if let Some(sink) = sink.as_deref_mut().filter(|_| level >= 2) {
@@ -355,9 +350,7 @@ impl SequenceMatcher {
             let key = if b & 1 != 0 { key } else { NULL_KEY };
             let t = stamp(t);
             for block in blocks.iter_mut() {
-                for (k, t0) in block.keys.iter().zip(block.t0.iter_mut()) {
-                    *t0 = if *k == key { (*t0).min(t) } else { *t0 };
-                }
+                block.lower(key, t);
             }
         };
         match keys {
@@ -375,26 +368,40 @@ impl SequenceMatcher {
         // 3. Each chain's later steps from its own rows.
         own_conv.clear();
         own_conv.resize(m, None);
-        let mut level = usize::from(first);
-        for (b, block) in blocks.iter().enumerate() {
-            for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
-                if key == NULL_KEY || t0 == NONE {
-                    continue;
-                }
-                let Some(rows) = chain_rows
-                    .get(b * LANES + lane)
-                    .and_then(|&(from, to)| own.get(from as usize..to as usize))
-                else {
-                    continue;
-                };
-                level = level.max(chain(rows, t0, own_conv));
-            }
-        }
+        let level = usize::from(first).max(reach(blocks, 0, chain_rows, own, own_conv));
         for (to, from) in conv.iter_mut().zip(own_conv.iter()) {
             *to = from.map(|(s, t)| (lo + i64::from(s), lo + i64::from(t)));
         }
         Some(level)
     }
+}
+
+/// The most steps the chains of one group's `blocks` reach (the first of them block
+/// `first_block` of `chain_rows`, which holds each chain's rows of later steps in `own` by
+/// block and lane), each from its earliest time of step 0; lowers `conv` as [`chain`] does.
+fn reach(
+    blocks: &[Block],
+    first_block: usize,
+    chain_rows: &[(u32, u32)],
+    own: &[Later],
+    conv: &mut [Option<(u32, u32)>],
+) -> usize {
+    let mut level = 0;
+    for (b, block) in blocks.iter().enumerate() {
+        for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
+            if key == NULL_KEY || t0 == NONE {
+                continue;
+            }
+            let Some(rows) = chain_rows
+                .get((first_block + b) * LANES + lane)
+                .and_then(|&(from, to)| own.get(from as usize..to as usize))
+            else {
+                continue;
+            };
+            level = level.max(chain(rows, t0, conv));
+        }
+    }
+    level
 }
 
 /// Sorts one group's rows of later steps (`own`, from place `from` of their list) by value,
