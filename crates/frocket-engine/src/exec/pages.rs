@@ -683,22 +683,57 @@ pub(crate) fn decode_hybrid(data: &[u8], width: u32, count: usize, out: &mut Vec
 
 /// [`decode_hybrid`], the values appended to `out`: written straight into its spare capacity
 /// (no buffer zeroed first, nothing copied). On an error `out` keeps its length.
+///
+/// The loop over runs is compiled once per width (`hybrid_runs`), so that a page of short
+/// runs — most pages of a part written group by group: a few tens of values a run — pays no
+/// dispatch on the width per run.
 pub(crate) fn decode_hybrid_append(data: &[u8], width: u32, count: usize, out: &mut Vec<u32>) -> Result<(), String> {
     if width > 32 {
         return Err(format!("bit width {width}"));
     }
     let start = out.len();
-    // (Bit-packed groups of 8 may write up to 7 places past `count`.)
+    // (Runs are written 8 places at a time, so up to 7 places past `count`.)
     let room = count.saturating_add(8);
     out.reserve(room);
     let Some(spare) = out.spare_capacity_mut().get_mut(..room) else {
         return Err(format!("no room for {count} values"));
     };
-    let value_bytes = width.div_ceil(8) as usize;
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match width {
+                0 => hybrid_runs::<0>(data, count, spare),
+                $($w => hybrid_runs::<$w>(data, count, spare),)*
+                _ => Err(format!("bit width {width}")),
+            }
+        };
+    }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)?;
+    // SAFETY: `hybrid_runs` returned `Ok`, so it wrote each of the first `count` places of
+    // `spare`, the spare capacity right after `start` (see its doc); the capacity holds them
+    // (`room`).
+    unsafe { out.set_len(start + count) };
+    Ok(())
+}
+
+/// The runs of [`decode_hybrid_append`] at width `W`, written into `spare` (`count + 8`
+/// places). On `Ok`, every one of the first `count` places has been written: each run writes
+/// all of its places (an RLE run's 8 at a time, the bit-packed run's whole groups of 8), and
+/// runs follow one another from place 0 until `count` are done; places past `count` (up to 7)
+/// may be written too.
+#[inline(never)]
+fn hybrid_runs<const W: usize>(data: &[u8], count: usize, spare: &mut [MaybeUninit<u32>]) -> Result<(), String> {
+    let value_bytes = W.div_ceil(8);
     let mut at = 0;
     let mut n = 0;
     while n < count {
-        let header = varint(data, &mut at).ok_or_else(|| format!("{n} values where the page declares {count}"))?;
+        // Most headers are one byte.
+        let header = match data.get(at) {
+            Some(&b) if b < 0x80 => {
+                at += 1;
+                u64::from(b)
+            }
+            _ => varint(data, &mut at).ok_or_else(|| format!("{n} values where the page declares {count}"))?,
+        };
         let left = count - n;
         if header & 1 == 0 {
             let run = usize::try_from(header >> 1).unwrap_or(usize::MAX).min(left);
@@ -707,29 +742,35 @@ pub(crate) fn decode_hybrid_append(data: &[u8], width: u32, count: usize, out: &
                 .ok_or("a run's value past the page's end")?;
             at += value_bytes;
             let value = bytes.iter().rev().fold(0u32, |v, &b| (v << 8) | u32::from(b));
-            for place in &mut spare[n..n + run] {
-                place.write(value);
+            // 8 places at a time: `n + run <= count`, so the last 8 end within `count + 8`.
+            let mut place = n;
+            while place < n + run {
+                let eight = spare.get_mut(place..place + 8);
+                if let Some(eight) = eight.and_then(|e| <&mut [MaybeUninit<u32>; 8]>::try_from(e).ok()) {
+                    // (One array: two vector stores.)
+                    *eight = [MaybeUninit::new(value); 8];
+                }
+                place += 8;
             }
             n += run;
         } else {
             let groups = usize::try_from(header >> 1).unwrap_or(usize::MAX);
             let take = groups.saturating_mul(8).min(left);
-            // (n + take rounded up to 8 stays within `room`.)
+            // (n + take rounded up to 8 stays within `count + 8`.)
             let needed_groups = take.div_ceil(8);
             // The rest of the page, not only the run's bytes: each value is read as the 8 bytes
             // from its first and masked, so bytes past the run only fill bits masked off, and
             // reads stay in place up to the page's end (the run's last groups are not copied
             // out to be padded, as they would be for every run of a page of short runs).
             let packed = &data[at.min(data.len())..];
-            unpack(width, packed, &mut spare[n..n + needed_groups * 8]);
+            let Some(places) = spare.get_mut(n..n + needed_groups * 8) else {
+                return Err(format!("no room for {count} values"));
+            };
+            unpack_width::<W>(packed, places);
             n += take;
-            at = at.saturating_add(groups.saturating_mul(width as usize));
+            at = at.saturating_add(groups.saturating_mul(W));
         }
     }
-    // SAFETY: the loop wrote each of the `count` places after `start`: every run writes all
-    // of its places (each of an RLE run's, or `unpack` every place of its whole groups), and runs
-    // follow one another from 0 until `n` reaches `count`. The capacity holds them (`room`).
-    unsafe { out.set_len(start + count) };
     Ok(())
 }
 
@@ -846,25 +887,32 @@ fn set_bits(bits: &mut [u8], from: usize, len: usize) {
     }
 }
 
-/// Unpacks groups of 8 values of `width` bits (LSB first) from `data` into `out` (a multiple of
+/// Unpacks groups of 8 values of `W` bits (LSB first) from `data` into `out` (a multiple of
 /// 8 values; places past the last whole group get 0), writing every one of its places; bits
 /// past `data`'s end read as 0.
-fn unpack(width: u32, data: &[u8], out: &mut [MaybeUninit<u32>]) {
-    macro_rules! widths {
-        ($($w:literal)*) => {
-            match width {
-                $($w => unpack_width::<$w>(data, out),)*
-                _ => out.iter_mut().for_each(|v| { v.write(0); }),
-            }
-        };
-    }
-    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
-}
-
+#[inline(always)]
 fn unpack_width<const W: usize>(data: &[u8], out: &mut [MaybeUninit<u32>]) {
     let mask = if W == 32 { u64::from(u32::MAX) } else { (1u64 << W) - 1 };
     let mut groups = out.chunks_exact_mut(8);
     for (g, group) in groups.by_ref().enumerate() {
+        // Up to 8 bits a value, a group is one 8-byte word: one load for its 8 values.
+        if W <= 8 {
+            let at = g * W;
+            let mut word = [0u8; 8];
+            match data.get(at..at + 8) {
+                Some(b) => word.copy_from_slice(b),
+                None => {
+                    let rest = data.get(at..).unwrap_or(&[]);
+                    let n = rest.len().min(8);
+                    word[..n].copy_from_slice(&rest[..n]);
+                }
+            }
+            let word = u64::from_le_bytes(word);
+            for (j, v) in group.iter_mut().enumerate() {
+                v.write(((word >> (j * W)) & mask) as u32);
+            }
+            continue;
+        }
         // The group's W bytes and those after it (each value read as the 8 bytes from its
         // first, then shifted and masked: one load a value): in place while 40 bytes remain
         // (W ≤ 32, so a read starts within 28 bytes), else copied with zeros past the end.
@@ -944,6 +992,53 @@ mod tests {
                 decode_hybrid(&data, width, values.len() + 63, &mut out).unwrap();
                 assert_eq!(out[..values.len()], values, "width {width}, {groups} groups");
                 assert!(out[values.len()..].iter().all(|&v| v == max), "width {width}");
+            }
+        }
+    }
+
+    #[test]
+    fn pages_of_short_runs_of_every_width_decode() {
+        // Random pages of RLE runs (1 to 40 values, one- and multi-byte headers) and bit-packed
+        // runs (1 to 4 groups, the last cut short by the page's count), appended after values
+        // already there, for every width: each value as it was encoded.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for width in 0..=32u32 {
+            let max = if width == 32 { u32::MAX } else { (1u32 << width) - 1 };
+            for _ in 0..20 {
+                let (mut data, mut values) = (Vec::new(), Vec::new());
+                for _ in 0..next(30) + 1 {
+                    let value = (next(1 << 32) as u32) & max;
+                    if next(2) == 0 {
+                        // A run of up to 40, sometimes with a header of two bytes (64 or more).
+                        let run = if next(4) == 0 { 64 + next(100) } else { 1 + next(40) } as usize;
+                        let mut header = (run as u64) << 1;
+                        while header >= 0x80 {
+                            data.push((header as u8 & 0x7f) | 0x80);
+                            header >>= 7;
+                        }
+                        data.push(header as u8);
+                        data.extend(&value.to_le_bytes()[..width.div_ceil(8) as usize]);
+                        values.extend(std::iter::repeat_n(value, run));
+                    } else {
+                        let groups = 1 + next(4) as usize;
+                        let packed: Vec<u32> = (0..groups * 8).map(|_| (next(1 << 32) as u32) & max).collect();
+                        data.push(((groups as u8) << 1) | 1);
+                        data.extend(pack(&packed, width));
+                        values.extend(packed);
+                    }
+                }
+                // The page's count may end inside the last run.
+                let count = values.len() - next(8).min(values.len() as u64 - 1) as usize;
+                let mut out = vec![u32::MAX; 3];
+                decode_hybrid_append(&data, width, count, &mut out).unwrap();
+                assert_eq!(out[..3], [u32::MAX; 3]);
+                assert_eq!(out[3..], values[..count], "width {width}");
             }
         }
     }
