@@ -14,7 +14,8 @@
 //!    group's chains sit in 64-byte blocks of 8 ([`Block`]), and a row compares its value with
 //!    every lane of its group's blocks, so no branch depends on which chain, or whether one,
 //!    it matches (heavy users have many chains; a mispredicted branch a row cost more than
-//!    the scatter this path replaced);
+//!    the scatter this path replaced), nor on the row's step (a row not of step 0 takes the
+//!    null value, which no chain has);
 //! 3. each chain then goes through its own rows of later steps, step by step.
 //!
 //! ```text
@@ -196,8 +197,10 @@ impl SequenceMatcher {
             }
         };
         step_0_rows(ts, of_row, bits, held, ahead, |g, key, t| {
+            // (Every row: one not of step 0, or without a value, comes with the null value,
+            // which no chain has. No branch on the row's step.)
             if let Some(s) = seen.get_mut(g) {
-                *s = 1;
+                *s |= u8::from(key != NULL_KEY);
             }
             let Some(&packed) = block_of.get(g) else {
                 return;
@@ -503,8 +506,9 @@ fn later_rows(of_row: &[u32], bits: &[u8], mask: u8) -> Vec<(u32, u32, u8)> {
     out
 }
 
-/// Calls `visit(group, value, time)` for each row of step 0 with a held value (every row's
-/// value is 0 when nothing is held), in part order.
+/// Calls `visit(group, value, time)` for each row in part order: its held value (0 when
+/// nothing is held) if it is a row of step 0, else [`NULL_KEY`] (no branch on the row's step:
+/// they come mixed).
 #[inline(always)]
 fn step_0_rows(
     ts: &TsChunks<i64>,
@@ -527,9 +531,8 @@ fn step_0_rows(
             if let Some(&later) = groups_of.get(i + AHEAD) {
                 ahead(later as usize);
             }
-            if b & 1 != 0 && key != NULL_KEY {
-                visit(g as usize, key, t);
-            }
+            let key = if b & 1 != 0 { key } else { NULL_KEY };
+            visit(g as usize, key, t);
         }
     }
     let mut start = 0;
