@@ -35,6 +35,7 @@ use arrow::buffer::BooleanBuffer;
 
 use super::chain::{earlier, ConversionSink, NULL_KEY};
 use super::groups::TsChunks;
+use super::prefetch::prefetch;
 use super::sequence::SequenceMatcher;
 use super::witness::row_chunks;
 use super::zeroed::zeroed;
@@ -187,13 +188,8 @@ impl SequenceMatcher {
         }
         let blocks_at = blocks.as_ptr();
         let ahead = |g: usize| {
-            #[cfg(target_arch = "x86_64")]
             if let Some(&packed) = block_of.get(g) {
-                let block = blocks_at.wrapping_add(blocks_of(packed).start);
-                // SAFETY: a prefetch is a hint to the cache: it never faults and reads nothing
-                // into the program, whatever the address (`wrapping_add` makes none past the
-                // blocks' end undefined either).
-                unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(block.cast()) };
+                prefetch(blocks_at.wrapping_add(blocks_of(packed).start));
             }
         };
         step_0_rows(ts, of_row, bits, held, ahead, |g, key, t| {

@@ -16,6 +16,7 @@ mod filter;
 mod groups;
 mod held_chains;
 mod pages;
+mod prefetch;
 mod ranges;
 mod read;
 mod sequence;

@@ -6,6 +6,7 @@ use arrow::datatypes::ArrowNativeType;
 
 use super::chain::NULL_KEY;
 use super::groups::{Groups, Timestamps, TsChunks};
+use super::prefetch::prefetch;
 
 /// A part's rows group after group, each group's in `(time, row)` order (or in part order, for
 /// a scan that sorts the few groups it must itself), and their timestamps in that order: what a
@@ -174,6 +175,13 @@ const SPARSE: usize = 4;
 
 /// The flag of a group left out in [`Layout::fill`].
 const PARKED: u32 = 1 << 31;
+
+/// The share of a part's rows (one in this many) at or below which [`packed_keys`] lists the
+/// kept rows, then gathers their times.
+const GATHER: usize = 32;
+
+/// Rows ahead whose time (and step bits) that gather asks the cache for.
+const AHEAD: usize = 16;
 
 impl Layout {
     fn of(groups: &Groups, keep: Option<&[bool]>) -> Self {
@@ -353,13 +361,18 @@ impl KeptColumns {
 fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: bool) -> Option<Placed> {
     let n = groups.of_row().len();
     let row_bits = (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1);
-    let (keys, min) = packed_keys(groups, layout, t, sorted, row_bits, |r| r as u64)?;
+    let (keys, min) = packed_keys(groups, layout, t, sorted, row_bits, |r| r as u64, |_| {})?;
     Some(Placed::Packed { keys, row_bits, min })
 }
 
 /// The keys of kept groups' rows (`layout`), group after group: each row's time since the
 /// part's first instant (returned) above `low_bits` bits of `low(row)`, each group's sorted
 /// when `sorted`; `None` when the part's time span leaves no room for the low bits.
+///
+/// When few groups are kept (at most one row in [`GATHER`], spread over the part), their
+/// rows are listed first, then their times and `low` read with the cache asked
+/// for each some rows ahead (`low_ahead(row)` for what `low` reads): each would otherwise
+/// wait on memory.
 fn packed_keys(
     groups: &Groups,
     layout: &Layout,
@@ -367,6 +380,7 @@ fn packed_keys(
     sorted: bool,
     low_bits: u32,
     low: impl Fn(usize) -> u64,
+    low_ahead: impl Fn(usize),
 ) -> Option<(Vec<u64>, i64)> {
     let of_row = groups.of_row();
     let (min, max) = t.min_max()?;
@@ -375,13 +389,38 @@ fn packed_keys(
     }
     let mut fill = layout.fill.clone();
     let mut keys = vec![0u64; layout.slots()];
-    for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
-        if layout.skips(g) {
-            continue;
+    let mut place = |r: usize, g: u32, time: i64| {
+        if let Some(f) = fill.get_mut(g as usize) {
+            if let Some(key) = keys.get_mut(Layout::take(f)) {
+                *key = (time.abs_diff(min) << low_bits) | low(r);
+            }
         }
-        let at = Layout::take(&mut fill[g as usize]);
-        if let Some(key) = keys.get_mut(at) {
-            *key = (time.abs_diff(min) << low_bits) | low(r);
+    };
+    if layout.kept.saturating_mul(GATHER) <= of_row.len() {
+        let kept: Vec<(u32, u32)> = of_row
+            .iter()
+            .enumerate()
+            .filter(|&(_, &g)| !layout.skips(g))
+            .map(|(r, &g)| (r as u32, g))
+            .collect();
+        for (j, &(r, g)) in kept.iter().enumerate() {
+            if let Some(&(ahead, _)) = kept.get(j + AHEAD) {
+                let ahead = ahead as usize;
+                if let Some(time) = t.run(ahead..ahead + 1) {
+                    prefetch(time.as_ptr());
+                }
+                low_ahead(ahead);
+            }
+            let r = r as usize;
+            if let Some(&time) = t.run(r..r + 1).and_then(<[i64]>::first) {
+                place(r, g, time);
+            }
+        }
+    } else {
+        for (r, (&g, time)) in of_row.iter().zip(t.values()).enumerate() {
+            if !layout.skips(g) {
+                place(r, g, time);
+            }
         }
     }
     for w in layout.offsets.windows(2).filter(|_| sorted) {
@@ -429,7 +468,9 @@ impl SteppedOrder {
             return None;
         }
         let layout = Layout::of(groups, keep);
-        let (keys, min) = packed_keys(groups, &layout, t, true, STEP_KEY_BITS, |r| u64::from(bits[r]))?;
+        let low = |r: usize| u64::from(bits.get(r).copied().unwrap_or(0));
+        let low_ahead = |r: usize| prefetch(bits.as_ptr().wrapping_add(r));
+        let (keys, min) = packed_keys(groups, &layout, t, true, STEP_KEY_BITS, low, low_ahead)?;
         Some(SteppedOrder {
             keys,
             offsets: layout.offsets,

@@ -17,8 +17,12 @@
 //! ```
 
 use super::groups::TsChunks;
+use super::prefetch::prefetch;
 use super::sequence::{keep_rows, SequenceMatcher, Visits};
 use super::zeroed::zeroed;
+
+/// Rows ahead whose record a pass over every row asks the cache for.
+const AHEAD: usize = 16;
 
 impl SequenceMatcher {
     /// Moves the groups `visits` keeps that have a witness — a chain of rows shown to match
@@ -190,8 +194,14 @@ impl SequenceMatcher {
             })
             .collect();
         drop(chain);
+        // (Each row's record asked of the cache some rows ahead: the table is larger than the
+        // core's own cache, and its lookups are at random.)
+        let records_at = records.as_ptr();
         for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
-            for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
+            for (i, ((&g, &b), &t)) in groups_of.iter().zip(bits).zip(times).enumerate() {
+                if let Some(&ahead) = groups_of.get(i + AHEAD) {
+                    prefetch(records_at.wrapping_add(ahead as usize));
+                }
                 if let Some([step_1, width, key]) = records.get_mut(g as usize) {
                     let t = stamp(t);
                     // All ones when not before step 1's time (no branch: a coin toss).
