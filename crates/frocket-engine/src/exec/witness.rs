@@ -592,27 +592,21 @@ mod tests {
         // Found by CI: view@0, cart@2^31 in one group. The pass over every row tells distances
         // apart only below 2^31 - 1, so the group is not claimed (the scan decides it); one
         // group's rows alone (`strict_witness_run`) show its chain.
-        let rows: Vec<Row> = vec![(0, vec![true, false], 0), (0, vec![false, true], 1 << 31)];
-        let (m, ts) = strict_matcher(2, &rows);
-        let mut visits = Visits {
-            keep: vec![true],
-            first_only: Vec::new(),
-            witnessed: Vec::new(),
+        let claimed = |cart: i64| {
+            let rows: Vec<Row> = vec![(0, vec![true, false], 0), (0, vec![false, true], cart)];
+            let (m, ts) = strict_matcher(2, &rows);
+            let mut visits = Visits {
+                keep: vec![true],
+                first_only: Vec::new(),
+                witnessed: Vec::new(),
+            };
+            m.strict_witness_rowwise(&[None, None], &ts, &[0, 0], &mut visits);
+            assert!(m.strict_witness_run(&[None, None], &[0, cart], &[1, 2], 2));
+            (visits.witnessed, visits.keep)
         };
-        m.strict_witness_rowwise(&[None, None], &ts, &[0, 0], &mut visits);
-        assert!(visits.witnessed.is_empty());
-        assert_eq!(visits.keep, vec![true]);
-        assert!(m.strict_witness_run(&[None, None], &[0, 1 << 31], &[1, 2], 2));
-        // One less: claimed.
-        let rows: Vec<Row> = vec![(0, vec![true, false], 0), (0, vec![false, true], (1 << 31) - 2)];
-        let (m, ts) = strict_matcher(2, &rows);
-        let mut visits = Visits {
-            keep: vec![true],
-            first_only: Vec::new(),
-            witnessed: Vec::new(),
-        };
-        m.strict_witness_rowwise(&[None, None], &ts, &[0, 0], &mut visits);
-        assert_eq!(visits.witnessed, vec![(0, 2)]);
+        assert_eq!(claimed(1 << 31), (vec![], vec![true]));
+        // A distance of 2^31 - 2, the largest told apart: claimed.
+        assert_eq!(claimed((1 << 31) - 2), (vec![(0, 2)], vec![false]));
     }
 
     proptest! {
