@@ -35,7 +35,7 @@ use arrow::buffer::BooleanBuffer;
 
 use super::chain::{earlier, ConversionSink, NULL_KEY};
 use super::groups::TsChunks;
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, AHEAD};
 use super::sequence::SequenceMatcher;
 use super::witness::row_chunks;
 use super::zeroed::zeroed;
@@ -43,9 +43,6 @@ use super::zeroed::zeroed;
 /// "No time": above every time kept (times are offsets from the part's first instant, and
 /// a part whose times span `u32::MAX` or more is not scanned this way).
 const NONE: u32 = u32::MAX;
-
-/// Rows ahead whose group's blocks the pass of step 0 asks the cache for.
-const AHEAD: usize = 16;
 
 /// Chains a [`Block`] holds.
 const LANES: usize = 8;

@@ -1,5 +1,10 @@
 //! A hint to the cache that a place in a table looked up at random will be read soon.
 
+/// Rows ahead of the one at hand whose lookup a pass over rows asks the cache for (held
+/// chains' blocks, the strict witness's records, the times of the rows a sparse order
+/// gathers): far enough for the line to arrive, near enough to stay in cache.
+pub(crate) const AHEAD: usize = 16;
+
 /// Asks the cache for the line holding `at`, ahead of a lookup whose place is known early
 /// (a row's group, some rows before the row). A hint only: it never faults and reads
 /// nothing into the program, whatever the address (past a table's end included). Nothing

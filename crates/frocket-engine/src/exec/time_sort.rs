@@ -6,7 +6,7 @@ use arrow::datatypes::ArrowNativeType;
 
 use super::chain::NULL_KEY;
 use super::groups::{Groups, Timestamps, TsChunks};
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, AHEAD};
 
 /// A part's rows group after group, each group's in `(time, row)` order (or in part order, for
 /// a scan that sorts the few groups it must itself), and their timestamps in that order: what a
@@ -179,9 +179,6 @@ const PARKED: u32 = 1 << 31;
 /// The share of a part's rows (one in this many) at or below which [`packed_keys`] lists the
 /// kept rows, then gathers their times.
 const GATHER: usize = 32;
-
-/// Rows ahead whose time (and step bits) that gather asks the cache for.
-const AHEAD: usize = 16;
 
 impl Layout {
     fn of(groups: &Groups, keep: Option<&[bool]>) -> Self {

@@ -17,12 +17,9 @@
 //! ```
 
 use super::groups::TsChunks;
-use super::prefetch::prefetch;
+use super::prefetch::{prefetch, AHEAD};
 use super::sequence::{keep_rows, SequenceMatcher, Visits};
 use super::zeroed::zeroed;
-
-/// Rows ahead whose record a pass over every row asks the cache for.
-const AHEAD: usize = 16;
 
 impl SequenceMatcher {
     /// Moves the groups `visits` keeps that have a witness — a chain of rows shown to match
