@@ -342,29 +342,34 @@ impl Part<'_> {
                 (None, false, Timestamps::Int(t)) => m.positive_rows(t, self.groups.of_row()),
                 _ => None,
             };
-            visits = m.candidates(
-                self.groups.of_row(),
-                positive.as_ref().map(|p| (p.groups.as_slice(), p.bits.as_slice())),
-                self.groups.count,
-                selected,
-                chain_need,
-                first_alone,
-            );
+            // So do most groups a strict chain reaches (order decided step by step, nothing
+            // held, no times to convert; each reaches the first step it has no rows of): the
+            // groups to visit are found in the same pass over every row.
+            let strict = match (&chains, ts) {
+                (Some(rules), Timestamps::Int(t))
+                    if m.strict_by_steps(rules) && seq.hold_constant.is_empty() && sink.is_none() =>
+                {
+                    let (of_row, count) = (self.groups.of_row(), self.groups.count);
+                    let rule = m.visit_rule(chain_need, first_alone);
+                    m.strict_visits(rules.within(), t, of_row, count, selected, rule)
+                }
+                _ => None,
+            };
+            visits = match strict {
+                Some(v) => Some(v),
+                None => m.candidates(
+                    self.groups.of_row(),
+                    positive.as_ref().map(|p| (p.groups.as_slice(), p.bits.as_slice())),
+                    self.groups.count,
+                    selected,
+                    chain_need,
+                    first_alone,
+                ),
+            };
             if let (Some(positive), Timestamps::Int(t), Some(v)) = (&positive, ts, visits.as_mut()) {
                 m.witness_rowwise(t, self.groups.of_row(), positive, v);
             }
             drop(positive);
-            // So do most groups a strict chain reaches (each reaches the first step it has no
-            // rows of); not when times to convert are wanted of every group.
-            if let (Some(rules), Timestamps::Int(t), Some(v), true, false) = (
-                chains.as_ref().filter(|r| m.strict_by_steps(r)),
-                ts,
-                visits.as_mut(),
-                seq.hold_constant.is_empty(),
-                sink.is_some(),
-            ) {
-                m.strict_witness_rowwise(rules.within(), t, self.groups.of_row(), v);
-            }
             // A scan without chain rules decides most groups without order (a chain of rows
             // found to match) and sorts the others' positions itself: the order is left
             // unsorted for it.

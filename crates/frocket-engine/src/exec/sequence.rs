@@ -210,6 +210,16 @@ pub(crate) struct Visits {
     pub witnessed: Vec<(u32, u32)>,
 }
 
+/// Which groups a scan visits ([`SequenceMatcher::visit_rule`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct VisitRule {
+    /// The bits (of each row's first word) of the steps a group must have rows of to be
+    /// visited: every group is when 0.
+    pub mask: u64,
+    /// A group with rows of step 0 but none of step 1 reaches exactly one step, unvisited.
+    pub first_alone: bool,
+}
+
 impl Visits {
     /// Sets the steps reached of the groups decided without a visit: one for those with rows
     /// of step 0 only, those their chain showed for those witnessed.
@@ -344,15 +354,7 @@ impl SequenceMatcher {
         need: usize,
         first_alone: bool,
     ) -> Option<Visits> {
-        let first_alone = first_alone && !self.has_negative && need <= 1 && self.m >= 1;
-        // Steps a group must have rows of to be visited.
-        let visit_from = if first_alone { 2 } else { need }.min(self.m);
-        // The positive steps' bits are in each row's first word (up to 31 positive steps).
-        let mask = if visit_from == 0 || self.bytes > 8 {
-            0
-        } else {
-            (1u64 << visit_from) - 1
-        };
+        let VisitRule { mask, first_alone } = self.visit_rule(need, first_alone);
         if mask == 0 && selected.is_none() {
             return None;
         }
@@ -404,6 +406,21 @@ impl SequenceMatcher {
             first_only,
             witnessed: Vec::new(),
         })
+    }
+
+    /// Which groups [`candidates`](Self::candidates) visits when a scan needs `need` steps
+    /// (`first_alone`: the caller knows a group reaches step 0 with any row of it).
+    pub(crate) fn visit_rule(&self, need: usize, first_alone: bool) -> VisitRule {
+        let first_alone = first_alone && !self.has_negative && need <= 1 && self.m >= 1;
+        // Steps a group must have rows of to be visited.
+        let visit_from = if first_alone { 2 } else { need }.min(self.m);
+        // The positive steps' bits are in each row's first word (up to 31 positive steps).
+        let mask = if visit_from == 0 || self.bytes > 8 {
+            0
+        } else {
+            (1u64 << visit_from) - 1
+        };
+        VisitRule { mask, first_alone }
     }
 
     /// Number of positive steps.
