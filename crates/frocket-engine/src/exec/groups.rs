@@ -54,6 +54,14 @@ impl<T: ArrowNativeType> TsChunks<T> {
         self.chunks.iter().flat_map(|c| c.iter().copied())
     }
 
+    /// The same timestamps, whose smallest and largest are `range` when known.
+    pub(crate) fn with_range(mut self, range: Option<(i64, i64)>) -> Self {
+        if let Some(range) = range {
+            self.range = OnceCell::from(Some(range));
+        }
+        self
+    }
+
     /// Timestamps in one buffer.
     pub(crate) fn single(values: ScalarBuffer<T>) -> Self {
         TsChunks {

@@ -34,9 +34,9 @@
 use arrow::buffer::BooleanBuffer;
 
 use super::chain::{earlier, ConversionSink, NULL_KEY};
-use super::groups::TsChunks;
 use super::prefetch::{prefetch, AHEAD};
 use super::sequence::SequenceMatcher;
+use super::time_offsets::IntTimes;
 use super::witness::row_chunks;
 use super::zeroed::zeroed;
 
@@ -97,9 +97,9 @@ impl SequenceMatcher {
     /// `None` (nothing done) unless each row's step bits are one byte, the part's times span
     /// less than `u32::MAX` and no group has more than [`MAX_CHAINS`] values with a row of
     /// step 1.
-    pub(crate) fn held_chains_rowwise(
+    pub(crate) fn held_chains_rowwise<T: IntTimes>(
         &self,
-        ts: &TsChunks<i64>,
+        ts: &T,
         of_row: &[u32],
         groups: usize,
         held: Option<&[u32]>,
@@ -110,11 +110,11 @@ impl SequenceMatcher {
         let rows = of_row.len();
         let bits = self.byte_bits(0..rows)?;
         let (first, last) = ts.min_max()?;
-        let times: usize = ts.slices().map(<[i64]>::len).sum();
+        let times: usize = ts.slices().map(<[T::Value]>::len).sum();
         if m == 0 || bits.len() != rows || times != rows || last.abs_diff(first) >= u64::from(NONE) {
             return None;
         }
-        let stamp = |t: i64| t.abs_diff(first) as u32;
+        let stamp = ts.since(first);
         let later_steps = !1u8 & ((1u16 << m) - 1) as u8;
         let key_of = |r: usize| held.map_or(0, |h| h.get(r).copied().unwrap_or(NULL_KEY));
 
@@ -135,7 +135,7 @@ impl SequenceMatcher {
         let mut own_rows = vec![Later::default(); total as usize];
         for &(g, r, b) in &later {
             let r = r as usize;
-            let Some(&t) = ts.run(r..r + 1).and_then(<[i64]>::first) else {
+            let Some(&t) = ts.run(r..r + 1).and_then(<[T::Value]>::first) else {
                 continue;
             };
             if let Some(n) = at.get_mut(g as usize) {
@@ -503,22 +503,22 @@ fn later_rows(of_row: &[u32], bits: &[u8], mask: u8) -> Vec<(u32, u32, u8)> {
 /// nothing is held) if it is a row of step 0, else [`NULL_KEY`] (no branch on the row's step:
 /// they come mixed).
 #[inline(always)]
-fn step_0_rows(
-    ts: &TsChunks<i64>,
+fn step_0_rows<T: IntTimes>(
+    ts: &T,
     of_row: &[u32],
     bits: &[u8],
     held: Option<&[u32]>,
     ahead: impl Fn(usize),
-    mut visit: impl FnMut(usize, u32, i64),
+    mut visit: impl FnMut(usize, u32, T::Value),
 ) {
     #[inline(always)]
-    fn chunk(
+    fn chunk<V: Copy>(
         groups_of: &[u32],
         bits: &[u8],
-        times: &[i64],
+        times: &[V],
         keys: impl Iterator<Item = u32>,
         ahead: &impl Fn(usize),
-        visit: &mut impl FnMut(usize, u32, i64),
+        visit: &mut impl FnMut(usize, u32, V),
     ) {
         for (i, (((&g, &b), &t), key)) in groups_of.iter().zip(bits).zip(times).zip(keys).enumerate() {
             if let Some(&later) = groups_of.get(i + AHEAD) {
@@ -529,7 +529,7 @@ fn step_0_rows(
         }
     }
     let mut start = 0;
-    for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
+    for (groups_of, bits, times) in row_chunks(ts.slices(), of_row, bits) {
         let end = start + times.len();
         match held.map(|h| h.get(start..end)) {
             None => chunk(groups_of, bits, times, std::iter::repeat(0), &ahead, &mut visit),
@@ -552,6 +552,7 @@ mod tests {
     use super::*;
     use crate::conversion::ConversionPartial;
     use crate::exec::chain::tests::xorshift;
+    use crate::exec::groups::TsChunks;
 
     /// A row: its group, whether it matches each step (in sequence order), its time and its
     /// held value.

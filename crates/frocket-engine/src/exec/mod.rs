@@ -20,12 +20,13 @@ mod prefetch;
 mod ranges;
 mod read;
 mod sequence;
+mod time_offsets;
 mod time_sort;
 mod witness;
 mod zeroed;
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Instant;
@@ -48,6 +49,7 @@ use self::derive::{step_flags, Derived};
 use self::filter::{dictionary_flag_bytes, filter_mask};
 use self::groups::{Groups, Members, Timestamps};
 use self::sequence::{SequenceMatcher, StepLayout};
+use self::time_offsets::{IntTimes, TimeOffsets};
 use self::time_sort::{kept_rows, KeptColumns, RowOrder, SteppedOrder, TimeOrder};
 use self::zeroed::zeroed;
 use crate::conversion::ConversionPartial;
@@ -185,8 +187,13 @@ struct Part<'a> {
     groups: Groups,
     /// Filter masks and step bytes derived as the part was read.
     derived: Derived,
-    /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`).
+    /// Present when the query needs timestamps (see `ValidatedQuery::needs_timestamps`),
+    /// unless they were read as offsets.
     ts: Option<Timestamps>,
+    /// The timestamps as 32-bit offsets, when read so (see `time_offsets.rs`).
+    offsets: Option<TimeOffsets>,
+    /// The timestamps made from `offsets`, for a scan that reads them as `i64` after all.
+    from_offsets: OnceCell<Timestamps>,
     coded: RefCell<HashMap<String, Rc<Coded>>>,
     opts: &'a ExecOptions,
 }
@@ -237,10 +244,18 @@ impl Part<'_> {
     }
 
     fn timestamps(&self) -> Result<&Timestamps, EngineError> {
+        if let Some(offsets) = &self.offsets {
+            return Ok(self.from_offsets.get_or_init(|| Timestamps::Int(offsets.to_chunks())));
+        }
         self.ts.as_ref().ok_or_else(|| EngineError::MissingColumn {
             file: self.file.to_string(),
             column: "(timestamps not read)".into(),
         })
+    }
+
+    /// Whether the timestamps are INT (as `i64` or offsets).
+    fn int_timestamps(&self) -> Result<bool, EngineError> {
+        Ok(self.offsets.is_some() || matches!(self.timestamps()?, Timestamps::Int(_)))
     }
 
     fn all_groups(&self) -> BooleanBuffer {
@@ -269,6 +284,59 @@ impl Part<'_> {
         Ok(reached)
     }
 
+    /// The scans of a part in any order that put no group's rows in time order, when one
+    /// applies (`None` otherwise): chains that need no order (a plain greedy chain holding a
+    /// column or giving times to convert) row by row (`held_chains.rs`); strict order decided
+    /// step by step, most groups shown to reach their steps by a chain found row by row and
+    /// the few others put in time order (`strict_visits`, then `SteppedOrder`). Over times as
+    /// `i64` or offsets.
+    fn reached_unsorted<T: IntTimes>(
+        &self,
+        m: &SequenceMatcher,
+        seq: &Sequence,
+        selected: Option<&BooleanBuffer>,
+        need: usize,
+        sink: Option<&mut ConversionSink<'_>>,
+        t: &T,
+    ) -> Result<Option<Vec<u32>>, EngineError> {
+        let with_sink = sink.is_some();
+        if self.groups.contiguous || !(seq.has_options() || with_sink) {
+            return Ok(None);
+        }
+        let rules = ChainRules::of(seq);
+        let (of_row, count) = (self.groups.of_row(), self.groups.count);
+        // (Over parts written group by group, the scan group by group is faster: it reads
+        // each group's rows in place. Row by row goes over every group's rows: when a query
+        // selects fewer than half the groups, the scan of those alone is faster.)
+        let most = selected.is_none_or(|s| s.count_set_bits() * 2 >= count);
+        if most && m.unordered_chains(&rules, true) {
+            // A single held scalar column's codes are each row's held value as they are.
+            let one = match seq.hold_constant.as_slice() {
+                [c] => Some(self.coded(c)?),
+                _ => None,
+            };
+            let held = self.held_rows(&seq.hold_constant, one.as_deref())?;
+            return Ok(m.held_chains_rowwise(t, of_row, count, held.as_deref(), selected, sink));
+        }
+        if !m.strict_by_steps(&rules) || !seq.hold_constant.is_empty() || with_sink {
+            return Ok(None);
+        }
+        let first_alone = !self.held_may_be_null(&seq.hold_constant)?;
+        let rule = m.visit_rule(need.max(1), first_alone);
+        let Some(visits) = m.strict_visits(rules.within(), t, of_row, count, selected, rule) else {
+            return Ok(None);
+        };
+        let order = m
+            .byte_bits(0..self.groups.rows)
+            .and_then(|bits| SteppedOrder::of(&self.groups, t, Some(&visits.keep), bits));
+        let Some(order) = order else {
+            return Ok(None);
+        };
+        let mut reached = m.reached_strict(&rules, &order, selected, None);
+        visits.mark_unvisited(&mut reached);
+        Ok(Some(reached))
+    }
+
     /// [`Part::reached`] without looking at the deadline.
     fn scan_reached(
         &self,
@@ -278,6 +346,13 @@ impl Part<'_> {
         need: usize,
         mut sink: Option<ConversionSink<'_>>,
     ) -> Result<Vec<u32>, EngineError> {
+        // Times read as offsets: the scans that take them (`time_offsets.rs`), else made
+        // into `i64` times below.
+        if let Some(t) = &self.offsets {
+            if let Some(reached) = self.reached_unsorted(m, seq, selected, need, sink.as_mut(), t)? {
+                return Ok(reached);
+            }
+        }
         let ts = self.timestamps()?;
         if let (Timestamps::Int(t), false, false, false) =
             (ts, self.groups.contiguous, seq.has_options(), sink.is_some())
@@ -315,21 +390,10 @@ impl Part<'_> {
             // of the groups a scan visits: those selected, with rows of the steps needed.
             // A group with rows of step 0 only reaches one step when nothing can keep a row of
             // it from starting a chain (no negative step; nothing held, or no held value null).
-            // Chains that need no order, over integer times: row by row, no group's rows put
-            // side by side (see `held_chains.rs`). (Over parts written group by group, their
-            // scan group by group is faster: it reads each group's rows in place.)
-            // It goes over every group's rows: when a query selects fewer than half the groups,
-            // the scan of those alone is faster.
-            let most = selected.is_none_or(|s| s.count_set_bits() * 2 >= self.groups.count);
-            if let (Some(rules), Timestamps::Int(t), true) = (&chains, ts, most) {
-                if m.unordered_chains(rules, true) {
-                    let held = self.held_rows(&seq.hold_constant, one.as_deref())?;
-                    let (of_row, count) = (self.groups.of_row(), self.groups.count);
-                    if let Some(reached) =
-                        m.held_chains_rowwise(t, of_row, count, held.as_deref(), selected, sink.as_mut())
-                    {
-                        return Ok(reached);
-                    }
+            // (Not again over times made from offsets.)
+            if let (Timestamps::Int(t), None) = (ts, &self.offsets) {
+                if let Some(reached) = self.reached_unsorted(m, seq, selected, need, sink.as_mut(), t)? {
+                    return Ok(reached);
                 }
             }
             let chain_need = if chains.is_some() { need.max(1) } else { need };
@@ -342,30 +406,14 @@ impl Part<'_> {
                 (None, false, Timestamps::Int(t)) => m.positive_rows(t, self.groups.of_row()),
                 _ => None,
             };
-            // So do most groups a strict chain reaches (order decided step by step, nothing
-            // held, no times to convert; each reaches the first step it has no rows of): the
-            // groups to visit are found in the same pass over every row.
-            let strict = match (&chains, ts) {
-                (Some(rules), Timestamps::Int(t))
-                    if m.strict_by_steps(rules) && seq.hold_constant.is_empty() && sink.is_none() =>
-                {
-                    let (of_row, count) = (self.groups.of_row(), self.groups.count);
-                    let rule = m.visit_rule(chain_need, first_alone);
-                    m.strict_visits(rules.within(), t, of_row, count, selected, rule)
-                }
-                _ => None,
-            };
-            visits = match strict {
-                Some(v) => Some(v),
-                None => m.candidates(
-                    self.groups.of_row(),
-                    positive.as_ref().map(|p| (p.groups.as_slice(), p.bits.as_slice())),
-                    self.groups.count,
-                    selected,
-                    chain_need,
-                    first_alone,
-                ),
-            };
+            visits = m.candidates(
+                self.groups.of_row(),
+                positive.as_ref().map(|p| (p.groups.as_slice(), p.bits.as_slice())),
+                self.groups.count,
+                selected,
+                chain_need,
+                first_alone,
+            );
             if let (Some(positive), Timestamps::Int(t), Some(v)) = (&positive, ts, visits.as_mut()) {
                 m.witness_rowwise(t, self.groups.of_row(), positive, v);
             }
@@ -790,7 +838,8 @@ fn execute(
             Groups::build(file, &query.group_id_column, gcol, query.rows_need_groups())?
         }
     };
-    let ts = if query.needs_timestamps() {
+    let offsets = loaded.time_offsets.filter(|_| query.needs_timestamps());
+    let ts = if query.needs_timestamps() && offsets.is_none() {
         let col = columns
             .get(query.timestamp_column.as_str())
             .ok_or_else(|| missing(&query.timestamp_column))?;
@@ -805,6 +854,8 @@ fn execute(
         groups,
         derived: loaded.derived,
         ts,
+        offsets,
+        from_offsets: OnceCell::new(),
         coded: RefCell::new(
             loaded
                 .coded
@@ -845,7 +896,7 @@ fn execute(
         None => None,
         Some(f) => {
             let m = part.sequence_matcher(&f.sequence)?;
-            let int_ts = matches!(part.timestamps()?, Timestamps::Int(_));
+            let int_ts = part.int_timestamps()?;
             let bins = f
                 .conversion_time
                 .as_ref()

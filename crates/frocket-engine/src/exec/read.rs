@@ -33,6 +33,7 @@ use super::column::Column;
 use super::derive::{Derived, Deriving, Plan};
 use super::groups::{min_max, Groups, IntNumbering};
 use super::pages;
+use super::time_offsets::{OffsetSink, TimeOffsets};
 use super::FastMap;
 use crate::error::EngineError;
 use crate::query::{Timeframe, ValidatedQuery};
@@ -124,9 +125,12 @@ pub struct LoadedPart {
     /// Columns coded as they were read (held values: only which rows are equal matters), by
     /// name; not among `columns`.
     pub(crate) coded: Vec<(String, Coded)>,
-    /// Columns read but not kept: the numbered group ids, coded columns, and columns all the
-    /// query needs of which was derived.
+    /// Columns read but not kept: the numbered group ids, coded columns, columns all the
+    /// query needs of which was derived, and timestamps kept as offsets.
     pub(crate) dropped: Vec<String>,
+    /// The timestamps as 32-bit offsets, when every scan of the query reads them so (they are
+    /// then not among `columns`).
+    pub(crate) time_offsets: Option<TimeOffsets>,
 }
 
 impl LoadedPart {
@@ -153,6 +157,7 @@ impl LoadedPart {
             derived: Derived::default(),
             coded: Vec::new(),
             dropped: Vec::new(),
+            time_offsets: None,
         }
     }
 }
@@ -206,6 +211,7 @@ pub fn read_part<R: ChunkReader + 'static>(
             &Uses {
                 code: &code,
                 summed: &summed,
+                time_offsets: query.scans_take_time_offsets(),
             },
         )
     })?;
@@ -225,6 +231,7 @@ pub fn read_part<R: ChunkReader + 'static>(
         derived: read.derived,
         coded: read.coded,
         dropped: read.dropped,
+        time_offsets: read.time_offsets,
     })
 }
 
@@ -317,6 +324,8 @@ struct Read {
     /// The smallest and largest timestamp, when found as the (INT, never null) timestamps
     /// were decoded.
     time_range: Option<(i64, i64)>,
+    /// The timestamps as 32-bit offsets, instead of a column (see [`Uses::time_offsets`]).
+    time_offsets: Option<TimeOffsets>,
 }
 
 /// Columns read for one use only, which need less than their values (see [`read_chunks`]).
@@ -326,6 +335,9 @@ struct Uses<'a> {
     code: &'a [&'a str],
     /// Columns only summed: dictionary entries.
     summed: &'a [&'a str],
+    /// The timestamps are read by scans that take them as 32-bit offsets
+    /// ([`TimeOffsets`]) over a part in any order, and by nothing else.
+    time_offsets: bool,
 }
 
 /// Reads `columns` of a part (timeframe applied) as each column's normalized batches, in the
@@ -457,6 +469,7 @@ fn read_chunks<R: ChunkReader + 'static>(
     // the reader below still has to deliver.)
     let mut own_columns: Vec<(usize, Vec<ArrayRef>)> = Vec::new();
     let mut time_range = None;
+    let mut time_offsets = None;
     let arrow_only = |c: &str| filtered(c) || code.contains(&c) || number.as_ref().is_some_and(|n| n.column == c);
     for column in columns.iter().filter(|c| !partial && !arrow_only(c)) {
         let Some((root, leaf)) = own_leaf(&hinted, &parquet_schema, &parquet_meta, column, &row_groups, true) else {
@@ -479,6 +492,8 @@ fn read_chunks<R: ChunkReader + 'static>(
                     .is_some()
             });
         let float = hinted.field(root).data_type() == &DataType::Float64;
+        // Whether the group ids were numbered as read and found contiguous.
+        let contiguous = own_groups.as_ref().map(|g: &Groups| g.contiguous);
         let array: ArrayRef = match float {
             _ if as_entries => {
                 let mut entries = OwnEntries::new(rows);
@@ -490,14 +505,40 @@ fn read_chunks<R: ChunkReader + 'static>(
                 decode(&mut values)?;
                 Arc::new(Float64Array::new(values.values.into(), values.nulls.finish()))
             }
+            false
+                if column == timestamp_column && uses.time_offsets && contiguous == Some(false) && {
+                    // Offsets only when the footer's statistics say the times span less than
+                    // 2^32 - 2 (checked again as decoded): most parts of millisecond times do.
+                    let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
+                    range.is_some_and(|(lo, hi)| hi.abs_diff(lo) < u64::from(u32::MAX - 1))
+                } =>
+            {
+                let mut offsets = OffsetSink::new(rows);
+                decode(&mut offsets)?;
+                match offsets.finish() {
+                    Some(t) => {
+                        time_offsets = Some(t);
+                        roots.retain(|&r| r != root);
+                        own_dropped.push(column.to_string());
+                        continue;
+                    }
+                    // (Statistics that were wrong, or rows without a time: as `i64`.)
+                    None => {
+                        let mut values = OwnValues::<i64>::new(rows);
+                        values.range = Some(None);
+                        decode(&mut values)?;
+                        time_range = values.range.flatten();
+                        Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
+                    }
+                }
+            }
             false => {
                 let mut values = OwnValues::<i64>::new(rows);
                 // The times' smallest and largest, found page by page as decoded (in cache):
                 // the scans of parts in any order need them, and a pass of their own over a
                 // part's times came long after they left the cache. (Not when the groups
                 // are known to be contiguous: their scans do not ask.)
-                let contiguous = own_groups.as_ref().is_some_and(|g: &Groups| g.contiguous);
-                values.range = (column == timestamp_column && !contiguous).then_some(None);
+                values.range = (column == timestamp_column && contiguous != Some(true)).then_some(None);
                 decode(&mut values)?;
                 time_range = values.range.flatten();
                 Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
@@ -729,6 +770,7 @@ fn read_chunks<R: ChunkReader + 'static>(
         coded,
         dropped: dropped_names,
         time_range,
+        time_offsets,
     })
 }
 
@@ -1292,6 +1334,7 @@ mod tests {
     use parquet::arrow::ArrowWriter;
 
     use super::*;
+    use crate::exec::time_offsets::IntTimes;
     use crate::{validate_query, DatasetSchema};
 
     /// A part of users `u`, times `t`, events `e` and items `item` (INT, one null).
@@ -1493,6 +1536,52 @@ mod tests {
         let (kept, found) = kept_range(&bytes, &schema, 2_000);
         assert!(kept.1 < 2_000);
         assert!(found.is_none_or(|f| f == kept), "{found:?} for rows kept in {kept:?}");
+    }
+
+    #[test]
+    fn times_are_kept_as_offsets_when_every_scan_takes_them() {
+        // Dictionary-encoded pages, then plain ones, over row groups of 1,000 rows; groups in
+        // any order.
+        let times: Vec<Option<i64>> = (0..3500i64)
+            .map(|i| match i {
+                250 => Some(-77),
+                2999 => Some(9_000_000),
+                0..400 => Some(1_000 + i % 5),
+                _ => Some(1_000 + i * 31 % 2003),
+            })
+            .collect();
+        let (bytes, schema) = paged_part(&times, false);
+        let read = |query: &str| read_part("p", bytes.clone(), &validate_query(query, &schema, 10).unwrap()).unwrap();
+        let strict = r#"{"funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}],
+                                   "order": "strict"}}"#;
+        let loaded = read(strict);
+        let offsets = loaded.time_offsets.expect("a strict funnel over groups in any order");
+        assert!(loaded.columns.iter().all(|(name, _)| name != "t"));
+        assert!(loaded.dropped.contains(&"t".to_string()));
+        let want: Vec<i64> = times.iter().flatten().copied().collect();
+        assert_eq!(offsets.to_chunks().values().collect::<Vec<_>>(), want);
+        assert_eq!(IntTimes::min_max(&offsets), Some((-77, 9_000_000)));
+        // A plain funnel, or a strict one beside a filter on the times: as `i64`.
+        let beside = r#"{"query": {"conditions": [{"filter": ["t", ">", 0]}]},
+                         "funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}],
+                                    "order": "strict"}}"#;
+        for query in [SEQUENCE, beside] {
+            let loaded = read(query);
+            assert!(loaded.time_offsets.is_none(), "{query}");
+            assert!(loaded.columns.iter().any(|(name, _)| name == "t"), "{query}");
+        }
+        // Times spanning 2^32 - 2 or more (the footer says so), or a row without a time: as
+        // `i64` too.
+        let wide: Vec<Option<i64>> = times.iter().map(|t| t.map(|t| t * 1_000)).collect();
+        let mut null = times.clone();
+        null[1200] = None;
+        for times in [wide, null] {
+            let (bytes, schema) = paged_part(&times, false);
+            let q = validate_query(strict, &schema, 10).unwrap();
+            let loaded = read_part("p", bytes, &q).unwrap();
+            assert!(loaded.time_offsets.is_none());
+            assert!(loaded.columns.iter().any(|(name, _)| name == "t"));
+        }
     }
 
     #[test]

@@ -1086,10 +1086,10 @@ const KEEP_BLOCK: usize = 1024;
 /// `times`) whose step byte has a bit of `mask`, each time as `stamp` gives it, in part
 /// order; `each(group, time, bits)` sees every row of the chunk first. Block by block of
 /// [`KEEP_BLOCK`] rows, without a branch per row.
-pub(super) fn keep_rows<S: Copy + Default>(
-    (groups_of, bits, times): (&[u32], &[u8], &[i64]),
+pub(super) fn keep_rows<V: Copy, S: Copy + Default>(
+    (groups_of, bits, times): (&[u32], &[u8], &[V]),
     mask: u8,
-    stamp: impl Fn(i64) -> S,
+    stamp: impl Fn(V) -> S,
     out: (&mut Vec<u32>, &mut Vec<S>, &mut Vec<u8>),
     mut each: impl FnMut(u32, S, u8),
 ) {

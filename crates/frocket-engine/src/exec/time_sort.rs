@@ -7,6 +7,7 @@ use arrow::datatypes::ArrowNativeType;
 use super::chain::NULL_KEY;
 use super::groups::{Groups, Timestamps, TsChunks};
 use super::prefetch::{prefetch, AHEAD};
+use super::time_offsets::IntTimes;
 
 /// A part's rows group after group, each group's in `(time, row)` order (or in part order, for
 /// a scan that sorts the few groups it must itself), and their timestamps in that order: what a
@@ -370,10 +371,10 @@ fn order_packed(groups: &Groups, layout: &Layout, t: &TsChunks<i64>, sorted: boo
 /// rows are listed first, then their times and `low` read with the cache asked
 /// for each some rows ahead (`low_ahead(row)` for what `low` reads): each would otherwise
 /// wait on memory.
-fn packed_keys(
+fn packed_keys<T: IntTimes>(
     groups: &Groups,
     layout: &Layout,
-    t: &TsChunks<i64>,
+    t: &T,
     sorted: bool,
     low_bits: u32,
     low: impl Fn(usize) -> u64,
@@ -386,10 +387,11 @@ fn packed_keys(
     }
     let mut fill = layout.fill.clone();
     let mut keys = vec![0u64; layout.slots()];
-    let mut place = |r: usize, g: u32, time: i64| {
+    let since = t.since_wide(min);
+    let mut place = |r: usize, g: u32, time: T::Value| {
         if let Some(f) = fill.get_mut(g as usize) {
             if let Some(key) = keys.get_mut(Layout::take(f)) {
-                *key = (time.abs_diff(min) << low_bits) | low(r);
+                *key = (since(time) << low_bits) | low(r);
             }
         }
     };
@@ -409,7 +411,7 @@ fn packed_keys(
                 low_ahead(ahead);
             }
             let r = r as usize;
-            if let Some(&time) = t.run(r..r + 1).and_then(<[i64]>::first) {
+            if let Some(&time) = t.run(r..r + 1).and_then(<[T::Value]>::first) {
                 place(r, g, time);
             }
         }
@@ -460,7 +462,7 @@ pub(crate) struct SteppedOrder {
 impl SteppedOrder {
     /// The order of the groups `keep` marks (all when `None`), from each row's byte of step
     /// `bits`; `None` when the part's times span 2^56 or more (or `bits` are not one a row).
-    pub(crate) fn of(groups: &Groups, t: &TsChunks<i64>, keep: Option<&[bool]>, bits: &[u8]) -> Option<Self> {
+    pub(crate) fn of<T: IntTimes>(groups: &Groups, t: &T, keep: Option<&[bool]>, bits: &[u8]) -> Option<Self> {
         if bits.len() != groups.of_row().len() {
             return None;
         }

@@ -21,6 +21,7 @@ use arrow::buffer::BooleanBuffer;
 use super::groups::TsChunks;
 use super::prefetch::{prefetch, AHEAD};
 use super::sequence::{keep_rows, SequenceMatcher, VisitRule, Visits};
+use super::time_offsets::IntTimes;
 use super::zeroed::zeroed;
 
 impl SequenceMatcher {
@@ -117,10 +118,10 @@ impl SequenceMatcher {
     ///
     /// `None` (nothing done) unless the sequence has 2 or 3 positive steps, each row's step
     /// bits are one byte and the part has rows whose times span less than 2^32 - 1.
-    pub(crate) fn strict_visits(
+    pub(crate) fn strict_visits<T: IntTimes>(
         &self,
         within: &[Option<f64>],
-        ts: &TsChunks<i64>,
+        ts: &T,
         of_row: &[u32],
         groups: usize,
         selected: Option<&BooleanBuffer>,
@@ -175,9 +176,8 @@ impl SequenceMatcher {
                 }
             }
         }
-        let before = rows.before;
+        let stamp = ts.since(rows.before);
         drop(rows);
-        let stamp = move |t: i64| t.wrapping_sub(before) as u32;
         // Then one pass over every row of the part: each group's record holds its chain's time
         // of step 1, the width of the open interval after it no row may fall in (up to its
         // time of step 2; a byte of step bits holds at most 3 positive steps), the smallest
@@ -199,7 +199,7 @@ impl SequenceMatcher {
         // (Each row's record asked of the cache some rows ahead: the table is larger than the
         // core's own cache, and its lookups are at random.)
         let records_at = records.as_ptr();
-        for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
+        for (groups_of, bits, times) in row_chunks(ts.slices(), of_row, bits) {
             for (i, ((&g, &b), &t)) in groups_of.iter().zip(bits).zip(times).enumerate() {
                 if let Some(&ahead) = groups_of.get(i + AHEAD) {
                     prefetch(records_at.wrapping_add(ahead as usize));
@@ -325,7 +325,7 @@ impl SequenceMatcher {
             })
             .collect();
         let bit = 1u8 << (m + k);
-        for (groups_of, bits, times) in row_chunks(ts, of_row, bits) {
+        for (groups_of, bits, times) in row_chunks(ts.slices(), of_row, bits) {
             for ((&g, &b), &t) in groups_of.iter().zip(bits).zip(times) {
                 let (from, width) = blocking.get(g as usize).copied().unwrap_or((0, 0));
                 // All ones when inside, then the row's bit of the gap.
@@ -342,13 +342,13 @@ impl SequenceMatcher {
 
 /// A part's rows chunk by chunk of its times: each chunk's groups, step bytes and times as
 /// slices of equal length (ends where `of_row` or `bits` do).
-pub(super) fn row_chunks<'a>(
-    ts: &'a TsChunks<i64>,
+pub(super) fn row_chunks<'a, T: 'a>(
+    slices: impl Iterator<Item = &'a [T]> + 'a,
     of_row: &'a [u32],
     bits: &'a [u8],
-) -> impl Iterator<Item = (&'a [u32], &'a [u8], &'a [i64])> + 'a {
+) -> impl Iterator<Item = (&'a [u32], &'a [u8], &'a [T])> + 'a {
     let mut start = 0;
-    ts.slices().map_while(move |times| {
+    slices.map_while(move |times| {
         let end = start + times.len();
         let chunk = (of_row.get(start..end)?, bits.get(start..end)?, times);
         start = end;
@@ -395,7 +395,7 @@ impl PositiveRows {
     /// The rows of `of_row`, `bits` (a step byte a row) and `ts` whose step byte has a bit of
     /// `mask`, kept without a branch per row ([`keep_rows`]); `None` when
     /// the times span 2^32 - 1 or more (or there are none).
-    fn of(ts: &TsChunks<i64>, of_row: &[u32], bits: &[u8], mask: u8) -> Option<Self> {
+    fn of<T: IntTimes>(ts: &T, of_row: &[u32], bits: &[u8], mask: u8) -> Option<Self> {
         let (lo, hi) = ts.min_max()?;
         if hi.abs_diff(lo) >= u64::from(u32::MAX - 1) {
             return None;
@@ -406,10 +406,10 @@ impl PositiveRows {
             bits: Vec::new(),
             before: lo.wrapping_sub(1),
         };
-        let before = out.before;
-        for chunk in row_chunks(ts, of_row, bits) {
+        let stamp = ts.since(out.before);
+        for chunk in row_chunks(ts.slices(), of_row, bits) {
             let kept = (&mut out.groups, &mut out.times, &mut out.bits);
-            keep_rows(chunk, mask, |t: i64| t.wrapping_sub(before) as u32, kept, |_, _, _| {});
+            keep_rows(chunk, mask, stamp, kept, |_, _, _| {});
         }
         Some(out)
     }

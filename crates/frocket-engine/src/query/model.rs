@@ -467,6 +467,30 @@ impl ValidatedQuery {
                 .any(|c| matches!(c.kind, ConditionKind::Sequence(_)))
     }
 
+    /// Whether every scan of the query's sequences over a part in any order can read the
+    /// timestamps as 32-bit offsets (engine `exec/time_offsets.rs`), and nothing else reads
+    /// them: each sequence is either greedy with a held column or times to convert (and no
+    /// `within`), or strict with neither; none has a window or negative steps.
+    pub(crate) fn scans_take_time_offsets(&self) -> bool {
+        let funnel = self.funnel.iter().map(|f| (&f.sequence, f.conversion_time.is_some()));
+        let conditions = self.conditions.iter().filter_map(|c| match &c.kind {
+            ConditionKind::Sequence(s) => Some((s, false)),
+            _ => None,
+        });
+        let mut sequences = funnel.chain(conditions).peekable();
+        sequences.peek().is_some()
+            && !self.column_used_outside_time(&self.timestamp_column)
+            && sequences.all(|(s, conversion)| {
+                let plain = s.max_duration.is_none() && s.steps.iter().all(|step| step.row_found);
+                let held = !s.hold_constant.is_empty() || conversion;
+                plain
+                    && match s.order {
+                        Order::Strict => !held,
+                        Order::Ordered => held && s.steps.iter().all(|step| step.within.is_none()),
+                    }
+            })
+    }
+
     /// The columns to read from a part: [`ValidatedQuery::columns`], without the timestamp
     /// column when the query does not need it (unless another part of the query uses it).
     pub fn columns_to_read(&self) -> Vec<String> {
