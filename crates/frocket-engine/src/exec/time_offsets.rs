@@ -145,8 +145,6 @@ pub(crate) struct OffsetSink {
     range: Option<(i64, i64)>,
     /// A page had rows without a value (then the times are not kept as offsets).
     nulls: bool,
-    /// One page's values, gathered from its dictionary (reused from page to page).
-    page: Vec<i64>,
 }
 
 impl OffsetSink {
@@ -190,16 +188,20 @@ impl OffsetSink {
 
 impl ValueSink for OffsetSink {
     fn entries(&mut self, dictionary: &[i64], entries: &[u32]) {
-        let mut page = std::mem::take(&mut self.page);
-        page.clear();
+        // One pass: each row's value gathered, its range widened and its offset written.
         // (Every entry is within the dictionary: the decoder checks.)
-        page.extend(
-            entries
-                .iter()
-                .map(|&e| dictionary.get(e as usize).copied().unwrap_or(0)),
-        );
-        self.push(&page);
-        self.page = page;
+        let value = |e: u32| dictionary.get(e as usize).copied().unwrap_or(0);
+        let Some(&first) = entries.first() else {
+            return;
+        };
+        let origin = *self.origin.get_or_insert(value(first));
+        let (mut lo, mut hi) = self.range.unwrap_or((value(first), value(first)));
+        self.offsets.extend(entries.iter().map(|&e| {
+            let t = value(e);
+            (lo, hi) = (lo.min(t), hi.max(t));
+            t.wrapping_sub(origin) as u32
+        }));
+        self.range = Some((lo, hi));
     }
 
     fn values(&mut self, values: &[i64]) {
