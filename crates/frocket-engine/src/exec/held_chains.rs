@@ -87,6 +87,43 @@ struct Later {
     bits: u8,
 }
 
+/// Where each chain's rows of later steps are (`from..to` in their list), by block and lane:
+/// chains in the order their lanes were filled, and each block's first chain. A block's
+/// chains fill its lanes from the first, so a lane in use is the block's first chain plus
+/// the lane.
+#[derive(Default)]
+struct ChainRows {
+    /// Each block's first chain.
+    first: Vec<u32>,
+    /// Each chain's rows.
+    rows: Vec<(u32, u32)>,
+}
+
+impl ChainRows {
+    /// Room for `blocks` blocks and `chains` chains.
+    fn with_capacity(blocks: usize, chains: usize) -> Self {
+        ChainRows {
+            first: Vec::with_capacity(blocks),
+            rows: Vec::with_capacity(chains),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.first.clear();
+        self.rows.clear();
+    }
+
+    /// The rows of the chain in lane `lane` of block `block` (`None` for a lane not filled).
+    #[inline]
+    fn of(&self, block: usize, lane: usize) -> Option<(u32, u32)> {
+        let first = *self.first.get(block)? as usize;
+        let chain = *self.rows.get(first + lane)?;
+        // (The next block's chains follow: a lane past its block's last chain is not filled.)
+        let next = self.first.get(block + 1).map_or(self.rows.len(), |&n| n as usize);
+        (first + lane < next).then_some(chain)
+    }
+}
+
 impl SequenceMatcher {
     /// How many steps each group reaches (0 for groups `selected` leaves out) under a plain
     /// greedy chain — held values' own when `held` (one a row, [`NULL_KEY`] for none; rows
@@ -153,8 +190,12 @@ impl SequenceMatcher {
         // Each group's chains in blocks of `LANES` (`block_of[g]`: its first block above the
         // number of its blocks less one; groups without chains point at block 0, which holds
         // none), and where each chain's rows of later steps are (by lane).
-        let mut blocks = vec![Block::EMPTY];
-        let mut chain_rows: Vec<(u32, u32)> = vec![(0, 0); LANES];
+        // (Room for as many blocks as rows of later steps, each at most one chain's: never
+        // grown. Pages not written are not taken.)
+        let mut blocks = Vec::with_capacity(total as usize + 1);
+        blocks.push(Block::EMPTY);
+        let mut chain_rows = ChainRows::with_capacity(total as usize + 1, total as usize);
+        chain_rows.first.push(0);
         let mut block_of: Vec<u32> = zeroed(groups);
         for (g, to) in block_of.iter_mut().enumerate() {
             let (Some(&a), Some(&e)) = (at.get(g), at.get(g + 1)) else {
@@ -248,7 +289,7 @@ pub(super) struct RunScratch {
     later: Vec<Later>,
     blocks: Vec<Block>,
     /// Where each chain's rows of later steps are in `later`, by block and lane.
-    chain_rows: Vec<(u32, u32)>,
+    chain_rows: ChainRows,
     /// The first conversion at each step, as offsets from the group's first instant.
     conv: Vec<Option<(u32, u32)>>,
 }
@@ -378,7 +419,7 @@ impl SequenceMatcher {
 fn reach(
     blocks: &[Block],
     first_block: usize,
-    chain_rows: &[(u32, u32)],
+    chain_rows: &ChainRows,
     own: &[Later],
     conv: &mut [Option<(u32, u32)>],
 ) -> usize {
@@ -389,8 +430,8 @@ fn reach(
                 continue;
             }
             let Some(rows) = chain_rows
-                .get((first_block + b) * LANES + lane)
-                .and_then(|&(from, to)| own.get(from as usize..to as usize))
+                .of(first_block + b, lane)
+                .and_then(|(from, to)| own.get(from as usize..to as usize))
             else {
                 continue;
             };
@@ -403,15 +444,9 @@ fn reach(
 /// Sorts one group's rows of later steps (`own`, from place `from` of their list) by value,
 /// and makes each run of one value (not null) with a row of step 1 a chain: its value in the
 /// next lane of the group's blocks (pushed onto `blocks`, 8 lanes each) and its rows' places
-/// in `chain_rows` (by block and lane). `false` when the group has more than [`MAX_CHAINS`]
+/// in `chain_rows`. `false` when the group has more than [`MAX_CHAINS`]
 /// chains or the blocks would reach `limit`.
-fn add_chains(
-    own: &mut [Later],
-    from: u32,
-    blocks: &mut Vec<Block>,
-    chain_rows: &mut Vec<(u32, u32)>,
-    limit: usize,
-) -> bool {
+fn add_chains(own: &mut [Later], from: u32, blocks: &mut Vec<Block>, chain_rows: &mut ChainRows, limit: usize) -> bool {
     own.sort_unstable_by_key(|l| l.key);
     let start = blocks.len();
     let mut lane = LANES;
@@ -424,16 +459,13 @@ fn add_chains(
                     return false;
                 }
                 blocks.push(Block::EMPTY);
-                chain_rows.extend_from_slice(&[(0, 0); LANES]);
+                chain_rows.first.push(chain_rows.rows.len() as u32);
                 lane = 0;
             }
-            let at = blocks.len() - 1;
-            if let Some(block) = blocks.get_mut(at) {
+            if let Some(block) = blocks.last_mut() {
                 block.keys[lane] = run[0].key;
             }
-            if let Some(slot) = chain_rows.get_mut(at * LANES + lane) {
-                *slot = (from, to);
-            }
+            chain_rows.rows.push((from, to));
             lane += 1;
         }
         from = to;
