@@ -52,27 +52,42 @@ const LANES: usize = 8;
 pub(crate) const MAX_CHAINS: usize = 256 * LANES;
 
 /// Up to [`LANES`] chains of one group: their values ([`NULL_KEY`] for none) and earliest
-/// times of step 0 ([`NONE`] for none yet), one cache line.
+/// times of step 0 ([`NONE`] for none yet), one cache line. Times are kept with their top bit
+/// flipped, as `i32`s ([`ordered`]): compared signed, they order as the times do, and SSE2
+/// compares signed 32-bit lanes in one instruction (unsigned takes three).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Block {
     keys: [u32; LANES],
-    t0: [u32; LANES],
+    t0: [i32; LANES],
+}
+
+/// Time `t` as a [`Block`] keeps it: its top bit flipped, as an `i32`.
+#[inline(always)]
+fn ordered(t: u32) -> i32 {
+    (t ^ (1 << 31)) as i32
 }
 
 impl Block {
     const EMPTY: Block = Block {
         keys: [NULL_KEY; LANES],
-        t0: [NONE; LANES],
+        t0: [i32::MAX; LANES],
     };
 
     /// Lowers to `t` the time of step 0 of the lane whose value is `key`, if one is: every
     /// lane compared, no branch on the match.
     #[inline(always)]
     fn lower(&mut self, key: u32, t: u32) {
+        let t = ordered(t);
         for (k, t0) in self.keys.iter().zip(self.t0.iter_mut()) {
-            *t0 = if *k == key { (*t0).min(t) } else { *t0 };
+            *t0 = if (*k == key) & (*t0 > t) { t } else { *t0 };
         }
+    }
+
+    /// The earliest time of step 0 of lane `lane` ([`NONE`] for none).
+    #[inline(always)]
+    fn t0(&self, lane: usize) -> u32 {
+        self.t0.get(lane).map_or(NONE, |&t| t as u32 ^ (1 << 31))
     }
 }
 
@@ -425,7 +440,8 @@ fn reach(
 ) -> usize {
     let mut level = 0;
     for (b, block) in blocks.iter().enumerate() {
-        for (lane, (&key, &t0)) in block.keys.iter().zip(&block.t0).enumerate() {
+        for (lane, &key) in block.keys.iter().enumerate() {
+            let t0 = block.t0(lane);
             if key == NULL_KEY || t0 == NONE {
                 continue;
             }
