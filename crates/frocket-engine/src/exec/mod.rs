@@ -3,7 +3,9 @@
 //! Data flows one way: [`read_part`] (Parquet → a [`LoadedPart`]: the used columns, normalized,
 //! in the reader's chunks, timeframe applied; integer group ids are numbered from their pages'
 //! dictionaries (`pages.rs`) or while each batch is in cache, filter masks and sequence step
-//! bytes derived, and columns nothing else needs are not kept — `derive.rs`) → group numbering (when not done while reading) →
+//! bytes derived, and columns nothing else needs are not kept — `derive.rs`; timestamps kept as
+//! 32-bit offsets when every scan takes them so — `time_offsets.rs`) → group numbering (when
+//! not done while reading) →
 //! conditions, each only for the groups the relation leaves undecided → aggregations and
 //! funnel → [`PartialResult`].
 
