@@ -120,13 +120,8 @@ impl Timestamps {
             })
         }
         let found = match col.data_type() {
-            DataType::Int64 => chunks::<Int64Type>(col).map(|mut t| {
-                // The times' range, when found as they were decoded: no second pass for it.
-                if let Some(range) = col.range() {
-                    t.range = OnceCell::from(Some(range));
-                }
-                Timestamps::Int(t)
-            }),
+            // The times' range, when found as they were decoded: no second pass for it.
+            DataType::Int64 => chunks::<Int64Type>(col).map(|t| Timestamps::Int(t.with_range(col.range()))),
             DataType::Float64 => chunks::<Float64Type>(col).map(Timestamps::Float),
             _ => None,
         };
