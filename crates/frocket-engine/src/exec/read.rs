@@ -492,8 +492,6 @@ fn read_chunks<R: ChunkReader + 'static>(
                     .is_some()
             });
         let float = hinted.field(root).data_type() == &DataType::Float64;
-        // Whether the group ids were numbered as read and found contiguous.
-        let contiguous = own_groups.as_ref().map(|g: &Groups| g.contiguous);
         let array: ArrayRef = match float {
             _ if as_entries => {
                 let mut entries = OwnEntries::new(rows);
@@ -505,34 +503,26 @@ fn read_chunks<R: ChunkReader + 'static>(
                 decode(&mut values)?;
                 Arc::new(Float64Array::new(values.values.into(), values.nulls.finish()))
             }
-            false
-                if column == timestamp_column && uses.time_offsets && contiguous == Some(false) && {
-                    // Offsets only when the footer's statistics say the times span less than
-                    // 2^32 - 2 (checked again as decoded): most parts of millisecond times do.
+            false => {
+                // Whether the group ids were numbered as read and found contiguous.
+                let contiguous = own_groups.as_ref().map(|g: &Groups| g.contiguous);
+                // Offsets only when the footer's statistics say the times span less than
+                // 2^32 - 2 (checked again as decoded): most parts of millisecond times do.
+                // Statistics that were wrong, or rows without a time: as `i64` below.
+                let fits = || {
                     let range = int_range(&hinted, &parquet_schema, &parquet_meta, column, selected.as_deref());
                     range.is_some_and(|(lo, hi)| hi.abs_diff(lo) < u64::from(u32::MAX - 1))
-                } =>
-            {
-                let mut offsets = OffsetSink::new(rows);
-                decode(&mut offsets)?;
-                match offsets.finish() {
-                    Some(t) => {
+                };
+                if column == timestamp_column && uses.time_offsets && contiguous == Some(false) && fits() {
+                    let mut offsets = OffsetSink::new(rows);
+                    decode(&mut offsets)?;
+                    if let Some(t) = offsets.finish() {
                         time_offsets = Some(t);
                         roots.retain(|&r| r != root);
                         own_dropped.push(column.to_string());
                         continue;
                     }
-                    // (Statistics that were wrong, or rows without a time: as `i64`.)
-                    None => {
-                        let mut values = OwnValues::<i64>::new(rows);
-                        values.range = Some(None);
-                        decode(&mut values)?;
-                        time_range = values.range.flatten();
-                        Arc::new(Int64Array::new(values.values.into(), values.nulls.finish()))
-                    }
                 }
-            }
-            false => {
                 let mut values = OwnValues::<i64>::new(rows);
                 // The times' smallest and largest, found page by page as decoded (in cache):
                 // the scans of parts in any order need them, and a pass of their own over a
@@ -1488,8 +1478,7 @@ mod tests {
 
     /// The timestamps' range a read found as it decoded them.
     fn range_read(bytes: &bytes::Bytes, schema: &DatasetSchema, query: &str) -> Option<(i64, i64)> {
-        let q = validate_query(query, schema, 10).unwrap();
-        let loaded = read_part("p", bytes.clone(), &q).unwrap();
+        let loaded = load(bytes, schema, query);
         let (_, t) = loaded.columns.iter().find(|(name, _)| name == "t").unwrap();
         t.range()
     }
@@ -1502,21 +1491,19 @@ mod tests {
             r#"{{"timeframe": {{"to": {to}}}, "funnel": {}}}"#,
             &SEQUENCE[11..SEQUENCE.len() - 1]
         );
-        let q = validate_query(&query, schema, 10).unwrap();
-        let loaded = read_part("p", bytes.clone(), &q).unwrap();
+        let loaded = load(bytes, schema, &query);
         let (_, t) = loaded.columns.iter().find(|(name, _)| name == "t").unwrap();
         let v = t.primitive::<Int64Type>().unwrap();
         let read: Vec<i64> = (0..t.len()).map(|r| v.value(r)).collect();
         ((*read.iter().min().unwrap(), *read.iter().max().unwrap()), t.range())
     }
 
-    #[test]
-    fn times_range_is_found_as_they_are_decoded() {
-        // Pages of repeated values (dictionary-encoded) first, then distinct ones (plain,
-        // once the dictionary is full); the smallest in a dictionary-encoded page, the
-        // largest in a plain one of another row group, neither in the first page. Row group 0
-        // (rows 0..1000) below 10,000, the others above.
-        let times: Vec<Option<i64>> = (0..3500i64)
+    /// Times over pages of repeated values (dictionary-encoded) first, then distinct ones
+    /// (plain, once the dictionary is full); the smallest (-77) in a dictionary-encoded page,
+    /// the largest (9,000,000) in a plain one of another row group, neither in the first page.
+    /// Row group 0 (rows 0..1000) below 10,000, the others above.
+    fn spread_times() -> Vec<Option<i64>> {
+        (0..3500i64)
             .map(|i| match i {
                 250 => Some(-77),
                 2999 => Some(9_000_000),
@@ -1524,7 +1511,17 @@ mod tests {
                 400..1000 => Some(1_000 + i * 31 % 2003),
                 _ => Some(20_000 + i * 31 % 2003),
             })
-            .collect();
+            .collect()
+    }
+
+    /// What reading the part `bytes` for `query` loads.
+    fn load(bytes: &bytes::Bytes, schema: &DatasetSchema, query: &str) -> LoadedPart {
+        read_part("p", bytes.clone(), &validate_query(query, schema, 10).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn times_range_is_found_as_they_are_decoded() {
+        let times = spread_times();
         let (bytes, schema) = paged_part(&times, false);
         assert_eq!(range_read(&bytes, &schema, SEQUENCE), Some((-77, 9_000_000)));
         // A timeframe that keeps row group 0 whole: the range of its rows.
@@ -1542,19 +1539,11 @@ mod tests {
     fn times_are_kept_as_offsets_when_every_scan_takes_them() {
         // Dictionary-encoded pages, then plain ones, over row groups of 1,000 rows; groups in
         // any order.
-        let times: Vec<Option<i64>> = (0..3500i64)
-            .map(|i| match i {
-                250 => Some(-77),
-                2999 => Some(9_000_000),
-                0..400 => Some(1_000 + i % 5),
-                _ => Some(1_000 + i * 31 % 2003),
-            })
-            .collect();
+        let times = spread_times();
         let (bytes, schema) = paged_part(&times, false);
-        let read = |query: &str| read_part("p", bytes.clone(), &validate_query(query, &schema, 10).unwrap()).unwrap();
         let strict = r#"{"funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}],
                                    "order": "strict"}}"#;
-        let loaded = read(strict);
+        let loaded = load(&bytes, &schema, strict);
         let offsets = loaded.time_offsets.expect("a strict funnel over groups in any order");
         assert!(loaded.columns.iter().all(|(name, _)| name != "t"));
         assert!(loaded.dropped.contains(&"t".to_string()));
@@ -1566,7 +1555,7 @@ mod tests {
                          "funnel": {"sequence": [{"filter": ["e", "==", "a"]}, {"filter": ["e", "==", "b"]}],
                                     "order": "strict"}}"#;
         for query in [SEQUENCE, beside] {
-            let loaded = read(query);
+            let loaded = load(&bytes, &schema, query);
             assert!(loaded.time_offsets.is_none(), "{query}");
             assert!(loaded.columns.iter().any(|(name, _)| name == "t"), "{query}");
         }
@@ -1577,8 +1566,7 @@ mod tests {
         null[1200] = None;
         for times in [wide, null] {
             let (bytes, schema) = paged_part(&times, false);
-            let q = validate_query(strict, &schema, 10).unwrap();
-            let loaded = read_part("p", bytes, &q).unwrap();
+            let loaded = load(&bytes, &schema, strict);
             assert!(loaded.time_offsets.is_none());
             assert!(loaded.columns.iter().any(|(name, _)| name == "t"));
         }
