@@ -235,7 +235,8 @@ impl SequenceMatcher {
         // 2. One pass over every row: the groups with a valued row of step 0, and each chain's
         // earliest such row (each row compares its value with every lane of its group's
         // blocks: no branch on which lane, or whether, it matches).
-        let mut seen: Vec<u8> = zeroed(groups);
+        // (`seen[groups]` takes the rows without a valued step 0: a store a row, no load.)
+        let mut seen: Vec<u8> = zeroed(groups + 1);
         if self.deadline.passed() {
             return Some(vec![0; groups]);
         }
@@ -248,8 +249,8 @@ impl SequenceMatcher {
         step_0_rows(ts, of_row, bits, held, ahead, |g, key, t| {
             // (Every row: one not of step 0, or without a value, comes with the null value,
             // which no chain has. No branch on the row's step.)
-            if let Some(s) = seen.get_mut(g) {
-                *s |= u8::from(key != NULL_KEY);
+            if let Some(s) = seen.get_mut(if key != NULL_KEY { g } else { groups }) {
+                *s = 1;
             }
             let Some(&packed) = block_of.get(g) else {
                 return;

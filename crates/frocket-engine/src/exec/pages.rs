@@ -20,7 +20,7 @@ use arrow::array::BooleanBufferBuilder;
 use arrow::array::{Array, StringArray};
 use arrow::buffer::{BooleanBuffer, Buffer, OffsetBuffer, ScalarBuffer};
 use bytes::Bytes;
-use parquet::basic::{Encoding, PageType, Type as PhysicalType};
+use parquet::basic::{Compression, Encoding, PageType, Type as PhysicalType};
 use parquet::column::page::Page;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::reader::ChunkReader;
@@ -88,9 +88,11 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
     mut out: impl FnMut(StringKeys) -> Result<(), String>,
 ) -> Result<(), String> {
     let batch = batch.max(1);
+    let mut buffers = PageBuffers::default();
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
+        let (chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
+        let mut chunk = chunk.with_buffers(std::mem::take(&mut buffers));
         let capacity = batch.min(expected).min(1 << 25);
         // Room for a batch and the 8 places past a page's entries that decoding may write:
         // pages that fit are decoded straight into the batch's keys; the one that straddles
@@ -165,6 +167,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
         if !keys.is_empty() {
             emit(&mut keys, &mut valid, &dictionary)?;
         }
+        buffers = chunk.take_buffers();
     }
     Ok(())
 }
@@ -246,9 +249,11 @@ pub(crate) fn decode_number_column<R: ChunkReader>(
     leaf: usize,
     sink: &mut (impl ValueSink + ?Sized),
 ) -> Result<(), String> {
+    let mut buffers = PageBuffers::default();
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
+        let (chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
+        let mut chunk = chunk.with_buffers(std::mem::take(&mut buffers));
         while let Some(page) = chunk.next_page().map_err(in_group)? {
             if let Some(present) = page.present {
                 sink.absent(present, page.rows);
@@ -262,6 +267,7 @@ pub(crate) fn decode_number_column<R: ChunkReader>(
         }
         chunk.check_rows(expected).map_err(in_group)?;
         sink.end_chunk(chunk.dictionary(), chunk.nulls()).map_err(in_group)?;
+        buffers = chunk.take_buffers();
     }
     Ok(())
 }
@@ -297,10 +303,19 @@ pub(crate) struct DataPage<'a> {
     pub strings: Option<&'a StringArray>,
 }
 
+/// The buffers a [`ChunkPages`] decodes its pages into, handed on from chunk to chunk.
+#[derive(Default)]
+pub(crate) struct PageBuffers {
+    scratch: Vec<i64>,
+    entries: Vec<u32>,
+}
+
 /// What [`ChunkPages`] decoded a data page's values into.
 enum Decoded {
     Entries,
     Plain,
+    /// Plain values read in place in the chunk's scratch: `count` words from word `at`.
+    PlainScratch(usize, usize),
     /// Entries appended to the caller's buffer.
     Appended,
 }
@@ -318,8 +333,18 @@ enum Decoded {
 /// ```
 pub(crate) struct ChunkPages<R: ChunkReader> {
     pages: SerializedPageReader<R>,
+    /// A Snappy chunk's pages come from `pages` as written, and are decompressed here: data
+    /// pages into `scratch`, page after page, not each into a new zero-filled buffer.
+    snappy: Option<snap::raw::Decoder>,
+    /// Where a Snappy chunk's data pages are decompressed, in 8-byte words: a plain page's
+    /// values are read in place ([`Data::Scratch`]).
+    scratch: Vec<i64>,
     optional: bool,
+    /// The chunk's dictionary, when copied from its page (see `dictionary_page`).
     dictionary: Vec<i64>,
+    /// The chunk's dictionary read in place from its page ([`i64s_in_place`]); `None` when
+    /// copied into `dictionary`.
+    dictionary_page: Option<ScalarBuffer<i64>>,
     /// A STRING column's dictionary (a BYTE_ARRAY chunk: no plain pages, no `dictionary`).
     strings: Option<StringArray>,
     is_strings: bool,
@@ -346,11 +371,30 @@ impl<R: ChunkReader> ChunkPages<R> {
         if !decodable_numbers(chunk) && !is_strings {
             return Err("not a flat INT64 or DOUBLE column with dictionary or plain pages, nor a flat STRING column with dictionary pages".into());
         }
+        // A Snappy chunk is read as if uncompressed: its pages as written, decompressed by
+        // `data_page` (every other codec by the page reader).
+        let snappy = chunk.compression() == Compression::SNAPPY;
+        let raw;
+        let chunk = match snappy {
+            true => {
+                raw = chunk
+                    .clone()
+                    .into_builder()
+                    .set_compression(Compression::UNCOMPRESSED)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                &raw
+            }
+            false => chunk,
+        };
         let pages = SerializedPageReader::new(reader, chunk, rows, None).map_err(|e| e.to_string())?;
         Ok(ChunkPages {
             pages,
+            snappy: snappy.then(snap::raw::Decoder::new),
+            scratch: Vec::new(),
             optional: chunk.column_descr().max_def_level() > 0,
             dictionary: Vec::new(),
+            dictionary_page: None,
             strings: None,
             is_strings,
             has_dictionary: false,
@@ -378,6 +422,24 @@ impl<R: ChunkReader> ChunkPages<R> {
         Ok((Self::open(reader.clone(), column, expected)?, expected))
     }
 
+    /// The chunk with `buffers` (another chunk's, from [`take_buffers`](Self::take_buffers))
+    /// to decode its pages into: the chunks of a column, one after the other, take no new
+    /// memory.
+    pub(crate) fn with_buffers(mut self, buffers: PageBuffers) -> Self {
+        self.scratch = buffers.scratch;
+        self.entries = buffers.entries;
+        self.entries.clear();
+        self
+    }
+
+    /// The buffers the chunk's pages were decoded into, for the next chunk.
+    pub(crate) fn take_buffers(&mut self) -> PageBuffers {
+        PageBuffers {
+            scratch: std::mem::take(&mut self.scratch),
+            entries: std::mem::take(&mut self.entries),
+        }
+    }
+
     /// An error unless the pages read held `expected` rows (the row group's, by its footer).
     fn check_rows(&self, expected: usize) -> Result<(), String> {
         match self.rows {
@@ -388,7 +450,7 @@ impl<R: ChunkReader> ChunkPages<R> {
 
     /// The chunk's dictionary (empty until its dictionary page is read).
     pub(crate) fn dictionary(&self) -> &[i64] {
-        &self.dictionary
+        self.dictionary_page.as_deref().unwrap_or(&self.dictionary)
     }
 
     /// Rows with no value met so far.
@@ -427,6 +489,14 @@ impl<R: ChunkReader> ChunkPages<R> {
                     if !matches!(encoding, Encoding::PLAIN | Encoding::PLAIN_DICTIONARY) {
                         return Err(format!("dictionary page encoded {encoding}"));
                     }
+                    let buf = match &mut self.snappy {
+                        Some(decoder) => {
+                            let mut out = vec![0u8; snappy_len(&buf)?];
+                            unsnap(decoder, &buf, &mut out)?;
+                            Bytes::from(out)
+                        }
+                        None => buf,
+                    };
                     if self.is_strings {
                         self.strings = Some(plain_strings(&buf, num_values as usize)?);
                         self.has_dictionary = true;
@@ -436,8 +506,11 @@ impl<R: ChunkReader> ChunkPages<R> {
                         .checked_mul(8)
                         .and_then(|n| buf.get(..n))
                         .ok_or_else(|| format!("dictionary page of {num_values} values is {} bytes", buf.len()))?;
-                    self.dictionary.clear();
-                    extend_le_i64(&mut self.dictionary, bytes);
+                    self.dictionary_page = i64s_in_place(&buf, num_values as usize);
+                    if self.dictionary_page.is_none() {
+                        self.dictionary.clear();
+                        extend_le_i64(&mut self.dictionary, bytes);
+                    }
                     self.has_dictionary = true;
                 }
                 Page::DataPage {
@@ -448,20 +521,24 @@ impl<R: ChunkReader> ChunkPages<R> {
                     ..
                 } => {
                     let rows = num_values as usize;
+                    if self.optional && def_level_encoding != Encoding::RLE {
+                        return Err(format!("definition levels encoded {def_level_encoding}"));
+                    }
+                    // Levels (of an optional column), then values: all compressed.
+                    let data = self.data_page(buf, 0, true)?;
                     let (values, present) = if self.optional {
-                        if def_level_encoding != Encoding::RLE {
-                            return Err(format!("definition levels encoded {def_level_encoding}"));
-                        }
-                        let len = buf
+                        let page = scratch_bytes(&self.scratch, &data)?;
+                        let len = page
                             .get(..4)
                             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
                             .ok_or("page too short for its definition levels")?;
-                        let levels = buf
+                        let levels = page
                             .get(4..4usize.saturating_add(len))
                             .ok_or("definition levels past the page's end")?;
-                        (buf.slice(4 + len..), self.levels(levels, rows)?)
+                        let present = levels_present(levels, rows, &mut self.present)?;
+                        (data.skip(4 + len), present)
                     } else {
-                        (buf, rows)
+                        (data, rows)
                     };
                     return self.page(values, encoding, rows, present, into.take()).map(Some);
                 }
@@ -471,6 +548,7 @@ impl<R: ChunkReader> ChunkPages<R> {
                     encoding,
                     def_levels_byte_len,
                     rep_levels_byte_len,
+                    is_compressed,
                     ..
                 } => {
                     if rep_levels_byte_len != 0 {
@@ -480,33 +558,43 @@ impl<R: ChunkReader> ChunkPages<R> {
                     let len = def_levels_byte_len as usize;
                     let levels = buf.get(..len).ok_or("definition levels past the page's end")?;
                     let present = if self.optional {
-                        self.levels(levels, rows)?
+                        levels_present(levels, rows, &mut self.present)?
                     } else {
                         rows
                     };
-                    return self
-                        .page(buf.slice(len..), encoding, rows, present, into.take())
-                        .map(Some);
+                    // Levels as written, then values (compressed unless the page says not).
+                    let values = self.data_page(buf, len, is_compressed)?;
+                    return self.page(values, encoding, rows, present, into.take()).map(Some);
                 }
             }
         }
     }
 
-    /// The rows of a page with a value, from its definition levels; when some have none,
-    /// which (into `present`).
-    fn levels(&mut self, levels: &[u8], rows: usize) -> Result<usize, String> {
-        let present = count_present(levels, rows)?;
-        if present < rows {
-            present_bits(levels, rows, &mut self.present)?;
+    /// A data page's bytes from `from` on: decompressed into `scratch` (a Snappy chunk's page
+    /// whose bytes there are `compressed`), else the page's own.
+    fn data_page(&mut self, buf: Bytes, from: usize, compressed: bool) -> Result<Data, String> {
+        let rest = buf.get(from..).ok_or("a page shorter than its levels")?;
+        match &mut self.snappy {
+            Some(decoder) if compressed => {
+                let n = snappy_len(rest)?;
+                if self.scratch.len() < n.div_ceil(8) {
+                    self.scratch.resize(n.div_ceil(8), 0);
+                }
+                let out = bytemuck::cast_slice_mut::<i64, u8>(&mut self.scratch)
+                    .get_mut(..n)
+                    .ok_or("scratch too short")?;
+                unsnap(decoder, rest, out)?;
+                Ok(Data::Scratch(0..n))
+            }
+            _ => Ok(Data::Shared(buf.slice(from..))),
         }
-        Ok(present)
     }
 
     /// A data page of `rows` rows, `present` of which have a value, encoded `encoding` in
     /// `data`.
     fn page(
         &mut self,
-        data: Bytes,
+        data: Data,
         encoding: Encoding,
         rows: usize,
         present: usize,
@@ -532,13 +620,14 @@ impl<R: ChunkReader> ChunkPages<R> {
         let values = match self.values(data, encoding, present, into)? {
             Decoded::Appended => PageValues::Appended,
             Decoded::Entries => PageValues::Entries {
-                dictionary: &self.dictionary,
+                dictionary: self.dictionary_page.as_deref().unwrap_or(&self.dictionary),
                 entries: &self.entries,
             },
             Decoded::Plain => PageValues::Plain(match &self.plain_page {
                 Some(values) => values,
                 None => &self.plain,
             }),
+            Decoded::PlainScratch(at, count) => PageValues::Plain(self.scratch.get(at..at + count).unwrap_or_default()),
         };
         Ok(DataPage {
             values,
@@ -552,7 +641,7 @@ impl<R: ChunkReader> ChunkPages<R> {
     /// given.
     fn values(
         &mut self,
-        data: Bytes,
+        data: Data,
         encoding: Encoding,
         count: usize,
         into: Option<&mut Vec<u32>>,
@@ -562,7 +651,8 @@ impl<R: ChunkReader> ChunkPages<R> {
                 if !self.has_dictionary {
                     return Err("a dictionary-encoded page before any dictionary page".into());
                 }
-                let (&width, runs) = match data.split_first() {
+                let bytes = scratch_bytes(&self.scratch, &data)?;
+                let (&width, runs) = match bytes.split_first() {
                     Some(s) => s,
                     None if count == 0 => {
                         self.entries.clear();
@@ -572,7 +662,7 @@ impl<R: ChunkReader> ChunkPages<R> {
                 };
                 let len = match &self.strings {
                     Some(strings) => strings.len(),
-                    None => self.dictionary.len(),
+                    None => self.dictionary().len(),
                 };
                 let (entries, decoded) = match into {
                     Some(keys) => {
@@ -595,24 +685,101 @@ impl<R: ChunkReader> ChunkPages<R> {
             }
             Encoding::PLAIN if self.is_strings => Err("a plain-encoded page of strings".into()),
             Encoding::PLAIN => {
+                let bytes = scratch_bytes(&self.scratch, &data)?;
                 let n = count
                     .checked_mul(8)
-                    .filter(|&n| n <= data.len())
-                    .ok_or_else(|| format!("plain page of {count} values is {} bytes", data.len()))?;
-                // The page's own bytes when they can be read as `i64`s in place (8-byte aligned,
-                // a little-endian machine); a copy otherwise.
+                    .filter(|&n| n <= bytes.len())
+                    .ok_or_else(|| format!("plain page of {count} values is {} bytes", bytes.len()))?;
+                // The values read in place where they can be (8-byte aligned, a little-endian
+                // machine): in `scratch`, or the page's own bytes; a copy otherwise.
                 self.plain_page = None;
-                if cfg!(target_endian = "little") && data.as_ptr().align_offset(8) == 0 {
-                    self.plain_page = Some(ScalarBuffer::new(Buffer::from(data.slice(..n)), 0, count));
-                } else {
+                match &data {
+                    Data::Scratch(r) if cfg!(target_endian = "little") && r.start % 8 == 0 => {
+                        return Ok(Decoded::PlainScratch(r.start / 8, count));
+                    }
+                    Data::Shared(b) => self.plain_page = i64s_in_place(b, count),
+                    Data::Scratch(_) => {}
+                }
+                if self.plain_page.is_none() {
                     self.plain.clear();
-                    extend_le_i64(&mut self.plain, &data[..n]);
+                    extend_le_i64(&mut self.plain, bytes.get(..n).unwrap_or_default());
                 }
                 Ok(Decoded::Plain)
             }
             other => Err(format!("data page encoded {other}")),
         }
     }
+}
+
+/// A data page's bytes (or those past its levels): its own, or a range of its chunk's
+/// `scratch`, where it was decompressed.
+enum Data {
+    Shared(Bytes),
+    Scratch(std::ops::Range<usize>),
+}
+
+impl Data {
+    /// The bytes after the first `n`.
+    fn skip(self, n: usize) -> Data {
+        match self {
+            Data::Shared(b) => Data::Shared(b.slice(n.min(b.len())..)),
+            Data::Scratch(r) => Data::Scratch((r.start + n).min(r.end)..r.end),
+        }
+    }
+}
+
+/// The bytes `data` stands for, in `scratch` for [`Data::Scratch`].
+fn scratch_bytes<'a>(scratch: &'a [i64], data: &'a Data) -> Result<&'a [u8], String> {
+    match data {
+        Data::Shared(b) => Ok(b),
+        Data::Scratch(r) => bytemuck::cast_slice::<i64, u8>(scratch)
+            .get(r.clone())
+            .ok_or_else(|| "a page past its decompressed bytes".to_string()),
+    }
+}
+
+/// The length a Snappy page decompresses to, by its own header: an error past what its
+/// bytes could hold (Snappy expands a byte at most 22 times: a 3-byte copy of 64), so that a
+/// corrupt length never asks for more memory than the page could fill.
+fn snappy_len(page: &[u8]) -> Result<usize, String> {
+    if page.is_empty() {
+        return Ok(0);
+    }
+    let n = snap::raw::decompress_len(page).map_err(|e| format!("Snappy page: {e}"))?;
+    if n > page.len().saturating_mul(22) {
+        return Err(format!("a Snappy page of {} bytes claims {n} decompressed", page.len()));
+    }
+    Ok(n)
+}
+
+/// Decompresses Snappy `page` into `out`, which it must fill exactly.
+fn unsnap(decoder: &mut snap::raw::Decoder, page: &[u8], out: &mut [u8]) -> Result<(), String> {
+    if page.is_empty() && out.is_empty() {
+        return Ok(());
+    }
+    match decoder.decompress(page, out) {
+        Ok(n) if n == out.len() => Ok(()),
+        Ok(n) => Err(format!("a Snappy page decompressed to {n} bytes, not {}", out.len())),
+        Err(e) => Err(format!("Snappy page: {e}")),
+    }
+}
+
+/// The rows of a page with a value, from its definition levels; when some have none, which
+/// (into `present`, a bit a row).
+fn levels_present(levels: &[u8], rows: usize, present: &mut Vec<u8>) -> Result<usize, String> {
+    let count = count_present(levels, rows)?;
+    if count < rows {
+        present_bits(levels, rows, present)?;
+    }
+    Ok(count)
+}
+
+/// The first `count` little-endian `i64`s of `data`, read in place (no copy) when they can be:
+/// on a little-endian machine, from an 8-byte aligned page at least `8 * count` bytes long.
+fn i64s_in_place(data: &Bytes, count: usize) -> Option<ScalarBuffer<i64>> {
+    let n = count.checked_mul(8).filter(|&n| n <= data.len())?;
+    (cfg!(target_endian = "little") && data.as_ptr().align_offset(8) == 0)
+        .then(|| ScalarBuffer::new(Buffer::from(data.slice(..n)), 0, count))
 }
 
 /// The `count` strings of a PLAIN-encoded BYTE_ARRAY page (each a 4-byte little-endian length,
@@ -1077,11 +1244,23 @@ mod tests {
 
     /// A part of one INT64 column `uid` (optional), written with `props`, and its bytes.
     fn part(values: &[Option<i64>], props: parquet::file::properties::WriterProperties) -> bytes::Bytes {
+        part_of(values, true, props)
+    }
+
+    /// A part of one INT64 column `uid`, optional when `nullable` (else every value must be
+    /// `Some`), written with `props`, and its bytes.
+    fn part_of(
+        values: &[Option<i64>],
+        nullable: bool,
+        props: parquet::file::properties::WriterProperties,
+    ) -> bytes::Bytes {
         use arrow::array::{Int64Array, RecordBatch};
-        let batch = RecordBatch::try_from_iter([(
-            "uid",
-            std::sync::Arc::new(values.iter().copied().collect::<Int64Array>()) as arrow::array::ArrayRef,
-        )])
+        use arrow::datatypes::{DataType, Field, Schema};
+        let schema = Schema::new(vec![Field::new("uid", DataType::Int64, nullable)]);
+        let batch = RecordBatch::try_new(
+            std::sync::Arc::new(schema),
+            vec![std::sync::Arc::new(values.iter().copied().collect::<Int64Array>())],
+        )
         .unwrap();
         let mut out = Vec::new();
         let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
@@ -1096,8 +1275,11 @@ mod tests {
         use parquet::file::reader::{FileReader, SerializedFileReader};
         let reader = SerializedFileReader::new(bytes.clone()).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
+        // (Each chunk decodes into the buffers of the one before, as a column's reader does.)
+        let mut buffers = PageBuffers::default();
         for rg in reader.metadata().row_groups() {
-            let mut chunk = ChunkPages::open(Arc::new(bytes.clone()), rg.column(0), rg.num_rows() as usize)?;
+            let chunk = ChunkPages::open(Arc::new(bytes.clone()), rg.column(0), rg.num_rows() as usize)?;
+            let mut chunk = chunk.with_buffers(std::mem::take(&mut buffers));
             let mut nulls = 0;
             while let Some(page) = chunk.next_page()? {
                 let values: Vec<i64> = match page.values {
@@ -1128,6 +1310,7 @@ mod tests {
             if nulls != chunk.nulls() {
                 return Err(format!("{nulls} rows absent, {} counted", chunk.nulls()));
             }
+            buffers = chunk.take_buffers();
         }
         Ok(out)
     }
@@ -1147,15 +1330,45 @@ mod tests {
         let values: Vec<Option<i64>> = (0..2000i64)
             .map(|i| (i % 31 != 3).then_some((i * 7919) % 401 * 1_000_003 - 5))
             .collect();
+        // The same without nulls, in a required column: its pages have no levels, so plain
+        // values are read in place (from the page, or where a Snappy page was decompressed).
+        let required: Vec<Option<i64>> = values.iter().map(|v| Some(v.unwrap_or(17))).collect();
+        use parquet::basic::{Compression as C, ZstdLevel};
         use parquet::file::properties::WriterVersion::{PARQUET_1_0, PARQUET_2_0};
         // (Format v2 falls back to DELTA_BINARY_PACKED, which arrow-rs reads: not here.)
         for (version, dictionary_limit) in [(PARQUET_1_0, 1024), (PARQUET_2_0, 1 << 20)] {
-            let props = props()
-                .set_writer_version(version)
-                .set_dictionary_page_size_limit(dictionary_limit);
-            let bytes = part(&values, props.build());
-            assert_eq!(decode_all(&bytes).unwrap(), values, "{version:?}");
+            // Snappy pages are decompressed here, other codecs by the page reader.
+            for codec in [C::UNCOMPRESSED, C::SNAPPY, C::ZSTD(ZstdLevel::default())] {
+                for (values, nullable) in [(&values, true), (&required, false)] {
+                    let props = props()
+                        .set_writer_version(version)
+                        .set_compression(codec)
+                        .set_dictionary_page_size_limit(dictionary_limit);
+                    let bytes = part_of(values, nullable, props.build());
+                    let what = format!("{version:?}, {codec}, nullable {nullable}");
+                    assert_eq!(&decode_all(&bytes).unwrap(), values, "{what}");
+                }
+            }
         }
+    }
+
+    #[test]
+    fn snappy_pages_claiming_more_than_they_could_hold_are_errors() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8).collect();
+        let page = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+        assert_eq!(snappy_len(&page), Ok(data.len()));
+        let mut out = vec![0; data.len()];
+        unsnap(&mut snap::raw::Decoder::new(), &page, &mut out).unwrap();
+        assert_eq!(out, data);
+        // A length past 22 times the page's bytes: refused before any buffer is sized.
+        let mut huge = vec![0x80, 0x80, 0x80, 0x80, 0x04];
+        huge.extend_from_slice(&page[2..]);
+        let err = snappy_len(&huge).unwrap_err();
+        assert!(err.contains("claims 1073741824 decompressed"), "{err}");
+        // Bytes that decompress to another length than the buffer's: an error.
+        let err = unsnap(&mut snap::raw::Decoder::new(), &page, &mut vec![0; data.len() + 1]).unwrap_err();
+        assert!(err.contains("Snappy page"), "{err}");
+        assert_eq!(snappy_len(&[]), Ok(0));
     }
 
     #[test]
@@ -1174,7 +1387,16 @@ mod tests {
     #[test]
     fn damaged_chunks_are_errors_never_panics() {
         let values: Vec<Option<i64>> = (0..2000i64).map(|i| (i % 13 != 0).then_some(i * 7 % 503)).collect();
-        let good = part(&values, props().build());
+        for codec in [
+            parquet::basic::Compression::UNCOMPRESSED,
+            parquet::basic::Compression::SNAPPY,
+        ] {
+            damaged_chunks_are_errors(&part(&values, props().set_compression(codec).build()));
+        }
+    }
+
+    /// Decodes `good` damaged at random 3,000 times: errors, never panics.
+    fn damaged_chunks_are_errors(good: &bytes::Bytes) {
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = move || {
             rng ^= rng >> 12;
