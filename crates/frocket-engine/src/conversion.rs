@@ -61,6 +61,19 @@ pub struct Sketch {
     pub counts: Vec<u64>,
 }
 
+/// `x.ceil() as i32` (saturating; NaN to 0) without a call to the C library's `ceil`, which
+/// CPUs without SSE4.1 instructions take.
+fn ceil_i32(x: f64) -> i32 {
+    // (Truncated toward zero, saturating: the ceiling for a negative `x` or a whole one, one
+    // below it for a positive fraction.)
+    let t = x as i32;
+    if f64::from(t) < x {
+        t.saturating_add(1)
+    } else {
+        t
+    }
+}
+
 fn gamma_ln() -> f64 {
     ((1.0 + SKETCH_ALPHA) / (1.0 - SKETCH_ALPHA)).ln()
 }
@@ -68,7 +81,7 @@ fn gamma_ln() -> f64 {
 impl Sketch {
     /// The bucket of a positive value.
     fn index(v: f64) -> i32 {
-        (v.ln() / gamma_ln()).ceil() as i32
+        ceil_i32(v.ln() / gamma_ln())
     }
 
     /// A value within [`SKETCH_ALPHA`] of every value of bucket `i`.
@@ -348,6 +361,44 @@ mod tests {
     fn exact(sorted: &[i64], p: f64) -> f64 {
         let rank = (p * sorted.len() as f64).ceil() as usize;
         sorted[rank.max(1) - 1] as f64
+    }
+
+    #[test]
+    fn ceil_i32_is_the_saturating_ceiling() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            1.0 + f64::EPSILON,
+            2.5,
+            -2.5,
+            1e-300,
+            -1e-300,
+            2147483646.5,
+            2147483647.0,
+            2147483647.5,
+            3e9,
+            -2147483648.0,
+            -2147483648.5,
+            -3e9,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let spread = (0..20_000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Quotients of logs as `index` makes them, and wider.
+            ((x % 2_000_001) as f64 - 1_000_000.0) / 997.0
+        });
+        for v in edges.into_iter().chain(spread) {
+            assert_eq!(ceil_i32(v), v.ceil() as i32, "{v}");
+        }
     }
 
     #[test]

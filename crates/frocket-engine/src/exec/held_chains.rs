@@ -128,14 +128,15 @@ impl ChainRows {
         self.rows.clear();
     }
 
-    /// The rows of the chain in lane `lane` of block `block` (`None` for a lane not filled).
+    /// The rows of the chains of block `block`, lane by lane (as many as it has filled).
     #[inline]
-    fn of(&self, block: usize, lane: usize) -> Option<(u32, u32)> {
-        let first = *self.first.get(block)? as usize;
-        let chain = *self.rows.get(first + lane)?;
-        // (The next block's chains follow: a lane past its block's last chain is not filled.)
+    fn of_block(&self, block: usize) -> &[(u32, u32)] {
+        let Some(&first) = self.first.get(block) else {
+            return &[];
+        };
+        // (The next block's chains follow.)
         let next = self.first.get(block + 1).map_or(self.rows.len(), |&n| n as usize);
-        (first + lane < next).then_some(chain)
+        self.rows.get(first as usize..next).unwrap_or_default()
     }
 }
 
@@ -441,18 +442,15 @@ fn reach(
 ) -> usize {
     let mut level = 0;
     for (b, block) in blocks.iter().enumerate() {
-        for (lane, &key) in block.keys.iter().enumerate() {
+        // Only the lanes filled (a block's chains fill its lanes from the first).
+        for (lane, (from, to)) in chain_rows.of_block(first_block + b).iter().enumerate() {
             let t0 = block.t0(lane);
-            if key == NULL_KEY || t0 == NONE {
+            if t0 == NONE {
                 continue;
             }
-            let Some(rows) = chain_rows
-                .of(first_block + b, lane)
-                .and_then(|(from, to)| own.get(from as usize..to as usize))
-            else {
-                continue;
-            };
-            level = level.max(chain(rows, t0, conv));
+            if let Some(rows) = own.get(*from as usize..*to as usize) {
+                level = level.max(chain(rows, t0, conv));
+            }
         }
     }
     level
