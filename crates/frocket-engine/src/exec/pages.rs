@@ -8,10 +8,12 @@
 //! Only chunks whose encodings this module knows are decoded here ([`decodable_numbers`],
 //! [`decodable_strings`]): dictionary pages, `RLE_DICTIONARY` / `PLAIN_DICTIONARY` and `PLAIN`
 //! data pages (format v1 and v2), definition levels of an optional column; anything else is
-//! read by arrow-rs. Pages come
-//! decompressed from arrow-rs' [`SerializedPageReader`]. Every length, bit width and entry is
-//! checked: a damaged page is an error naming the column and row group, never a panic or an
-//! entry past the dictionary.
+//! read by arrow-rs. Pages come from arrow-rs' [`SerializedPageReader`]: decompressed by it,
+//! except Snappy pages, which it hands over as written and which are decompressed here into a
+//! buffer kept from page to page and from chunk to chunk ([`PageBuffers`]; arrow-rs would
+//! zero-fill a new one for every page). Every length, bit width and entry is checked: a damaged
+//! page is an error naming the column and row group, never a panic, an entry past the
+//! dictionary or a buffer larger than its page could fill.
 
 use std::mem::MaybeUninit;
 use std::sync::Arc;
