@@ -697,7 +697,12 @@ impl<R: ChunkReader> ChunkPages<R> {
                 self.plain_page = None;
                 match &data {
                     Data::Scratch(r) if cfg!(target_endian = "little") && r.start % 8 == 0 => {
-                        return Ok(Decoded::PlainScratch(r.start / 8, count));
+                        // (Within the buffer: its bytes held the values' `n`.)
+                        let at = r.start / 8;
+                        if self.scratch.get(at..at + count).is_none() {
+                            return Err(format!("plain page of {count} values past its buffer"));
+                        }
+                        return Ok(Decoded::PlainScratch(at, count));
                     }
                     Data::Shared(b) => self.plain_page = i64s_in_place(b, count),
                     Data::Scratch(_) => {}
