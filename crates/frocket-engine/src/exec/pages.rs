@@ -523,6 +523,7 @@ impl<R: ChunkReader> ChunkPages<R> {
                     ..
                 } => {
                     let rows = num_values as usize;
+                    self.check_page_rows(rows)?;
                     if self.optional && def_level_encoding != Encoding::RLE {
                         return Err(format!("definition levels encoded {def_level_encoding}"));
                     }
@@ -557,6 +558,7 @@ impl<R: ChunkReader> ChunkPages<R> {
                         return Err("repetition levels in a flat column".into());
                     }
                     let rows = num_values as usize;
+                    self.check_page_rows(rows)?;
                     let len = def_levels_byte_len as usize;
                     let levels = buf.get(..len).ok_or("definition levels past the page's end")?;
                     let present = if self.optional {
@@ -564,11 +566,28 @@ impl<R: ChunkReader> ChunkPages<R> {
                     } else {
                         rows
                     };
-                    // Levels as written, then values (compressed unless the page says not).
-                    let values = self.data_page(buf, len, is_compressed)?;
+                    // Levels as written, then values (compressed unless the page says not; a
+                    // page of nulls only may have no values to decompress, as arrow-rs reads it).
+                    let values = match present {
+                        0 => Data::Shared(Bytes::new()),
+                        _ => self.data_page(buf, len, is_compressed)?,
+                    };
                     return self.page(values, encoding, rows, present, into.take()).map(Some);
                 }
             }
+        }
+    }
+
+    /// An error for a page of `rows` rows past its row group's end. (Buffers are sized by a
+    /// page's rows — its levels' bits, its entries: a page claiming more than its row group
+    /// holds is an error before any is allocated.)
+    fn check_page_rows(&self, rows: usize) -> Result<(), String> {
+        match rows > self.expected.saturating_sub(self.rows) {
+            true => Err(format!(
+                "a page of {rows} rows after {} of a row group of {}",
+                self.rows, self.expected
+            )),
+            false => Ok(()),
         }
     }
 
@@ -602,14 +621,7 @@ impl<R: ChunkReader> ChunkPages<R> {
         present: usize,
         into: Option<(&mut Vec<u32>, usize)>,
     ) -> Result<DataPage<'_>, String> {
-        // (Buffers are sized by a page's rows: a page claiming more than its row group holds
-        // is an error before any is allocated.)
-        if rows > self.expected.saturating_sub(self.rows) {
-            return Err(format!(
-                "a page of {rows} rows after {} of a row group of {}",
-                self.rows, self.expected
-            ));
-        }
+        self.check_page_rows(rows)?;
         self.nulls += rows - present;
         self.rows += rows;
         let into = into
@@ -1340,13 +1352,15 @@ mod tests {
         // The same without nulls, in a required column: its pages have no levels, so plain
         // values are read in place (from the page, or where a Snappy page was decompressed).
         let required: Vec<Option<i64>> = values.iter().map(|v| Some(v.unwrap_or(17))).collect();
+        // And pages of nulls only (no values to decompress).
+        let nulls: Vec<Option<i64>> = vec![None; 300];
         use parquet::basic::{Compression as C, ZstdLevel};
         use parquet::file::properties::WriterVersion::{PARQUET_1_0, PARQUET_2_0};
         // (Format v2 falls back to DELTA_BINARY_PACKED, which arrow-rs reads: not here.)
         for (version, dictionary_limit) in [(PARQUET_1_0, 1024), (PARQUET_2_0, 1 << 20)] {
             // Snappy pages are decompressed here, other codecs by the page reader.
             for codec in [C::UNCOMPRESSED, C::SNAPPY, C::ZSTD(ZstdLevel::default())] {
-                for (values, nullable) in [(&values, true), (&required, false)] {
+                for (values, nullable) in [(&values, true), (&required, false), (&nulls, true)] {
                     let props = props()
                         .set_writer_version(version)
                         .set_compression(codec)
