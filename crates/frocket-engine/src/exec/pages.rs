@@ -342,11 +342,9 @@ pub(crate) struct ChunkPages<R: ChunkReader> {
     /// values are read in place ([`Data::Scratch`]).
     scratch: Vec<i64>,
     optional: bool,
-    /// The chunk's dictionary, when copied from its page (see `dictionary_page`).
-    dictionary: Vec<i64>,
-    /// The chunk's dictionary read in place from its page ([`i64s_in_place`]); `None` when
-    /// copied into `dictionary`.
-    dictionary_page: Option<ScalarBuffer<i64>>,
+    /// The chunk's dictionary: read in place from its page where it can be
+    /// ([`i64s_in_place`]), else copied.
+    dictionary: ScalarBuffer<i64>,
     /// A STRING column's dictionary (a BYTE_ARRAY chunk: no plain pages, no `dictionary`).
     strings: Option<StringArray>,
     is_strings: bool,
@@ -395,8 +393,7 @@ impl<R: ChunkReader> ChunkPages<R> {
             snappy: snappy.then(snap::raw::Decoder::new),
             scratch: Vec::new(),
             optional: chunk.column_descr().max_def_level() > 0,
-            dictionary: Vec::new(),
-            dictionary_page: None,
+            dictionary: ScalarBuffer::from(Vec::new()),
             strings: None,
             is_strings,
             has_dictionary: false,
@@ -452,7 +449,7 @@ impl<R: ChunkReader> ChunkPages<R> {
 
     /// The chunk's dictionary (empty until its dictionary page is read).
     pub(crate) fn dictionary(&self) -> &[i64] {
-        self.dictionary_page.as_deref().unwrap_or(&self.dictionary)
+        &self.dictionary
     }
 
     /// Rows with no value met so far.
@@ -508,11 +505,11 @@ impl<R: ChunkReader> ChunkPages<R> {
                         .checked_mul(8)
                         .and_then(|n| buf.get(..n))
                         .ok_or_else(|| format!("dictionary page of {num_values} values is {} bytes", buf.len()))?;
-                    self.dictionary_page = i64s_in_place(&buf, num_values as usize);
-                    if self.dictionary_page.is_none() {
-                        self.dictionary.clear();
-                        extend_le_i64(&mut self.dictionary, bytes);
-                    }
+                    self.dictionary = i64s_in_place(&buf, num_values as usize).unwrap_or_else(|| {
+                        let mut copy = Vec::with_capacity(num_values as usize);
+                        extend_le_i64(&mut copy, bytes);
+                        ScalarBuffer::from(copy)
+                    });
                     self.has_dictionary = true;
                 }
                 Page::DataPage {
@@ -611,8 +608,8 @@ impl<R: ChunkReader> ChunkPages<R> {
         }
     }
 
-    /// A data page of `rows` rows, `present` of which have a value, encoded `encoding` in
-    /// `data`.
+    /// A data page of `rows` rows (checked against the row group by the caller, before its
+    /// levels), `present` of which have a value, encoded `encoding` in `data`.
     fn page(
         &mut self,
         data: Data,
@@ -621,7 +618,6 @@ impl<R: ChunkReader> ChunkPages<R> {
         present: usize,
         into: Option<(&mut Vec<u32>, usize)>,
     ) -> Result<DataPage<'_>, String> {
-        self.check_page_rows(rows)?;
         self.nulls += rows - present;
         self.rows += rows;
         let into = into
@@ -634,7 +630,7 @@ impl<R: ChunkReader> ChunkPages<R> {
         let values = match self.values(data, encoding, present, into)? {
             Decoded::Appended => PageValues::Appended,
             Decoded::Entries => PageValues::Entries {
-                dictionary: self.dictionary_page.as_deref().unwrap_or(&self.dictionary),
+                dictionary: &self.dictionary,
                 entries: &self.entries,
             },
             Decoded::Plain => PageValues::Plain(match &self.plain_page {
@@ -676,7 +672,7 @@ impl<R: ChunkReader> ChunkPages<R> {
                 };
                 let len = match &self.strings {
                     Some(strings) => strings.len(),
-                    None => self.dictionary().len(),
+                    None => self.dictionary.len(),
                 };
                 let (entries, decoded) = match into {
                     Some(keys) => {
