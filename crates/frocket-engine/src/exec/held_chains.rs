@@ -5,9 +5,9 @@
 //! takes the earliest row of step 0 with value `v`, then for each later step the earliest row
 //! of that step and value strictly after the step before ([`SequenceMatcher::unordered_run`]
 //! finds the same chain group by group). Only values with a row of step 1 go past step 0, and
-//! such rows are a few in a hundred; rows of step 0 are most rows. So:
+//! such rows are one in ten or fewer; rows of step 0 are most rows. So:
 //!
-//! 1. the rows of later steps are kept apart, grouped by group (a counting sort) then by
+//! 1. the rows of later steps are kept apart, grouped by group (a radix sort) then by
 //!    value: each run of one value (not null) with a row of step 1 is a chain;
 //! 2. one pass over every row of the part finds each chain's earliest row of step 0 and marks
 //!    the groups with a valued row of step 0 (they reach step 1 whatever else they have): a
@@ -28,7 +28,7 @@
 //! Without a held value every row holds the same one: a chain per group with a row of step 1.
 //!
 //! Over a part written group by group, [`SequenceMatcher::held_chains_run`] takes the same
-//! three steps over each group's rows in place: no counting sort, and the blocks are the
+//! three steps over each group's rows in place: no sort by group, and the blocks are the
 //! group's own.
 
 use arrow::buffer::BooleanBuffer;
@@ -102,6 +102,13 @@ struct Later {
     bits: u8,
 }
 
+/// A row of a later step and its group, as [`later_rows`] finds it.
+#[derive(Clone, Copy, Default)]
+struct Found {
+    group: u32,
+    row: Later,
+}
+
 /// Where each chain's rows of later steps are (`from..to` in their list), by block and lane:
 /// chains in the order their lanes were filled, and each block's first chain. A block's
 /// chains fill its lanes from the first, so a lane in use is the block's first chain plus
@@ -171,67 +178,43 @@ impl SequenceMatcher {
         let later_steps = !1u8 & ((1u16 << m) - 1) as u8;
         let key_of = |r: usize| held.map_or(0, |h| h.get(r).copied().unwrap_or(NULL_KEY));
 
-        // 1. The rows of later steps with a value, group by group (`at[g]..at[g + 1]`), each
-        // group's by value; the runs of one value with a row of step 1 are the chains.
-        let later = later_rows(of_row, bits, later_steps);
-        let mut at: Vec<u32> = zeroed(groups + 1);
-        for &(g, _, _) in &later {
-            if let Some(n) = at.get_mut(g as usize) {
-                *n += 1;
-            }
-        }
-        let mut total = 0u32;
-        for n in at.iter_mut() {
-            total += *n;
-            *n = total;
-        }
-        let mut own_rows = vec![Later::default(); total as usize];
-        for &(g, r, b) in &later {
-            let r = r as usize;
-            let Some(&t) = ts.run(r..r + 1).and_then(<[T::Value]>::first) else {
-                continue;
-            };
-            if let Some(n) = at.get_mut(g as usize) {
-                *n -= 1;
-                if let Some(slot) = own_rows.get_mut(*n as usize) {
-                    *slot = Later {
-                        key: key_of(r),
-                        time: stamp(t),
-                        bits: b,
-                    };
-                }
-            }
-        }
-        drop(later);
+        // 1. The rows of later steps, group by group, each group's by value; the runs of one
+        // value (not null) with a row of step 1 are the chains.
+        let found = by_group(
+            later_rows(of_row, bits, later_steps, groups, |r| {
+                let &t = ts.run(r..r + 1).and_then(<[T::Value]>::first)?;
+                Some((key_of(r), stamp(t)))
+            }),
+            groups,
+        );
         // Each group's chains in blocks of `LANES` (`block_of[g]`: its first block above the
         // number of its blocks less one; groups without chains point at block 0, which holds
         // none), and where each chain's rows of later steps are (by lane).
         // (Room for as many blocks as rows of later steps, each at most one chain's: never
         // grown. Pages not written are not taken.)
-        let mut blocks = Vec::with_capacity(total as usize + 1);
+        let total = found.len();
+        let mut own_rows: Vec<Later> = Vec::with_capacity(total);
+        let mut blocks = Vec::with_capacity(total + 1);
         blocks.push(Block::EMPTY);
-        let mut chain_rows = ChainRows::with_capacity(total as usize + 1, total as usize);
+        let mut chain_rows = ChainRows::with_capacity(total + 1, total);
         chain_rows.first.push(0);
         let mut block_of: Vec<u32> = zeroed(groups);
-        for (g, to) in block_of.iter_mut().enumerate() {
-            let (Some(&a), Some(&e)) = (at.get(g), at.get(g + 1)) else {
-                break;
-            };
-            if a == e {
-                continue;
-            }
-            let Some(own) = own_rows.get_mut(a as usize..e as usize) else {
+        for run in found.chunk_by(|x, y| x.group == y.group) {
+            let from = own_rows.len();
+            own_rows.extend(run.iter().map(|f| f.row));
+            let (Some(own), Some(f)) = (own_rows.get_mut(from..), run.first()) else {
                 continue;
             };
             let start = blocks.len();
             // (Block numbers fit the 24 bits above a group's count of blocks.)
-            if !add_chains(own, a, &mut blocks, &mut chain_rows, 1 << 24) {
+            if !add_chains(own, from as u32, &mut blocks, &mut chain_rows, 1 << 24) {
                 return None;
             }
-            if blocks.len() > start {
+            if let Some(to) = block_of.get_mut(f.group as usize).filter(|_| blocks.len() > start) {
                 *to = ((start as u32) << 8) | (blocks.len() - start - 1) as u32;
             }
         }
+        drop(found);
 
         // 2. One pass over every row: the groups with a valued row of step 0, and each chain's
         // earliest such row (each row compares its value with every lane of its group's
@@ -522,28 +505,111 @@ fn chain(own: &[Later], t0: u32, conv: &mut [Option<(u32, u32)>]) -> usize {
     reached
 }
 
-/// The rows whose step byte has a bit of `mask` (group, row, step byte), in part order, kept
-/// block by block without a branch per row.
-fn later_rows(of_row: &[u32], bits: &[u8], mask: u8) -> Vec<(u32, u32, u8)> {
-    const BLOCK: usize = 1024;
-    let mut out = Vec::new();
-    let mut block = [(0u32, 0u32, 0u8); BLOCK];
+/// The rows whose step byte has a bit of `mask` and whose group is below `groups`, in part
+/// order, each with the held value and time `row` gives it (a row it gives none is left out).
+///
+/// Such rows are one in ten or fewer: the step bytes are read eight at a time as one word,
+/// made into a bit a row 64 rows at a time, and only the rows whose bit is set are visited
+/// (no branch per row, no write per row).
+fn later_rows(
+    of_row: &[u32],
+    bits: &[u8],
+    mask: u8,
+    groups: usize,
+    mut row: impl FnMut(usize) -> Option<(u32, u32)>,
+) -> Vec<Found> {
     let rows = of_row.len().min(bits.len());
-    for from in (0..rows).step_by(BLOCK) {
-        let to = (from + BLOCK).min(rows);
-        let (Some(groups_of), Some(bits)) = (of_row.get(from..to), bits.get(from..to)) else {
-            break;
-        };
-        let mut n = 0;
-        for (i, (&g, &b)) in groups_of.iter().zip(bits).enumerate() {
-            if let Some(slot) = block.get_mut(n) {
-                *slot = (g, (from + i) as u32, b);
+    let (Some(of_row), Some(bits)) = (of_row.get(..rows), bits.get(..rows)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(rows / 8);
+    let mut push = |g: u32, r: usize, b: u8| {
+        if (g as usize) < groups {
+            if let Some((key, time)) = row(r) {
+                out.push(Found {
+                    group: g,
+                    row: Later { key, time, bits: b },
+                });
             }
-            n += usize::from(b & mask != 0);
         }
-        out.extend_from_slice(&block[..n.min(BLOCK)]);
+    };
+    let (blocks, tail) = bits.as_chunks::<64>();
+    let (groups_of, tail_groups) = of_row.as_chunks::<64>();
+    for (i, (block, groups_of)) in blocks.iter().zip(groups_of).enumerate() {
+        let mut set = rows_with_any(block, mask);
+        while set != 0 {
+            let j = set.trailing_zeros() as usize & 63;
+            push(groups_of[j], i * 64 + j, block[j]);
+            set &= set - 1;
+        }
+    }
+    let base = blocks.len() * 64;
+    for (i, (&b, &g)) in tail.iter().zip(tail_groups).enumerate() {
+        if b & mask != 0 {
+            push(g, base + i, b);
+        }
     }
     out
+}
+
+/// `found` (groups below `groups`) in order of group, each group's in the order given: a
+/// radix sort on the group's bits, least significant first, each pass a count and a scatter
+/// into at most 1,024 places. (A counting sort over every group at once scatters each row to
+/// a random place of tables as large as the groups: out of cache, slower by half.)
+fn by_group(mut found: Vec<Found>, groups: usize) -> Vec<Found> {
+    let width = usize::BITS - groups.saturating_sub(1).leading_zeros();
+    if width == 0 || found.len() < 2 {
+        return found;
+    }
+    let passes = width.div_ceil(10);
+    let digit = width.div_ceil(passes);
+    let mask = (1usize << digit) - 1;
+    let mut other = vec![Found::default(); found.len()];
+    let mut at = vec![0usize; mask + 1];
+    for pass in 0..passes {
+        let shift = pass * digit;
+        let place = |f: &Found| (f.group as usize >> shift) & mask;
+        at.fill(0);
+        for f in &found {
+            if let Some(n) = at.get_mut(place(f)) {
+                *n += 1;
+            }
+        }
+        let mut sum = 0;
+        for n in at.iter_mut() {
+            (sum, *n) = (sum + *n, sum);
+        }
+        for f in &found {
+            if let Some(n) = at.get_mut(place(f)) {
+                if let Some(slot) = other.get_mut(*n) {
+                    *slot = *f;
+                }
+                *n += 1;
+            }
+        }
+        std::mem::swap(&mut found, &mut other);
+    }
+    found
+}
+
+/// Bit `i` set when byte `i` of `block` has a bit of `mask`: each word of eight bytes masked,
+/// its nonzero bytes marked by their top bit and gathered into eight bits by one multiply.
+#[inline(always)]
+fn rows_with_any(block: &[u8; 64], mask: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const TOP: u64 = 0x8080_8080_8080_8080;
+    // Byte `i`'s lowest bit to bit `56 + i` (the products of other bytes never meet there).
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let spread = u64::from_ne_bytes([mask; 8]);
+    let (words, _) = block.as_chunks::<8>();
+    let mut set = 0u64;
+    for (w, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word) & spread;
+        // Top bit of each byte: set when the byte is nonzero.
+        let nonzero = (((x & LOW7) + LOW7) | x) & TOP;
+        set |= ((nonzero >> 7).wrapping_mul(GATHER) >> 56) << (8 * w);
+    }
+    set
 }
 
 /// Calls `visit(group, value, time)` for each row in part order: its held value (0 when
@@ -737,6 +803,77 @@ mod tests {
             })
             .collect();
         (m, groups, rows)
+    }
+
+    #[test]
+    fn later_rows_are_the_rows_with_a_bit_of_the_mask() {
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        for case in 0..2000u64 {
+            let rows = next(300) as usize;
+            // Sparse, dense and every byte value.
+            let density = [2, 20, 256][case as usize % 3];
+            let bits: Vec<u8> = (0..rows)
+                .map(|_| {
+                    if next(256) < density {
+                        next(256) as u8
+                    } else {
+                        next(2) as u8
+                    }
+                })
+                .collect();
+            let groups = next(50) as usize;
+            let of_row: Vec<u32> = (0..rows).map(|_| next(groups as u64 + 3) as u32).collect();
+            let mask = (next(255) + 1) as u8;
+            // Rows whose number is a multiple of 7 have no time.
+            let row = |r: usize| (!r.is_multiple_of(7)).then(|| (r as u32 * 3, r as u32 + 10));
+            let want: Vec<(u32, u32, u32, u8)> = (0..rows)
+                .filter(|&r| bits[r] & mask != 0 && (of_row[r] as usize) < groups && !r.is_multiple_of(7))
+                .map(|r| (of_row[r], r as u32 * 3, r as u32 + 10, bits[r]))
+                .collect();
+            let flat = |found: &[Found]| -> Vec<(u32, u32, u32, u8)> {
+                found
+                    .iter()
+                    .map(|f| (f.group, f.row.key, f.row.time, f.row.bits))
+                    .collect()
+            };
+            let found = later_rows(&of_row, &bits, mask, groups, row);
+            assert_eq!(flat(&found), want, "case {case}: mask {mask:#x} over {bits:?}");
+            // By group, each group's rows still in part order.
+            let mut sorted = want.clone();
+            sorted.sort_by_key(|&(g, ..)| g);
+            assert_eq!(flat(&by_group(found, groups)), sorted, "case {case}: by group");
+        }
+    }
+
+    #[test]
+    fn by_group_sorts_any_number_of_groups_stably() {
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        for groups in [
+            1usize,
+            2,
+            3,
+            1000,
+            1 << 10,
+            (1 << 10) + 1,
+            1 << 20,
+            3_000_000,
+            u32::MAX as usize,
+        ] {
+            let found: Vec<Found> = (0..5000u32)
+                .map(|i| Found {
+                    group: next(groups as u64) as u32,
+                    row: Later {
+                        key: i,
+                        time: 0,
+                        bits: 0,
+                    },
+                })
+                .collect();
+            let mut want: Vec<(u32, u32)> = found.iter().map(|f| (f.group, f.row.key)).collect();
+            want.sort_by_key(|&(g, _)| g);
+            let got: Vec<(u32, u32)> = by_group(found, groups).iter().map(|f| (f.group, f.row.key)).collect();
+            assert_eq!(got, want, "{groups} groups");
+        }
     }
 
     #[test]
