@@ -94,19 +94,14 @@ impl Block {
 /// A row of a later step, kept apart (step 1 of the module doc).
 #[derive(Clone, Copy, Default)]
 struct Later {
+    /// The row's group (by [`SequenceMatcher::held_chains_rowwise`]; 0 in a group's own).
+    group: u32,
     /// The row's held value ([`NULL_KEY`] for none: never a chain's).
     key: u32,
     /// The row's time, an offset from the part's first instant.
     time: u32,
     /// The row's step bits.
     bits: u8,
-}
-
-/// A row of a later step and its group, as [`later_rows`] finds it.
-#[derive(Clone, Copy, Default)]
-struct Found {
-    group: u32,
-    row: Later,
 }
 
 /// Where each chain's rows of later steps are (`from..to` in their list), by block and lane:
@@ -180,7 +175,7 @@ impl SequenceMatcher {
 
         // 1. The rows of later steps, group by group, each group's by value; the runs of one
         // value (not null) with a row of step 1 are the chains.
-        let found = by_group(
+        let mut own_rows = by_group(
             later_rows(of_row, bits, later_steps, groups, |r| {
                 let &t = ts.run(r..r + 1).and_then(<[T::Value]>::first)?;
                 Some((key_of(r), stamp(t)))
@@ -192,29 +187,24 @@ impl SequenceMatcher {
         // none), and where each chain's rows of later steps are (by lane).
         // (Room for as many blocks as rows of later steps, each at most one chain's: never
         // grown. Pages not written are not taken.)
-        let total = found.len();
-        let mut own_rows: Vec<Later> = Vec::with_capacity(total);
+        let total = own_rows.len();
         let mut blocks = Vec::with_capacity(total + 1);
         blocks.push(Block::EMPTY);
         let mut chain_rows = ChainRows::with_capacity(total + 1, total);
         chain_rows.first.push(0);
         let mut block_of: Vec<u32> = zeroed(groups);
-        for run in found.chunk_by(|x, y| x.group == y.group) {
-            let from = own_rows.len();
-            own_rows.extend(run.iter().map(|f| f.row));
-            let (Some(own), Some(f)) = (own_rows.get_mut(from..), run.first()) else {
-                continue;
-            };
-            let start = blocks.len();
+        let mut from = 0;
+        for own in own_rows.chunk_by_mut(|x, y| x.group == y.group) {
+            let (group, start) = (own.first().map_or(0, |f| f.group as usize), blocks.len());
             // (Block numbers fit the 24 bits above a group's count of blocks.)
-            if !add_chains(own, from as u32, &mut blocks, &mut chain_rows, 1 << 24) {
+            if !add_chains(own, from, &mut blocks, &mut chain_rows, 1 << 24) {
                 return None;
             }
-            if let Some(to) = block_of.get_mut(f.group as usize).filter(|_| blocks.len() > start) {
+            if let Some(to) = block_of.get_mut(group).filter(|_| blocks.len() > start) {
                 *to = ((start as u32) << 8) | (blocks.len() - start - 1) as u32;
             }
+            from += own.len() as u32;
         }
-        drop(found);
 
         // 2. One pass over every row: the groups with a valued row of step 0, and each chain's
         // earliest such row (each row compares its value with every lane of its group's
@@ -341,6 +331,7 @@ impl SequenceMatcher {
             (lo, hi) = (lo.min(t), hi.max(t));
             if let Some(slot) = later.get_mut(kept) {
                 *slot = Later {
+                    group: 0,
                     key,
                     time: i as u32,
                     bits: b,
@@ -517,7 +508,7 @@ fn later_rows(
     mask: u8,
     groups: usize,
     mut row: impl FnMut(usize) -> Option<(u32, u32)>,
-) -> Vec<Found> {
+) -> Vec<Later> {
     let rows = of_row.len().min(bits.len());
     let (Some(of_row), Some(bits)) = (of_row.get(..rows), bits.get(..rows)) else {
         return Vec::new();
@@ -526,9 +517,11 @@ fn later_rows(
     let mut push = |g: u32, r: usize, b: u8| {
         if (g as usize) < groups {
             if let Some((key, time)) = row(r) {
-                out.push(Found {
+                out.push(Later {
                     group: g,
-                    row: Later { key, time, bits: b },
+                    key,
+                    time,
+                    bits: b,
                 });
             }
         }
@@ -556,7 +549,7 @@ fn later_rows(
 /// radix sort on the group's bits, least significant first, each pass a count and a scatter
 /// into at most 1,024 places. (A counting sort over every group at once scatters each row to
 /// a random place of tables as large as the groups: out of cache, slower by half.)
-fn by_group(mut found: Vec<Found>, groups: usize) -> Vec<Found> {
+fn by_group(mut found: Vec<Later>, groups: usize) -> Vec<Later> {
     let width = usize::BITS - groups.saturating_sub(1).leading_zeros();
     if width == 0 || found.len() < 2 {
         return found;
@@ -564,11 +557,11 @@ fn by_group(mut found: Vec<Found>, groups: usize) -> Vec<Found> {
     let passes = width.div_ceil(10);
     let digit = width.div_ceil(passes);
     let mask = (1usize << digit) - 1;
-    let mut other = vec![Found::default(); found.len()];
+    let mut other = vec![Later::default(); found.len()];
     let mut at = vec![0usize; mask + 1];
     for pass in 0..passes {
         let shift = pass * digit;
-        let place = |f: &Found| (f.group as usize >> shift) & mask;
+        let place = |f: &Later| (f.group as usize >> shift) & mask;
         at.fill(0);
         for f in &found {
             if let Some(n) = at.get_mut(place(f)) {
@@ -830,11 +823,8 @@ mod tests {
                 .filter(|&r| bits[r] & mask != 0 && (of_row[r] as usize) < groups && !r.is_multiple_of(7))
                 .map(|r| (of_row[r], r as u32 * 3, r as u32 + 10, bits[r]))
                 .collect();
-            let flat = |found: &[Found]| -> Vec<(u32, u32, u32, u8)> {
-                found
-                    .iter()
-                    .map(|f| (f.group, f.row.key, f.row.time, f.row.bits))
-                    .collect()
+            let flat = |found: &[Later]| -> Vec<(u32, u32, u32, u8)> {
+                found.iter().map(|f| (f.group, f.key, f.time, f.bits)).collect()
             };
             let found = later_rows(&of_row, &bits, mask, groups, row);
             assert_eq!(flat(&found), want, "case {case}: mask {mask:#x} over {bits:?}");
@@ -859,19 +849,17 @@ mod tests {
             3_000_000,
             u32::MAX as usize,
         ] {
-            let found: Vec<Found> = (0..5000u32)
-                .map(|i| Found {
+            let found: Vec<Later> = (0..5000u32)
+                .map(|i| Later {
                     group: next(groups as u64) as u32,
-                    row: Later {
-                        key: i,
-                        time: 0,
-                        bits: 0,
-                    },
+                    key: i,
+                    time: 0,
+                    bits: 0,
                 })
                 .collect();
-            let mut want: Vec<(u32, u32)> = found.iter().map(|f| (f.group, f.row.key)).collect();
+            let mut want: Vec<(u32, u32)> = found.iter().map(|f| (f.group, f.key)).collect();
             want.sort_by_key(|&(g, _)| g);
-            let got: Vec<(u32, u32)> = by_group(found, groups).iter().map(|f| (f.group, f.row.key)).collect();
+            let got: Vec<(u32, u32)> = by_group(found, groups).iter().map(|f| (f.group, f.key)).collect();
             assert_eq!(got, want, "{groups} groups");
         }
     }
