@@ -192,7 +192,8 @@ impl SequenceMatcher {
         blocks.push(Block::EMPTY);
         let mut chain_rows = ChainRows::with_capacity(total + 1, total);
         chain_rows.first.push(0);
-        let mut block_of: Vec<u32> = zeroed(groups);
+        // (`block_of[groups]` stays 0: see step 2.)
+        let mut block_of: Vec<u32> = zeroed(groups + 1);
         let mut from = 0;
         for own in own_rows.chunk_by_mut(|x, y| x.group == y.group) {
             let (group, start) = (own.first().map_or(0, |f| f.group as usize), blocks.len());
@@ -214,24 +215,34 @@ impl SequenceMatcher {
         if self.deadline.passed() {
             return Some(vec![0; groups]);
         }
-        let blocks_at = blocks.as_ptr();
-        let ahead = |g: usize| {
-            if let Some(&packed) = block_of.get(g) {
-                prefetch(blocks_at.wrapping_add(blocks_of(packed).start));
-            }
+        // The tables of this pass are read and written through pointers, every index bounded
+        // by how it is made instead of checked a row (the checks took a sixth of the pass): a
+        // row's group is clamped to `groups` (a row past the groups, which the caller never
+        // gives, takes the null slot of `seen` and the empty entry `block_of[groups]`), and
+        // every entry of `block_of` is 0 (block 0) or blocks pushed above, which stay as they
+        // are until the pass ends.
+        debug_assert!(block_of.iter().all(|&packed| blocks_of(packed).end <= blocks.len()));
+        let (entries, seen_at, blocks_at) = (block_of.as_ptr(), seen.as_mut_ptr(), blocks.as_mut_ptr());
+        let ahead = move |g: usize| {
+            // SAFETY: `g.min(groups) < groups + 1 == block_of.len()`.
+            let packed = unsafe { *entries.add(g.min(groups)) };
+            prefetch(blocks_at.cast_const().wrapping_add(blocks_of(packed).start));
         };
-        step_0_rows(ts, of_row, bits, held, ahead, |g, key, t| {
+        step_0_rows(ts, of_row, bits, held, ahead, move |g, key, t| {
             // (Every row: one not of step 0, or without a value, comes with the null value,
             // which no chain has. No branch on the row's step.)
-            if let Some(s) = seen.get_mut(if key != NULL_KEY { g } else { groups }) {
-                *s = 1;
-            }
-            let Some(&packed) = block_of.get(g) else {
-                return;
+            let g = g.min(groups);
+            // SAFETY: both indexes are at most `groups`, below `seen.len()` and
+            // `block_of.len()` (`groups + 1`).
+            let packed = unsafe {
+                *seen_at.add(if key != NULL_KEY { g } else { groups }) = 1;
+                *entries.add(g)
             };
             let t = stamp(t);
-            for block in blocks.get_mut(blocks_of(packed)).into_iter().flatten() {
-                block.lower(key, t);
+            for b in blocks_of(packed) {
+                // SAFETY: below `blocks.len()` (see above); no other reference to `blocks`
+                // lives during the pass.
+                unsafe { (*blocks_at.add(b)).lower(key, t) };
             }
         });
         if self.deadline.passed() {
@@ -861,6 +872,24 @@ mod tests {
             want.sort_by_key(|&(g, _)| g);
             let got: Vec<(u32, u32)> = by_group(found, groups).iter().map(|f| (f.group, f.key)).collect();
             assert_eq!(got, want, "{groups} groups");
+        }
+    }
+
+    #[test]
+    fn rows_of_groups_past_the_count_are_left_out() {
+        // (The caller never gives such rows: the pass over every row must still stay within
+        // its tables.)
+        let mut next = xorshift(0x0DDB_1A5E_5BAD_5EED);
+        for case in 0..300 {
+            let (m, groups, rows) = random_part(&mut next, case);
+            let (want, _) = rowwise(m, groups, &rows, true, None);
+            let mut more = rows.clone();
+            for r in 0..rows.len() / 3 {
+                let (_, hits, t, key) = rows[r * 3].clone();
+                more.push((groups as u32 + next(3) as u32, hits, t, key));
+            }
+            let (got, _) = rowwise(m, groups, &more, true, None);
+            assert_eq!(got, want, "case {case}");
         }
     }
 
