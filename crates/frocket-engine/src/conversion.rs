@@ -90,6 +90,25 @@ impl Sketch {
         2.0 * (f64::from(i) * gamma_ln()).exp() / (g + 1.0)
     }
 
+    /// Adds one whole time (integer timestamps): the same bucket as [`Sketch::add`] gives
+    /// `v as f64`, found without a logarithm up to 2^52 (see [`WholeBuckets`]).
+    ///
+    /// ```
+    /// use frocket_engine::conversion::Sketch;
+    /// let (mut a, mut b) = (Sketch::default(), Sketch::default());
+    /// for v in [0, 1, 2, 59_999, 60_000, 86_400_000, 1 << 60] {
+    ///     a.add_whole(v);
+    ///     b.add(v as f64);
+    /// }
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn add_whole(&mut self, v: i64) {
+        match WholeBuckets::get().index(v) {
+            Some(i) => self.add_count(i, 1),
+            None => self.add(v as f64),
+        }
+    }
+
     /// Adds one time.
     pub fn add(&mut self, v: f64) {
         // NaN too.
@@ -167,6 +186,67 @@ impl Sketch {
     }
 }
 
+/// The sketch's bucket of each whole time from 1 to [`WholeBuckets::MAX`] without a
+/// logarithm, always the one [`Sketch::index`] gives: the first whole time of each bucket
+/// (found by `index` itself, once a process), and an estimate of the bucket from the time's
+/// bits within one of it (a cubic for `log2` of the mantissa, off by at most 0.0014: a tenth
+/// of a bucket), settled by comparing the time with the next two buckets' first times.
+struct WholeBuckets {
+    /// `first[i]`: the smallest whole time in bucket `i` or above (`u64::MAX` past the last).
+    first: Vec<u64>,
+}
+
+impl WholeBuckets {
+    /// The largest time indexed this way (142 years in milliseconds).
+    const MAX: u64 = 1 << 52;
+
+    /// Buckets per doubling: `ln 2 / ln γ`.
+    fn per_octave() -> f64 {
+        std::f64::consts::LN_2 / gamma_ln()
+    }
+
+    /// The table, built on first use.
+    fn get() -> &'static WholeBuckets {
+        static TABLE: std::sync::OnceLock<WholeBuckets> = std::sync::OnceLock::new();
+        TABLE.get_or_init(WholeBuckets::build)
+    }
+
+    fn build() -> WholeBuckets {
+        let last = Sketch::index(Self::MAX as f64);
+        let mut first: Vec<u64> = Vec::with_capacity(last as usize + 4);
+        first.push(1);
+        for i in 1..=last {
+            // Bucket `i` starts above γ^(i-1): from there, step to its first whole time.
+            let mut c = ((f64::from(i - 1) * gamma_ln()).exp() as u64).max(1);
+            while c > 1 && Sketch::index((c - 1) as f64) >= i {
+                c -= 1;
+            }
+            while Sketch::index(c as f64) < i {
+                c += 1;
+            }
+            first.push(c);
+        }
+        first.extend([u64::MAX; 3]);
+        WholeBuckets { first }
+    }
+
+    /// The bucket of whole time `v`, when it is from 1 to [`WholeBuckets::MAX`].
+    #[inline]
+    fn index(&self, v: i64) -> Option<i32> {
+        let v = u64::try_from(v).ok().filter(|v| (1..=Self::MAX).contains(v))?;
+        let bits = (v as f64).to_bits();
+        let octave = ((bits >> 52) as i64 - 1023) as f64;
+        // The mantissa, 0 ≤ t < 1; log2(1 + t) by a cubic (least squares on [0, 1]).
+        let t = f64::from_bits((bits & ((1 << 52) - 1)) | 1.0f64.to_bits()) - 1.0;
+        let log2 = octave + t * (1.423_494_18 + t * (-0.587_769_24 + t * 0.165_589_88));
+        // Within a tenth of a bucket of `ln(v) / ln γ`: the bucket is `k`, `k + 1` or `k + 2`.
+        // (A negative estimate, for 1, is cast to 0.)
+        let k = (log2 * Self::per_octave()) as usize;
+        let (&next, &after) = (self.first.get(k + 1)?, self.first.get(k + 2)?);
+        Some(k as i32 + i32::from(next <= v) + i32::from(after <= v))
+    }
+}
+
 /// One funnel step's time to convert, as a part sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -199,6 +279,7 @@ impl ConversionPartial {
         }
     }
 
+    /// Counts a time in all but the sketch.
     fn add_common(&mut self, v: f64, bins: &[f64]) {
         self.groups += 1;
         self.min = Some(self.min.map_or(v, |m| m.min(v)));
@@ -207,7 +288,6 @@ impl ConversionPartial {
             let bin = bins.partition_point(|&b| b <= v);
             self.histogram[bin] += 1;
         }
-        self.sketch.add(v);
     }
 
     /// Adds one group's time (integer timestamps).
@@ -216,6 +296,7 @@ impl ConversionPartial {
             *s += i128::from(v);
         }
         self.add_common(v as f64, bins);
+        self.sketch.add_whole(v);
     }
 
     /// Adds one group's time (float timestamps).
@@ -224,6 +305,7 @@ impl ConversionPartial {
             *s += v;
         }
         self.add_common(v, bins);
+        self.sketch.add(v);
     }
 
     /// Adds another part's partial for the same step (checked first: on an error nothing is
@@ -398,6 +480,38 @@ mod tests {
         });
         for v in edges.into_iter().chain(spread) {
             assert_eq!(ceil_i32(v), v.ceil() as i32, "{v}");
+        }
+    }
+
+    #[test]
+    fn whole_times_take_the_bucket_their_logarithm_gives() {
+        let table = WholeBuckets::get();
+        let check = |v: i64| assert_eq!(table.index(v), Some(Sketch::index(v as f64)), "{v}");
+        // Every time up to 2^20, each bucket's first time and its neighbours, powers of two
+        // and their neighbours, and times spread over every octave.
+        (1..=1 << 20).for_each(check);
+        for &f in &table.first {
+            if f <= WholeBuckets::MAX {
+                for v in f.saturating_sub(2)..=(f + 2).min(WholeBuckets::MAX) {
+                    check(v.max(1) as i64);
+                }
+            }
+        }
+        for k in 0..=52 {
+            for d in -2i64..=2 {
+                check(((1i64 << k) + d).clamp(1, 1 << 52));
+            }
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..500_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check((x >> (12 + x % 52)).max(1) as i64);
+        }
+        // Outside 1..=2^52: the logarithm's way.
+        for v in [i64::MIN, -1, 0, (1 << 52) + 1, i64::MAX] {
+            assert_eq!(table.index(v), None, "{v}");
         }
     }
 
