@@ -189,7 +189,7 @@ impl super::pages::ValueSink for ScalarCoder {
             let codes: Vec<u32> = dictionary.iter().map(|&v| self.int_code(v)).collect();
             self.entry_codes = codes;
         }
-        let codes = &self.entry_codes;
+        let codes = &self.entry_codes[..];
         self.codes.extend(entries.iter().map(|&e| codes[e as usize]));
     }
 

@@ -576,7 +576,7 @@ impl IntNumbering {
             self.entry_slots.resize(dictionary.len(), EntrySlot::default());
         }
         if self.counting {
-            let slots = &mut self.entry_slots;
+            let slots = &mut self.entry_slots[..];
             for &e in entries {
                 slots[e as usize].count += 1;
             }
@@ -612,7 +612,7 @@ impl IntNumbering {
             }
             self.coded = dictionary.len();
         }
-        let slots = &mut self.entry_slots;
+        let slots = &mut self.entry_slots[..];
         self.of_row.extend(entries.iter().map(|&e| {
             let slot = &mut slots[e as usize];
             slot.count += 1;
