@@ -93,8 +93,7 @@ pub(crate) fn decode_string_column<R: ChunkReader>(
     let mut buffers = PageBuffers::default();
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let (chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
-        let mut chunk = chunk.with_buffers(std::mem::take(&mut buffers));
+        let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf, &mut buffers).map_err(in_group)?;
         let capacity = batch.min(expected).min(1 << 25);
         // Room for a batch and the 8 places past a page's entries that decoding may write:
         // pages that fit are decoded straight into the batch's keys; the one that straddles
@@ -254,8 +253,7 @@ pub(crate) fn decode_number_column<R: ChunkReader>(
     let mut buffers = PageBuffers::default();
     for &rg in row_groups {
         let in_group = |m: String| format!("row group {rg}: {m}");
-        let (chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf).map_err(in_group)?;
-        let mut chunk = chunk.with_buffers(std::mem::take(&mut buffers));
+        let (mut chunk, expected) = ChunkPages::of_row_group(reader, meta, rg, leaf, &mut buffers).map_err(in_group)?;
         while let Some(page) = chunk.next_page().map_err(in_group)? {
             if let Some(present) = page.present {
                 sink.absent(present, page.rows);
@@ -407,18 +405,21 @@ impl<R: ChunkReader> ChunkPages<R> {
         })
     }
 
-    /// The pages of leaf column `leaf` of row group `rg` of the part `meta` describes, and the
-    /// row group's rows.
+    /// The pages of leaf column `leaf` of row group `rg` of the part `meta` describes, decoded
+    /// into `buffers` (the column's previous chunk's, from
+    /// [`take_buffers`](Self::take_buffers); taken), and the row group's rows.
     fn of_row_group(
         reader: &Arc<R>,
         meta: &parquet::file::metadata::ParquetMetaData,
         rg: usize,
         leaf: usize,
+        buffers: &mut PageBuffers,
     ) -> Result<(Self, usize), String> {
         let group = meta.row_groups().get(rg).ok_or("not in the footer")?;
         let column = group.columns().get(leaf).ok_or_else(|| format!("no column {leaf}"))?;
         let expected = group.num_rows().max(0) as usize;
-        Ok((Self::open(reader.clone(), column, expected)?, expected))
+        let chunk = Self::open(reader.clone(), column, expected)?;
+        Ok((chunk.with_buffers(std::mem::take(buffers)), expected))
     }
 
     /// The chunk with `buffers` (another chunk's, from [`take_buffers`](Self::take_buffers))
