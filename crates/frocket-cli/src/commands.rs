@@ -30,6 +30,7 @@ fn home(cfg: &Config) -> Result<PathBuf> {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let cfg = Config::from_env()?;
+    frocket_engine::part_file::keep_mapped(cfg.read.mmap_keep);
     let format = cli.output.unwrap_or(if std::io::stdout().is_terminal() {
         OutputFormat::Table
     } else {

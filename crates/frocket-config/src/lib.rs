@@ -137,6 +137,9 @@ pub struct ReadConfig {
     /// Map part files into memory instead of reading them with `read` calls
     /// (`FROCKET_READ_MMAP`, default `true`; see `frocket_engine::part_file`).
     pub mmap: bool,
+    /// Mapped parts kept mapped between queries, at most (`FROCKET_READ_MMAP_KEEP`, default
+    /// 256; 0: each query maps its part anew; see `frocket_engine::part_file`).
+    pub mmap_keep: usize,
 }
 
 /// Everything configurable.
@@ -460,6 +463,7 @@ impl Config {
             },
             read: ReadConfig {
                 mmap: v.boolean("FROCKET_READ_MMAP", true)?,
+                mmap_keep: v.parse("FROCKET_READ_MMAP_KEEP", 256, "a number of parts (an integer)")?,
             },
             aggregations_top_default: top,
             validation_sample_ratio: v.ratio("FROCKET_VALIDATION_SAMPLE_RATIO", 0.1)?,
@@ -529,6 +533,16 @@ mod tests {
         assert_eq!(c.invoker.retry_max_attempts, 3);
         assert!(c.read.mmap);
         assert!(!Config::from_vars([("FROCKET_READ_MMAP", "false")]).unwrap().read.mmap);
+        assert_eq!(c.read.mmap_keep, 256);
+        assert_eq!(
+            Config::from_vars([("FROCKET_READ_MMAP_KEEP", "0")])
+                .unwrap()
+                .read
+                .mmap_keep,
+            0
+        );
+        let err = Config::from_vars([("FROCKET_READ_MMAP_KEEP", "-1")]).unwrap_err();
+        assert_eq!(err.var, "FROCKET_READ_MMAP_KEEP");
         assert_eq!(c.unregister_last_used_interval_secs, 120.0);
         assert_eq!(c.aggregations_top_default, 10);
         assert_eq!(c.worker.disk_cache_size_mb, 256);

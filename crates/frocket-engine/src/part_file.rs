@@ -5,6 +5,15 @@
 //! into a buffer: 3–5% of a query's time over a warm part (`docs/performance.md`, "Session
 //! 19"). Either way only the column chunks a query needs are touched.
 //!
+//! A part mapped for one query stays mapped for the next ([`MappedParts`]: up to
+//! `FROCKET_READ_MMAP_KEEP` parts a process, 256 by default, the least recently used let go
+//! first): a process that queries the same parts again (a queue worker, a warm Lambda,
+//! `frocket serve`) finds their pages already mapped — mapping them anew took 6% of a query
+//! over a warm part, page faults and unmapping (`docs/performance.md`, "Session 27"). The
+//! mapping is taken again when the path names another file, or the file's length or
+//! modification time changed; one of a file removed or replaced is let go the next time a part
+//! is mapped anew, so that a removed file's space is given back.
+//!
 //! A mapping has one hazard that `read` calls do not: a file truncated in place while it is
 //! mapped (not replaced by a rename, nor removed: both leave the mapping whole), or a read
 //! error of a network file system, raises `SIGBUS` in the process instead of an error. So a
@@ -25,9 +34,11 @@
 //! # }
 //! ```
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use parquet::errors::{ParquetError, Result as ParquetResult};
@@ -44,19 +55,205 @@ pub enum PartFile {
 
 /// Opens the part at `path`: mapped into memory when `map` (and the system maps it; an empty
 /// file, one on a network file system, or one the system cannot map, is read with `read`
-/// calls instead).
+/// calls instead), through the process's [`MappedParts`] (see [`keep_mapped`]).
 pub fn open_part(path: &Path, map: bool) -> std::io::Result<PartFile> {
-    let file = File::open(path)?;
-    if !map || file.metadata()?.len() == 0 || on_network_fs(&file) {
-        return Ok(PartFile::Read(file));
+    MAPPED.open(path, map)
+}
+
+/// The process's mapped parts, kept from query to query.
+static MAPPED: MappedParts = MappedParts::new(DEFAULT_KEPT_MAPPINGS);
+
+/// Parts [`open_part`] keeps mapped between queries until [`keep_mapped`] says otherwise
+/// (`FROCKET_READ_MMAP_KEEP`'s default).
+pub const DEFAULT_KEPT_MAPPINGS: usize = 256;
+
+/// Sets how many parts [`open_part`] keeps mapped between queries (`FROCKET_READ_MMAP_KEEP`,
+/// set once at start-up); 0: each query maps its part and lets it go. Mappings past the new
+/// number are let go now, the least recently used first.
+///
+/// ```
+/// frocket_engine::part_file::keep_mapped(16);
+/// # frocket_engine::part_file::keep_mapped(frocket_engine::part_file::DEFAULT_KEPT_MAPPINGS);
+/// ```
+pub fn keep_mapped(parts: usize) {
+    MAPPED.keep(parts);
+}
+
+/// Mapped part files kept from query to query (see the module's docs), at most `keep` of
+/// them, each under the path it was opened by, with the identity of the file it maps.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use frocket_engine::part_file::{MappedParts, PartFile};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("part.parquet");
+/// std::fs::write(&path, b"PAR1")?;
+/// let parts = MappedParts::new(8);
+/// let (PartFile::Mapped(a), PartFile::Mapped(b)) = (parts.open(&path, true)?, parts.open(&path, true)?) else {
+///     panic!("mapped");
+/// };
+/// assert_eq!(a.as_ptr(), b.as_ptr()); // the same mapping, kept
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MappedParts {
+    kept: Mutex<Kept>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    keep: usize,
+    parts: Vec<KeptPart>,
+    /// Counts uses: a part's last is its place in the least-recently-used order.
+    clock: u64,
+}
+
+#[derive(Debug)]
+struct KeptPart {
+    path: PathBuf,
+    file: FileId,
+    bytes: Bytes,
+    used: u64,
+}
+
+/// What tells a file apart, and whether it changed: its device and inode (on Unix), length
+/// and modification time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FileId {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileId {
+    fn of(meta: &Metadata) -> Self {
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (0, 0);
+        FileId {
+            device,
+            inode,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
     }
-    // SAFETY: the mapping is read-only and lives as long as the `Bytes` that owns it. What the
-    // type system cannot promise is that the file's length stays: a file truncated in place
-    // while mapped raises SIGBUS on a read past its new end (see the module's docs; parts are
-    // written whole and replaced by renames, which leave the mapping intact).
-    match unsafe { memmap2::Mmap::map(&file) } {
-        Ok(mapped) => Ok(PartFile::Mapped(Bytes::from_owner(mapped))),
-        Err(_) => Ok(PartFile::Read(file)),
+
+    /// Whether `path` still names this file (same device and inode), as `stat` tells now.
+    fn named_by(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| {
+            let now = FileId::of(&m);
+            (now.device, now.inode) == (self.device, self.inode)
+        })
+    }
+}
+
+impl MappedParts {
+    /// Keeping at most `keep` parts mapped (0: none).
+    pub const fn new(keep: usize) -> Self {
+        MappedParts {
+            kept: Mutex::new(Kept {
+                keep,
+                parts: Vec::new(),
+                clock: 0,
+            }),
+        }
+    }
+
+    /// Keeps at most `keep` parts mapped from now on.
+    pub fn keep(&self, keep: usize) {
+        let mut kept = self.lock();
+        kept.keep = keep;
+        kept.trim();
+    }
+
+    /// How many parts are kept mapped now.
+    pub fn len(&self) -> usize {
+        self.lock().parts.len()
+    }
+
+    /// Whether no part is kept mapped.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Opens the part at `path` as [`open_part`] does: mapped when `map` — the mapping kept
+    /// from an earlier call when `path` still names the same file, unchanged, else a new one,
+    /// kept in turn.
+    pub fn open(&self, path: &Path, map: bool) -> std::io::Result<PartFile> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if !map || meta.len() == 0 || on_network_fs(&file) {
+            return Ok(PartFile::Read(file));
+        }
+        let id = FileId::of(&meta);
+        if let Some(bytes) = self.lock().reuse(path, id) {
+            return Ok(PartFile::Mapped(bytes));
+        }
+        // SAFETY: the mapping is read-only and lives as long as the `Bytes` that owns it. What
+        // the type system cannot promise is that the file's length stays: a file truncated in
+        // place while mapped raises SIGBUS on a read past its new end (see the module's docs;
+        // parts are written whole and replaced by renames, which leave the mapping intact).
+        let bytes = match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(mapped) => Bytes::from_owner(mapped),
+            Err(_) => return Ok(PartFile::Read(file)),
+        };
+        self.lock().insert(path, id, bytes.clone());
+        Ok(PartFile::Mapped(bytes))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // (A panic while holding the lock leaves a list that is whole at every step.)
+        self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Kept {
+    /// The mapping kept for `path` if it maps file `id` as it is now.
+    fn reuse(&mut self, path: &Path, id: FileId) -> Option<Bytes> {
+        self.clock += 1;
+        let clock = self.clock;
+        let part = self.parts.iter_mut().find(|p| p.path == path && p.file == id)?;
+        part.used = clock;
+        Some(part.bytes.clone())
+    }
+
+    /// Keeps `bytes`, the mapping of file `id` at `path`, in place of any other for `path`;
+    /// lets go of the mappings of files removed or replaced since, then of the least recently
+    /// used past `keep`.
+    fn insert(&mut self, path: &Path, id: FileId, bytes: Bytes) {
+        if self.keep == 0 {
+            return;
+        }
+        self.parts.retain(|p| p.path != path && p.file.named_by(&p.path));
+        self.clock += 1;
+        self.parts.push(KeptPart {
+            path: path.to_path_buf(),
+            file: id,
+            bytes,
+            used: self.clock,
+        });
+        self.trim();
+    }
+
+    /// Lets go of the least recently used mappings past `keep`.
+    fn trim(&mut self) {
+        while self.parts.len() > self.keep {
+            let oldest = self
+                .parts
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, p)| p.used)
+                .map(|(i, _)| i);
+            if let Some(i) = oldest {
+                self.parts.swap_remove(i);
+            }
+        }
     }
 }
 
@@ -209,6 +406,90 @@ mod tests {
         let (_dir, path) = part(b"PAR1");
         let file = File::open(&path).expect("open");
         assert!(!on_network_fs(&file));
+    }
+
+    /// The address a mapped part's bytes start at (what tells one mapping from another).
+    fn mapped_at(parts: &MappedParts, path: &Path) -> usize {
+        match parts.open(path, true).expect("open") {
+            PartFile::Mapped(b) => b.as_ptr() as usize,
+            PartFile::Read(_) => panic!("not mapped"),
+        }
+    }
+
+    #[test]
+    fn a_part_stays_mapped_until_its_file_changes() {
+        let (dir, path) = part(b"PAR1 first");
+        let parts = MappedParts::new(4);
+        let first = mapped_at(&parts, &path);
+        assert_eq!(mapped_at(&parts, &path), first);
+        assert_eq!(parts.len(), 1);
+        // Replaced by a rename (another inode): mapped anew, the new bytes read.
+        let other = dir.path().join("new");
+        std::fs::write(&other, b"PAR1 second").expect("write");
+        std::fs::rename(&other, &path).expect("rename");
+        let PartFile::Mapped(bytes) = parts.open(&path, true).expect("open") else {
+            panic!("not mapped")
+        };
+        assert_eq!(&bytes[..], b"PAR1 second");
+        assert_eq!(parts.len(), 1);
+        // Written over in place, to another length: mapped anew.
+        let before = bytes.as_ptr() as usize;
+        std::fs::write(&path, b"PAR1 third, longer").expect("write");
+        let PartFile::Mapped(bytes) = parts.open(&path, true).expect("open") else {
+            panic!("not mapped")
+        };
+        assert_eq!(&bytes[..], b"PAR1 third, longer");
+        assert_ne!(bytes.as_ptr() as usize, before);
+        // Read with `read` calls when asked: nothing kept changes.
+        assert!(matches!(parts.open(&path, false), Ok(PartFile::Read(_))));
+        assert_eq!(parts.len(), 1);
+    }
+
+    #[test]
+    fn the_least_recently_used_part_is_let_go_first() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths: Vec<PathBuf> = (0..3)
+            .map(|i| {
+                let p = dir.path().join(format!("{i}.parquet"));
+                std::fs::write(&p, format!("PAR1 {i}")).expect("write");
+                p
+            })
+            .collect();
+        let parts = MappedParts::new(2);
+        let a = mapped_at(&parts, &paths[0]);
+        let b = mapped_at(&parts, &paths[1]);
+        assert_eq!(mapped_at(&parts, &paths[0]), a); // 0 used after 1
+        mapped_at(&parts, &paths[2]); // 1 let go
+        assert_eq!(parts.len(), 2);
+        assert_eq!(mapped_at(&parts, &paths[0]), a);
+        // 1 mapped anew (its old mapping is gone: the address may be reused, so only the
+        // count tells), letting 2 go.
+        let _ = b;
+        mapped_at(&parts, &paths[1]);
+        assert_eq!(parts.len(), 2);
+        // Fewer kept from now on: the least recently used let go at once; none: nothing kept.
+        parts.keep(1);
+        assert_eq!(parts.len(), 1);
+        parts.keep(0);
+        assert!(parts.is_empty());
+        mapped_at(&parts, &paths[0]);
+        assert!(parts.is_empty());
+    }
+
+    #[test]
+    fn a_removed_part_is_let_go_when_another_is_mapped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        std::fs::write(&a, b"PAR1 a").expect("write");
+        std::fs::write(&b, b"PAR1 b").expect("write");
+        let parts = MappedParts::new(8);
+        mapped_at(&parts, &a);
+        std::fs::remove_file(&a).expect("remove");
+        assert_eq!(parts.len(), 1);
+        mapped_at(&parts, &b);
+        // Only b's mapping is left: a's file, removed, is no longer held open by a mapping.
+        assert_eq!(parts.len(), 1);
+        assert!(parts.open(&a, true).is_err());
     }
 
     #[test]

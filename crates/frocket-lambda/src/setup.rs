@@ -33,6 +33,7 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 pub async fn connect(role: Role) -> Result<(Config, Datastore), LambdaError> {
     let mut cfg = Config::from_env_as(role)?;
     init_logging(&cfg);
+    frocket_engine::part_file::keep_mapped(cfg.read.mmap_keep);
     frocket_datastore::resolve_redis(&mut cfg).await?;
     resolve_auth_secret(&mut cfg).await?;
     let ds = Datastore::connect(&cfg.redis, cfg.blobstore_default_ttl_secs, cfg.blobstore_max_ttl_secs).await?;
