@@ -12,7 +12,8 @@
 //! over a warm part, page faults and unmapping (`docs/performance.md`, "Session 27"). The
 //! mapping is taken again when the path names another file, or the file's length or
 //! modification time changed; one of a file removed or replaced is let go the next time a part
-//! is mapped anew, so that a removed file's space is given back.
+//! is mapped anew, or when [`let_go_removed`] is called (a worker does after each fetch from
+//! S3, whose cache removes parts), so that a removed file's space is given back.
 //!
 //! A mapping has one hazard that `read` calls do not: a file truncated in place while it is
 //! mapped (not replaced by a rename, nor removed: both leave the mapping whole), or a read
@@ -77,6 +78,13 @@ pub const DEFAULT_KEPT_MAPPINGS: usize = 256;
 /// ```
 pub fn keep_mapped(parts: usize) {
     MAPPED.keep(parts);
+}
+
+/// Lets go of the kept mappings of files removed or replaced since they were mapped, so that
+/// a removed file's disk space is given back now: for a cache that removes part files, after
+/// it may have (the worker calls it after each fetch from S3).
+pub fn let_go_removed() {
+    MAPPED.let_go_removed();
 }
 
 /// Mapped part files kept from query to query (see the module's docs), at most `keep` of
@@ -170,6 +178,11 @@ impl MappedParts {
         let mut kept = self.lock();
         kept.keep = keep;
         kept.trim();
+    }
+
+    /// Lets go of the mappings of files removed or replaced since (see [`let_go_removed`]).
+    pub fn let_go_removed(&self) {
+        self.lock().parts.retain(|p| p.file.named_by(&p.path));
     }
 
     /// How many parts are kept mapped now.
@@ -490,6 +503,11 @@ mod tests {
         // Only b's mapping is left: a's file, removed, is no longer held open by a mapping.
         assert_eq!(parts.len(), 1);
         assert!(parts.open(&a, true).is_err());
+        // Or at once, when asked (as a worker does after its cache may have removed files).
+        std::fs::remove_file(&b).expect("remove");
+        assert_eq!(parts.len(), 1);
+        parts.let_go_removed();
+        assert!(parts.is_empty());
     }
 
     #[test]

@@ -327,6 +327,9 @@ pub async fn read_for_query(
         )
         .await
         .map_err(|e| e.to_string())?;
+    // The cache may have removed parts to make room: mappings kept of them are let go, so
+    // that their space is given back now.
+    frocket_engine::part_file::let_go_removed();
     let bytes = (fetched.bytes_from_source, fetched.bytes_from_cache);
     let q = query.clone();
     let part = tokio::task::spawn_blocking(move || {
