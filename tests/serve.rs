@@ -70,3 +70,74 @@ fn serve_answers_over_http_and_stops_on_sigterm() {
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert!(err.contains("stopped"), "{err}");
 }
+
+/// Starts `frocket serve` on a free port over `f`'s catalog; waits (with a deadline) until it
+/// answers.
+fn start_serve(f: &Frocket) -> (std::process::Child, u16) {
+    let port = free_port();
+    let mut child = Command::new(frocket_bin())
+        .args(["serve", "--port", &port.to_string()])
+        .env("FROCKET_HOME", f.home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "frocket serve did not start");
+        assert!(child.try_wait().unwrap().is_none(), "frocket serve exited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+/// A long-lived `frocket serve` keeps the parts it mapped mapped from query to query
+/// (`FROCKET_READ_MMAP_KEEP`): a part renamed over between two queries, or written over in
+/// place, is read anew — each answer equals a fresh `frocket run` process's over the same files.
+#[test]
+fn parts_replaced_between_queries_are_read_anew() {
+    let data = tempfile::tempdir().unwrap();
+    let golden = golden_dir().join("data");
+    let (p0, p1) = (
+        data.path().join("part-00000.parquet"),
+        data.path().join("part-00001.parquet"),
+    );
+    std::fs::copy(golden.join("part-00000.parquet"), &p0).unwrap();
+    std::fs::copy(golden.join("part-00001.parquet"), &p1).unwrap();
+    let f = Frocket::new();
+    f.ok(&[
+        "register",
+        "d",
+        &data.path().display().to_string(),
+        "visitorid",
+        "timestamp",
+    ]);
+    let (mut child, port) = start_serve(&f);
+    let query = r#"{"funnel": {"sequence": [{"filter": {"column": "event", "op": "==", "value": "view"}},
+        {"filter": {"column": "event", "op": "==", "value": "addtocart"}}]}}"#;
+    let answer = |what: &str| {
+        let (status, body) = http(port, "POST", "/datasets/d/query", query);
+        assert!(status.contains("200"), "{what}: {status} {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        let fresh = f.ok(&["run", "d", "--string", query]);
+        let (got, fresh) = (
+            json!({"query": got["query"], "funnel": got["funnel"]}),
+            json!({"query": fresh["query"], "funnel": fresh["funnel"]}),
+        );
+        assert_eq!(got, fresh, "{what}");
+        got
+    };
+    let first = answer("the parts as registered");
+    assert_eq!(answer("the same parts again"), first);
+    // Part 1 renamed over by a copy of part 0 (part 0's users twice).
+    let tmp = data.path().join("new.tmp");
+    std::fs::copy(&p0, &tmp).unwrap();
+    std::fs::rename(&tmp, &p1).unwrap();
+    let doubled = answer("part 1 renamed over");
+    assert_ne!(doubled, first);
+    // Part 1 written over in place with its own bytes again (truncated, then written).
+    std::fs::write(&p1, std::fs::read(golden.join("part-00001.parquet")).unwrap()).unwrap();
+    assert_eq!(answer("part 1 written over in place"), first);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
