@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use frocket_tests::services::free_port;
+use frocket_tests::services::{free_port, ServeProcess};
 use frocket_tests::{frocket_bin, golden_dir, Frocket};
 use serde_json::{json, Value};
 
@@ -71,26 +71,6 @@ fn serve_answers_over_http_and_stops_on_sigterm() {
     assert!(err.contains("stopped"), "{err}");
 }
 
-/// Starts `frocket serve` on a free port over `f`'s catalog; waits (with a deadline) until it
-/// answers.
-fn start_serve(f: &Frocket) -> (std::process::Child, u16) {
-    let port = free_port();
-    let mut child = Command::new(frocket_bin())
-        .args(["serve", "--port", &port.to_string()])
-        .env("FROCKET_HOME", f.home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "frocket serve did not start");
-        assert!(child.try_wait().unwrap().is_none(), "frocket serve exited");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child, port)
-}
-
 /// A long-lived `frocket serve` keeps the parts it mapped mapped from query to query
 /// (`FROCKET_READ_MMAP_KEEP`): a part renamed over between two queries, or written over in
 /// place, is read anew — each answer equals a fresh `frocket run` process's over the same files.
@@ -112,13 +92,14 @@ fn parts_replaced_between_queries_are_read_anew() {
         "visitorid",
         "timestamp",
     ]);
-    let (mut child, port) = start_serve(&f);
+    // (Killed on drop, a failed assertion included.)
+    let serve = ServeProcess::start(&[("FROCKET_HOME", f.home.path().display().to_string())], None);
     let query = r#"{"funnel": {"sequence": [{"filter": {"column": "event", "op": "==", "value": "view"}},
         {"filter": {"column": "event", "op": "==", "value": "addtocart"}}]}}"#;
     let answer = |what: &str| {
-        let (status, body) = http(port, "POST", "/datasets/d/query", query);
-        assert!(status.contains("200"), "{what}: {status} {body}");
-        let got: Value = serde_json::from_str(&body).unwrap();
+        let r = serve.request("POST", "/datasets/d/query", query);
+        assert_eq!(r.status, 200, "{what}: {}", r.body);
+        let got = r.json();
         let fresh = f.ok(&["run", "d", "--string", query]);
         let (got, fresh) = (
             json!({"query": got["query"], "funnel": got["funnel"]}),
@@ -138,6 +119,4 @@ fn parts_replaced_between_queries_are_read_anew() {
     // Part 1 written over in place with its own bytes again (truncated, then written).
     std::fs::write(&p1, std::fs::read(golden.join("part-00001.parquet")).unwrap()).unwrap();
     assert_eq!(answer("part 1 written over in place"), first);
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
