@@ -112,9 +112,8 @@ pub struct MappedParts {
 #[derive(Debug)]
 struct Kept {
     keep: usize,
+    /// Least recently used first.
     parts: Vec<KeptPart>,
-    /// Counts uses: a part's last is its place in the least-recently-used order.
-    clock: u64,
 }
 
 #[derive(Debug)]
@@ -122,7 +121,6 @@ struct KeptPart {
     path: PathBuf,
     file: FileId,
     bytes: Bytes,
-    used: u64,
 }
 
 /// What tells a file apart, and whether it changed: its device and inode (on Unix), length
@@ -168,7 +166,6 @@ impl MappedParts {
             kept: Mutex::new(Kept {
                 keep,
                 parts: Vec::new(),
-                clock: 0,
             }),
         }
     }
@@ -227,13 +224,14 @@ impl MappedParts {
 }
 
 impl Kept {
-    /// The mapping kept for `path` if it maps file `id` as it is now.
+    /// The mapping kept for `path` if it maps file `id` as it is now (then the most recently
+    /// used).
     fn reuse(&mut self, path: &Path, id: FileId) -> Option<Bytes> {
-        self.clock += 1;
-        let clock = self.clock;
-        let part = self.parts.iter_mut().find(|p| p.path == path && p.file == id)?;
-        part.used = clock;
-        Some(part.bytes.clone())
+        let at = self.parts.iter().position(|p| p.path == path && p.file == id)?;
+        let part = self.parts.remove(at);
+        let bytes = part.bytes.clone();
+        self.parts.push(part);
+        Some(bytes)
     }
 
     /// Keeps `bytes`, the mapping of file `id` at `path`, in place of any other for `path`;
@@ -244,29 +242,18 @@ impl Kept {
             return;
         }
         self.parts.retain(|p| p.path != path && p.file.named_by(&p.path));
-        self.clock += 1;
         self.parts.push(KeptPart {
             path: path.to_path_buf(),
             file: id,
             bytes,
-            used: self.clock,
         });
         self.trim();
     }
 
     /// Lets go of the least recently used mappings past `keep`.
     fn trim(&mut self) {
-        while self.parts.len() > self.keep {
-            let oldest = self
-                .parts
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, p)| p.used)
-                .map(|(i, _)| i);
-            if let Some(i) = oldest {
-                self.parts.swap_remove(i);
-            }
-        }
+        let extra = self.parts.len().saturating_sub(self.keep);
+        self.parts.drain(..extra);
     }
 }
 
