@@ -128,16 +128,15 @@ pub fn run_local(
     let states = Mutex::new(vec![State::Queued; n]);
     let failed = AtomicBool::new(false);
     let rows_done = AtomicU64::new(0);
+    // Reported while the states are locked: reports from two threads arrive in the order their
+    // counts were taken, so progress never goes back.
     let report = |task: Option<(usize, State)>| {
-        let snapshot = {
-            let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((i, s)) = task {
-                st[i] = s;
-            }
-            count(&st)
-        };
+        let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((i, s)) = task {
+            st[i] = s;
+        }
         progress(Progress {
-            tasks: snapshot,
+            tasks: count(&st),
             total: n,
             rows: rows_done.load(Ordering::Relaxed),
         });
